@@ -1,0 +1,24 @@
+"""lstmcalc: exact parameter counts, tensor shapes, cost and numerics of LSTM, GRU and SimpleRNN
+layers, in the Keras and the PyTorch conventions.
+
+Public API: :func:`count`, :func:`breakdown`, :func:`forward`. ``count`` and ``breakdown``
+use the standard library only; NumPy is imported when :func:`forward` is first called.
+"""
+
+__version__ = "0.1.0"
+
+from .counting import Breakdown, breakdown, count  # noqa: E402
+from .spec import LayerSpec, SpecError  # noqa: E402
+
+
+def forward(x, weights, **options):
+    """Run the layer described by ``options`` on ``x`` (B, T, X) with ``weights``.
+
+    See :func:`lstmcalc.cells.forward` for the keywords and the result.
+    """
+    from .cells import forward as _forward  # NumPy is imported here, not at package import
+
+    return _forward(x, weights, **options)
+
+
+__all__ = ["Breakdown", "LayerSpec", "SpecError", "breakdown", "count", "forward", "__version__"]

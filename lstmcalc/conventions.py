@@ -158,3 +158,45 @@ def weights_key(spec: LayerSpec, tensor: TensorLayout) -> str:
     if spec.framework == "torch" or (spec.layers == 1 and not spec.bidirectional):
         return tensor.name
     return f"layer{tensor.layer}/{tensor.direction}/{tensor.name}"
+
+
+KERAS_CLASSES = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
+TORCH_CLASSES = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
+
+
+def constructor(spec: LayerSpec) -> list[str]:
+    """Python lines that build the same layer in the framework itself."""
+    if spec.framework == "torch":
+        args = [f"input_size={spec.input_size}", f"hidden_size={spec.units}"]
+        if spec.layers > 1:
+            args.append(f"num_layers={spec.layers}")
+        if not spec.bias:
+            args.append("bias=False")
+        args.append("batch_first=True")
+        if spec.bidirectional:
+            args.append("bidirectional=True")
+        if spec.proj_size:
+            args.append(f"proj_size={spec.proj_size}")
+        if spec.cell == "rnn" and spec.activation != "tanh":
+            args.append(f'nonlinearity="{spec.activation}"')
+        return [f"torch.nn.{TORCH_CLASSES[spec.cell]}({', '.join(args)})"]
+    lines = []
+    for layer in range(spec.layers):
+        last = layer == spec.layers - 1
+        args = [str(spec.units)]
+        if spec.cell == "rnn" and spec.activation != "tanh":
+            args.append(f'activation="{spec.activation}"')
+        if not spec.bias:
+            args.append("use_bias=False")
+        if spec.cell == "gru" and not spec.reset_after:
+            args.append("reset_after=False")
+        if not last or spec.return_sequences:
+            args.append("return_sequences=True")
+        if last and spec.return_state:
+            args.append("return_state=True")
+        line = f"keras.layers.{KERAS_CLASSES[spec.cell]}({', '.join(args)})"
+        if spec.bidirectional:
+            merge = f', merge_mode="{spec.merge_mode}"' if spec.merge_mode != "concat" else ""
+            line = f"keras.layers.Bidirectional({line}{merge})"
+        lines.append(line)
+    return lines

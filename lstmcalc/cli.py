@@ -1,0 +1,250 @@
+"""The ``lstmcalc`` command: parse options, call the library, render the result.
+
+Errors become one line on stderr here, at the edge: bad options and impossible
+combinations exit 2, bad files exit 1; never a traceback, nothing on stdout.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from . import __version__
+from .spec import SpecError
+
+PROG = "lstmcalc"
+
+# What each option allows, for messages about values Typer itself rejects.
+ALLOWED = {
+    "units": "a whole number >= 1",
+    "input_size": "a whole number >= 1",
+    "layers": "a whole number >= 1",
+    "batch": "a whole number >= 1",
+    "time": "a whole number >= 1",
+    "proj_size": "a whole number 0 < P < units (PyTorch LSTM only)",
+}
+
+
+class Cell(str, Enum):
+    lstm = "lstm"
+    gru = "gru"
+    rnn = "rnn"
+
+
+class Framework(str, Enum):
+    keras = "keras"
+    torch = "torch"
+
+
+class MergeMode(str, Enum):
+    concat = "concat"
+    sum = "sum"
+    mul = "mul"
+    ave = "ave"
+
+
+def _fail(message: str, code: int) -> int:
+    sys.stderr.write(f"{PROG}: error: {message}\n")
+    return code
+
+
+def _click_message(err) -> str:
+    """One line for a parsing error raised by Typer's bundled Click."""
+    kind = type(err).__name__  # Typer's bundled Click classes are private; match by name
+    param = getattr(err, "param", None)
+    option = param.opts[0] if param is not None and getattr(param, "opts", None) else None
+    allowed = ALLOWED.get(param.name) if param is not None else None
+    if kind == "MissingParameter" and option:
+        return f"missing option {option}" + (f" ({allowed})" if allowed else "")
+    if kind == "NoSuchOption":
+        hint = f"; did you mean {', '.join(err.possibilities)}?" if err.possibilities else ""
+        return f"no such option {err.option_name}{hint} (see '{PROG} --help')"
+    if kind == "NoArgsIsHelpError":
+        return ""  # handled by the caller: help was asked for by giving nothing
+    if isinstance(err, typer.BadParameter) and option:
+        detail = err.message.rstrip(".").removeprefix("Value error, ")
+        if detail.startswith("Input should be a valid integer"):
+            detail = "not a whole number"
+        return f"invalid value for {option}: {detail}" + (f"; allowed: {allowed}" if allowed else "")
+    return " ".join(err.format_message().split())
+
+
+class _Group(TyperGroup):
+    """Typer's group, with every error turned into one line and an exit code."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(
+                args=args, prog_name=prog_name or PROG, complete_var=complete_var,
+                standalone_mode=False, **extra,
+            )
+            code = rv if isinstance(rv, int) else 0
+        except SpecError as err:
+            code = _fail(f"{err.option}: {err.problem}", 2)
+        except typer.TyperException as err:  # Click's usage errors (exit_code 2)
+            if type(err).__name__ == "NoArgsIsHelpError":
+                sys.stdout.write(err.ctx.get_help() + "\n")
+                code = 0
+            else:
+                code = _fail(_click_message(err), getattr(err, "exit_code", 2))
+        except typer.Abort:
+            code = _fail("aborted", 1)
+        except BrokenPipeError:
+            code = 1
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+app = typer.Typer(
+    name=PROG,
+    cls=_Group,
+    help="Explain the parameter counts, tensor shapes and outputs of LSTM, GRU and SimpleRNN "
+    "layers, in the Keras and the PyTorch conventions.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"{PROG} {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Explain recurrent layers' parameter counts and shapes, gate by gate."""
+
+
+# Options shared by count, breakdown (and later run, cost).
+Units = Annotated[int, typer.Option("--units", "-u", help="H: units (Keras `units`, PyTorch `hidden_size`).", show_default=False)]
+Input = Annotated[int, typer.Option("--input", "-x", help="X: input features per time step.", show_default=False)]
+CellOpt = Annotated[Cell, typer.Option("--cell", help="lstm, gru or rnn (Keras SimpleRNN / torch.nn.RNN).")]
+FrameworkOpt = Annotated[Framework, typer.Option("--framework", "-f", help="Whose convention: keras or torch.")]
+NoBias = Annotated[bool, typer.Option("--no-bias", help="Layers without bias (Keras use_bias=False, PyTorch bias=False).")]
+Bidirectional = Annotated[bool, typer.Option("--bidirectional", help="Keras Bidirectional(...) / PyTorch bidirectional=True.")]
+Merge = Annotated[Optional[MergeMode], typer.Option("--merge-mode", help="Keras Bidirectional merge_mode [default: concat].", show_default=False)]
+Layers = Annotated[int, typer.Option("--layers", "-l", help="L: stacked layers (PyTorch num_layers).")]
+Proj = Annotated[int, typer.Option("--proj-size", help="P: PyTorch LSTM proj_size, 0 < P < units (0 = none).")]
+ResetAfter = Annotated[Optional[bool], typer.Option("--reset-after/--no-reset-after", help="Keras GRU reset_after [default: on, as in Keras 3].", show_default=False)]
+Batch = Annotated[int, typer.Option("--batch", "-b", help="B: batch size, for shapes.")]
+Time = Annotated[int, typer.Option("--time", "-t", help="T: time steps, for shapes.")]
+ReturnSeq = Annotated[bool, typer.Option("--return-sequences", help="Keras return_sequences on the last layer.")]
+ReturnState = Annotated[bool, typer.Option("--return-state", help="Keras return_state on the last layer.")]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _options(units, input_size, cell, framework, no_bias, bidirectional, merge_mode, layers,
+             proj_size, reset_after, batch, time, return_sequences, return_state) -> dict:
+    return dict(
+        units=units, input_size=input_size, cell=cell.value, framework=framework.value,
+        bias=not no_bias, bidirectional=bidirectional,
+        merge_mode=merge_mode.value if merge_mode is not None else None, layers=layers,
+        proj_size=proj_size, reset_after=reset_after, batch=batch, time=time,
+        return_sequences=return_sequences, return_state=return_state,
+    )
+
+
+def _print_json(data: dict) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+@app.command()
+def count(
+    units: Units,
+    input_size: Input,
+    cell: CellOpt = Cell.lstm,
+    framework: FrameworkOpt = Framework.keras,
+    no_bias: NoBias = False,
+    bidirectional: Bidirectional = False,
+    merge_mode: Merge = None,
+    layers: Layers = 1,
+    proj_size: Proj = 0,
+    reset_after: ResetAfter = None,
+    batch: Batch = 32,
+    time: Time = 1,
+    return_sequences: ReturnSeq = False,
+    return_state: ReturnState = False,
+    json: Json = False,
+) -> None:
+    """Print the parameter count alone, as model.summary() / sum(p.numel()) would.
+
+    Examples:
+
+        lstmcalc count --units 2 --input 1                    # 32
+
+        lstmcalc count --units 2 --input 1 --framework torch  # 40
+    """
+    from .counting import total_count
+    from .spec import make_spec
+
+    spec = make_spec(**_options(units, input_size, cell, framework, no_bias, bidirectional, merge_mode,
+                                layers, proj_size, reset_after, batch, time, return_sequences, return_state))
+    total = total_count(spec)
+    if json:
+        _print_json({"total": total, "config": spec.to_dict()})
+    else:
+        sys.stdout.write(f"{total}\n")
+
+
+@app.command()
+def breakdown(
+    units: Units,
+    input_size: Input,
+    cell: CellOpt = Cell.lstm,
+    framework: FrameworkOpt = Framework.keras,
+    no_bias: NoBias = False,
+    bidirectional: Bidirectional = False,
+    merge_mode: Merge = None,
+    layers: Layers = 1,
+    proj_size: Proj = 0,
+    reset_after: ResetAfter = None,
+    batch: Batch = 32,
+    time: Time = 1,
+    return_sequences: ReturnSeq = False,
+    return_state: ReturnState = False,
+    json: Json = False,
+) -> None:
+    """Show why the count is what it is: per-gate table, the framework's tensors and gate
+    slices, the formula with your numbers, output shapes and plain-language notes.
+
+    Examples:
+
+        lstmcalc breakdown --units 2 --input 1
+
+        lstmcalc breakdown --units 2 --input 2 --framework torch --bidirectional
+
+        lstmcalc breakdown --units 8 --input 3 --cell gru --no-reset-after --json
+    """
+    from .counting import breakdown as _breakdown
+
+    result = _breakdown(**_options(units, input_size, cell, framework, no_bias, bidirectional, merge_mode,
+                                   layers, proj_size, reset_after, batch, time, return_sequences, return_state))
+    if json:
+        _print_json(result.to_dict())
+    else:
+        _console().print(result)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Console-script entry point."""
+    return app(args=argv, prog_name=PROG)

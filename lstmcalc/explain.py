@@ -1,0 +1,134 @@
+"""Plain-language notes on a layer's count, with the user's own numbers (stdlib only).
+
+These are the facts that confuse people reading a one-cell diagram and then
+``model.summary()``; each note is one paragraph of text, no markup.
+"""
+
+from __future__ import annotations
+
+from .spec import LayerSpec
+
+CELL_HISTORY = {
+    "lstm": (
+        "The LSTM in Keras and PyTorch is the cell of Hochreiter & Schmidhuber (1997) with the "
+        "forget gate that Gers, Schmidhuber & Cummins (2000) added, and no peephole "
+        "connections: the cell drawn in Olah's \"Understanding LSTM Networks\". "
+        "i = σ(W_i x + U_i h + b_i), f = σ(...), g = tanh(...), o = σ(...); "
+        "c = f⊙c_prev + i⊙g; h = o⊙tanh(c)."
+    ),
+    "gru": (
+        "The GRU is the cell of Cho et al. (2014): an update gate z, a reset gate r and a "
+        "candidate n; h = z⊙h_prev + (1 − z)⊙n. Keras orders the blocks z, r, h(=n); "
+        "PyTorch orders them r, z, n, so the slices differ even where the counts agree."
+    ),
+    "rnn": (
+        "SimpleRNN (torch.nn.RNN) is the Elman (1990) network: one block, "
+        "h = tanh(W x + U h_prev + b), with relu as the other nonlinearity PyTorch offers."
+    ),
+}
+
+
+def _one_unit_count(spec: LayerSpec, x: int, nb: int) -> int:
+    return spec.gates * (x + 1 + nb)
+
+
+def notes(spec: LayerSpec, total: int) -> list[str]:
+    """Short paragraphs explaining ``total`` for ``spec``, using its sizes."""
+    from .counting import biases_per_gate  # shared arithmetic; imported late to avoid a cycle
+
+    g, h, x, t = spec.gates, spec.units, spec.input_size, spec.time
+    nb = biases_per_gate(spec)
+    blocks = "gate" if g > 1 else "block"
+    out = []
+
+    out.append(
+        f"Every unit's {blocks}s read the whole input vector x_t: each of the {g} {blocks}s "
+        f"has an X × H = {x} × {h} block of input weights, so one more input feature adds "
+        f"{g} × {h} = {g * h} weights (one per {blocks} per unit) — for one Keras LSTM unit, 12 → 16."
+    )
+
+    rec = spec.hidden_out
+    if h == 1:
+        cross = (
+            f"With one unit there is nothing to share yet; with two, the count is not "
+            f"2 × {_one_unit_count(spec, x, nb)}, because every unit also reads the other's h_(t-1)."
+        )
+    else:
+        independent = h * _one_unit_count(spec, x, nb) if not spec.proj_size else None
+        cross = (
+            f"Here the {h} units are not {h} independent cells: those would have "
+            f"{h} × {_one_unit_count(spec, x, nb)} = {independent} parameters per layer and direction; "
+            f"the extra {g * h * (h - 1)} are the weights from each unit's h_(t-1) to the other "
+            f"units' {blocks}s."
+            if independent is not None
+            else f"The units are not independent: every unit reads all of the projected h_(t-1)."
+        )
+    out.append(
+        f"Every unit's {blocks}s also read every unit's previous output h_(t-1): the recurrent "
+        f"matrix is {'H × P = ' + str(h) + ' × ' + str(rec) if spec.proj_size else 'H × H = ' + str(h) + ' × ' + str(h)} "
+        f"per {blocks}, not one weight per unit. That is why a Keras LSTM with 2 units and 1 input "
+        f"has 32 parameters, not 2 × 12 = 24. {cross}"
+    )
+
+    out.append(
+        f"The same weights are used at every time step: a sequence of T = {t} steps (or any "
+        f"other length) adds computation, not parameters."
+    )
+
+    if spec.bias:
+        extra = g * h if spec.cell != "gru" else 0
+        if spec.framework == "torch":
+            out.append(
+                "PyTorch keeps two bias vectors per gate, bias_ih and bias_hh, because the cuDNN "
+                "kernels it mirrors define both; only their sum ever reaches the gates, so one is "
+                "mathematically redundant"
+                + (f" — the reason this layer has {extra} more parameters per direction than Keras'." if extra else
+                   " — Keras' GRU with reset_after=True keeps two as well, so here the counts agree.")
+            )
+        else:
+            if spec.cell == "gru" and spec.reset_after:
+                out.append(
+                    "With reset_after=True (the Keras 3 default, the cuDNN-compatible form PyTorch "
+                    "also uses) the reset gate multiplies U_n h_(t-1) + b_hn, so each gate keeps a "
+                    "second, recurrent bias: bias has shape (2, 3H), row 0 for the input, row 1 for "
+                    "the recurrent product. PyTorch's GRU has the same count."
+                )
+            else:
+                out.append(
+                    f"PyTorch would report {extra} more per layer and direction: it keeps two bias "
+                    "vectors per gate (bias_ih and bias_hh, for cuDNN compatibility), of which only "
+                    "the sum matters."
+                    if extra
+                    else "With reset_after=False the reset gate multiplies h_(t-1) before the "
+                    "recurrent product, so there is one bias per gate (shape (3H,)); PyTorch has "
+                    "no such GRU."
+                )
+
+    history = CELL_HISTORY[spec.cell]
+    if spec.cell == "lstm" and spec.framework == "keras":
+        history += (
+            " Keras starts the forget-gate bias at 1 (unit_forget_bias=True, after Jozefowicz, "
+            "Zaremba & Sutskever, 2015), so a new cell keeps its memory by default."
+        )
+    out.append(history)
+
+    if spec.proj_size:
+        out.append(
+            f"With proj_size P = {spec.proj_size}, h_t = W_hr (o⊙tanh(c_t)) is projected from "
+            f"H = {h} down to P: weight_hr is P × H, the recurrent weights shrink to H × P per gate, "
+            f"and h_n and the next layer see P features."
+        )
+    if spec.bidirectional:
+        nxt = spec.layer_input_size(1)
+        out.append(
+            "Bidirectional runs a second copy of each layer, with its own weights, over the "
+            f"reversed sequence: twice the parameters. A layer above the first reads {nxt} features "
+            + (f"(the {spec.merge_mode} of both directions)." if spec.framework == "keras" and spec.merge_mode != "concat"
+               else "(both directions concatenated).")
+        )
+    elif spec.layers > 1:
+        out.append(
+            f"Stacked layers: layer 1 and above read the {spec.hidden_out} features of the layer "
+            f"below, not the {x} input features, so their input blocks are {spec.hidden_out} × {h}."
+        )
+    return out

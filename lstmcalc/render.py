@@ -1,0 +1,213 @@
+"""Rich renderables and JSON text for lstmcalc's results; no arithmetic here.
+
+Renderers *return* renderables; the CLI decides where they are printed. Colour is
+left to the Console: Rich drops every escape code when the output is not a
+terminal or when NO_COLOR is set, which is how ``lstmcalc ... | cat`` stays plain.
+"""
+
+from __future__ import annotations
+
+import json
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from .conventions import DIRECTIONS, framework_letter
+from .counting import Breakdown
+
+FRAMEWORK_TITLES = {"keras": "Keras 3", "torch": "PyTorch"}
+CELL_TITLES = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
+GATE_STYLES = {
+    "i": "green",
+    "f": "red",
+    "g": "yellow",
+    "o": "blue",
+    "z": "magenta",
+    "r": "cyan",
+    "n": "yellow",
+    "h": "yellow",
+    "proj": "white",
+}
+
+
+def to_json(data: dict) -> str:
+    """Stable JSON text: two-space indent, keys in the order the library gives them."""
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def _where(layer: int, direction: str, spec) -> str:
+    parts = []
+    if spec.layers > 1:
+        parts.append(f"layer {layer}")
+    if spec.bidirectional:
+        parts.append(direction)
+    return ", ".join(parts)
+
+
+def _title(b: Breakdown) -> Text:
+    spec = b.spec
+    text = Text()
+    text.append(f"{FRAMEWORK_TITLES[spec.framework]} {CELL_TITLES[spec.cell]}", style="bold")
+    text.append(f", units H = {spec.units}, input X = {spec.input_size}")
+    if spec.layers > 1:
+        text.append(f", {spec.layers} layers")
+    if spec.bidirectional:
+        text.append(", bidirectional")
+    if spec.proj_size:
+        text.append(f", proj_size P = {spec.proj_size}")
+    if not spec.bias:
+        text.append(", no bias")
+    text.append(": ")
+    text.append(f"{b.total:,} parameters", style="bold green")
+    return text
+
+
+def gate_table(b: Breakdown) -> Table:
+    """One row per gate, per layer and direction, with subtotals and the grand total."""
+    spec = b.spec
+    multi = spec.layers > 1 or spec.bidirectional
+    rec_head = "recurrent H·P" if spec.proj_size else "recurrent H·H"
+    table = Table(title="Parameters per gate", box=box.SIMPLE_HEAD, title_justify="left")
+    if multi:
+        table.add_column("layer")
+    table.add_column("gate")
+    table.add_column("input X·H", justify="right")
+    table.add_column(rec_head, justify="right")
+    table.add_column("bias", justify="right")
+    if spec.proj_size:
+        table.add_column("proj P·H", justify="right")
+    table.add_column("total", justify="right")
+
+    for formula in b.formulas:
+        for direction in DIRECTIONS[: spec.directions]:
+            rows = [g for g in b.gates if g.layer == formula.layer and g.direction == direction]
+            for k, row in enumerate(rows):
+                cells = []
+                if multi:
+                    cells.append(_where(row.layer, direction, spec) if k == 0 else "")
+                label = Text(f"{row.gate} ", style=f"bold {GATE_STYLES[row.gate]}")
+                label.append(row.name, style="")
+                cells.append(label)
+                if row.gate == "proj":
+                    cells += ["", "", ""]
+                else:
+                    cells += [f"{row.input_weights:,}", f"{row.recurrent_weights:,}", f"{row.bias:,}"]
+                if spec.proj_size:
+                    cells.append(f"{row.projection:,}" if row.gate == "proj" else "")
+                cells.append(f"{row.total:,}")
+                table.add_row(*cells, end_section=k == len(rows) - 1 and multi)
+    pad = [""] * (len(table.columns) - 2)
+    table.add_row(Text("total", style="bold"), *pad, Text(f"{b.total:,}", style="bold"))
+    return table
+
+
+def _slice_text(b: Breakdown, tensor) -> str:
+    if not tensor.slices:
+        return "projection, not split by gate"
+    axis = tensor.slices[0].axis
+    ndim = len(tensor.shape)
+    parts = " ".join(
+        f"[{s.start}:{s.stop}]={framework_letter(b.spec, s.gate)}" for s in tensor.slices
+    )
+    if ndim == 1:
+        return parts
+    where = "cols" if axis == ndim - 1 else "rows"
+    text = f"{where} {parts}"
+    if tensor.role == "bias" and ndim == 2:  # Keras GRU with reset_after: (2, 3H)
+        text = "row 0 input, row 1 recurrent; " + text
+    return text
+
+
+def tensor_table(b: Breakdown) -> Table:
+    """The framework's own tensors, with the slice that belongs to each gate."""
+    spec = b.spec
+    order = " ".join(framework_letter(spec, g) for g in (s.gate for s in b.tensors[0].slices))
+    renamed = [
+        f"{framework_letter(spec, g)} is our {g}" for g in ("g", "n") if framework_letter(spec, g) != g
+    ]
+    title = f"{FRAMEWORK_TITLES[spec.framework]} tensors (gate order {order}"
+    title += f"; {renamed[0]}, the candidate)" if renamed else ")"
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    multi = spec.layers > 1 or spec.bidirectional
+    if multi and spec.framework == "keras":
+        table.add_column("layer")
+    table.add_column("name")
+    table.add_column("shape")
+    table.add_column("count", justify="right")
+    table.add_column("gate slices")
+    for t in b.tensors:
+        cells = []
+        if multi and spec.framework == "keras":
+            cells.append(_where(t.layer, t.direction, spec))
+        shape = "(" + ", ".join(str(d) for d in t.shape) + ("," if len(t.shape) == 1 else "") + ")"
+        cells += [t.name, shape, f"{t.count:,}", _slice_text(b, t)]
+        table.add_row(*cells)
+    return table
+
+
+def formula_view(b: Breakdown) -> Group:
+    """Each layer's formula, then with the numbers substituted."""
+    spec = b.spec
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    for f in b.formulas:
+        line = Text(f.symbolic, style="cyan")
+        line.append(f" = {f.substituted} = {f.per_direction:,}")
+        if f.directions > 1:
+            line.append(f"; × 2 directions = {f.total:,}")
+        grid.add_row(f"layer {f.layer} (X = {f.input_size})" if spec.layers > 1 else "", line)
+    if spec.layers > 1:
+        line = Text(" + ".join(f"{f.total:,}" for f in b.formulas))
+        line.append(f" = {b.total:,}", style="bold")
+        grid.add_row("total", line)
+    head = Text("Formula", style="bold")
+    head.append(f" (G = {spec.gates} gate block{'s' if spec.gates > 1 else ''})")
+    return Group(head, grid)
+
+
+def output_table(b: Breakdown) -> Table:
+    spec = b.spec
+    title = f"Outputs for batch B = {spec.batch}, time T = {spec.time}"
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column("name")
+    table.add_column("shape")
+    table.add_column("what it is")
+    for o in b.outputs:
+        table.add_row(o.name, "(" + ", ".join(str(d) for d in o.shape) + ")", o.meaning)
+    return table
+
+
+def notes_view(b: Breakdown) -> Group:
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    for note in b.notes:
+        grid.add_row("•", note)
+    return Group(Text("Why these numbers", style="bold"), grid)
+
+
+def code_view(b: Breakdown) -> Group:
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(style="green")
+    for line in b.code:
+        grid.add_row("", line)
+    return Group(Text("The same layer in " + FRAMEWORK_TITLES[b.spec.framework], style="bold"), grid)
+
+
+def breakdown_view(b: Breakdown) -> Group:
+    """Everything ``lstmcalc breakdown`` shows, as one renderable."""
+    return Group(
+        _title(b),
+        Text(""),
+        code_view(b),
+        gate_table(b),
+        tensor_table(b),
+        formula_view(b),
+        Text(""),
+        output_table(b),
+        notes_view(b),
+    )

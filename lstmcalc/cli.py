@@ -163,9 +163,14 @@ def _print_json(data: dict) -> None:
 
 
 def _console():
+    """Rich on a terminal; no escape codes at all when piped or when NO_COLOR is set
+    (Rich alone would drop colours for NO_COLOR but keep bold)."""
+    import os
+
     from rich.console import Console
 
-    return Console(highlight=False)
+    plain = bool(os.environ.get("NO_COLOR"))
+    return Console(highlight=False, color_system=None if plain else "auto")
 
 
 @app.command()

@@ -216,10 +216,10 @@ def _outputs(spec: LayerSpec) -> list[Output]:
         d, h_out = spec.directions, spec.hidden_out
         out = [
             Output("output", (b, t, d * h_out), "h_t of the last layer at every step (batch_first=True)"),
-            Output("h_n", (d * spec.layers, b, h_out), "final h of every layer and direction; batch_first does not apply"),
+            Output("h_n", (d * spec.layers, b, h_out), "final h of every layer and direction"),
         ]
         if spec.cell == "lstm":
-            out.append(Output("c_n", (d * spec.layers, b, h), "final c of every layer and direction; batch_first does not apply"))
+            out.append(Output("c_n", (d * spec.layers, b, h), "final c of every layer and direction"))
         return out
     merged = 2 * h if spec.bidirectional and spec.merge_mode == "concat" else h
     merge = f", {spec.merge_mode} of both directions" if spec.bidirectional else ""

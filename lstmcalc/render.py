@@ -37,13 +37,7 @@ def to_json(data: dict) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
-def _where(layer: int, direction: str, spec) -> str:
-    parts = []
-    if spec.layers > 1:
-        parts.append(f"layer {layer}")
-    if spec.bidirectional:
-        parts.append(direction)
-    return ", ".join(parts)
+DIRECTION_SHORT = {"forward": "fw", "backward": "bw"}
 
 
 def _title(b: Breakdown) -> Text:
@@ -70,9 +64,11 @@ def gate_table(b: Breakdown) -> Table:
     multi = spec.layers > 1 or spec.bidirectional
     rec_head = "recurrent H·P" if spec.proj_size else "recurrent H·H"
     table = Table(title="Parameters per gate", box=box.SIMPLE_HEAD, title_justify="left")
-    if multi:
-        table.add_column("layer")
-    table.add_column("gate")
+    if spec.layers > 1:
+        table.add_column("layer", justify="right")
+    if spec.bidirectional:
+        table.add_column("dir")
+    table.add_column("gate", no_wrap=True)
     table.add_column("input X·H", justify="right")
     table.add_column(rec_head, justify="right")
     table.add_column("bias", justify="right")
@@ -85,21 +81,23 @@ def gate_table(b: Breakdown) -> Table:
             rows = [g for g in b.gates if g.layer == formula.layer and g.direction == direction]
             for k, row in enumerate(rows):
                 cells = []
-                if multi:
-                    cells.append(_where(row.layer, direction, spec) if k == 0 else "")
-                label = Text(f"{row.gate} ", style=f"bold {GATE_STYLES[row.gate]}")
-                label.append(row.name, style="")
-                cells.append(label)
+                if spec.layers > 1:
+                    cells.append(str(row.layer) if k == 0 else "")
+                if spec.bidirectional:
+                    cells.append(DIRECTION_SHORT[direction] if k == 0 else "")
                 if row.gate == "proj":
-                    cells += ["", "", ""]
+                    cells += [Text("projection", style="bold"), "", "", ""]
                 else:
-                    cells += [f"{row.input_weights:,}", f"{row.recurrent_weights:,}", f"{row.bias:,}"]
+                    label = Text(f"{row.gate} ", style=f"bold {GATE_STYLES[row.gate]}")
+                    label.append(row.name, style="")
+                    cells += [label, f"{row.input_weights:,}", f"{row.recurrent_weights:,}", f"{row.bias:,}"]
                 if spec.proj_size:
                     cells.append(f"{row.projection:,}" if row.gate == "proj" else "")
                 cells.append(f"{row.total:,}")
                 table.add_row(*cells, end_section=k == len(rows) - 1 and multi)
-    pad = [""] * (len(table.columns) - 2)
-    table.add_row(Text("total", style="bold"), *pad, Text(f"{b.total:,}", style="bold"))
+    lead = [""] * ((spec.layers > 1) + spec.bidirectional)
+    pad = [""] * (len(table.columns) - len(lead) - 2)
+    table.add_row(*lead, Text("total", style="bold"), *pad, Text(f"{b.total:,}", style="bold"))
     return table
 
 
@@ -130,17 +128,21 @@ def tensor_table(b: Breakdown) -> Table:
     title = f"{FRAMEWORK_TITLES[spec.framework]} tensors (gate order {order}"
     title += f"; {renamed[0]}, the candidate)" if renamed else ")"
     table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
-    multi = spec.layers > 1 or spec.bidirectional
-    if multi and spec.framework == "keras":
-        table.add_column("layer")
+    keras_where = spec.framework == "keras"  # PyTorch's names already carry layer and direction
+    if keras_where and spec.layers > 1:
+        table.add_column("layer", justify="right")
+    if keras_where and spec.bidirectional:
+        table.add_column("dir")
     table.add_column("name")
     table.add_column("shape")
     table.add_column("count", justify="right")
     table.add_column("gate slices")
     for t in b.tensors:
         cells = []
-        if multi and spec.framework == "keras":
-            cells.append(_where(t.layer, t.direction, spec))
+        if keras_where and spec.layers > 1:
+            cells.append(str(t.layer))
+        if keras_where and spec.bidirectional:
+            cells.append(DIRECTION_SHORT[t.direction])
         shape = "(" + ", ".join(str(d) for d in t.shape) + ("," if len(t.shape) == 1 else "") + ")"
         cells += [t.name, shape, f"{t.count:,}", _slice_text(b, t)]
         table.add_row(*cells)
@@ -171,7 +173,11 @@ def formula_view(b: Breakdown) -> Group:
 def output_table(b: Breakdown) -> Table:
     spec = b.spec
     title = f"Outputs for batch B = {spec.batch}, time T = {spec.time}"
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    caption = None
+    if spec.framework == "torch":
+        caption = "batch_first does not apply to h_n/c_n: they stay (D·L, B, ·)."
+    table = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, title_justify="left",
+                  caption_justify="left")
     table.add_column("name")
     table.add_column("shape")
     table.add_column("what it is")
@@ -204,10 +210,12 @@ def breakdown_view(b: Breakdown) -> Group:
         _title(b),
         Text(""),
         code_view(b),
+        Text(""),
         gate_table(b),
         tensor_table(b),
         formula_view(b),
         Text(""),
         output_table(b),
+        Text(""),
         notes_view(b),
     )

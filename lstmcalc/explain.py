@@ -47,27 +47,26 @@ def notes(spec: LayerSpec, total: int) -> list[str]:
         f"{g} × {h} = {g * h} weights (one per {blocks} per unit) — for one Keras LSTM unit, 12 → 16."
     )
 
-    rec = spec.hidden_out
-    if h == 1:
+    if spec.proj_size:
+        matrix = f"H × P = {h} × {spec.proj_size}"
+        cross = "Every unit reads all P features of the projected h_(t-1)."
+    elif h == 1:
+        matrix = "H × H = 1 × 1"
         cross = (
-            f"With one unit there is nothing to share yet; with two, the count is not "
-            f"2 × {_one_unit_count(spec, x, nb)}, because every unit also reads the other's h_(t-1)."
+            "With one unit that is one weight per " + blocks + "; with 2 units it is already 2 × 2, "
+            "which is why a Keras LSTM with 2 units and 1 input has 32 parameters, not 2 × 12 = 24."
         )
     else:
-        independent = h * _one_unit_count(spec, x, nb) if not spec.proj_size else None
+        one = _one_unit_count(spec, x, nb)
+        matrix = f"H × H = {h} × {h}"
         cross = (
-            f"Here the {h} units are not {h} independent cells: those would have "
-            f"{h} × {_one_unit_count(spec, x, nb)} = {independent} parameters per layer and direction; "
-            f"the extra {g * h * (h - 1)} are the weights from each unit's h_(t-1) to the other "
+            f"{h} independent one-unit cells would have {h} × {one} = {h * one} parameters; the "
+            f"{g * h * (h - 1)} more here are the weights from each unit's h_(t-1) into the other "
             f"units' {blocks}s."
-            if independent is not None
-            else f"The units are not independent: every unit reads all of the projected h_(t-1)."
         )
     out.append(
         f"Every unit's {blocks}s also read every unit's previous output h_(t-1): the recurrent "
-        f"matrix is {'H × P = ' + str(h) + ' × ' + str(rec) if spec.proj_size else 'H × H = ' + str(h) + ' × ' + str(h)} "
-        f"per {blocks}, not one weight per unit. That is why a Keras LSTM with 2 units and 1 input "
-        f"has 32 parameters, not 2 × 12 = 24. {cross}"
+        f"matrix is {matrix} per {blocks}, so the units are not independent cells. {cross}"
     )
 
     out.append(

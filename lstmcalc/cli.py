@@ -85,6 +85,8 @@ class _Group(TyperGroup):
             code = rv if isinstance(rv, int) else 0
         except SpecError as err:
             code = _fail(f"{err.option}: {err.problem}", 2)
+        except ValueError as err:  # the library's other errors carry their exit code
+            code = _fail(str(err), getattr(err, "code", 1))
         except typer.TyperException as err:  # Click's usage errors (exit_code 2)
             if type(err).__name__ == "NoArgsIsHelpError":
                 sys.stdout.write(err.ctx.get_help() + "\n")
@@ -128,8 +130,8 @@ def _root(
 
 
 # Options shared by count, breakdown (and later run, cost).
-Units = Annotated[int, typer.Option("--units", "-u", help="H: units (Keras `units`, PyTorch `hidden_size`).", show_default=False)]
-Input = Annotated[int, typer.Option("--input", "-x", help="X: input features per time step.", show_default=False)]
+Units = Annotated[str, typer.Option("--units", "-u", help="H: units (Keras `units`, PyTorch `hidden_size`); a list 1,2,4 or range 32:256:32 makes a grid.", show_default=False)]
+Input = Annotated[str, typer.Option("--input", "-x", help="X: input features per time step; a list or range makes a grid.", show_default=False)]
 CellOpt = Annotated[Cell, typer.Option("--cell", help="lstm, gru or rnn (Keras SimpleRNN / torch.nn.RNN).")]
 FrameworkOpt = Annotated[Framework, typer.Option("--framework", "-f", help="Whose convention: keras or torch.")]
 NoBias = Annotated[bool, typer.Option("--no-bias", help="Layers without bias (Keras use_bias=False, PyTorch bias=False).")]
@@ -143,12 +145,14 @@ Time = Annotated[int, typer.Option("--time", "-t", help="T: time steps, for shap
 ReturnSeq = Annotated[bool, typer.Option("--return-sequences", help="Keras return_sequences on the last layer.")]
 ReturnState = Annotated[bool, typer.Option("--return-state", help="Keras return_state on the last layer.")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+Plot = Annotated[Optional[str], typer.Option("--plot", help="Also draw the totals against units to FILE.png or FILE.svg (needs lstmcalc[plot]).", metavar="FILE", show_default=False)]
 
 
-def _options(units, input_size, cell, framework, no_bias, bidirectional, merge_mode, layers,
+def _options(cell, framework, no_bias, bidirectional, merge_mode, layers,
              proj_size, reset_after, batch, time, return_sequences, return_state) -> dict:
+    """The layer keywords shared by every command (everything but the sizes)."""
     return dict(
-        units=units, input_size=input_size, cell=cell.value, framework=framework.value,
+        cell=cell.value, framework=framework.value,
         bias=not no_bias, bidirectional=bidirectional,
         merge_mode=merge_mode.value if merge_mode is not None else None, layers=layers,
         proj_size=proj_size, reset_after=reset_after, batch=batch, time=time,
@@ -173,6 +177,37 @@ def _console():
     return Console(highlight=False, color_system=None if plain else "auto")
 
 
+def _sizes(units: str, input_size: str) -> tuple[list[int], list[int]]:
+    from .spec import check_grid, parse_sizes
+
+    hs, xs = parse_sizes("units", units), parse_sizes("input_size", input_size)
+    check_grid(hs, xs)
+    return hs, xs
+
+
+def _grid(hs, xs, options, plot, json, value=None, quantity="parameters"):
+    """Shared by every command that accepts lists of sizes: table or JSON, and the plot."""
+    from .counting import grid
+
+    if plot:
+        from .plot import check_path
+
+        check_path(plot)  # before any work: a bad path writes nothing
+    result = grid(hs, xs, value=value, quantity=quantity, **options)
+    if plot:
+        from .plot import plot_grid
+
+        from .conventions import KERAS_CLASSES
+
+        plot_grid(result, plot, f"{KERAS_CLASSES[options['cell']]} {quantity} against units H")
+    if json:
+        _print_json(result.to_dict())
+    else:
+        from .render import grid_table
+
+        _console().print(grid_table(result))
+
+
 @app.command()
 def count(
     units: Units,
@@ -190,20 +225,32 @@ def count(
     return_sequences: ReturnSeq = False,
     return_state: ReturnState = False,
     json: Json = False,
+    plot: Plot = None,
 ) -> None:
     """Print the parameter count alone, as model.summary() / sum(p.numel()) would.
+
+    Lists or ranges of --units/--input print a table (units down, inputs across).
 
     Examples:
 
         lstmcalc count --units 2 --input 1                    # 32
 
         lstmcalc count --units 2 --input 1 --framework torch  # 40
+
+        lstmcalc count --units 1,2 --input 1,2                # 12 16 / 32 40
+
+        lstmcalc count --units 32:256:32 --input 8 --plot params.png
     """
+    hs, xs = _sizes(units, input_size)
+    options = _options(cell, framework, no_bias, bidirectional, merge_mode, layers, proj_size,
+                       reset_after, batch, time, return_sequences, return_state)
+    if len(hs) * len(xs) > 1 or plot:
+        _grid(hs, xs, options, plot, json)
+        return
     from .counting import total_count
     from .spec import make_spec
 
-    spec = make_spec(**_options(units, input_size, cell, framework, no_bias, bidirectional, merge_mode,
-                                layers, proj_size, reset_after, batch, time, return_sequences, return_state))
+    spec = make_spec(hs[0], xs[0], **options)
     total = total_count(spec)
     if json:
         _print_json({"total": total, "config": spec.to_dict()})
@@ -228,9 +275,12 @@ def breakdown(
     return_sequences: ReturnSeq = False,
     return_state: ReturnState = False,
     json: Json = False,
+    plot: Plot = None,
 ) -> None:
     """Show why the count is what it is: per-gate table, the framework's tensors and gate
     slices, the formula with your numbers, output shapes and plain-language notes.
+
+    Lists or ranges of --units/--input show a table of totals only.
 
     Examples:
 
@@ -240,10 +290,15 @@ def breakdown(
 
         lstmcalc breakdown --units 8 --input 3 --cell gru --no-reset-after --json
     """
+    hs, xs = _sizes(units, input_size)
+    options = _options(cell, framework, no_bias, bidirectional, merge_mode, layers, proj_size,
+                       reset_after, batch, time, return_sequences, return_state)
+    if len(hs) * len(xs) > 1 or plot:
+        _grid(hs, xs, options, plot, json)
+        return
     from .counting import breakdown as _breakdown
 
-    result = _breakdown(**_options(units, input_size, cell, framework, no_bias, bidirectional, merge_mode,
-                                   layers, proj_size, reset_after, batch, time, return_sequences, return_state))
+    result = _breakdown(hs[0], xs[0], **options)
     if json:
         _print_json(result.to_dict())
     else:

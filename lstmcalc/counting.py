@@ -275,3 +275,66 @@ def breakdown(units, input_size, **options) -> Breakdown:
     Keywords as :func:`count`.
     """
     return breakdown_spec(make_spec(units, input_size, **options))
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Totals over a grid of sizes: ``values[framework][(units, input_size)]``.
+
+    The first framework is the one asked for (the table shows it); the other is there
+    where the same layer exists in it, for plots that compare the two conventions.
+    """
+
+    units: tuple[int, ...]
+    inputs: tuple[int, ...]
+    quantity: str  # "parameters", or a cost quantity such as "macs"
+    frameworks: tuple[str, ...]
+    values: dict  # {framework: {(units, input_size): int}}
+    options: dict  # the layer options shared by every cell
+
+    def rows(self, framework: str | None = None) -> list[dict]:
+        fw = framework or self.frameworks[0]
+        return [
+            {"units": h, "input_size": x, "framework": fw, self.quantity: self.values[fw][(h, x)]}
+            for h in self.units
+            for x in self.inputs
+        ]
+
+    def to_dict(self) -> list[dict]:
+        return self.rows()
+
+
+def other_framework_options(options: dict) -> dict | None:
+    """The same layer's options in the other framework, or None where it has no twin
+    (PyTorch projection; Keras GRU without reset_after; Keras-only options)."""
+    framework = options.get("framework", "keras")
+    if framework == "torch":
+        if options.get("proj_size"):
+            return None
+        return {**options, "framework": "keras"}
+    if options.get("cell") == "gru" and options.get("reset_after") is False:
+        return None
+    twin = {**options, "framework": "torch", "merge_mode": None}
+    twin.pop("return_sequences", None)
+    twin.pop("return_state", None)
+    if options.get("bidirectional") and options.get("merge_mode") not in (None, "concat"):
+        return None  # PyTorch always concatenates the directions
+    return twin
+
+
+def grid(units: list[int], inputs: list[int], value=None, quantity: str = "parameters", **options) -> Grid:
+    """Totals for every (units, input_size) pair; ``value(spec)`` defaults to the count."""
+    from .spec import check_grid
+
+    check_grid(units, inputs)
+    value = value or total_count
+    table = {}
+    frameworks = []
+    twin = other_framework_options(options)
+    for opts in (options, twin):
+        if opts is None:
+            continue
+        fw = opts.get("framework", "keras")
+        table[fw] = {(h, x): value(make_spec(h, x, **opts)) for h in units for x in inputs}
+        frameworks.append(fw)
+    return Grid(tuple(units), tuple(inputs), quantity, tuple(frameworks), table, options)

@@ -14,11 +14,11 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from .conventions import DIRECTIONS, framework_letter
+from .conventions import DIRECTIONS, KERAS_CLASSES, framework_letter
 from .counting import Breakdown
 
 FRAMEWORK_TITLES = {"keras": "Keras 3", "torch": "PyTorch"}
-CELL_TITLES = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
+CELL_TITLES = KERAS_CLASSES  # LSTM, GRU, SimpleRNN
 GATE_STYLES = {
     "i": "green",
     "f": "red",
@@ -219,3 +219,17 @@ def breakdown_view(b: Breakdown) -> Group:
         Text(""),
         notes_view(b),
     )
+
+
+def grid_table(grid) -> Table:
+    """Totals with units down and input sizes across, for the framework asked for."""
+    fw = grid.frameworks[0]
+    opts = grid.options
+    title = f"{FRAMEWORK_TITLES[fw]} {CELL_TITLES[opts.get('cell', 'lstm')]} {grid.quantity}"
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column("units H \\ input X", justify="right")
+    for x in grid.inputs:
+        table.add_column(f"{x:,}", justify="right")
+    for h in grid.units:
+        table.add_row(f"{h:,}", *(f"{grid.values[fw][(h, x)]:,}" for x in grid.inputs))
+    return table

@@ -224,3 +224,46 @@ def make_spec(
         return_state=return_state,
         activation=activation,
     )
+
+
+MAX_GRID_CELLS = 10_000
+
+
+def parse_sizes(param: str, text: str) -> list[int]:
+    """Sizes from the command line: ``"2"``, a list ``"1,2,4"`` or an inclusive range
+    ``"32:256:32"`` / ``"1:8"`` (start:stop[:step]), in the order given.
+
+    >>> parse_sizes("units", "32:128:32")
+    [32, 64, 96, 128]
+    """
+    allowed = "whole numbers >= 1, as 2, 1,2,4 or start:stop[:step] like 32:256:32"
+    text = text.strip()
+    if not text:
+        raise SpecError(param, f"is empty; allowed: {allowed}")
+    if ":" in text:
+        parts = text.split(":")
+        if len(parts) not in (2, 3) or not all(p.strip().isdecimal() and p.strip().isascii() for p in parts):
+            raise SpecError(param, f"{text!r} is not a range; allowed: {allowed}")
+        start, stop, step = (int(p) for p in parts) if len(parts) == 3 else (int(parts[0]), int(parts[1]), 1)
+        if start < 1 or step < 1 or stop < start:
+            raise SpecError(param, f"{text!r} needs 1 <= start <= stop and step >= 1; allowed: {allowed}")
+        if (stop - start) // step + 1 > MAX_GRID_CELLS:
+            raise SpecError(param, f"{text!r} has over {MAX_GRID_CELLS:,} values")
+        return list(range(start, stop + 1, step))
+    items = text.split(",")
+    if not all(p.strip().isdecimal() and p.strip().isascii() for p in items):
+        raise SpecError(param, f"{text!r} is not a whole number or a list of them; allowed: {allowed}")
+    values = [int(p) for p in items]
+    if min(values) < 1:
+        raise SpecError(param, f"must be a whole number >= 1, got {min(values)}; allowed: {allowed}")
+    if len(values) > MAX_GRID_CELLS:
+        raise SpecError(param, f"has over {MAX_GRID_CELLS:,} values")
+    return values
+
+
+def check_grid(units: list[int], inputs: list[int]) -> None:
+    if len(units) * len(inputs) > MAX_GRID_CELLS:
+        raise SpecError(
+            "units",
+            f"and --input make a grid of {len(units) * len(inputs):,} cells; at most {MAX_GRID_CELLS:,} are allowed",
+        )

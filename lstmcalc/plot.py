@@ -1,0 +1,70 @@
+"""Line plots of a size grid; the only module that imports matplotlib (extra ``plot``)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from .counting import Grid
+
+FORMATS = (".png", ".svg")
+WIDTH_IN, HEIGHT_IN, DPI = 8.0, 5.0, 100  # a PNG of 800 × 500 pixels
+
+
+class PlotError(ValueError):
+    """A plot that cannot be written: missing extra, bad path or extension."""
+
+    def __init__(self, message: str, code: int = 2):
+        self.code = code
+        super().__init__(message)
+
+
+def check_path(path: str) -> str:
+    """Validate the output path before any work: its folder must exist, its extension be known."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in FORMATS:
+        raise PlotError(f"--plot: {path!r} has extension {ext or '(none)'!r}; allowed: .png, .svg")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise PlotError(f"--plot: folder {folder!r} does not exist")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise PlotError("--plot needs matplotlib: pip install 'lstmcalc[plot]'") from None
+    return ext
+
+
+def plot_grid(grid: Grid, path: str, title: str) -> None:
+    """Draw ``grid`` against units, one line per input size and framework; write atomically."""
+    ext = check_path(path)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
+    ax = fig.add_subplot()
+    styles = {"keras": "-", "torch": "--"}
+    names = {"keras": "Keras", "torch": "PyTorch"}
+    for fw in grid.frameworks:
+        for k, x in enumerate(grid.inputs):
+            ys = [grid.values[fw][(h, x)] for h in grid.units]
+            ax.plot(grid.units, ys, styles[fw], color=f"C{k % 10}", marker="o", markersize=3,
+                    label=f"{names[fw]}, input X = {x}")
+    ax.set_xlabel("units H")
+    ax.set_ylabel(grid.quantity)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".lstmcalc-", suffix=ext, dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            fig.savefig(f, format=ext[1:], dpi=DPI)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

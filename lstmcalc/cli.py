@@ -145,6 +145,7 @@ Time = Annotated[int, typer.Option("--time", "-t", help="T: time steps, for shap
 ReturnSeq = Annotated[bool, typer.Option("--return-sequences", help="Keras return_sequences on the last layer.")]
 ReturnState = Annotated[bool, typer.Option("--return-state", help="Keras return_state on the last layer.")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+Diagram = Annotated[bool, typer.Option("--diagram", help="Draw the first layer's weight matrices as gate-coloured blocks.")]
 Plot = Annotated[Optional[str], typer.Option("--plot", help="Also draw the totals against units to FILE.png or FILE.svg (needs lstmcalc[plot]).", metavar="FILE", show_default=False)]
 
 
@@ -276,6 +277,7 @@ def breakdown(
     return_state: ReturnState = False,
     json: Json = False,
     plot: Plot = None,
+    diagram: Diagram = False,
 ) -> None:
     """Show why the count is what it is: per-gate table, the framework's tensors and gate
     slices, the formula with your numbers, output shapes and plain-language notes.
@@ -289,6 +291,8 @@ def breakdown(
         lstmcalc breakdown --units 2 --input 2 --framework torch --bidirectional
 
         lstmcalc breakdown --units 8 --input 3 --cell gru --no-reset-after --json
+
+        lstmcalc breakdown --units 2 --input 1 --diagram
     """
     hs, xs = _sizes(units, input_size)
     options = _options(cell, framework, no_bias, bidirectional, merge_mode, layers, proj_size,
@@ -301,8 +305,57 @@ def breakdown(
     result = _breakdown(hs[0], xs[0], **options)
     if json:
         _print_json(result.to_dict())
+    elif diagram:
+        from .diagram import diagram_view
+
+        _console().print(diagram_view(result))
     else:
         _console().print(result)
+
+
+@app.command()
+def explain(
+    units: Units,
+    input_size: Input,
+    cell: CellOpt = Cell.lstm,
+    framework: FrameworkOpt = Framework.keras,
+    no_bias: NoBias = False,
+    bidirectional: Bidirectional = False,
+    merge_mode: Merge = None,
+    layers: Layers = 1,
+    proj_size: Proj = 0,
+    reset_after: ResetAfter = None,
+    batch: Batch = 32,
+    time: Time = 1,
+    return_sequences: ReturnSeq = False,
+    return_state: ReturnState = False,
+    json: Json = False,
+) -> None:
+    """Walk through the questions a newcomer asks (one cell or many? why 32, not 24? which
+    papers?), answered with your sizes.
+
+    Examples:
+
+        lstmcalc explain --units 2 --input 1
+
+        lstmcalc explain --units 64 --input 10 --cell gru --framework torch
+    """
+    from .explain import questions
+    from .spec import make_spec
+
+    hs, xs = _sizes(units, input_size)
+    if len(hs) * len(xs) > 1:
+        raise SpecError("units", "explain takes one size for --units and --input, not a list")
+    spec = make_spec(hs[0], xs[0], **_options(cell, framework, no_bias, bidirectional, merge_mode, layers,
+                                              proj_size, reset_after, batch, time, return_sequences,
+                                              return_state))
+    qa = questions(spec)
+    if json:
+        _print_json({"config": spec.to_dict(), "questions": [{"question": q, "answer": a} for q, a in qa]})
+    else:
+        from .render import questions_view
+
+        _console().print(questions_view(qa))
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -128,6 +128,11 @@ class Breakdown:
 
         return breakdown_view(self)
 
+    def _repr_html_(self) -> str:
+        from .render import breakdown_html
+
+        return breakdown_html(self)
+
 
 def biases_per_gate(spec: LayerSpec) -> int:
     """nb: bias vectors of length H per gate (0, 1 or 2)."""

@@ -6,6 +6,8 @@ These are the facts that confuse people reading a one-cell diagram and then
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .spec import LayerSpec
 
 CELL_HISTORY = {
@@ -130,4 +132,95 @@ def notes(spec: LayerSpec, total: int) -> list[str]:
             f"Stacked layers: layer 1 and above read the {spec.hidden_out} features of the layer "
             f"below, not the {x} input features, so their input blocks are {spec.hidden_out} × {h}."
         )
+    return out
+
+
+PAPERS = {
+    "lstm": [
+        "Hochreiter & Schmidhuber (1997), Long Short-Term Memory, Neural Computation 9(8).",
+        "Gers, Schmidhuber & Cummins (2000), Learning to Forget: Continual Prediction with LSTM, Neural Computation 12(10).",
+        "Jozefowicz, Zaremba & Sutskever (2015), An Empirical Exploration of Recurrent Network Architectures, ICML (forget-gate bias of 1).",
+        "Sak, Senior & Beaufays (2014), LSTM Recurrent Neural Network Architectures for Large Scale Acoustic Modeling (the projection PyTorch's proj_size implements).",
+    ],
+    "gru": [
+        "Cho et al. (2014), Learning Phrase Representations using RNN Encoder-Decoder for Statistical Machine Translation, EMNLP.",
+        "Chung et al. (2014), Empirical Evaluation of Gated Recurrent Neural Networks on Sequence Modeling.",
+    ],
+    "rnn": ["Elman (1990), Finding Structure in Time, Cognitive Science 14(2)."],
+}
+
+
+def questions(spec: LayerSpec) -> list[tuple[str, str]]:
+    """The questions a newcomer asks about this layer, answered with its own sizes."""
+    from .counting import biases_per_gate, layer_count, total_count
+
+    g, h, x = spec.gates, spec.units, spec.input_size
+    nb = biases_per_gate(spec)
+    total = total_count(spec)
+    one_layer = layer_count(spec, 0)
+    kind = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}[spec.cell]
+    blocks = "gates" if g > 1 else "block"
+    out = []
+
+    out.append((
+        "Is this the cell in the diagrams?",
+        CELL_HISTORY[spec.cell],
+    ))
+    out.append((
+        f"With units = {h}, do I have one cell or {h}?",
+        f"One layer whose state has {h} numbers. The box in a one-cell diagram is the whole layer at one "
+        f"time step, with vectors on every arrow: x_t has {x} feature{'s' if x != 1 else ''}, h_t and the gates have {h} "
+        f"entries each. Each \"unit\" is one entry of those vectors, not a separate cell, and the "
+        f"layer is applied at every one of the T = {spec.time} steps with the same weights.",
+    ))
+    out.append((
+        f"Why does one more input feature add {g * h} parameters?",
+        f"Each of the {h} units has, in each of its {g} {blocks}, one weight per input feature: the input "
+        f"block is X × H = {x} × {h} per gate. Going from X = {x} to {x + 1} adds a row of {g} × {h} = "
+        f"{g * h} weights (for one Keras LSTM unit, 12 → 16).",
+    ))
+    def c(units, inputs):
+        return total_count(replace(spec, units=units, input_size=inputs))
+
+    one = g * (x + 1 + nb)
+    independent = h * one
+    two = layer_count(replace(spec, units=2), 0)
+    if spec.proj_size:
+        p = spec.proj_size
+        out.append((
+            f"Why do {h} units give {one_layer:,} parameters per layer and direction?",
+            f"Every unit's gates read all P = {p} values of the projected previous output, so each gate "
+            f"has an H × P = {h} × {p} recurrent block; W_hr adds P × H = {p * h}: "
+            f"{g} × ({x}·{h} + {p}·{h} + {nb}·{h}) + {p}·{h} = {one_layer:,}.",
+        ))
+    elif h > 1:
+        out.append((
+            f"Why do {h} units give {one_layer:,} parameters, not {h} × {one} = {independent:,}?",
+            f"Because units are not independent: every unit's {blocks} read the previous output of every "
+            f"unit, so the recurrent block is H × H = {h} × {h} per gate, not {h} separate 1 × 1 weights. "
+            f"The {one_layer - independent:,} extra parameters are the cross-unit recurrent weights "
+            f"({g} × {h} × {h - 1}).",
+        ))
+    else:
+        out.append((
+            f"Why would 2 units give {two:,}, not 2 × {one} = {2 * one}?",
+            f"Every unit reads the whole previous output h_(t-1), so the recurrent weights grow as H × H per "
+            f"gate: with 2 units each gate has a 2 × 2 recurrent block, {g} × 4 = {4 * g} recurrent weights "
+            f"where two independent cells would have {g} × 2 = {2 * g}.",
+        ))
+    bigger = ", ".join([f"H = {2 * h}: {c(2 * h, x):,}", f"H = {4 * h}: {c(4 * h, x):,}",
+                        f"X = {2 * x}: {c(h, 2 * x):,}"])
+    out.append((
+        "How do the numbers grow?",
+        f"Quadratically in the units and linearly in the inputs: {g} × H² recurrent weights, plus "
+        f"{g} × X × H input weights, plus {nb} × {g} × H biases per layer and direction. "
+        f"This layer has {total:,}; with {bigger}. Sequence length and batch size add none "
+        f"(they add computation and memory, see `lstmcalc cost`).",
+    ))
+    out.append((
+        f"Which papers do Keras and PyTorch implement for the {kind}?",
+        " ".join(PAPERS[spec.cell])
+        + " PyTorch's second bias vector per gate comes from cuDNN's formulation; only the sum "
+        "b_ih + b_hh affects the output.",
+    ))
     return out

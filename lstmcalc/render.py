@@ -233,3 +233,61 @@ def grid_table(grid) -> Table:
     for h in grid.units:
         table.add_row(f"{h:,}", *(f"{grid.values[fw][(h, x)]:,}" for x in grid.inputs))
     return table
+
+
+# ---- HTML, for Jupyter's _repr_html_ (plain tags, inline-free: notebooks style tables) ----
+
+def _html_table(headers: list[str], rows: list[list], caption: str | None = None) -> str:
+    from html import escape
+
+    out = ["<table>"]
+    if caption:
+        out.append(f"<caption style=\"text-align:left\"><b>{escape(caption)}</b></caption>")
+    out.append("<thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in headers) + "</tr></thead><tbody>")
+    for row in rows:
+        out.append("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def breakdown_html(b: Breakdown) -> str:
+    """The breakdown as HTML tables: gates, tensors, formula, outputs, notes."""
+    from html import escape
+
+    spec = b.spec
+    title = _title(b).plain
+    gate_rows = [
+        [g.layer, g.direction, f"{g.gate} {g.name}", g.input_weights, g.recurrent_weights, g.bias,
+         g.projection, g.total]
+        for g in b.gates
+    ]
+    gate_rows.append(["", "", "total", "", "", "", "", b.total])
+    tensors = [[t.name, t.layer, t.direction, str(t.shape), t.count, _slice_text(b, t)] for t in b.tensors]
+    formulas = [[f.layer, f.input_size, f.symbolic, f.substituted, f.per_direction, f.directions, f.total]
+                for f in b.formulas]
+    outputs = [[o.name, str(o.shape), o.meaning] for o in b.outputs]
+    parts = [
+        f"<div class=\"lstmcalc\"><p><b>{escape(title)}</b></p>",
+        "<pre>" + escape("\n".join(b.code)) + "</pre>",
+        _html_table(["layer", "direction", "gate", "input", "recurrent", "bias", "projection", "total"],
+                    gate_rows, "Parameters per gate"),
+        _html_table(["name", "layer", "direction", "shape", "count", "gate slices"], tensors,
+                    f"{FRAMEWORK_TITLES[spec.framework]} tensors"),
+        _html_table(["layer", "X", "formula", "with numbers", "per direction", "directions", "total"],
+                    formulas, "Formula"),
+        _html_table(["name", "shape", "what it is"], outputs, f"Outputs for B = {spec.batch}, T = {spec.time}"),
+        "<ul>" + "".join(f"<li>{escape(n)}</li>" for n in b.notes) + "</ul></div>",
+    ]
+    return "".join(parts)
+
+
+def questions_view(qa: list[tuple[str, str]]) -> Group:
+    """Question in bold, answer indented below it."""
+    parts = []
+    for k, (question, answer) in enumerate(qa, 1):
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True)
+        grid.add_column()
+        grid.add_row("", answer)
+        parts += [Text(f"{k}. {question}", style="bold"), grid, Text("")]
+    return Group(*parts)

@@ -1,0 +1,1 @@
+complete --command lstmcalc --no-files --arguments "(env _LSTMCALC_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) lstmcalc)" --condition "env _LSTMCALC_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) lstmcalc"

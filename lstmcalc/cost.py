@@ -508,7 +508,7 @@ def _notes(spec: LayerSpec, final_merge: int) -> list[str]:
 
 def cost_spec(spec: LayerSpec, dtype: str = "float32") -> Cost:
     """The :class:`Cost` of a validated spec."""
-    if dtype not in DTYPES:
+    if not isinstance(dtype, str) or dtype not in DTYPES:
         raise SpecError("dtype", f"must be one of {', '.join(DTYPES)}, got {dtype!r}")
     itemsize = DTYPES[dtype]
     b, t = spec.batch, spec.time

@@ -1,0 +1,238 @@
+"""Cost arithmetic: values derived by hand from the cell equations, invariants, bad dtype.
+
+The hand derivations below use the equations (Keras 3 / PyTorch docs), not cost.py:
+  LSTM  i, f, o = σ(x·W + h·U + b), g = tanh(...), c = f⊙c_prev + i⊙g, h = o⊙tanh(c)
+  GRU   z, r = σ(...), n = tanh(x·W_n + b_in + r⊙(h·U_n + b_hn)), h = (1 − z)⊙n + z⊙h_prev
+  RNN   h = tanh(x·W + h_prev·U + b)
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lstmcalc import count
+from lstmcalc.cost import DTYPES, cost
+from lstmcalc.spec import SpecError
+
+
+def test_keras_lstm_one_step_by_hand():
+    # Keras LSTM(2) on 1 feature, one sample, one step.
+    # MACs: 4 gates × (x·W: 1·2 + h·U: 2·2) = 4 × 6 = 24 -> matmul FLOPs 48.
+    # bias: one Keras bias per gate, 4 × 2 = 8 adds.
+    # elementwise: x·W + h·U per gate 4 × 2 = 8; c = f⊙c + i⊙g: 2 mul + 1 add = 3 × 2 = 6;
+    #   h = o⊙tanh(c): 2 mul -> 8 + 6 + 2 = 16.
+    # activations: σ for i, f, o (3 × 2) + tanh for g and c (2 × 2) = 10.
+    # total = 48 + 8 + 16 + 10 = 82.
+    c = cost(units=2, input_size=1, batch=1, time=1)
+    assert c.macs == 24
+    f = c.flops.to_dict()
+    assert {k: f[k] for k in ("matmul", "bias", "elementwise", "activations", "total")} == {
+        "matmul": 48, "bias": 8, "elementwise": 16, "activations": 10, "total": 82,
+    }
+    assert f["per_step_per_sample"]["total"] == 82
+    assert c.formula == "B·T·D·L·G·(X·H + H·H) = 1·1·1·1·4·(1·2 + 2·2) = 24"
+    # B = 3, T = 5: every term × 15.
+    c = cost(units=2, input_size=1, batch=3, time=5)
+    assert (c.macs, c.flops.total) == (24 * 15, 82 * 15)
+
+
+def test_keras_lstm_memory_by_hand():
+    # float32, Keras LSTM(2) on 1 feature, B = T = 1. Parameters: 4 × ((1 + 2) × 2 + 2) = 32.
+    # inference elements: 32 weights + 1 input + output B·T·D·H = 2
+    #   + x·W_ih buffer D·B·T·G·H = 8 + states h, c = 4 + step buffer h·W_hh D·B·G·H = 8 -> 55.
+    # training: 2 × 32 (weights, gradients) + 1 input
+    #   + saved per step: gates 8 + h 2 + c 2 = 12 + the same 20 of buffers -> 97.
+    c = cost(units=2, input_size=1, batch=1, time=1)
+    assert c.memory_bytes.to_dict() == {"parameters": 32 * 4, "inference": 55 * 4, "training": 97 * 4}
+    assert cost(units=2, input_size=1, batch=1, dtype="bfloat16").memory_bytes.parameters == 64
+
+
+def test_torch_gru_by_hand():
+    # torch.nn.GRU(2, 3), B = 2, T = 4 (8 sample-steps).
+    # MACs per sample-step: 3 × (2·3 + 3·3) = 45.  bias: b_ih and b_hh, 2 × 3 × 3 = 18 adds.
+    # elementwise: z, r: x·W + h·U 2 × 3 = 6; n: r⊙(...) 3 mul + add of x·W_n 3 = 6;
+    #   h = (1 − z)⊙n + z⊙h_prev: 1 sub + 2 mul + 1 add = 4 × 3 = 12 -> 24.
+    # activations: σ for z, r (6) + tanh for n (3) = 9.
+    # per sample-step total: 90 + 18 + 24 + 9 = 141.
+    c = cost(units=3, input_size=2, cell="gru", framework="torch", batch=2, time=4)
+    assert c.macs == 45 * 8
+    assert c.flops.per_step_per_sample.to_dict() == {
+        "matmul": 90, "bias": 18, "elementwise": 24, "activations": 9, "total": 141,
+    }
+    assert c.flops.total == 141 * 8
+    # The tools, from their formulas (see cost.py's sources):
+    # ptflops, per sample: T × [w_ih 9·2 + w_hh 9·3 + 7H 21 + bias 18] = 4 × 84 = 336.
+    # thop: cell = 3 × ((2 + 3)·3 + 3 + 2·3) + 3 + 3·3 = 84, × T × B = 672.
+    # torchinfo: B·T × parameters 3 × (2·3 + 3·3 + 2·3) = 63 -> 504.
+    assert (c.compare.ptflops, c.compare.thop, c.compare.torchinfo) == (336, 672, 504)
+
+
+def test_torch_lstm_projection_by_hand():
+    # torch.nn.LSTM(2, 3, num_layers=2, bidirectional=True, proj_size=1), B = T = 1.
+    # Layer 0: 4 × (2·3 + 1·3) + W_hr 1·3 = 39; layer 1 sees D·P = 2 inputs: 39 again.
+    # MACs = 2 directions × (39 + 39) = 156.
+    c = cost(units=3, input_size=2, framework="torch", layers=2, bidirectional=True, proj_size=1, batch=1)
+    assert c.macs == 156
+    # ptflops per layer and direction: 12·2 + 12·1 + 10H 30 + bias 24 = 90; × 2 × 2 = 360 (no W_hr).
+    # thop ignores P: cell(2, 3) = 4 × (5·3 + 3 + 6) + 12 = 108; layer 1 cell(6, 3) = 4 × (9·3 + 9) + 12
+    #   = 156; × 2 directions: 216 + 312 = 528.
+    # torchinfo: parameters 4 × (2·3 + 1·3 + 2·3) + 1·3 = 63 per layer and direction, × 4 = 252.
+    assert (c.compare.ptflops, c.compare.thop, c.compare.torchinfo) == (360, 528, 252)
+    assert "proj_size ignored" in c.compare.to_dict()["notes"]["thop"]["note"]
+
+
+def test_keras_bidirectional_rnn_sum_merge_by_hand():
+    # Bidirectional(SimpleRNN(2), merge_mode="sum") on 1 feature, B = 2, T = 3.
+    # Per direction and sample-step: MACs 1·2 + 2·2 = 6, bias 2, add of the products 2, tanh 2.
+    # Per sample-step (D = 2): matmul 24, bias 4, elementwise 4, activations 4 = 36.
+    # return_sequences=False: the sum merge runs once per sample on (B, H): 2 × 2 = 4 adds.
+    c = cost(units=2, input_size=1, cell="rnn", bidirectional=True, merge_mode="sum", batch=2, time=3)
+    assert c.macs == 12 * 6
+    assert c.flops.per_step_per_sample.to_dict() == {
+        "matmul": 24, "bias": 4, "elementwise": 4, "activations": 4, "total": 36,
+    }
+    assert c.flops.elementwise == 4 * 6 + 4
+    assert c.flops.total == 36 * 6 + 4
+    # return_sequences=True: the merge runs every step, H = 2 adds per sample-step.
+    c = cost(units=2, input_size=1, cell="rnn", bidirectional=True, merge_mode="sum", batch=2, time=3,
+             return_sequences=True)
+    assert c.flops.per_step_per_sample.elementwise == 6
+    assert c.flops.elementwise == 36
+    # ave is an add and a divide per unit.
+    c = cost(units=2, input_size=1, cell="rnn", bidirectional=True, merge_mode="ave", batch=1, time=1,
+             return_sequences=True)
+    assert c.flops.per_step_per_sample.elementwise == 4 + 4
+
+
+def test_keras_stacked_merge_layers_see_h_inputs():
+    # Bidirectional(LSTM(3), merge_mode="mul") × 2 on 2 features, B = T = 1.
+    # Layer 0: 4 × (2·3 + 3·3) = 60; layer 1 sees the merged H = 3: 4 × (3·3 + 3·3) = 72.
+    # MACs = 2 × (60 + 72) = 264; no torch layer stacks this way.
+    c = cost(units=3, input_size=2, bidirectional=True, merge_mode="mul", layers=2, batch=1)
+    assert c.macs == 264
+    assert c.formula.endswith("= 1·1·2·[4·(2·3 + 3·3) + 1·4·(3·3 + 3·3)] = 264")
+    assert c.compare.ptflops is None and c.compare.torch_equivalent is None
+
+
+def test_keras_gru_without_reset_after_has_no_torch_twin():
+    # reset_after=False: one bias per gate, 3 × 2 = 6 adds; same MACs 3 × (1·2 + 2·2) = 18.
+    c = cost(units=2, input_size=1, cell="gru", reset_after=False, batch=1)
+    assert (c.macs, c.flops.bias, c.flops.elementwise) == (18, 6, 16)
+    assert (c.compare.ptflops, c.compare.thop, c.compare.torchinfo) == (None, None, None)
+    assert "reset_after=False" in c.compare.reason
+    # with reset_after (Keras 3 default): input and recurrent bias rows, 2 × 3 × 2 = 12 adds,
+    # and the twin is torch.nn.GRU.
+    c = cost(units=2, input_size=1, cell="gru", batch=1)
+    assert c.flops.bias == 12
+    assert c.compare.torch_equivalent == "torch.nn.GRU(input_size=1, hidden_size=2, batch_first=True)"
+
+
+def test_no_bias_has_no_bias_flops():
+    assert cost(units=4, input_size=3, bias=False).flops.bias == 0
+    assert cost(units=4, input_size=3, bias=False, framework="torch").flops.bias == 0
+
+
+@pytest.mark.parametrize("dtype", ["float128", "fp32", "FLOAT32", "", None, 4, []])
+def test_bad_dtype(dtype):
+    with pytest.raises(SpecError) as err:
+        cost(units=2, input_size=1, dtype=dtype)
+    assert err.value.param == "dtype"
+    assert "float32, float16, bfloat16, float64, int8" in err.value.problem
+
+
+def test_bad_layer_option_is_a_spec_error():
+    with pytest.raises(SpecError) as err:
+        cost(units=2, input_size=1, proj_size=1)
+    assert err.value.param == "proj_size"
+
+
+def test_json_keys():
+    d = json.loads(json.dumps(cost(units=2, input_size=1).to_dict()))
+    assert list(d) == ["config", "dtype", "itemsize", "macs", "formula", "flops", "memory_bytes", "compare", "notes"]
+    assert list(d["flops"]) == ["matmul", "bias", "elementwise", "activations", "total", "per_step_per_sample"]
+    assert list(d["memory_bytes"]) == ["parameters", "inference", "training"]
+    assert list(d["compare"]) == ["torch_equivalent", "ptflops", "thop", "torchinfo", "reason", "notes"]
+    assert list(d["compare"]["notes"]) == ["ptflops", "thop", "torchinfo"]
+
+
+def test_cost_imports_neither_numpy_nor_torch():
+    code = "import sys, lstmcalc.cost as c; c.cost(3, 2); print(sorted({'numpy', 'torch'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_huge_sizes_are_exact():
+    c = cost(units=10**6, input_size=10**6, batch=10**3, time=10**3)
+    assert c.macs == 10**6 * 4 * (10**12 + 10**12)
+
+
+# --- invariants ----------------------------------------------------------------------
+
+@st.composite
+def layer_options(draw):
+    framework = draw(st.sampled_from(["keras", "torch"]))
+    cell = draw(st.sampled_from(["lstm", "gru", "rnn"]))
+    opts = {
+        "units": draw(st.integers(1, 64)),
+        "input_size": draw(st.integers(1, 64)),
+        "cell": cell,
+        "framework": framework,
+        "bias": draw(st.booleans()),
+        "bidirectional": draw(st.booleans()),
+        "layers": draw(st.integers(1, 4)),
+        "batch": draw(st.integers(1, 16)),
+        "time": draw(st.integers(1, 16)),
+    }
+    if cell == "rnn":
+        opts["activation"] = draw(st.sampled_from(["tanh", "relu"]))
+    if framework == "keras":
+        if opts["bidirectional"]:
+            opts["merge_mode"] = draw(st.sampled_from(["concat", "sum", "mul", "ave"]))
+        if cell == "gru":
+            opts["reset_after"] = draw(st.booleans())
+        opts["return_sequences"] = draw(st.booleans())
+    elif cell == "lstm" and opts["units"] > 1:
+        opts["proj_size"] = draw(st.integers(0, opts["units"] - 1))
+    return opts
+
+
+def _once_per_sample_merge(o):
+    """The Keras merge of a last layer without return_sequences: once per sample, B·H × (1 | 2)."""
+    if o["framework"] != "keras" or o.get("return_sequences") or not o["bidirectional"]:
+        return 0
+    return o["batch"] * o["units"] * {"concat": 0, "sum": 1, "mul": 1, "ave": 2}[o.get("merge_mode", "concat")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(layer_options(), st.integers(2, 5), st.sampled_from(sorted(DTYPES)))
+def test_invariants(o, k, dtype):
+    c = cost(dtype=dtype, **o)
+    f = c.flops
+    assert f.matmul == 2 * c.macs
+    assert f.total == f.matmul + f.bias + f.elementwise + f.activations
+    assert c.formula.endswith(f"= {c.macs}")
+    # macs scale linearly in B and in T
+    assert cost(dtype=dtype, **{**o, "batch": o["batch"] * k}).macs == k * c.macs
+    assert cost(dtype=dtype, **{**o, "time": o["time"] * k}).macs == k * c.macs
+    # one sample-step times B·T gives the totals (except a once-per-sample Keras merge)
+    step, bt = f.per_step_per_sample, o["batch"] * o["time"]
+    assert step.matmul * bt == f.matmul
+    assert step.bias * bt == f.bias
+    assert step.activations * bt == f.activations
+    assert step.elementwise * bt + _once_per_sample_merge(o) == f.elementwise
+    assert step.total * bt + _once_per_sample_merge(o) == f.total
+    # memory
+    assert c.memory_bytes.parameters == count(**o) * DTYPES[dtype]
+    assert c.memory_bytes.training >= c.memory_bytes.inference > c.memory_bytes.parameters
+    # torchinfo's number is B·T × the twin's parameters
+    if c.compare.torchinfo is not None:
+        twin = {**o, "framework": "torch"}
+        for key in ("merge_mode", "return_sequences", "reset_after"):
+            twin.pop(key, None)
+        assert c.compare.torchinfo == bt * count(**twin)
+    d = c.to_dict()
+    assert d["flops"]["total"] == f.total and d["macs"] == c.macs

@@ -1,12 +1,14 @@
 """lstmcalc: exact parameter counts, tensor shapes, cost and numerics of LSTM, GRU and SimpleRNN
 layers, in the Keras and the PyTorch conventions.
 
-Public API: :func:`count`, :func:`breakdown`, :func:`forward`. ``count`` and ``breakdown``
-use the standard library only; NumPy is imported when :func:`forward` is first called.
+Public API: :func:`count`, :func:`breakdown`, :func:`cost`, :func:`forward`. ``count``,
+``breakdown`` and ``cost`` use the standard library only; NumPy is imported when
+:func:`forward` is first called.
 """
 
 __version__ = "0.1.0"
 
+from .costing import Cost, cost  # noqa: E402
 from .counting import Breakdown, breakdown, count  # noqa: E402
 from .spec import LayerSpec, SpecError  # noqa: E402
 
@@ -21,4 +23,4 @@ def forward(x, weights, **options):
     return _forward(x, weights, **options)
 
 
-__all__ = ["Breakdown", "LayerSpec", "SpecError", "breakdown", "count", "forward", "__version__"]
+__all__ = ["Breakdown", "Cost", "LayerSpec", "SpecError", "breakdown", "cost", "count", "forward", "__version__"]

@@ -313,6 +313,64 @@ def breakdown(
         _console().print(result)
 
 
+class CostDtype(str, Enum):
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
+    float64 = "float64"
+    int8 = "int8"
+
+
+@app.command()
+def cost(
+    units: Units,
+    input_size: Input,
+    cell: CellOpt = Cell.lstm,
+    framework: FrameworkOpt = Framework.keras,
+    no_bias: NoBias = False,
+    bidirectional: Bidirectional = False,
+    merge_mode: Merge = None,
+    layers: Layers = 1,
+    proj_size: Proj = 0,
+    reset_after: ResetAfter = None,
+    batch: Batch = 32,
+    time: Time = 1,
+    return_sequences: ReturnSeq = False,
+    return_state: ReturnState = False,
+    dtype: Annotated[CostDtype, typer.Option("--dtype", help="Element type for the memory figures.")] = CostDtype.float32,
+    json: Json = False,
+    plot: Plot = None,
+) -> None:
+    """MACs, FLOPs (matmul, bias, element-wise, activations), memory for inference and
+    training, and what ptflops, thop and torchinfo report for the same layer.
+
+    Lists or ranges of --units/--input print a table of MACs.
+
+    Examples:
+
+        lstmcalc cost --units 2 --input 1 --batch 32 --time 10
+
+        lstmcalc cost --units 256 --input 128 --framework torch --layers 2 --dtype float16 --json
+
+        lstmcalc cost --units 32:512:32 --input 64 --time 100 --plot macs.svg
+    """
+    from .costing import cost_spec
+
+    hs, xs = _sizes(units, input_size)
+    options = _options(cell, framework, no_bias, bidirectional, merge_mode, layers, proj_size,
+                       reset_after, batch, time, return_sequences, return_state)
+    if len(hs) * len(xs) > 1 or plot:
+        _grid(hs, xs, options, plot, json, value=lambda spec: cost_spec(spec, dtype.value).macs, quantity="macs")
+        return
+    from .spec import make_spec
+
+    result = cost_spec(make_spec(hs[0], xs[0], **options), dtype.value)
+    if json:
+        _print_json(result.to_dict())
+    else:
+        _console().print(result)
+
+
 @app.command()
 def explain(
     units: Units,

@@ -291,3 +291,66 @@ def questions_view(qa: list[tuple[str, str]]) -> Group:
         grid.add_row("", answer)
         parts += [Text(f"{k}. {question}", style="bold"), grid, Text("")]
     return Group(*parts)
+
+
+def _bytes(n: int) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n:,} B ({n / size:,.1f} {unit})"
+    return f"{n:,} B"
+
+
+def cost_view(c) -> Group:
+    """MACs, FLOPs by kind, memory and what the FLOP counters report, for a ``Cost``."""
+    spec = c.spec
+    title = Text()
+    title.append(f"{FRAMEWORK_TITLES[spec.framework]} {CELL_TITLES[spec.cell]}", style="bold")
+    title.append(f", units H = {spec.units}, input X = {spec.input_size}, batch B = {spec.batch}, "
+                 f"time T = {spec.time}, {c.dtype}: ")
+    title.append(f"{c.macs:,} MACs", style="bold green")
+
+    formula = Table.grid(padding=(0, 1))
+    formula.add_column(no_wrap=True)
+    formula.add_column()
+    formula.add_row("MACs", Text(c.formula, style="cyan"))
+
+    flops = Table(title="FLOPs", box=box.SIMPLE_HEAD, title_justify="left")
+    flops.add_column("kind")
+    flops.add_column("per step, per sample", justify="right")
+    flops.add_column(f"whole run (B·T = {spec.batch * spec.time:,})", justify="right")
+    step = c.flops.per_step_per_sample
+    for kind, label in (("matmul", "matmul (2 × MACs)"), ("bias", "bias adds"),
+                        ("elementwise", "element-wise gate math"), ("activations", "sigmoid/tanh/relu")):
+        flops.add_row(label, f"{getattr(step, kind):,}", f"{getattr(c.flops, kind):,}")
+    flops.add_row(Text("total", style="bold"), f"{step.total:,}", Text(f"{c.flops.total:,}", style="bold"))
+
+    memory = Table(title=f"Memory ({c.dtype}, {c.itemsize} B per element)", box=box.SIMPLE_HEAD,
+                   title_justify="left")
+    memory.add_column("what")
+    memory.add_column("bytes", justify="right")
+    memory.add_row("parameters", _bytes(c.memory_bytes.parameters))
+    memory.add_row("inference (forward pass peak)", _bytes(c.memory_bytes.inference))
+    memory.add_row("training (BPTT, no optimizer state)", _bytes(c.memory_bytes.training))
+
+    cmp = c.compare
+    tools = Table(title="What FLOP counters report" + (f" for {cmp.torch_equivalent}" if cmp.torch_equivalent else ""),
+                  box=box.SIMPLE_HEAD, title_justify="left")
+    tools.add_column("tool")
+    tools.add_column("reports", justify="right")
+    tools.add_column("÷ our MACs", justify="right")
+    tools.add_column("what it counts")
+    for note in cmp.notes:
+        value = getattr(cmp, note.tool)
+        ratio = f"{value / c.macs:.2f}" if value is not None and c.macs else ""
+        tools.add_row(note.tool, "n/a" if value is None else f"{value:,}", ratio, note.note)
+
+    parts = [title, Text(""), formula, Text(""), flops, memory, tools]
+    if cmp.reason:
+        parts.append(Text(cmp.reason, style="italic"))
+    notes = Table.grid(padding=(0, 1))
+    notes.add_column(no_wrap=True)
+    notes.add_column()
+    for note in c.notes:
+        notes.add_row("•", note)
+    parts += [Text(""), Text("Notes", style="bold"), notes]
+    return Group(*parts)

@@ -31,6 +31,7 @@ OPTION_NAMES = {
     "return_sequences": "--return-sequences",
     "return_state": "--return-state",
     "activation": "--activation",
+    "dtype": "--dtype",
 }
 
 

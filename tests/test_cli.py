@@ -164,17 +164,19 @@ def test_allowed_values_are_named():
 
 OPTION_NAMES = ["--units", "--input", "--cell", "--framework", "--no-bias", "--bidirectional", "--merge-mode",
                 "--layers", "--proj-size", "--reset-after", "--no-reset-after", "--batch", "--time",
-                "--return-sequences", "--return-state", "--json", "-u", "-x", "-f", "-l", "--help"]
+                "--return-sequences", "--return-state", "--json", "-u", "-x", "-f", "-l", "--help",
+                "--dtype", "--diagram", "--plot"]
 VALUES = st.one_of(
     st.integers(-5, 10**7).map(str),
     st.sampled_from(["lstm", "gru", "rnn", "keras", "torch", "concat", "sum", "mul", "ave", "", "nan", "1e3",
+                     "float16", "int8", "1,2", "1:3", "5:1", "/nonexistent/p.png", "x.jpg",
                      "0x10", "--", "-", "1.0", " 3", "٣", "10000000000000000000000"]),
     st.text(max_size=8),
 )
 
 
-@settings(max_examples=250, deadline=None)
-@given(st.sampled_from(["count", "breakdown"]),
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["count", "breakdown", "cost", "explain"]),
        st.lists(st.one_of(st.sampled_from(OPTION_NAMES), VALUES), max_size=12))
 def test_fuzzed_options_never_trace_back(command, args):
     result = runner.invoke(app, [command, "--units", "2", "--input", "1", *args])
@@ -194,7 +196,11 @@ def test_version_matches_metadata():
 
 
 def test_every_command_help_ends_with_examples():
-    for name in ("count", "breakdown"):
+    import typer
+
+    names = sorted(typer.main.get_command(app).commands)
+    assert {"count", "breakdown", "cost", "explain"} <= set(names)
+    for name in names:
         result = invoke(name, "--help")
         assert result.exit_code == 0
         text = result.stdout
@@ -246,3 +252,31 @@ def test_terminal_gets_rich_and_no_color_gets_plain():
     plain = _script(cmd, {"NO_COLOR": "1"})
     assert "32 parameters" in plain
     assert not ESC.search(plain)
+
+
+def test_cost_json_schema():
+    result = invoke("cost", "--units", "2", "--input", "1", "--batch", "4", "--time", "3", "--json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert isinstance(data["macs"], int)
+    # 4 gates × (X·H + H·H) = 4 × (2 + 4) = 24 MACs per step per sample, × B·T = 12
+    assert data["macs"] == 24 * 4 * 3
+    assert set(data["flops"]) >= {"matmul", "bias", "elementwise", "activations", "total", "per_step_per_sample"}
+    assert data["flops"]["matmul"] == 2 * data["macs"]
+    assert set(data["memory_bytes"]) == {"parameters", "inference", "training"}
+    assert data["memory_bytes"]["parameters"] == 32 * 4  # 32 float32 parameters
+    for tool in ("ptflops", "thop", "torchinfo"):
+        assert isinstance(data["compare"][tool], int)
+
+
+def test_cost_table_and_dtype():
+    out = invoke("cost", "--units", "2", "--input", "1", "--dtype", "float16").stdout
+    assert "B·T·D·L·G·(X·H + H·H) = 32·1·1·1·4·(1·2 + 2·2) = 768" in out
+    assert "float16" in out and "ptflops" in out and "torchinfo" in out
+    bad = invoke("cost", "--units", "2", "--input", "1", "--dtype", "float8")
+    assert bad.exit_code == 2 and bad.stdout == "" and "--dtype" in bad.stderr
+
+
+def test_cost_grid():
+    data = json.loads(invoke("cost", "--units", "1,2", "--input", "1", "--json").stdout)
+    assert [(r["units"], r["macs"]) for r in data] == [(1, 4 * (1 + 1) * 32), (2, 4 * (2 + 4) * 32)]

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lstmcalc import count
-from lstmcalc.cost import DTYPES, cost
+from lstmcalc.costing import DTYPES, cost
 from lstmcalc.spec import SpecError
 
 
@@ -160,7 +160,7 @@ def test_json_keys():
 
 
 def test_cost_imports_neither_numpy_nor_torch():
-    code = "import sys, lstmcalc.cost as c; c.cost(3, 2); print(sorted({'numpy', 'torch'} & set(sys.modules)))"
+    code = "import sys, lstmcalc.costing as c; c.cost(3, 2); print(sorted({'numpy', 'torch'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -50,3 +50,26 @@ def test_golden_totals_match_rows(name):
     text = render(CASES[name], 120)
     assert f": {b.total:,} parameters" in text.splitlines()[0]
     assert sum(g.total for g in b.gates) == b.total
+
+
+COST_CASES = {
+    "keras_lstm_2_1_t10": dict(units=2, input_size=1, time=10),
+    "torch_lstm_proj_bidir": dict(units=4, input_size=3, framework="torch", proj_size=2, bidirectional=True,
+                                  layers=2, batch=8, time=5, dtype="float16"),
+    "keras_gru_no_reset_after": dict(units=3, input_size=2, cell="gru", reset_after=False),
+}
+
+
+@pytest.mark.parametrize("width", [80, 120])
+@pytest.mark.parametrize("name", sorted(COST_CASES))
+def test_cost_golden(name, width, regen_golden):
+    from lstmcalc import cost
+
+    path = GOLDEN / f"cost_{name}_{width}.txt"
+    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False)
+    console.print(cost(**COST_CASES[name]))
+    text = console.file.getvalue()
+    if regen_golden:
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8")
+    assert max(len(line) for line in text.splitlines()) <= width

@@ -40,3 +40,13 @@ def test_library_import_is_stdlib_only():
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'numba', 'rich', 'typer'}))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_no_submodule_shadows_a_public_name():
+    """`import lstmcalc.cost` would resolve to the function if a module had that name."""
+    import importlib.util
+
+    import lstmcalc
+
+    for name in lstmcalc.__all__:
+        assert importlib.util.find_spec(f"lstmcalc.{name}") is None, name

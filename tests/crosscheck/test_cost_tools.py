@@ -19,7 +19,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from lstmcalc.cost import cost  # noqa: E402
+from lstmcalc.costing import cost  # noqa: E402
 
 TORCH_CLASSES = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
 

@@ -158,6 +158,11 @@ class Cost:
             "notes": list(self.notes),
         }
 
+    def __rich__(self):
+        from .render import cost_view  # rich is imported only when rendering
+
+        return cost_view(self)
+
 
 # --- per step, per sample ------------------------------------------------------------
 

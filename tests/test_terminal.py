@@ -22,7 +22,8 @@ def test_tables_fit_a_real_terminal(width, args):
     session = f"lstmcalc-{uuid.uuid4().hex[:8]}"
     done = f"/tmp/{session}.done"
     cmd = f"{sys.executable} -m lstmcalc {args}; echo $? > {done}; sleep 30"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", str(width), "-y", "200", cmd], check=True)
+    tmux = ["tmux", "-L", session]  # a server of its own: no race with other tmux servers
+    subprocess.run([*tmux, "new-session", "-d", "-s", session, "-x", str(width), "-y", "200", cmd], check=True)
     try:
         for _ in range(200):
             try:
@@ -33,10 +34,10 @@ def test_tables_fit_a_real_terminal(width, args):
             except FileNotFoundError:
                 pass
             time.sleep(0.05)
-        screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session, "-S", "-200"],
+        screen = subprocess.run([*tmux, "capture-pane", "-p", "-t", session, "-S", "-200"],
                                 capture_output=True, text=True, check=True).stdout
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
         if os.path.exists(done):
             os.unlink(done)
     assert status == "0"

@@ -47,10 +47,15 @@ CELL_WORDS = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN/RNN"}
 A_CELL = {"lstm": "an LSTM", "gru": "a GRU", "rnn": "a SimpleRNN/RNN"}
 
 # PyTorch state_dict names, optionally after a module prefix such as "encoder.lstm.".
-TORCH_NAME = re.compile(r"^(?P<prefix>(?:.*\.)?)(?P<name>weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(?P<layer>\d+)(?P<reverse>_reverse)?$")
+TORCH_NAME = re.compile(
+    r"^(?P<prefix>(?:.*\.)?)(?P<name>weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)"
+    r"_l(?P<layer>\d+)(?P<reverse>_reverse)?$"
+)
 # Our Keras keys: bare, or layer{k}/{forward|backward}/{name} (conventions.weights_key).
 KERAS_BARE = re.compile(r"^(?P<name>kernel|recurrent_kernel|bias)$")
-KERAS_NESTED = re.compile(r"^layer(?P<layer>\d+)/(?P<direction>forward|backward)/(?P<name>kernel|recurrent_kernel|bias)$")
+KERAS_NESTED = re.compile(
+    r"^layer(?P<layer>\d+)/(?P<direction>forward|backward)/(?P<name>kernel|recurrent_kernel|bias)$"
+)
 
 KERAS_HINT = "kernel, recurrent_kernel, bias or layer{k}/{forward|backward}/{name}"
 TORCH_HINT = "weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k}, bias_hh_l{k}, weight_hr_l{k}, suffix _reverse"
@@ -229,7 +234,9 @@ def _infer_spec(
                 raise FileError(f"{hr_key}: shape {_shape(hr)} is not (P, H)")
             proj, units = hr.shape
             if hh.shape[1] != proj:
-                raise FileError(f"{hh_key}: shape {_shape(hh)} contradicts {hr_key} {_shape(hr)}: expected (4·{units}, {proj})")
+                raise FileError(
+                    f"{hh_key}: shape {_shape(hh)} contradicts {hr_key} {_shape(hr)}: expected ({hh.shape[0]}, {proj})"
+                )
         else:
             units = hh.shape[1]
         if hh.shape[0] % units:
@@ -338,7 +345,8 @@ def convert_weights(
         raise SpecError(
             "proj_size",
             f"PyTorch LSTM with a projection (weight_hr_l0, proj_size={spec.proj_size}) has no Keras equivalent: "
-            "Keras LSTM has no weight_hr, its h_t is the H-wide o ⊙ tanh(c_t), PyTorch's is P-wide, W_hr (o ⊙ tanh(c_t))",
+            "Keras LSTM has no weight_hr, its h_t is the H-wide o ⊙ tanh(c_t), "
+            "PyTorch's is P-wide, W_hr (o ⊙ tanh(c_t))",
         )
     target_spec = make_spec(
         spec.units,
@@ -377,7 +385,7 @@ def convert_weights(
                 b_ih = np.asarray(weights[src[slot + ("bias_input",)]])
                 b_hh = np.asarray(weights[src[slot + ("bias_recurrent",)]])
                 if cell == "gru":  # (2, 3H): both kept, the recurrent one sits inside r ⊙ (...)
-                    a = np.stack([_reorder(b_ih, 0, h, src_order, dst_order), _reorder(b_hh, 0, h, src_order, dst_order)])
+                    a = np.stack([_reorder(b, 0, h, src_order, dst_order) for b in (b_ih, b_hh)])
                 else:  # both are added to the same pre-activation
                     a = _reorder(b_ih + b_hh, 0, h, src_order, dst_order)
         out[weights_key(target_spec, t)] = np.ascontiguousarray(a)

@@ -191,8 +191,10 @@ def _keras_lstm():
 BAD = [
     ("lstm wrong cell", lambda: _keras_lstm(), "gru", "recurrent_kernel", "LSTM"),
     ("kernel columns", lambda: {**_keras_lstm(), "kernel": np.zeros((2, 11))}, "lstm", "kernel", "(2, 12)"),
-    ("recurrent not G*H", lambda: {**_keras_lstm(), "recurrent_kernel": np.zeros((3, 7))}, "lstm", "recurrent_kernel", "(3, 7)"),
-    ("two gates", lambda: {**_keras_lstm(), "recurrent_kernel": np.zeros((3, 6))}, "lstm", "recurrent_kernel", "2 gate blocks"),
+    ("recurrent not G*H", lambda: {**_keras_lstm(), "recurrent_kernel": np.zeros((3, 7))}, "lstm",
+     "recurrent_kernel", "(3, 7)"),
+    ("two gates", lambda: {**_keras_lstm(), "recurrent_kernel": np.zeros((3, 6))}, "lstm",
+     "recurrent_kernel", "2 gate blocks"),
     ("bias length", lambda: {**_keras_lstm(), "bias": np.zeros(11)}, "lstm", "bias", "(12,)"),
     ("missing", lambda: {k: v for k, v in _keras_lstm().items() if k != "kernel"}, "lstm", "kernel", "missing"),
     ("unexpected", lambda: {**_keras_lstm(), "extra": np.zeros(2)}, "lstm", "extra", "not a Keras weights key"),

@@ -1,0 +1,785 @@
+"""Find the recurrent layers in real weight files and describe them (NumPy; h5py, torch and
+safetensors imported only for their own file types).
+
+Formats, chosen by extension and then checked by content:
+
+- ``.keras``: Keras 3 archive, a zip with ``config.json`` and ``model.weights.h5``. The
+  config gives each LSTM / GRU / SimpleRNN / Bidirectional layer its name, ``units``,
+  ``use_bias``, ``reset_after`` and ``merge_mode``; the weights come from the h5, where
+  ``keras/src/saving/saving_lib.py`` stores a layer at ``layers/<snake_case class>[_n]``
+  (nested models add ``/layers/...``), its cell variables at ``<layer>/cell/vars/0, 1, 2``
+  (kernel, recurrent_kernel, bias) and a Bidirectional's halves under
+  ``forward_layer/`` and ``backward_layer/``; ``<layer>/vars`` carries the layer name.
+- ``.h5`` / ``.hdf5`` (``model.weights.h5``, or a legacy ``model.save("m.h5")`` file):
+  the same Keras 3 layout found by its groups, or the legacy layout, where datasets are
+  named ``kernel``, ``recurrent_kernel``, ``bias`` (``:0`` in TF-Keras 2) under
+  ``[model_weights/]<layer>/<layer>/[forward_|backward_]<rnn>/<cell>/``.
+- ``.pt`` / ``.pth`` / ``.bin``: a PyTorch ``state_dict`` (possibly inside a checkpoint
+  dict), loaded only with ``torch.load(path, weights_only=True, map_location="cpu")``.
+- ``.safetensors``: through ``safetensors.numpy`` (no torch).
+- ``.npz``: ``np.load(path, allow_pickle=False)``.
+
+Flat files (state_dict, safetensors, npz) hold PyTorch names, grouped into modules by
+their prefix (``encoder.lstm.weight_ih_l0``), or our Keras keys
+(:func:`lstmcalc.conventions.weights_key`). The cell follows from the shapes: the
+recurrent tensor holds G blocks of H (4 LSTM, 3 GRU, 1 SimpleRNN).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .conventions import GATE_NAMES, all_tensors, gate_order, weights_key
+from .converting import TORCH_NAME, FileError, _infer_spec, infer_framework
+from .counting import total_count
+from .spec import LayerSpec, SpecError, make_spec
+
+FILES_EXTRA = "pip install 'lstmcalc[files]'"
+EXTENSIONS = (".keras", ".h5", ".hdf5", ".pt", ".pth", ".bin", ".safetensors", ".npz")
+KERAS_RNN_CLASSES = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
+KERAS_CELL_CLASSES = {"LSTMCell": "lstm", "GRUCell": "gru", "SimpleRNNCell": "rnn"}
+
+
+# --- results ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Summary of some numbers: how many, mean, std, min, max and max |w| (float64)."""
+
+    count: int
+    mean: float
+    std: float
+    min: float
+    max: float
+    max_abs: float
+
+    @classmethod
+    def of(cls, a) -> Stats:
+        a = np.asarray(a, dtype=np.float64).ravel()
+        if a.size == 0:
+            return cls(0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        return cls(int(a.size), float(a.mean()), float(a.std()), float(a.min()), float(a.max()), float(np.abs(a).max()))
+
+    def to_dict(self) -> dict:
+        return {
+            "count": self.count,
+            "mean": self.mean,
+            "std": self.std,
+            "min": self.min,
+            "max": self.max,
+            "max_abs": self.max_abs,
+        }
+
+
+@dataclass(frozen=True)
+class GateStats:
+    """The weights of one gate in one layer and direction, summarised.
+
+    ``bias`` covers every bias value of the gate (both vectors where the framework keeps
+    two); ``bias_input`` / ``bias_recurrent`` split them (PyTorch ``bias_ih`` / ``bias_hh``,
+    Keras GRU bias rows 0 / 1) and are ``None`` where there is one bias. The ``"proj"``
+    row holds PyTorch's ``weight_hr`` in ``projection`` and nothing else.
+    """
+
+    layer: int
+    direction: str  # "forward" | "backward"
+    gate: str  # i, f, g, o | z, r, n | h | "proj"
+    name: str  # "forget", "candidate", ...
+    input_weights: Stats | None  # this gate's block of kernel / weight_ih
+    recurrent_weights: Stats | None  # its block of recurrent_kernel / weight_hh
+    bias: Stats | None  # None without bias
+    bias_input: Stats | None
+    bias_recurrent: Stats | None
+    projection: Stats | None = None
+
+    def to_dict(self) -> dict:
+        def d(s):
+            return None if s is None else s.to_dict()
+
+        return {
+            "layer": self.layer,
+            "direction": self.direction,
+            "gate": self.gate,
+            "name": self.name,
+            "input_weights": d(self.input_weights),
+            "recurrent_weights": d(self.recurrent_weights),
+            "bias": d(self.bias),
+            "bias_input": d(self.bias_input),
+            "bias_recurrent": d(self.bias_recurrent),
+            "projection": d(self.projection),
+        }
+
+
+@dataclass(frozen=True)
+class FoundLayer:
+    """One recurrent layer found in a file: what it is, its weights, and their statistics."""
+
+    name: str  # Keras layer name ("encoder/lstm_1" inside a nested model); PyTorch module prefix
+    spec: LayerSpec  # inferred from the config (Keras archives) and the tensor names and shapes
+    weights: dict = field(compare=False, repr=False)  # {our key (conventions.weights_key): np.ndarray}
+    gates: tuple[GateStats, ...] = field(compare=False, repr=False)  # gate by gate, framework order
+    file: str = ""  # the path as given
+    location: str = ""  # where in the file: h5 group, or state_dict prefix ("" for bare names)
+
+    @property
+    def total(self) -> int:
+        return total_count(self.spec)
+
+    def to_dict(self) -> dict:
+        s = self.spec
+        return {
+            "name": self.name,
+            "cell": s.cell,
+            "framework": s.framework,
+            "units": s.units,
+            "input": s.input_size,
+            "layers": s.layers,
+            "bidirectional": s.bidirectional,
+            "bias": s.bias,
+            "proj_size": s.proj_size,
+            "reset_after": s.reset_after if s.cell == "gru" else None,
+            "merge_mode": s.merge_mode if s.bidirectional else None,
+            "total": self.total,
+            "file": self.file,
+            "location": self.location,
+            "gates": [g.to_dict() for g in self.gates],
+        }
+
+
+def gate_stats(spec: LayerSpec, weights: Mapping[str, np.ndarray]) -> tuple[GateStats, ...]:
+    """Per layer, direction and gate (framework order): statistics of each gate's slices.
+
+    ``weights`` under our keys (:func:`lstmcalc.conventions.weights_key`), shapes as
+    :func:`lstmcalc.conventions.all_tensors` gives them.
+    """
+    rows = []
+    by_slot: dict[tuple[int, str], list] = {}
+    for t in all_tensors(spec):
+        by_slot.setdefault((t.layer, t.direction), []).append(t)
+    for (layer, direction), tensors in by_slot.items():
+        parts: dict[str, dict[str, np.ndarray]] = {g: {} for g in gate_order(spec)}
+        projection = None
+        for t in tensors:
+            a = np.asarray(weights[weights_key(spec, t)])
+            if t.role == "projection":
+                projection = Stats.of(a)
+                continue
+            for s in t.slices:
+                block = np.take(a, range(s.start, s.stop), axis=s.axis)
+                if t.role == "bias" and a.ndim == 2:  # Keras GRU (2, 3H): row 0 input, row 1 recurrent
+                    parts[s.gate]["bias_input"], parts[s.gate]["bias_recurrent"] = block[0], block[1]
+                else:
+                    parts[s.gate][t.role] = block
+        for gate, p in parts.items():
+            if "bias" in p:
+                bias, b_in, b_rec = Stats.of(p["bias"]), None, None
+            elif "bias_input" in p:
+                b_in, b_rec = Stats.of(p["bias_input"]), Stats.of(p["bias_recurrent"])
+                bias = Stats.of(np.concatenate([np.ravel(p["bias_input"]), np.ravel(p["bias_recurrent"])]))
+            else:
+                bias = b_in = b_rec = None
+            rows.append(
+                GateStats(layer, direction, gate, GATE_NAMES[gate], Stats.of(p["input"]), Stats.of(p["recurrent"]),
+                          bias, b_in, b_rec)
+            )
+        if projection is not None:
+            rows.append(GateStats(layer, direction, "proj", "projection", None, None, None, None, None, projection))
+    return tuple(rows)
+
+
+def _found(name: str, spec: LayerSpec, weights: dict, file: str, location: str) -> FoundLayer:
+    return FoundLayer(name, spec, weights, gate_stats(spec, weights), file, location)
+
+
+# --- entry points ------------------------------------------------------------------------------
+
+
+def read_layers(path, layer: str | None = None) -> list[FoundLayer]:
+    """Every recurrent layer in the file at ``path`` (or only the one ``layer`` names).
+
+    ``layer`` matches a layer's name, its location in the file, or the part of a name
+    before or after a ``.`` or ``/`` (``"encoder"`` or ``"lstm"`` for ``encoder.lstm``,
+    ``"second"`` for the Keras ``encoder/second``); a part that matches several layers
+    is an error listing them. Raises :class:`FileError` (one line, naming the file)
+    for a missing, wrong, damaged or layer-less file.
+    """
+    file = str(path)
+    p = Path(path)
+    if not p.exists():
+        raise FileError(f"{file}: no such file")
+    if p.is_dir():
+        raise FileError(f"{file}: is a directory, not a weights file")
+    suffix = p.suffix.lower()
+    if suffix not in EXTENSIONS:
+        raise FileError(f"{file}: unknown extension {p.suffix or '(none)'!r}; allowed: {', '.join(EXTENSIONS)}")
+    reader = {
+        ".keras": _read_keras_archive,
+        ".h5": _read_h5_file,
+        ".hdf5": _read_h5_file,
+        ".pt": _read_torch,
+        ".pth": _read_torch,
+        ".bin": _read_torch,
+        ".safetensors": _read_safetensors,
+        ".npz": _read_npz,
+    }[suffix]
+    found = _unique_names(reader(file))
+    if not found:
+        raise FileError(f"{file}: no LSTM, GRU or SimpleRNN layer in this file")
+    if layer is None:
+        return found
+    return [_select(found, layer, file)]
+
+
+def read_layer(path, layer: str | None = None) -> FoundLayer:
+    """The one recurrent layer in ``path``, or the one ``layer`` names.
+
+    A file with several recurrent layers and no ``layer`` is an error listing them.
+    """
+    found = read_layers(path, layer)
+    if len(found) > 1:
+        raise FileError(
+            f"{path}: holds {len(found)} recurrent layers ({', '.join(_label(f) for f in found)}); "
+            "choose one by name"
+        )
+    return found[0]
+
+
+def _label(f: FoundLayer) -> str:
+    return f.name or "(unnamed)"
+
+
+def _unique_names(found: list[FoundLayer]) -> list[FoundLayer]:
+    names = [f.name for f in found]
+    return [
+        f if names.count(f.name) == 1 else FoundLayer(f.location, f.spec, f.weights, f.gates, f.file, f.location)
+        for f in found
+    ]
+
+
+def _select(found: list[FoundLayer], layer: str, file: str) -> FoundLayer:
+    exact = [f for f in found if layer in (f.name, f.location, f.location.rstrip("."))]
+    if len(exact) == 1:
+        return exact[0]
+    prefixed = exact or [
+        f for f in found
+        if f.name.startswith((layer + ".", layer + "/")) or f.name.endswith(("." + layer, "/" + layer))
+    ]
+    if len(prefixed) == 1:
+        return prefixed[0]
+    names = ", ".join(_label(f) for f in found)
+    if prefixed:
+        matched = ", ".join(_label(f) for f in prefixed)
+        raise FileError(f"{file}: layer {layer!r} is ambiguous: it matches {matched}")
+    raise FileError(f"{file}: no recurrent layer named {layer!r}; found: {names}")
+
+
+def _need(module: str, file: str, why: str):
+    """Import an optional reader or say what to install."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        if module == "torch":
+            install = "pip install torch (CPU only: pip install torch --index-url https://download.pytorch.org/whl/cpu)"
+        else:
+            install = FILES_EXTRA
+        raise FileError(f"{file}: reading {why} needs the {module.split('.')[0]} package: {install}") from None
+
+
+# --- Keras: .keras archives and .h5 files --------------------------------------------------------
+
+
+@dataclass
+class _H5Rnn:
+    """One Keras RNN layer (one direction) found in an h5 file."""
+
+    path: str  # the RNN layer's group
+    native: bool  # Keras 3 layout (cell/vars/0, 1, 2), else legacy (kernel, recurrent_kernel, bias)
+    arrays: dict  # {"kernel", "recurrent_kernel"[, "bias"]: np.ndarray}
+    sources: dict  # {"kernel", ...: the dataset's path in the file}
+
+
+@dataclass
+class _H5Layer:
+    """A Keras layer with its directions: one RNN, or a Bidirectional's two."""
+
+    path: str
+    forward: _H5Rnn
+    backward: _H5Rnn | None = None
+
+
+def _snake(name: str) -> str:
+    """keras.src.utils.naming.to_snake_case, which names the h5 groups."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _read_keras_archive(file: str) -> list[FoundLayer]:
+    if not zipfile.is_zipfile(file):
+        raise FileError(
+            f"{file}: not a zip archive, or a truncated one "
+            "(a .keras file is a zip with config.json and model.weights.h5)"
+        )
+    try:
+        with zipfile.ZipFile(file) as z:
+            names = set(z.namelist())
+            for member in ("config.json", "model.weights.h5"):
+                if member not in names:
+                    listing = ", ".join(sorted(names)) or "nothing"
+                    raise FileError(f"{file}: the archive has no {member} (found: {listing})")
+            config_bytes = z.read("config.json")
+            h5_bytes = z.read("model.weights.h5")
+    except FileError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, zipfile.LargeZipFile) as e:
+        raise FileError(f"{file}: truncated or damaged archive ({_first_line(e)})") from None
+    try:
+        config = json.loads(config_bytes)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise FileError(f"{file}: config.json is not valid JSON ({_first_line(e)})") from None
+    h5py = _need("h5py", file, ".keras files")
+    try:
+        h5 = h5py.File(io.BytesIO(h5_bytes), "r")
+    except OSError as e:
+        raise FileError(
+            f"{file}: model.weights.h5 in the archive is not a readable HDF5 file ({_first_line(e)})"
+        ) from None
+    with h5:
+        return _keras_layers(file, h5, config, archive=True)
+
+
+def _read_h5_file(file: str) -> list[FoundLayer]:
+    h5py = _need("h5py", file, ".h5 files")
+    if not h5py.is_hdf5(file):
+        raise FileError(f"{file}: not an HDF5 file")
+    try:
+        h5 = h5py.File(file, "r")
+    except OSError as e:
+        raise FileError(f"{file}: damaged or truncated HDF5 file ({_first_line(e)})") from None
+    with h5:
+        config = None
+        raw = h5.attrs.get("model_config")  # legacy model.save("m.h5")
+        if raw is not None:
+            try:
+                config = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                config = None
+        return _keras_layers(file, h5, config)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
+def _read_dataset(file: str, ds) -> np.ndarray:
+    try:
+        return np.asarray(ds[()])
+    except (OSError, ValueError, TypeError) as e:
+        raise FileError(f"{file}: {ds.name}: unreadable dataset ({_first_line(e)})") from None
+
+
+def _find_rnns(file: str, h5) -> list[_H5Rnn]:
+    """Every Keras RNN layer (one direction) in the h5, by its groups and dataset names."""
+    import h5py
+
+    found: list[_H5Rnn] = []
+
+    def visit(name, obj):
+        if not isinstance(obj, h5py.Group):
+            return
+        parts = name.split("/")
+        # Keras 3: <layer>/cell/vars/{0,1[,2]}
+        if parts[-1] == "vars" and len(parts) >= 2 and parts[-2] == "cell":
+            keys = sorted(obj.keys())
+            if keys in (["0", "1"], ["0", "1", "2"]) and all(isinstance(obj[k], h5py.Dataset) for k in keys):
+                roles = ("kernel", "recurrent_kernel", "bias")
+                arrays = {r: _read_dataset(file, obj[k]) for r, k in zip(roles, keys)}
+                sources = {r: f"{name}/{k}" for r, k in zip(roles, keys)}
+                found.append(_H5Rnn("/".join(parts[:-2]), True, arrays, sources))
+            return
+        # legacy: kernel[:0], recurrent_kernel[:0][, bias[:0]] side by side
+        datasets = {k.split(":")[0]: obj[k] for k in obj.keys() if isinstance(obj[k], h5py.Dataset)}
+        if "kernel" in datasets and "recurrent_kernel" in datasets:
+            roles = [k for k in ("kernel", "recurrent_kernel", "bias") if k in datasets]
+            arrays = {k: _read_dataset(file, datasets[k]) for k in roles}
+            sources = {k: datasets[k].name.lstrip("/") for k in roles}
+            layer_path = "/".join(parts[:-1]) if parts[-1].endswith("_cell") and len(parts) > 1 else name
+            found.append(_H5Rnn(layer_path, False, arrays, sources))
+
+    h5.visititems(visit)
+    return found
+
+
+def _attr_str(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return str(value)
+
+
+def _pair_directions(rnns: list[_H5Rnn]) -> list[_H5Layer]:
+    """Join a Bidirectional's two halves (Keras 3: forward_layer / backward_layer; legacy:
+    forward_<name> / backward_<name>) into one layer at their parent group."""
+    by_path = {r.path: r for r in rnns}
+    used: set[str] = set()
+    layers = []
+    for r in rnns:
+        if r.path in used:
+            continue
+        parent, _, base = r.path.rpartition("/")
+        partner = None
+        if base == "forward_layer":
+            partner = by_path.get(f"{parent}/backward_layer" if parent else "backward_layer")
+        elif base.startswith("forward_"):
+            partner = by_path.get(f"{parent}/backward_{base[len('forward_'):]}" if parent else f"backward_{base[8:]}")
+        if partner is not None:
+            used.update({r.path, partner.path})
+            layers.append(_H5Layer(parent, r, partner))
+        elif base == "backward_layer" or base.startswith("backward_"):
+            continue  # joined when its forward half comes (or reported alone below)
+        else:
+            used.add(r.path)
+            layers.append(_H5Layer(r.path, r))
+    for r in rnns:  # a lone backward half
+        if r.path not in used:
+            layers.append(_H5Layer(r.path, r))
+    return layers
+
+
+def _native_name(h5, path: str) -> str:
+    """Keras 3: the layer name (``vars`` attribute ``name``, else the group's own name),
+    after the names of the models it is nested in (``encoder/lstm_1``)."""
+
+    def name_of(group_path: str) -> str:
+        group = h5.get(f"{group_path}/vars" if group_path else "vars")
+        name = _attr_str(group.attrs.get("name")) if group is not None else None
+        return name or group_path.rpartition("/")[2] or "model"
+
+    parts = path.split("/")
+    outer = [
+        name_of("/".join(parts[: k + 1]))
+        for k in range(1, len(parts) - 1)
+        if parts[k - 1] in ("layers", "_layer_checkpoint_dependencies")
+    ]
+    return "/".join(outer + [name_of(path)])
+
+
+def _legacy_name(path: str) -> str:
+    """Legacy h5: [model_weights/]<layer>/<layer>/... -> the weight-name path."""
+    parts = path.split("/")
+    if parts and parts[0] == "model_weights":
+        parts = parts[1:]
+    if len(parts) > 1:
+        parts = parts[1:]
+    return "/".join(parts)
+
+
+def _config_layers(config) -> tuple[dict[str, dict], dict[str, list[dict]]]:
+    """Recurrent layer configs of a Keras model config, by the h5 path saving_lib gives them
+    and by (qualified) name. Each: {"class", "config", "backward", "name"}."""
+    by_path: dict[str, dict] = {}
+    by_name: dict[str, list[dict]] = {}
+
+    def record(path: str, names: list[str], entry: dict):
+        cls, conf = entry.get("class_name"), entry.get("config") or {}
+        if cls == "Bidirectional":
+            inner = conf.get("layer") or {}
+            item = {"class": inner.get("class_name"), "config": inner.get("config") or {},
+                    "backward": (conf.get("backward_layer") or {}).get("config"),
+                    "merge_mode": conf.get("merge_mode", "concat"), "bidirectional": True}
+        elif cls in KERAS_RNN_CLASSES:
+            item = {"class": cls, "config": conf, "bidirectional": False}
+        elif cls == "RNN" and ((conf.get("cell") or {}).get("class_name") in KERAS_CELL_CLASSES):
+            cell = conf["cell"]
+            item = {"class": {v: k for k, v in KERAS_RNN_CLASSES.items()}[KERAS_CELL_CLASSES[cell["class_name"]]],
+                    "config": {**(cell.get("config") or {}), **conf}, "bidirectional": False}
+        else:
+            return
+        item["name"] = "/".join(names)
+        by_path[path] = item
+        by_name.setdefault(item["name"], []).append(item)
+        if len(names) > 1:
+            by_name.setdefault(names[-1], []).append(item)
+
+    def walk(entry: dict, path: str, names: list[str]):
+        if not isinstance(entry, dict):
+            return
+        cls, conf = entry.get("class_name"), entry.get("config")
+        if isinstance(conf, dict) and isinstance(conf.get("layers"), list):
+            children = [c for c in conf["layers"] if isinstance(c, dict)]
+            if cls == "Sequential":
+                children = [c for c in children if c.get("class_name") != "InputLayer"]
+            used: dict[str, int] = {}
+            for child in children:
+                base = _snake(str(child.get("class_name", "")))
+                if base in used:
+                    used[base] += 1
+                    base = f"{base}_{used[base]}"
+                else:
+                    used[base] = 0
+                child_path = f"{path}/layers/{base}" if path else f"layers/{base}"
+                child_name = (child.get("config") or {}).get("name", base)
+                walk(child, child_path, names + [str(child_name)])
+        else:
+            record(path, names, entry)
+
+    walk(config, "", [])
+    return by_path, by_name
+
+
+def _keras_layers(file: str, h5, config, *, archive: bool = False) -> list[FoundLayer]:
+    """The recurrent layers of a Keras h5, described by ``config`` where it has them.
+
+    ``archive``: the h5 and the config come from one ``.keras`` file, so every recurrent
+    layer in the config must have its weights.
+    """
+    layers = _pair_directions(_find_rnns(file, h5))
+    by_path, by_name = _config_layers(config) if isinstance(config, dict) else ({}, {})
+    matched: set[int] = set()
+    out: list[tuple[int, FoundLayer]] = []
+    config_order = {id(item): k for k, item in enumerate(by_path.values())}
+    for lay in layers:
+        if lay.forward.native:
+            name = _native_name(h5, lay.path)
+            item = by_path.get(lay.path) or by_path.get(lay.path.replace("_layer_checkpoint_dependencies", "layers"))
+        else:  # legacy: the names are the weight names
+            name = _legacy_name(lay.path)
+            item = None
+        if item is None:
+            candidates = by_name.get(name, []) or by_name.get(name.rpartition("/")[2], [])
+            item = candidates[0] if len(candidates) == 1 else None
+        if item is None and not _looks_recurrent(lay.forward.arrays):
+            continue  # a ConvLSTM or a custom cell: kernel and recurrent_kernel, but not (X, G·H), (H, G·H)
+        if item is not None:
+            matched.add(id(item))
+            name = item["name"] or name
+        found = _keras_found(file, lay, item, name or lay.path)
+        out.append((config_order.get(id(item), len(config_order) + len(out)), found))
+    missing = [item for item in by_path.values() if id(item) not in matched]
+    if missing and archive:
+        item = missing[0]
+        where = next(p for p, i in by_path.items() if i is item)
+        raise FileError(
+            f"{file}: the config lists {item['class']} {item['name']!r} but the weights have no tensors for it"
+            f" (expected at {where}/{'forward_layer/' if item['bidirectional'] else ''}cell/vars)"
+        )
+    return [f for _, f in sorted(out, key=lambda pair: pair[0])]
+
+
+def _looks_recurrent(arrays: dict) -> bool:
+    """kernel (X, G·H) and recurrent_kernel (H, G·H) with G = 4, 3 or 1."""
+    kernel, recurrent = arrays["kernel"], arrays["recurrent_kernel"]
+    if kernel.ndim != 2 or recurrent.ndim != 2 or recurrent.shape[0] == 0:
+        return False
+    blocks, rest = divmod(recurrent.shape[1], recurrent.shape[0])
+    return rest == 0 and blocks in (1, 3, 4) and kernel.shape[1] == recurrent.shape[1]
+
+
+def _keras_found(file: str, lay: _H5Layer, item: dict | None, name: str) -> FoundLayer:
+    halves = [("forward", lay.forward)] + ([("backward", lay.backward)] if lay.backward else [])
+    bidirectional = lay.backward is not None
+    weights = {}
+    for direction, rnn in halves:
+        for key, value in rnn.arrays.items():
+            weights[f"layer0/{direction}/{key}" if bidirectional else key] = value
+    if lay.backward is not None:
+        names_f, names_b = set(lay.forward.arrays), set(lay.backward.arrays)
+        if names_f != names_b:
+            raise FileError(
+                f"{file}: {name}: the forward half has {sorted(names_f)} but the backward half {sorted(names_b)}"
+            )
+    conf = item["config"] if item else {}
+    cell = KERAS_RNN_CLASSES.get(item["class"]) if item else None
+    reset_after = conf.get("reset_after") if cell == "gru" else None
+    try:
+        spec = _infer_spec(weights, framework="keras", cell=cell, reset_after=reset_after)
+    except (FileError, SpecError) as e:
+        raise FileError(f"{file}: {name}: {_dataset_names(str(e), lay)}") from None
+    if item is not None:
+        if item["bidirectional"] != bidirectional:
+            held = "two directions" if bidirectional else "one direction"
+            raise FileError(
+                f"{file}: {name}: the config says Bidirectional={item['bidirectional']} but the weights hold {held}"
+            )
+        units = conf.get("units")
+        if units is not None and units != spec.units:
+            shape = np.shape(weights["layer0/forward/recurrent_kernel" if bidirectional else "recurrent_kernel"])
+            raise FileError(f"{file}: {name}: config says units={units} but its recurrent_kernel has shape {shape}")
+        use_bias = conf.get("use_bias")
+        if use_bias is not None and bool(use_bias) != spec.bias:
+            raise FileError(f"{file}: {name}: config says use_bias={use_bias} but the weights "
+                            f"{'have a' if spec.bias else 'have no'} bias")
+        options = _spec_options(spec)
+        if bidirectional:
+            # merge_mode None (the two directions returned apart) is counted as concat: same weights
+            options["merge_mode"] = item.get("merge_mode") or "concat"
+        if cell == "rnn" and conf.get("activation") in ("tanh", "relu"):
+            options["activation"] = conf["activation"]
+        options["return_sequences"] = bool(conf.get("return_sequences", False))
+        options["return_state"] = bool(conf.get("return_state", False))
+        try:
+            spec = make_spec(**options)
+        except SpecError as e:
+            raise FileError(f"{file}: {name}: the config describes no layer lstmcalc knows ({e})") from None
+    return _found(name, spec, weights, file, lay.path)
+
+
+def _dataset_names(message: str, lay: _H5Layer) -> str:
+    """Say the dataset's path in the file where a message names our key for it."""
+    halves = [("forward", lay.forward), ("backward", lay.backward)]
+    for direction, rnn in halves:
+        if rnn is None:
+            continue
+        for role, source in rnn.sources.items():
+            key = f"layer0/{direction}/{role}" if lay.backward is not None else role
+            if message.startswith(key + ":"):
+                return f"{source} ({role}){message[len(key):]}"
+    return message
+
+
+def _spec_options(spec: LayerSpec) -> dict:
+    """make_spec keywords that rebuild ``spec``."""
+    options = dict(
+        units=spec.units, input_size=spec.input_size, cell=spec.cell, framework=spec.framework, bias=spec.bias,
+        bidirectional=spec.bidirectional, layers=spec.layers, proj_size=spec.proj_size,
+    )
+    if spec.cell == "gru":
+        options["reset_after"] = spec.reset_after
+    if spec.bidirectional and spec.framework == "keras":
+        options["merge_mode"] = spec.merge_mode
+    return options
+
+
+# --- flat files: PyTorch state_dicts, safetensors, npz -----------------------------------------------
+
+
+def _read_torch(file: str) -> list[FoundLayer]:
+    torch = _need("torch", file, "PyTorch files")
+    import warnings
+
+    with open(file, "rb") as fh:
+        head = fh.read(1)
+    if not zipfile.is_zipfile(file) and head != b"\x80":  # torch.save writes a zip; before 1.6, a pickle
+        raise FileError(
+            f"{file}: not a PyTorch file, or a truncated one (torch.save writes a zip archive; this is no complete zip)"
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about pickle protocols on the way to its error
+            obj = torch.load(file, weights_only=True, map_location="cpu")
+    except Exception as e:  # torch raises UnpicklingError, RuntimeError, OSError, KeyError, ... for bad files
+        text = str(e)
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+        if found:
+            raise FileError(
+                f"{file}: holds a pickled Python object ({found[1]}), not only tensors; lstmcalc loads PyTorch "
+                "files only with weights_only=True, so save model.state_dict() rather than the model"
+            ) from None
+        reason = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)
+        detail = reason[1].strip() if reason else f"{type(e).__name__}: {_first_line(e)}"
+        raise FileError(f"{file}: not a PyTorch state_dict file, or a truncated one ({detail})") from None
+    if isinstance(obj, torch.Tensor):
+        raise FileError(f"{file}: holds one tensor, not a state_dict of named tensors")
+    if not isinstance(obj, Mapping):
+        raise FileError(f"{file}: holds a {type(obj).__name__}, not a state_dict (a dict of named tensors)")
+    flat: dict[str, np.ndarray] = {}
+
+    def flatten(mapping: Mapping, prefix: str):
+        for key, value in mapping.items():
+            if isinstance(value, torch.Tensor):
+                t = value.detach().cpu()
+                if t.dtype in (torch.bfloat16,) or str(t.dtype).startswith("torch.float8"):
+                    t = t.float()
+                flat[prefix + str(key)] = t.numpy()
+            elif isinstance(value, Mapping):
+                flatten(value, f"{prefix}{key}.")
+
+    flatten(obj, "")
+    if not flat:
+        raise FileError(f"{file}: the state_dict holds no tensors")
+    return _flat_layers(file, flat)
+
+
+def _read_safetensors(file: str) -> list[FoundLayer]:
+    st = _need("safetensors.numpy", file, ".safetensors files")
+    try:
+        flat = st.load_file(file)
+    except Exception as e:  # SafetensorError, a header that is not JSON, a dtype NumPy lacks
+        raise FileError(f"{file}: not a readable safetensors file ({_first_line(e)})") from None
+    if not flat:
+        raise FileError(f"{file}: holds no tensors")
+    return _flat_layers(file, dict(flat))
+
+
+def _read_npz(file: str) -> list[FoundLayer]:
+    if not zipfile.is_zipfile(file):
+        with open(file, "rb") as fh:
+            magic = fh.read(6)
+        if magic == b"\x93NUMPY":
+            raise FileError(f"{file}: holds one array (.npy), not named arrays (.npz)")
+        raise FileError(f"{file}: not an .npz archive, or a truncated one (an .npz is a zip of .npy files)")
+    with zipfile.ZipFile(file) as z:
+        odd = [n for n in z.namelist() if not n.endswith(".npy")]
+    if odd:
+        shown = ", ".join(odd[:3]) + (", …" if len(odd) > 3 else "")
+        raise FileError(f"{file}: not an .npz archive: a zip with members that are not .npy arrays ({shown})")
+    try:
+        with np.load(file, allow_pickle=False) as data:
+            flat = {k: np.asarray(data[k]) for k in data.files}
+    except ValueError as e:
+        if "pickle" in str(e):
+            raise FileError(
+                f"{file}: holds object arrays, which need unpickling; lstmcalc loads .npz with allow_pickle=False"
+            ) from None
+        raise FileError(f"{file}: damaged .npz archive ({_first_line(e)})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as e:
+        raise FileError(f"{file}: damaged or truncated .npz archive ({_first_line(e)})") from None
+    if not flat:
+        raise FileError(f"{file}: holds no arrays")
+    return _flat_layers(file, flat)
+
+
+def _flat_layers(file: str, flat: dict[str, np.ndarray]) -> list[FoundLayer]:
+    """Layers in a flat {name: array}: our Keras keys (one layer), or PyTorch names grouped by prefix."""
+    torch_keys = [k for k in flat if TORCH_NAME.match(k)]
+    if not torch_keys:
+        try:
+            framework = infer_framework(flat)
+        except FileError:
+            shown = ", ".join(sorted(flat)[:6]) + (", …" if len(flat) > 6 else "")
+            raise FileError(
+                f"{file}: no recurrent layer: no PyTorch RNN names (weight_ih_l0, …) or Keras keys "
+                f"(kernel, recurrent_kernel, …) among {shown}"
+            ) from None
+        assert framework == "keras"
+        try:
+            spec = _infer_spec(flat, framework="keras")
+        except (FileError, SpecError) as e:
+            raise FileError(f"{file}: {e}") from None
+        return [_found(Path(file).stem, spec, flat, file, "")]
+    groups: dict[str, dict[str, np.ndarray]] = {}
+    for key in torch_keys:
+        m = TORCH_NAME.match(key)
+        groups.setdefault(m["prefix"], {})[key[len(m["prefix"]):]] = flat[key]
+    found = []
+    for prefix, weights in groups.items():
+        try:
+            spec = _infer_spec(weights, framework="torch")
+        except (FileError, SpecError) as e:
+            raise FileError(f"{file}: {prefix}{e}") from None
+        found.append(_found(prefix.rstrip(".") or spec.cell, spec, weights, file, prefix))
+    return found
+

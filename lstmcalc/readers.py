@@ -336,7 +336,7 @@ def _read_keras_archive(file: str) -> list[FoundLayer]:
             names = set(z.namelist())
             for member in ("config.json", "model.weights.h5"):
                 if member not in names:
-                    listing = ", ".join(sorted(names)) or "nothing"
+                    listing = ", ".join(sorted(names)[:5]) + (", …" if len(names) > 5 else "") or "nothing"
                     raise FileError(f"{file}: the archive has no {member} (found: {listing})")
             config_bytes = z.read("config.json")
             h5_bytes = z.read("model.weights.h5")
@@ -385,7 +385,7 @@ def _first_line(e: BaseException) -> str:
 
 def _read_dataset(file: str, ds) -> np.ndarray:
     try:
-        return np.asarray(ds[()])
+        return _plain(np.asarray(ds[()]))
     except (OSError, ValueError, TypeError) as e:
         raise FileError(f"{file}: {ds.name}: unreadable dataset ({_first_line(e)})") from None
 
@@ -717,11 +717,42 @@ def _read_safetensors(file: str) -> list[FoundLayer]:
     st = _need("safetensors.numpy", file, ".safetensors files")
     try:
         flat = st.load_file(file)
-    except Exception as e:  # SafetensorError, a header that is not JSON, a dtype NumPy lacks
+    except TypeError as e:
+        if "bfloat16" not in str(e):
+            raise FileError(f"{file}: not a readable safetensors file ({_first_line(e)})") from None
+        flat = _safetensors_bfloat16(file)  # the header passed safetensors' checks; NumPy has no bfloat16
+    except Exception as e:  # SafetensorError: a header that is not JSON, offsets past the end, ...
         raise FileError(f"{file}: not a readable safetensors file ({_first_line(e)})") from None
     if not flat:
         raise FileError(f"{file}: holds no tensors")
     return _flat_layers(file, dict(flat))
+
+
+def _safetensors_bfloat16(file: str) -> dict[str, np.ndarray]:
+    """A safetensors file with bfloat16 tensors, read as float32 (bfloat16 is float32's top 16 bits).
+
+    Layout (huggingface/safetensors): u64 little-endian header size N, N bytes of JSON
+    ``{name: {"dtype", "shape", "data_offsets": [begin, end]}}``, then the data.
+    """
+    dtypes = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1", "U8": "u1"}
+    out = {}
+    with open(file, "rb") as fh:
+        size = int.from_bytes(fh.read(8), "little")
+        header = json.loads(fh.read(size))
+        for name, info in header.items():
+            if name == "__metadata__":
+                continue
+            begin, end = info["data_offsets"]
+            fh.seek(8 + size + begin)
+            raw = fh.read(end - begin)
+            if info["dtype"] == "BF16":
+                a = (np.frombuffer(raw, "<u2").astype("<u4") << 16).view("<f4")  # (N,) float32
+            elif info["dtype"] in dtypes:
+                a = np.frombuffer(raw, dtypes[info["dtype"]])
+            else:
+                raise FileError(f"{file}: {name}: dtype {info['dtype']} is not one lstmcalc reads")
+            out[name] = a.reshape(info["shape"]).copy()
+    return out
 
 
 def _read_npz(file: str) -> list[FoundLayer]:
@@ -752,8 +783,19 @@ def _read_npz(file: str) -> list[FoundLayer]:
     return _flat_layers(file, flat)
 
 
+def _plain(a: np.ndarray) -> np.ndarray:
+    """bfloat16 / float8 arrays (ml_dtypes, registered once Keras or JAX is imported) as float32."""
+    if a.dtype.kind == "V" or a.dtype.name.startswith(("bfloat16", "float8")):
+        try:
+            return a.astype(np.float32)
+        except (TypeError, ValueError):
+            return a
+    return a
+
+
 def _flat_layers(file: str, flat: dict[str, np.ndarray]) -> list[FoundLayer]:
     """Layers in a flat {name: array}: our Keras keys (one layer), or PyTorch names grouped by prefix."""
+    flat = {k: _plain(np.asarray(v)) for k, v in flat.items()}
     torch_keys = [k for k in flat if TORCH_NAME.match(k)]
     if not torch_keys:
         try:

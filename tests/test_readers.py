@@ -287,3 +287,28 @@ def test_reading_npz_imports_no_framework(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_bfloat16_safetensors_without_ml_dtypes(tmp_path):
+    """NumPy has no bfloat16 (unless ml_dtypes registered one): such tensors are read as float32."""
+    pytest.importorskip("safetensors.numpy")
+    weights = random_weights("torch", "gru", 2, 3)
+    header, blobs, offset = {}, [], 0
+    for name, a in weights.items():
+        bf16 = (a.astype("<f4").view("<u4") >> 16).astype("<u2")  # truncate to bfloat16
+        blobs.append(bf16.tobytes())
+        header[name] = {"dtype": "BF16", "shape": list(a.shape), "data_offsets": [offset, offset + len(blobs[-1])]}
+        offset += len(blobs[-1])
+    text = json.dumps(header).encode()
+    path = tmp_path / "bf16.safetensors"
+    path.write_bytes(len(text).to_bytes(8, "little") + text + b"".join(blobs))
+    probe = (
+        "import sys, numpy as np; from lstmcalc.readers import read_layers; "
+        f"f = read_layers({str(path)!r})[0]; w = f.weights['weight_hh_l0']; "
+        "print(f.spec.cell, w.dtype, 'ml_dtypes' in sys.modules, w.ravel()[:3].tolist())"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    cell, dtype, ml, values = out.stdout.split(" ", 3)
+    assert (cell, dtype, ml) == ("gru", "float32", "False")
+    expected = (weights["weight_hh_l0"].view("<u4") & 0xFFFF0000).view("<f4").ravel()[:3]
+    assert json.loads(values) == expected.tolist()

@@ -287,3 +287,15 @@ def test_conv_lstm_is_not_taken_for_an_lstm(tmp_path):
         (found,) = read_layers(tmp_path / name)
         assert found.name == "after_conv"
         assert found.total == model.get_layer("after_conv").count_params()
+
+
+def test_bfloat16_safetensors_is_read_as_float32(tmp_path):
+    pytest.importorskip("safetensors")
+    from safetensors.torch import save_file
+
+    lstm = torch.nn.LSTM(X, 2, bidirectional=True).to(torch.bfloat16)
+    save_file(dict(lstm.state_dict()), tmp_path / "bf16.safetensors")
+    (found,) = read_layers(tmp_path / "bf16.safetensors")
+    assert found.spec == make_spec(2, X, framework="torch", bidirectional=True)
+    for key, value in lstm.state_dict().items():
+        np.testing.assert_array_equal(found.weights[key], value.float().numpy())  # bfloat16 -> float32 is exact

@@ -135,6 +135,17 @@ class FoundLayer:
         return total_count(self.spec)
 
     def to_dict(self) -> dict:
+        """JSON-ready::
+
+            {"name", "cell", "framework", "units", "input", "layers", "bidirectional", "bias",
+             "proj_size", "reset_after" (GRU, else null), "merge_mode" (Keras Bidirectional, else null),
+             "total", "file", "location",
+             "gates": [{"layer", "direction", "gate", "name", "input_weights", "recurrent_weights",
+                        "bias", "bias_input", "bias_recurrent", "projection"}, ...]}
+
+        where each statistics entry is ``{"count", "mean", "std", "min", "max", "max_abs"}``
+        or null, and ``total`` is :func:`lstmcalc.counting.total_count` of the spec.
+        """
         s = self.spec
         return {
             "name": self.name,
@@ -497,6 +508,8 @@ def _config_layers(config) -> tuple[dict[str, dict], dict[str, list[dict]]]:
         cls, conf = entry.get("class_name"), entry.get("config") or {}
         if cls == "Bidirectional":
             inner = conf.get("layer") or {}
+            if inner.get("class_name") not in KERAS_RNN_CLASSES:
+                return  # Bidirectional(ConvLSTM1D), Bidirectional(RNN(custom cell)): not ours
             item = {"class": inner.get("class_name"), "config": inner.get("config") or {},
                     "backward": (conf.get("backward_layer") or {}).get("config"),
                     "merge_mode": conf.get("merge_mode", "concat"), "bidirectional": True}

@@ -274,18 +274,20 @@ def test_bfloat16_state_dict_is_read_as_float32(tmp_path):
     assert found.total == sum(p.numel() for p in gru.parameters())
 
 
-def test_conv_lstm_is_not_taken_for_an_lstm(tmp_path):
+def test_conv_lstm_is_not_taken_for_an_lstm_and_rnn_of_a_cell_is(tmp_path):
     model = keras.Sequential([
         keras.Input((T, 6, 2)),
         keras.layers.ConvLSTM1D(4, 3, return_sequences=True),  # kernel (3, 2, 16): not (X, 4H)
-        keras.layers.Reshape((T, 4 * 4)),
-        keras.layers.LSTM(2, name="after_conv"),
+        keras.layers.Bidirectional(keras.layers.ConvLSTM1D(2, 3, return_sequences=True)),
+        keras.layers.Reshape((T, -1)),
+        keras.layers.RNN(keras.layers.GRUCell(2), name="after_conv"),  # an RNN of a GRUCell is a GRU
     ])
     model.save(tmp_path / "conv.keras")
     model.save_weights(tmp_path / "conv.weights.h5")
     for name in ("conv.keras", "conv.weights.h5"):
         (found,) = read_layers(tmp_path / name)
         assert found.name == "after_conv"
+        assert found.spec == make_spec(2, 8, cell="gru", reset_after=True)
         assert found.total == model.get_layer("after_conv").count_params()
 
 

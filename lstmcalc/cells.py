@@ -1,0 +1,533 @@
+"""Forward passes of LSTM, GRU and SimpleRNN layers in NumPy, in the Keras 3 and PyTorch
+conventions (the optional Numba kernels live in :mod:`lstmcalc._numba`).
+
+Equations (one layer, one direction; x_t (B, X), h_{t-1} (B, H_out), c_{t-1} (B, H); W the
+input weights, U the recurrent weights, one block per gate; σ the logistic sigmoid;
+⊙ elementwise; h_0 = c_0 = 0):
+
+    LSTM  (Hochreiter & Schmidhuber 1997, "Long Short-Term Memory", with the forget gate of
+           Gers, Schmidhuber & Cummins 2000, "Learning to Forget"; no peepholes)
+        i = σ(W_i x_t + U_i h_{t-1} + b_i)        input gate
+        f = σ(W_f x_t + U_f h_{t-1} + b_f)        forget gate
+        g = tanh(W_g x_t + U_g h_{t-1} + b_g)     cell candidate
+        o = σ(W_o x_t + U_o h_{t-1} + b_o)        output gate
+        c_t = f ⊙ c_{t-1} + i ⊙ g
+        h_t = o ⊙ tanh(c_t)                       PyTorch proj_size P: h_t = W_hr (o ⊙ tanh(c_t))
+      PyTorch has two biases, b = b_ih + b_hh (torch/nn/modules/rnn.py, LSTM docstring).
+
+    GRU   (Cho et al. 2014, "Learning Phrase Representations using RNN Encoder-Decoder")
+        z = σ(W_z x_t + U_z h_{t-1} + b_z)        update gate
+        r = σ(W_r x_t + U_r h_{t-1} + b_r)        reset gate
+        n = tanh(W_n x_t + b_in + r ⊙ (U_n h_{t-1} + b_hn))     reset-after: PyTorch, Keras
+                                                                  reset_after=True (default)
+        n = tanh(W_n x_t + U_n (r ⊙ h_{t-1}) + b_n)             Keras reset_after=False
+        h_t = z ⊙ h_{t-1} + (1 − z) ⊙ n
+      Reset-after biases: b_z, b_r are the sums of the input and recurrent rows
+      (Keras bias (2, 3H), PyTorch bias_ih + bias_hh); b_in and b_hn stay apart.
+
+    SimpleRNN / torch.nn.RNN (Elman 1990)
+        h_t = act(W x_t + U h_{t-1} + b),  act = tanh or relu
+
+How it is computed (both backends):
+- Inputs are made time-major once, (T, B, X), and each layer and direction projects all of
+  its time steps with one matrix product, ``(T·B, X) @ (X, G·H)``, biases added then; the
+  loop over time does only the recurrent product and the elementwise gate math.
+- Weights are prepared once per call: transposed to (X, G·H) / (H_out, G·H), and their
+  gate blocks reordered to an internal order with every sigmoid gate first, LSTM
+  ``[i, f, o | g]`` and GRU ``[z, r | n]``, so that one ``tanh`` call covers all gates.
+- σ(a) = ½·tanh(½·a) + ½: it never overflows (no ``exp`` of a large number), and scaling
+  the sigmoid gates' weight and bias columns by ½ when preparing them is exact in binary
+  floating point, so ``tanh`` of the pre-activation buffer gives tanh(½·a) directly.
+- A backward direction reads the sequence from t = T−1 down to 0 and writes its output at
+  the same t: the same as running on the reversed sequence and flipping the output back
+  (Keras ``Bidirectional``, PyTorch ``bidirectional=True``).
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .conventions import gate_order, layer_tensors, weights_key
+from .memory import SizeError, check_memory, estimate_bytes  # noqa: F401  (re-exported)
+from .spec import FRAMEWORKS, LayerSpec, SpecError
+from .weights import infer_spec
+
+BACKENDS = ("numpy", "numba", "auto")
+DTYPES = ("float32", "float64")
+NUMBA_EXTRA = "pip install 'lstmcalc[numba]'"
+
+# Internal gate order: the sigmoid gates first, then the tanh block (see the module docstring).
+INTERNAL_ORDER = {"lstm": ("i", "f", "o", "g"), "gru": ("z", "r", "n"), "rnn": ("h",)}
+SIGMOID_GATES = {"lstm": 3, "gru": 2, "rnn": 0}
+
+
+@dataclass(frozen=True, eq=False)
+class ForwardResult:
+    """What a forward pass returns.
+
+    ``output``: the whole output sequence, batch first. Keras (B, T, D·H) under concat,
+    (B, T, H) under sum/mul/ave; PyTorch (B, T, D·H_out).
+    ``h``, ``c``: PyTorch h_n (D·L, B, H_out) and c_n (D·L, B, H), as torch returns them;
+    Keras (B, H), the last layer's forward-direction final states, with the backward
+    direction's in ``h_backward``/``c_backward`` (Keras ``return_state`` order: output,
+    h_fw, c_fw, h_bw, c_bw). ``c`` and ``c_backward`` are None for GRU and SimpleRNN.
+    ``backend``: "numpy" or "numba", the one that ran. ``compile_ms``: time this call spent
+    compiling Numba kernels or loading them from the cache (0.0 when none).
+    """
+
+    output: np.ndarray
+    h: np.ndarray
+    c: np.ndarray | None
+    backend: str
+    compile_ms: float
+    spec: LayerSpec
+    h_backward: np.ndarray | None = None
+    c_backward: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """One layer and direction's weights, in x's dtype and the internal gate order.
+
+    ``wx`` (X_k, G·H), ``wh`` (H_out, G·H), ``bx`` (G·H,) the bias added to the input
+    projection (PyTorch: b_ih + b_hh, except the GRU candidate's b_hn), ``bhn`` (H,) the GRU
+    reset-after recurrent candidate bias (zeros otherwise), ``whr`` (H, P) the transposed
+    PyTorch projection ((0, 0) without one). Sigmoid-gate columns are pre-scaled by ½.
+    """
+
+    wx: np.ndarray
+    wh: np.ndarray
+    bx: np.ndarray
+    bhn: np.ndarray
+    whr: np.ndarray
+    has_bhn: bool = field(default=False)
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def _check_input(x) -> np.ndarray:
+    """x as an ndarray (B, T, X) of float32 or float64, finite, or a one-line SpecError."""
+    if not isinstance(x, np.ndarray):
+        try:
+            x = np.asarray(x)
+        except (ValueError, TypeError) as e:
+            raise SpecError("x", f"is not an array of numbers ({e})") from None
+    if x.dtype.name not in DTYPES:
+        raise SpecError("x", f"has dtype {x.dtype}; allowed: float32 or float64")
+    if x.ndim != 3:
+        raise SpecError("x", f"has shape {x.shape}; allowed: (batch, time, features), 3 dimensions")
+    if 0 in x.shape:
+        raise SpecError("x", f"has shape {x.shape}; batch, time and features must all be >= 1")
+    _check_finite("x", x)
+    return x
+
+
+def _check_finite(name: str, a: np.ndarray) -> None:
+    finite = np.isfinite(a)
+    if not finite.all():
+        bad = np.argwhere(~finite)
+        first = tuple(int(i) for i in bad[0])
+        raise SpecError(
+            "x" if name == "x" else "weights",
+            f"{name} holds {len(bad)} NaN or inf value(s), the first at index {first} ({a[first]}); "
+            "every value must be finite",
+        )
+
+
+def _choice(param: str, value, allowed) -> str:
+    if value not in allowed:
+        raise SpecError(param, f"must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def _given_options(cell, framework, bidirectional, proj_size, reset_after, activation, bias, merge_mode) -> dict:
+    """The options to check against the weights: each one that means something for this
+    cell/framework, and any other that differs from its default (make_spec refuses those)."""
+    given = {"bias": bias, "proj_size": proj_size}
+    if cell == "gru" or reset_after is not True:
+        given["reset_after"] = reset_after
+    if cell == "rnn" or activation != "tanh":
+        given["activation"] = activation
+    if (bidirectional is True and framework == "keras") or merge_mode != "concat":
+        given["merge_mode"] = merge_mode
+    return given
+
+
+# --- weights ----------------------------------------------------------------------------------
+
+
+def _blocks(spec: LayerSpec, tensor, a: np.ndarray) -> dict[str, np.ndarray]:
+    """{gate: block} of a fused tensor, sliced where ``conventions`` says each gate lives."""
+    out = {}
+    for s in tensor.slices:
+        index = [slice(None)] * a.ndim
+        index[s.axis] = slice(s.start, s.stop)
+        out[s.gate] = a[tuple(index)]
+    return out
+
+
+def prepare(spec: LayerSpec, weights: Mapping[str, np.ndarray], dtype) -> list[list[Prepared]]:
+    """``[layer][direction]`` :class:`Prepared` weights from framework-named ``weights``."""
+    dtype = np.dtype(dtype)
+    order = INTERNAL_ORDER[spec.cell]
+    n_sig = SIGMOID_GATES[spec.cell]
+    h = spec.units
+    scale = np.array([0.5] * n_sig + [1.0] * (len(order) - n_sig), dtype=dtype).repeat(h)  # (G·H,)
+    out = []
+    for layer in range(spec.layers):
+        row = []
+        for direction in ("forward", "backward")[: spec.directions]:
+            by_role = {t.role: t for t in layer_tensors(spec, layer, direction)}
+
+            def get(role):
+                t = by_role[role]
+                return t, np.asarray(weights[weights_key(spec, t)], dtype=dtype)
+
+            t_in, w_in = get("input")
+            t_rec, w_rec = get("recurrent")
+            blocks_in, blocks_rec = _blocks(spec, t_in, w_in), _blocks(spec, t_rec, w_rec)
+            if spec.framework == "torch":  # blocks (H, X_k), (H, H_out): transpose
+                wx = np.concatenate([blocks_in[g].T for g in order], axis=1)  # (X_k, G·H)
+                wh = np.concatenate([blocks_rec[g].T for g in order], axis=1)  # (H_out, G·H)
+            else:  # Keras blocks are already (X_k, H), (H, H)
+                wx = np.concatenate([blocks_in[g] for g in order], axis=1)  # (X_k, G·H)
+                wh = np.concatenate([blocks_rec[g] for g in order], axis=1)  # (H, G·H)
+            bx = np.zeros(len(order) * h, dtype=dtype)  # (G·H,)
+            bhn = np.zeros(h, dtype=dtype)  # (H,)
+            has_bhn = False
+            reset_after = spec.cell == "gru" and spec.reset_after
+            if spec.bias:
+                if spec.framework == "torch":
+                    t_bi, b_in = get("bias_input")
+                    t_bh, b_rec = get("bias_recurrent")
+                    bi, bh = _blocks(spec, t_bi, b_in), _blocks(spec, t_bh, b_rec)
+                else:
+                    t_b, b = get("bias")
+                    blocks = _blocks(spec, t_b, b)  # GRU (2, H) per gate, else (H,)
+                    if b.ndim == 2:
+                        bi = {g: v[0] for g, v in blocks.items()}
+                        bh = {g: v[1] for g, v in blocks.items()}
+                    else:
+                        bi, bh = blocks, {g: np.zeros(h, dtype=dtype) for g in blocks}
+                parts = []
+                for g in order:
+                    if reset_after and g == "n":
+                        parts.append(bi[g])  # b_hn stays inside r ⊙ (U_n h + b_hn)
+                        bhn = np.array(bh[g], dtype=dtype)
+                        has_bhn = True
+                    else:
+                        parts.append(bi[g] + bh[g])
+                bx = np.concatenate(parts)  # (G·H,)
+            if spec.proj_size:
+                _, w_hr = get("projection")  # (P, H)
+                whr = np.ascontiguousarray(w_hr.T)  # (H, P)
+            else:
+                whr = np.zeros((0, 0), dtype=dtype)
+            row.append(
+                Prepared(
+                    wx=np.ascontiguousarray(wx * scale),
+                    wh=np.ascontiguousarray(wh * scale),
+                    bx=np.ascontiguousarray(bx * scale),
+                    bhn=bhn,
+                    whr=whr,
+                    has_bhn=has_bhn,
+                )
+            )
+        out.append(row)
+    return out
+
+
+# --- the NumPy recurrent loops ------------------------------------------------------------------
+
+
+def _steps(t_len: int, reverse: bool) -> range:
+    return range(t_len - 1, -1, -1) if reverse else range(t_len)
+
+
+def _lstm_numpy(p: Prepared, xp, out, reverse, h_final, c_final) -> None:
+    """xp (T, B, 4H) projections in order [i, f, o, g] (σ columns halved); writes h_t to
+    out (T, B, H_out), the final states to h_final (B, H_out) and c_final (B, H)."""
+    t_len, b, gh = xp.shape
+    h = gh // 4
+    gates = np.empty((b, gh), dtype=xp.dtype)  # (B, 4H)
+    sig = gates[:, : 3 * h]  # (B, 3H): i, f, o
+    i, f, o, g = (gates[:, k * h : (k + 1) * h] for k in range(4))  # (B, H) each
+    c = c_final
+    c[...] = 0
+    tmp = np.empty((b, h), dtype=xp.dtype)  # (B, H)
+    proj = p.whr.size > 0
+    h_prev = None
+    for t in _steps(t_len, reverse):
+        if h_prev is None:
+            np.copyto(gates, xp[t])  # h_0 = 0: no recurrent product
+        else:
+            np.matmul(h_prev, p.wh, out=gates)
+            gates += xp[t]
+        np.tanh(gates, out=gates)  # tanh(a/2) for i, f, o; tanh(a) for g
+        sig *= 0.5
+        sig += 0.5  # σ(a) = ½ tanh(a/2) + ½
+        c *= f
+        np.multiply(i, g, out=tmp)
+        c += tmp  # c_t = f ⊙ c_{t-1} + i ⊙ g
+        np.tanh(c, out=tmp)
+        if proj:
+            tmp *= o
+            np.matmul(tmp, p.whr, out=out[t])  # h_t = (o ⊙ tanh(c_t)) W_hr^T
+        else:
+            np.multiply(o, tmp, out=out[t])  # h_t = o ⊙ tanh(c_t)
+        h_prev = out[t]
+    h_final[...] = h_prev
+
+
+def _gru_numpy(p: Prepared, xp, out, reverse, h_final, reset_after: bool) -> None:
+    """xp (T, B, 3H) projections in order [z, r, n] (σ columns halved); writes h_t to
+    out (T, B, H) and the final state to h_final (B, H)."""
+    t_len, b, gh = xp.shape
+    h = gh // 3
+    dt = xp.dtype
+    tmp = np.empty((b, h), dtype=dt)  # (B, H)
+    h_prev = None
+    if reset_after:
+        rec = np.empty((b, gh), dtype=dt)  # (B, 3H): U h for z, r, n
+        zr, z, r, n = rec[:, : 2 * h], rec[:, :h], rec[:, h : 2 * h], rec[:, 2 * h :]
+        for t in _steps(t_len, reverse):
+            if h_prev is None:
+                rec[...] = 0
+            else:
+                np.matmul(h_prev, p.wh, out=rec)
+            if p.has_bhn:
+                n += p.bhn  # U_n h + b_hn
+            zr += xp[t, :, : 2 * h]
+            np.tanh(zr, out=zr)
+            zr *= 0.5
+            zr += 0.5  # z, r = σ(...)
+            n *= r
+            n += xp[t, :, 2 * h :]
+            np.tanh(n, out=n)  # n = tanh(W_n x + b_in + r ⊙ (U_n h + b_hn))
+            _gru_update(h_prev, z, n, tmp, out[t])
+            h_prev = out[t]
+    else:
+        wh_zr = np.ascontiguousarray(p.wh[:, : 2 * h])  # (H, 2H)
+        wh_n = np.ascontiguousarray(p.wh[:, 2 * h :])  # (H, H)
+        zr = np.empty((b, 2 * h), dtype=dt)  # (B, 2H)
+        z, r = zr[:, :h], zr[:, h:]
+        n = np.empty((b, h), dtype=dt)  # (B, H)
+        for t in _steps(t_len, reverse):
+            if h_prev is None:
+                zr[...] = xp[t, :, : 2 * h]
+                n[...] = xp[t, :, 2 * h :]
+            else:
+                np.matmul(h_prev, wh_zr, out=zr)
+                zr += xp[t, :, : 2 * h]
+            np.tanh(zr, out=zr)
+            zr *= 0.5
+            zr += 0.5
+            if h_prev is not None:
+                np.multiply(r, h_prev, out=tmp)
+                np.matmul(tmp, wh_n, out=n)  # U_n (r ⊙ h)
+                n += xp[t, :, 2 * h :]
+            np.tanh(n, out=n)
+            _gru_update(h_prev, z, n, tmp, out[t])
+            h_prev = out[t]
+    h_final[...] = h_prev
+
+
+def _gru_update(h_prev, z, n, tmp, h_new) -> None:
+    """h_t = z ⊙ h_{t-1} + (1 − z) ⊙ n, computed as n + z ⊙ (h_{t-1} − n)."""
+    if h_prev is None:
+        np.multiply(z, n, out=tmp)
+        np.subtract(n, tmp, out=h_new)
+    else:
+        np.subtract(h_prev, n, out=tmp)
+        tmp *= z
+        np.add(n, tmp, out=h_new)
+
+
+def _rnn_numpy(p: Prepared, xp, out, reverse, h_final, relu: bool) -> None:
+    """xp (T, B, H); writes h_t to out (T, B, H) and the final state to h_final (B, H)."""
+    t_len, b, h = xp.shape
+    buf = np.empty((b, h), dtype=xp.dtype)  # (B, H)
+    h_prev = None
+    for t in _steps(t_len, reverse):
+        if h_prev is None:
+            np.copyto(buf, xp[t])
+        else:
+            np.matmul(h_prev, p.wh, out=buf)
+            buf += xp[t]
+        if relu:
+            np.maximum(buf, 0, out=out[t])
+        else:
+            np.tanh(buf, out=out[t])
+        h_prev = out[t]
+    h_final[...] = h_prev
+
+
+# --- forward ----------------------------------------------------------------------------------
+
+
+def _merge(mode: str, fw: np.ndarray, bw: np.ndarray, out: np.ndarray) -> None:
+    """Keras Bidirectional merge of two (T, B, H) sequences into out (T, B, H)."""
+    if mode == "sum":
+        np.add(fw, bw, out=out)
+    elif mode == "mul":
+        np.multiply(fw, bw, out=out)
+    else:  # ave: Keras computes (y + y_rev) / 2
+        np.add(fw, bw, out=out)
+        out /= 2
+
+
+def _pick_backend(backend: str, spec: LayerSpec) -> str:
+    if backend == "numpy":
+        return "numpy"
+    try:
+        from . import _numba  # noqa: F401
+    except ImportError:
+        if backend == "numba":
+            raise SpecError("backend", f"numba is not installed; install it with {NUMBA_EXTRA}") from None
+        return "numpy"
+    if backend == "numba":
+        return "numba"
+    return "numba" if prefers_numba(spec) else "numpy"
+
+
+# Measured crossover (benchmarks/forward.py, float32, 2 cores): see prefers_numba.
+NUMBA_MAX_STEP_WORK = 2**17
+
+
+def prefers_numba(spec: LayerSpec) -> bool:
+    """The ``backend="auto"`` rule: Numba when one time step is small work.
+
+    Per step the NumPy loop makes about ten calls of ~1 µs overhead each; the Numba loop has
+    none but computes the recurrent product with its own loops instead of BLAS. Measured on
+    2 cores in float32 (benchmarks/forward.py), Numba wins while the multiply-adds of one
+    recurrent product, B·H_out·G·H, stay at or below 2**17 (B=32, H=32 LSTM; B=1, H=180), and
+    NumPy (threaded BLAS) wins above.
+    """
+    return spec.batch * spec.hidden_out * spec.gates * spec.units <= NUMBA_MAX_STEP_WORK
+
+
+def forward(
+    x,
+    weights: Mapping[str, np.ndarray],
+    *,
+    cell: str = "lstm",
+    framework: str = "keras",
+    backend: str = "numpy",
+    bidirectional: bool = False,
+    layers: int = 1,
+    proj_size: int = 0,
+    reset_after: bool = True,
+    activation: str = "tanh",
+    bias: bool = True,
+    merge_mode: str = "concat",
+) -> ForwardResult:
+    """Run a recurrent layer (or a stack) on ``x`` with ``weights``; see the module docstring.
+
+    ``x``: (B, T, X), float32 or float64; the pass is computed in x's dtype and the weights
+    are cast to it. ``weights``: the framework's tensors under
+    :func:`lstmcalc.conventions.weights_key` names — PyTorch ``weight_ih_l{k}`` (G·H, X_k),
+    ``weight_hh_l{k}`` (G·H, H_out), ``bias_ih_l{k}``/``bias_hh_l{k}`` (G·H,),
+    ``weight_hr_l{k}`` (P, H), suffix ``_reverse``; Keras ``kernel`` (X, G·H),
+    ``recurrent_kernel`` (H, G·H), ``bias`` (G·H,) or GRU reset-after (2, 3H), under
+    ``layer{k}/{forward|backward}/`` for a stack or a bidirectional layer. Units and input
+    size come from the shapes; the keywords must agree with the tensors.
+
+    ``backend``: "numpy", "numba" (needs ``lstmcalc[numba]``) or "auto" (:func:`prefers_numba`).
+
+    Raises :class:`SpecError` for a bad option, a tensor that is missing, extra or of the
+    wrong shape, a bad ``x``, or NaN/inf in ``x`` or a weight; :class:`SizeError` when
+    :func:`estimate_bytes` exceeds the memory available (checked before allocating).
+    """
+    _choice("cell", cell, ("lstm", "gru", "rnn"))
+    _choice("framework", framework, FRAMEWORKS)
+    _choice("backend", backend, BACKENDS)
+    x = _check_input(x)
+    if not isinstance(weights, Mapping):
+        raise SpecError("weights", f"must be a mapping of tensor names to arrays, got {type(weights).__name__}")
+    b, t_len, x_size = x.shape
+    given = _given_options(cell, framework, bidirectional, proj_size, reset_after, activation, bias, merge_mode)
+    spec = infer_spec(
+        weights,
+        cell=cell,
+        framework=framework,
+        bidirectional=bidirectional,
+        layers=layers,
+        batch=b,
+        time=t_len,
+        return_sequences=framework == "keras",
+        return_state=framework == "keras",
+        **given,
+    )
+    if x_size != spec.input_size:
+        first = weights_key(spec, layer_tensors(spec, 0, "forward")[0])
+        raise SpecError(
+            "x", f"has {x_size} features per step (shape {x.shape}), but {first} takes input_size {spec.input_size}"
+        )
+    check_memory(spec, x.dtype)
+    for key, value in weights.items():
+        _check_finite(key, np.asarray(value))
+    chosen = _pick_backend(backend, spec)
+    params = prepare(spec, weights, x.dtype)
+    return _run(spec, params, x, chosen)
+
+
+def _run(spec: LayerSpec, params: list[list[Prepared]], x: np.ndarray, backend: str) -> ForwardResult:
+    """The stack of layers on x (B, T, X), with prepared weights, on one backend."""
+    dt = x.dtype
+    b, t_len, _ = x.shape
+    h, h_out, d, g = spec.units, spec.hidden_out, spec.directions, spec.gates
+    keras = spec.framework == "keras"
+    merged = keras and spec.bidirectional and spec.merge_mode != "concat"
+    h_n = np.zeros((d * spec.layers, b, h_out), dtype=dt)  # (D·L, B, H_out)
+    c_n = np.zeros((d * spec.layers, b, h), dtype=dt) if spec.cell == "lstm" else None  # (D·L, B, H)
+    compile_ms = 0.0
+    if backend == "numba":
+        from . import _numba
+
+    seq = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, X)
+    for layer in range(spec.layers):
+        x_k = seq.shape[2]
+        width = h_out if merged else d * h_out
+        layer_out = np.empty((t_len, b, width), dtype=dt)  # (T, B, D·H_out) or (T, B, H)
+        halves = [np.empty((t_len, b, h_out), dtype=dt) for _ in range(d)] if merged else None
+        for k in range(d):
+            p = params[layer][k]
+            xp = np.empty((t_len, b, g * h), dtype=dt)  # (T, B, G·H)
+            np.matmul(seq.reshape(t_len * b, x_k), p.wx, out=xp.reshape(t_len * b, g * h))  # (T·B, G·H)
+            xp += p.bx
+            out = halves[k] if merged else layer_out[:, :, k * h_out : (k + 1) * h_out]  # (T, B, H_out)
+            state = layer * d + k
+            c_final = c_n[state] if c_n is not None else None
+            if backend == "numba":
+                compile_ms += _numba.run_direction(spec, p, xp, out, k == 1, h_n[state], c_final)
+            elif spec.cell == "lstm":
+                _lstm_numpy(p, xp, out, k == 1, h_n[state], c_final)
+            elif spec.cell == "gru":
+                _gru_numpy(p, xp, out, k == 1, h_n[state], spec.reset_after)
+            else:
+                _rnn_numpy(p, xp, out, k == 1, h_n[state], spec.activation == "relu")
+            del xp
+        if merged:
+            _merge(spec.merge_mode, halves[0], halves[1], layer_out)
+            del halves
+        seq = layer_out
+    output = np.ascontiguousarray(seq.transpose(1, 0, 2))  # (B, T, D·H_out) or (B, T, H)
+    if not keras:
+        return ForwardResult(output, h_n, c_n, backend, compile_ms, spec)
+    last = (spec.layers - 1) * d
+    pick = lambda a, i: None if a is None else a[i].copy()  # noqa: E731
+    return ForwardResult(
+        output=output,
+        h=h_n[last].copy(),
+        c=pick(c_n, last),
+        backend=backend,
+        compile_ms=compile_ms,
+        spec=spec,
+        h_backward=h_n[last + 1].copy() if spec.bidirectional else None,
+        c_backward=pick(c_n, last + 1) if spec.bidirectional else None,
+    )

@@ -1,0 +1,111 @@
+"""How much memory a forward pass needs, checked before anything is allocated (stdlib only).
+
+:func:`estimate_bytes` adds up every array :func:`lstmcalc.cells.forward` keeps alive at its
+peak; :func:`check_memory` compares that with what the machine has free and raises
+:class:`SizeError` (one line, the estimate in GiB) instead of letting NumPy try, swap, or
+die. Sizes are Python integers, so ``--units 200000 --input 200000 --batch 4096 --time 4096``
+is refused in microseconds.
+"""
+
+from __future__ import annotations
+
+from .conventions import all_tensors
+from .spec import LayerSpec
+
+GIB = 1024**3
+FALLBACK_AVAILABLE = 8 * GIB  # when /proc/meminfo is absent (macOS, Windows)
+ITEMSIZE = {"float16": 2, "float32": 4, "float64": 8}
+
+
+class SizeError(ValueError):
+    """A layer, input or weight set too large for the memory this machine has free.
+
+    ``needed`` and ``available`` are in bytes; the message is one line.
+    """
+
+    code = 2
+
+    def __init__(self, message: str, needed: int = 0, available: int = 0):
+        self.needed = needed
+        self.available = available
+        super().__init__(message)
+
+
+def available_bytes() -> int:
+    """``MemAvailable`` from ``/proc/meminfo`` when there is one, else a fixed 8 GiB."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024  # the file says kB and means KiB
+    except (OSError, ValueError, IndexError):
+        pass
+    return FALLBACK_AVAILABLE
+
+
+def itemsize(dtype) -> int:
+    """Bytes per number: ``"float32"``, ``np.float64``, ``np.dtype(...)`` all work."""
+    size = getattr(dtype, "itemsize", None)
+    if isinstance(size, int):
+        return size
+    name = getattr(dtype, "__name__", dtype)
+    if name in ITEMSIZE:
+        return ITEMSIZE[name]
+    raise ValueError(f"dtype: must be float32 or float64, got {dtype!r}")
+
+
+def weight_elements(spec: LayerSpec) -> int:
+    """Numbers in all trainable tensors (from :func:`conventions.all_tensors`)."""
+    return sum(t.count for t in all_tensors(spec))
+
+
+def estimate_elements(spec: LayerSpec) -> dict[str, int]:
+    """Numbers held at the peak of a forward pass, by what holds them.
+
+    B, T, X, H, G, D, L, P as in :class:`LayerSpec`; W = :func:`weight_elements`.
+
+    - ``input``: x (B, T, X) and its time-major copy (T, B, X)
+    - ``projections``: one layer-direction's input projections (T, B, G·H)
+    - ``sequences``: the sequence entering a layer and the one leaving it, (T, B, D·H_out)
+      each, plus the batch-first result (B, T, D·H_out); per direction (T, B, H_out) more
+      when Keras merges by sum/mul/ave
+    - ``states``: final states (D·L, B, H_out + H) and the per-step buffers (B, 3·G·H)
+    - ``weights``: the caller's tensors and the prepared, gate-reordered copies (2·W)
+    """
+    b, t, x = spec.batch, spec.time, spec.input_size
+    h, g, d, h_out = spec.units, spec.gates, spec.directions, spec.hidden_out
+    width = max(spec.layer_input_size(k) for k in range(spec.layers))
+    sequences = 2 * t * b * max(width, d * h_out) + b * t * d * h_out
+    if spec.framework == "keras" and spec.bidirectional and spec.merge_mode != "concat":
+        sequences += d * t * b * h_out
+    return {
+        "input": 2 * b * t * x,
+        "projections": t * b * g * h,
+        "sequences": sequences,
+        "states": d * spec.layers * b * (h_out + h) + 3 * b * g * h,
+        "weights": 2 * weight_elements(spec),
+    }
+
+
+def estimate_bytes(spec: LayerSpec, dtype="float32") -> int:
+    """Peak bytes of :func:`lstmcalc.cells.forward` for ``spec`` (its batch and time) in ``dtype``."""
+    return sum(estimate_elements(spec).values()) * itemsize(dtype)
+
+
+def check_bytes(needed: int, what: str, available: int | None = None) -> None:
+    """:class:`SizeError` when ``needed`` bytes exceed the free memory."""
+    free = available_bytes() if available is None else available
+    if needed > free:
+        raise SizeError(
+            f"{what} needs about {needed / GIB:,.2f} GiB, more than the {free / GIB:,.2f} GiB of memory available; "
+            "use smaller --units, --input, --batch, --time or --layers",
+            needed,
+            free,
+        )
+
+
+def check_memory(spec: LayerSpec, dtype="float32", available: int | None = None) -> int:
+    """The estimate of :func:`estimate_bytes`, or :class:`SizeError` when it does not fit."""
+    needed = estimate_bytes(spec, dtype)
+    check_bytes(needed, f"a forward pass of this layer (batch {spec.batch}, time {spec.time})", available)
+    return needed

@@ -1,0 +1,311 @@
+"""Weights as data: infer a layer from its tensors, make the frameworks' default
+initial weights, and read and write ``.npz`` / ``.npy`` files (NumPy).
+
+Tensor names are :func:`lstmcalc.conventions.weights_key`'s: PyTorch ``state_dict`` names
+(``weight_ih_l0``, ``bias_hh_l1_reverse``, ``weight_hr_l0``) or our Keras keys (``kernel``,
+``recurrent_kernel``, ``bias``; ``layer{k}/{forward|backward}/{name}`` for a stack or a
+bidirectional layer). Which tensors a layer has, and their shapes, come from
+:func:`lstmcalc.conventions.all_tensors`; nothing here repeats those rules.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from .conventions import all_tensors, weights_key
+from .converting import FileError, _describe, _infer_spec
+from .memory import check_bytes, itemsize, weight_elements
+from .spec import CELLS, FRAMEWORKS, LayerSpec, SpecError, make_spec
+
+__all__ = ["FileError", "infer_spec", "init_weights", "load_inputs", "load_npz", "save_npz"]
+
+GIVEN = ("units", "input_size", "bias", "proj_size", "reset_after", "merge_mode", "activation",
+         "batch", "time", "return_sequences", "return_state")
+FLOAT_DTYPES = ("float16", "float32", "float64")
+
+
+# --- inference --------------------------------------------------------------------------------
+
+
+def infer_spec(
+    weights: Mapping[str, np.ndarray],
+    *,
+    cell: str,
+    framework: str,
+    bidirectional: bool | None = None,
+    layers: int | None = None,
+    **given,
+) -> LayerSpec:
+    """The :class:`LayerSpec` that the names and shapes of ``weights`` describe.
+
+    ``weights``: {name: array}, names as :func:`~lstmcalc.conventions.weights_key` gives.
+    Units, input size, layers, bidirectional, proj_size, bias and (Keras GRU, from the bias
+    shape) reset_after are read from the tensors. ``given`` may hold any :func:`make_spec`
+    keyword (``units``, ``input_size``, ``bias``, ``proj_size``, ``reset_after``,
+    ``merge_mode``, ``activation``, ``batch``, ``time``, ...); each overrides the inferred
+    value, and the tensors are then checked against the resulting spec.
+
+    Raises :class:`SpecError` (one line) for a bad option, a given size that disagrees with
+    the tensors, a missing or extra tensor, or a shape that contradicts the others; the
+    message names the tensor and the expected and actual shapes.
+    """
+    if cell not in CELLS:
+        raise SpecError("cell", f"must be one of {', '.join(CELLS)}, got {cell!r}")
+    if framework not in FRAMEWORKS:
+        raise SpecError("framework", f"must be one of {', '.join(FRAMEWORKS)}, got {framework!r}")
+    unknown = sorted(set(given) - set(GIVEN))
+    if unknown:
+        raise SpecError(unknown[0], f"is not a layer option; allowed: {', '.join(GIVEN)}")
+    if not isinstance(weights, Mapping):
+        raise SpecError("weights", f"must be a mapping of tensor names to arrays, got {type(weights).__name__}")
+    bad_key = next((k for k in weights if not isinstance(k, str)), None)
+    if bad_key is not None:
+        raise SpecError("weights", f"tensor names must be strings, got {bad_key!r}")
+    try:
+        found = _infer_spec(
+            weights,
+            framework=framework,
+            cell=cell,
+            bidirectional=bidirectional,
+            layers=layers,
+            reset_after=given.get("reset_after") if cell == "gru" else None,
+        )
+    except FileError as e:
+        raise SpecError("weights", str(e)) from None
+    options = {
+        "units": found.units,
+        "input_size": found.input_size,
+        "cell": cell,
+        "framework": framework,
+        "bias": found.bias,
+        "bidirectional": found.bidirectional,
+        "layers": found.layers,
+        "proj_size": found.proj_size,
+        "reset_after": found.reset_after if cell == "gru" else None,
+        "merge_mode": found.merge_mode if framework == "keras" and found.bidirectional else None,
+    }
+    options.update(given)
+    spec = make_spec(**options)
+    check_tensors(weights, spec)
+    return spec
+
+
+def check_tensors(weights: Mapping[str, np.ndarray], spec: LayerSpec) -> None:
+    """:class:`SpecError` unless ``weights`` holds exactly the tensors of ``spec``, each with
+    its shape (from :func:`~lstmcalc.conventions.all_tensors`) and a real-number dtype."""
+    expected = {weights_key(spec, t): t.shape for t in all_tensors(spec)}
+    for key, shape in expected.items():
+        if key not in weights:
+            raise SpecError("weights", f"{key}: missing; a {_describe(spec)} needs it with shape {shape}")
+        got = tuple(int(n) for n in np.shape(weights[key]))
+        if got != shape:
+            raise SpecError("weights", f"{key}: shape {got}, but a {_describe(spec)} needs {shape}")
+        kind = np.asarray(weights[key]).dtype.kind
+        if kind not in "fiu":
+            raise SpecError("weights", f"{key}: dtype {np.asarray(weights[key]).dtype} is not a real number type")
+    for key in weights:
+        if key not in expected:
+            raise SpecError(
+                "weights", f"{key}: unexpected; a {_describe(spec)} has only {', '.join(expected)}"
+            )
+
+
+# --- default initialisation --------------------------------------------------------------------
+
+
+def _orthogonal(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Keras 3 ``Orthogonal`` (keras/src/initializers/random_initializers.py): QR of a normal
+    (max, min) matrix, columns sign-corrected by diag(R), transposed when rows < cols, so a
+    (H, G·H) recurrent kernel has orthonormal rows: K Kᵀ = I_H."""
+    rows, cols = shape
+    a = rng.standard_normal((max(rows, cols), min(rows, cols)))  # (max, min)
+    q, r = np.linalg.qr(a)
+    q *= np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return q.reshape(shape)
+
+
+def init_weights(spec: LayerSpec, seed: int = 0, dtype="float32") -> dict[str, np.ndarray]:
+    """The framework's default initial weights for ``spec``, keyed as ``weights_key`` gives.
+
+    Keras 3: ``kernel`` (X, G·H) glorot_uniform, U(±sqrt(6 / (X + G·H))); ``recurrent_kernel``
+    (H, G·H) orthogonal (rows orthonormal); ``bias`` zeros, with the LSTM forget block set to 1
+    (``unit_forget_bias=True``). PyTorch: every tensor U(−1/√H, 1/√H), ``weight_hr`` included
+    (torch/nn/modules/rnn.py ``reset_parameters``). Random numbers come from
+    ``numpy.random.default_rng(seed)``, tensor by tensor in ``all_tensors`` order (the same
+    distributions as the frameworks, not their random streams).
+
+    Raises :class:`SizeError` before allocating when the weights alone do not fit in memory.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise SpecError("seed", f"must be a whole number >= 0, got {seed!r}")
+    dt = np.dtype(dtype) if not isinstance(dtype, str) or dtype in FLOAT_DTYPES else None
+    if dt is None or dt.name not in ("float32", "float64"):
+        raise SpecError("dtype", f"must be float32 or float64, got {dtype!r}")
+    check_bytes(2 * weight_elements(spec) * itemsize(dt), f"the weights of this layer ({weight_elements(spec):,} numbers)")
+    rng = np.random.default_rng(seed)
+    h = spec.units
+    out = {}
+    for t in all_tensors(spec):
+        if spec.framework == "torch":
+            bound = 1.0 / np.sqrt(h)
+            a = rng.uniform(-bound, bound, size=t.shape)
+        elif t.role == "input":
+            fan_in, fan_out = t.shape
+            limit = np.sqrt(6.0 / (fan_in + fan_out))
+            a = rng.uniform(-limit, limit, size=t.shape)
+        elif t.role == "recurrent":
+            a = _orthogonal(rng, t.shape)
+        else:
+            a = np.zeros(t.shape)
+            if spec.cell == "lstm":
+                forget = next(s for s in t.slices if s.gate == "f")
+                a[forget.start : forget.stop] = 1.0
+        out[weights_key(spec, t)] = np.ascontiguousarray(a, dtype=dt)
+    return out
+
+
+# --- files ------------------------------------------------------------------------------------
+
+
+def _existing_file(path) -> str:
+    file = os.fspath(path)
+    p = Path(file)
+    if not p.exists():
+        raise FileError(f"{file}: no such file")
+    if p.is_dir():
+        raise FileError(f"{file}: is a directory, not a file")
+    return file
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
+def _check_float(file: str, name: str, a: np.ndarray, allowed=FLOAT_DTYPES) -> None:
+    if a.dtype.name not in allowed:
+        raise FileError(f"{file}: {name} has dtype {a.dtype}; allowed: {', '.join(allowed)}")
+    finite = np.isfinite(a)
+    if not finite.all():
+        first = tuple(int(i) for i in np.argwhere(~finite)[0])
+        raise FileError(
+            f"{file}: {name} holds {int((~finite).sum())} NaN or inf value(s), the first at index {first}"
+        )
+
+
+def load_npz(path) -> dict[str, np.ndarray]:
+    """{name: array} from an ``.npz`` weights file (``allow_pickle=False``).
+
+    Each array must be a float (float16/32/64) vector or matrix with finite values; names
+    and shapes are checked later, against the layer, by :func:`infer_spec`. Raises
+    :class:`FileError` (one line, naming the file) for a missing, damaged or non-``.npz``
+    file, object arrays, other dtypes, other ranks, and NaN/inf.
+    """
+    file = _existing_file(path)
+    if not zipfile.is_zipfile(file):
+        raise FileError(f"{file}: not an .npz archive (an .npz is a zip of .npy arrays), or a truncated one")
+    out: dict[str, np.ndarray] = {}
+    try:
+        with np.load(file, allow_pickle=False) as archive:
+            for name in archive.files:
+                out[name] = archive[name]
+    except ValueError as e:
+        if "pickle" in str(e):
+            raise FileError(f"{file}: holds object arrays, which need unpickling; lstmcalc loads with allow_pickle=False") from None
+        raise FileError(f"{file}: damaged .npz member ({_first_line(e)})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        raise FileError(f"{file}: damaged .npz archive ({_first_line(e)})") from None
+    if not out:
+        raise FileError(f"{file}: holds no arrays")
+    for name, a in out.items():
+        if a.ndim not in (1, 2):
+            raise FileError(f"{file}: {name} has shape {a.shape}; a weight is a vector or a matrix")
+        _check_float(file, name, a)
+    return out
+
+
+def load_inputs(path, input_size: int | None = None) -> np.ndarray:
+    """x (B, T, X) from an ``.npy`` file: float32 or float64, finite, 3 dimensions, none
+    empty, and X = ``input_size`` when given. Raises :class:`FileError` (one line, naming
+    the file) otherwise."""
+    file = _existing_file(path)
+    try:
+        a = np.load(file, allow_pickle=False)
+    except ValueError as e:
+        if "pickle" in str(e):
+            raise FileError(f"{file}: holds an object array, which needs unpickling; lstmcalc loads with allow_pickle=False") from None
+        raise FileError(f"{file}: not a readable .npy array ({_first_line(e)})") from None
+    except (OSError, EOFError) as e:
+        raise FileError(f"{file}: not a readable .npy array ({_first_line(e)})") from None
+    if isinstance(a, np.lib.npyio.NpzFile):
+        a.close()
+        raise FileError(f"{file}: is an .npz archive; inputs are one .npy array (batch, time, features)")
+    if a.ndim != 3 or 0 in a.shape:
+        raise FileError(f"{file}: shape {a.shape}; inputs must be (batch, time, features), each >= 1")
+    if input_size is not None and a.shape[2] != input_size:
+        raise FileError(f"{file}: {a.shape[2]} features per step (shape {a.shape}), but the layer takes {input_size}")
+    _check_float(file, "the input", a, allowed=("float32", "float64"))
+    return a
+
+
+def result_arrays(result, spec: LayerSpec | None = None) -> dict[str, np.ndarray]:
+    """The arrays :func:`save_npz` writes: ``output``, ``h``, LSTM ``c``, and for a
+    bidirectional Keras layer ``h_backward`` (and LSTM ``c_backward``)."""
+    spec = spec if spec is not None else result.spec
+    arrays = {"output": result.output, "h": result.h}
+    if spec.cell == "lstm":
+        arrays["c"] = result.c
+    if spec.framework == "keras" and spec.bidirectional:
+        arrays["h_backward"] = result.h_backward
+        if spec.cell == "lstm":
+            arrays["c_backward"] = result.c_backward
+    return arrays
+
+
+def _new_file_mode(file: str) -> int:
+    try:
+        return os.stat(file).st_mode & 0o777  # overwriting: keep the old file's mode
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def save_npz(path, result, spec: LayerSpec | None = None) -> None:
+    """Write a :class:`~lstmcalc.cells.ForwardResult` to ``path`` as ``.npz`` (see
+    :func:`result_arrays`), atomically: a temporary file in the same folder, then
+    ``os.replace``, so a failure leaves no half-written file. :class:`FileError` names the
+    file when the folder is missing or not writable."""
+    file = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(file))
+    if not os.path.isdir(folder):
+        raise FileError(f"{file}: the folder {folder} does not exist")
+    if os.path.isdir(file):
+        raise FileError(f"{file}: is a directory")
+    arrays = result_arrays(result, spec)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".lstmcalc-", suffix=".npz.tmp", dir=folder)
+        os.chmod(tmp, _new_file_mode(file))  # mkstemp makes 0600; give it an ordinary file's mode
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, file)
+        tmp = None
+    except OSError as e:
+        raise FileError(f"{file}: cannot write ({e.strerror or _first_line(e)})") from None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass

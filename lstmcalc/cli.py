@@ -416,6 +416,85 @@ def explain(
         _console().print(questions_view(qa))
 
 
+@app.command()
+def convert(
+    path: Annotated[str, typer.Argument(help="Weights to convert: .npz, .keras, .weights.h5, .h5, .pt/.pth, .safetensors.", metavar="IN", show_default=False)],
+    output: Annotated[str, typer.Option("--output", "-o", help="Where to write the converted .npz.", show_default=False)],
+    cell: Annotated[Optional[Cell], typer.Option("--cell", help="lstm, gru or rnn [default: from the file].", show_default=False)] = None,
+    source: Annotated[Optional[Framework], typer.Option("--from", help="The file's convention [default: from the tensor names].", show_default=False)] = None,
+    target: Annotated[Optional[Framework], typer.Option("--to", help="The convention to write [default: the other one].", show_default=False)] = None,
+    layer: Annotated[Optional[str], typer.Option("--layer", help="Which recurrent layer, when the file holds several.", show_default=False)] = None,
+    bidirectional: Annotated[Optional[bool], typer.Option("--bidirectional/--unidirectional", help="Check the direction count [default: from the names].", show_default=False)] = None,
+    layers: Annotated[Optional[int], typer.Option("--layers", "-l", help="Check the layer count [default: from the names].", show_default=False)] = None,
+    json: Json = False,
+) -> None:
+    """Move recurrent weights between Keras and PyTorch: transposes, GRU gate order
+    (Keras z, r, h; PyTorch r, z, n), PyTorch's second bias, Bidirectional naming.
+
+    Keras keys are kernel, recurrent_kernel, bias (layer{k}/{forward|backward}/... for
+    several layers or directions); PyTorch keys are state_dict names.
+
+    Examples:
+
+        lstmcalc convert keras_lstm.npz --to torch -o torch_lstm.npz
+
+        lstmcalc convert model.keras --layer encoder --to torch -o encoder.npz
+
+        lstmcalc convert lstm.pt --cell lstm --from torch --to keras -o keras_lstm.npz
+    """
+    from .converting import check_output_path, convert_weights, save_arrays
+    from .readers import read_layer
+
+    check_output_path(output)  # before reading anything: a bad path writes nothing
+    found = read_layer(path, layer)
+    spec = found.spec
+    if cell is not None and cell.value != spec.cell:
+        raise SpecError("cell", f"is {cell.value}, but {path} holds {spec.cell} weights")
+    if source is not None and source.value != spec.framework:
+        raise SpecError("source", f"is {source.value}, but the tensor names in {path} are {spec.framework}'s")
+    to = target.value if target is not None else ("torch" if spec.framework == "keras" else "keras")
+    arrays = convert_weights(found.weights, cell=spec.cell, source=spec.framework, target=to,
+                             bidirectional=bidirectional, layers=layers,
+                             reset_after=spec.reset_after if spec.cell == "gru" else None)
+    save_arrays(output, arrays)
+    if json:
+        _print_json({"input": path, "output": output, "cell": spec.cell, "from": spec.framework, "to": to,
+                     "tensors": [{"name": k, "shape": list(a.shape), "count": int(a.size)} for k, a in arrays.items()]})
+    else:
+        from .render import convert_view
+
+        _console().print(convert_view(spec.framework, to, arrays, output))
+
+
+@app.command()
+def inspect(
+    path: Annotated[str, typer.Argument(help="A .keras, .weights.h5, .h5, .pt/.pth, .safetensors or .npz file.", metavar="FILE", show_default=False)],
+    layer: Annotated[Optional[str], typer.Option("--layer", help="Only this recurrent layer (a name, or part of one).", show_default=False)] = None,
+    json: Json = False,
+) -> None:
+    """Find every recurrent layer in a saved model and explain it gate by gate with its
+    actual weights: mean, std and max |w| per gate, and the biases summarised (a forget
+    gate started at 1 shows as "all 1").
+
+    PyTorch files are read with torch.load(weights_only=True) only: nothing is unpickled.
+
+    Examples:
+
+        lstmcalc inspect model.keras
+
+        lstmcalc inspect checkpoint.pt --layer encoder.lstm --json
+    """
+    from .readers import read_layers
+
+    found = read_layers(path, layer)
+    if json:
+        _print_json({"layers": [f.to_dict() for f in found]})
+    else:
+        from .render import inspect_view
+
+        _console().print(inspect_view(found))
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Console-script entry point."""
     return app(args=argv, prog_name=PROG)

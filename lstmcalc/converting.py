@@ -23,7 +23,9 @@ Tensors whose names or shapes contradict each other raise :class:`FileError`.
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -394,3 +396,28 @@ def convert_weights(
 
 def _bad_choice(param: str, value, allowed: tuple[str, ...]):
     raise SpecError(param, f"must be one of {', '.join(allowed)}, got {value!r}")
+
+
+def check_output_path(path: str) -> None:
+    """An ``.npz`` path whose folder exists; checked before any work is done."""
+    if not str(path).endswith(".npz"):
+        raise SpecError("output", f"{path!r} must end in .npz")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise SpecError("output", f"folder {folder!r} does not exist")
+
+
+def save_arrays(path: str, arrays: Mapping[str, np.ndarray]) -> None:
+    """Write ``arrays`` to an ``.npz`` atomically: a temporary file in the same folder,
+    then a rename, so a failure never leaves a half-written file behind."""
+    check_output_path(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".lstmcalc-", suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -259,7 +259,7 @@ def read_layer(path, layer: str | None = None) -> FoundLayer:
     if len(found) > 1:
         raise FileError(
             f"{path}: holds {len(found)} recurrent layers ({', '.join(_label(f) for f in found)}); "
-            "choose one by name"
+            "choose one with --layer NAME"
         )
     return found[0]
 

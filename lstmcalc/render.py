@@ -354,3 +354,75 @@ def cost_view(c) -> Group:
         notes.add_row("•", note)
     parts += [Text(""), Text("Notes", style="bold"), notes]
     return Group(*parts)
+
+
+def _stat(s) -> str:
+    """mean ± std, then the largest |w|: '+0.01±0.31 ≤0.98'."""
+    if s is None:
+        return ""
+    return f"{s.mean:+.2f}±{s.std:.2f} ≤{s.max_abs:.2f}"
+
+
+def _bias_stat(s) -> str:
+    if s is None:
+        return ""
+    if s.min == s.max:
+        return f"all {s.min:.4g}"
+    return f"{s.min:.2f}…{s.max:.2f} μ{s.mean:+.2f}"
+
+
+def inspect_view(found) -> Group:
+    """Every recurrent layer found in a file: what it is and its weights, gate by gate."""
+    parts = []
+    for f in found:
+        spec = f.spec
+        title = Text()
+        title.append(f.name or "(unnamed)", style="bold")
+        title.append(f": {FRAMEWORK_TITLES[spec.framework]} {CELL_TITLES[spec.cell]}, units H = {spec.units}, "
+                     f"input X = {spec.input_size}")
+        if spec.layers > 1:
+            title.append(f", {spec.layers} layers")
+        if spec.bidirectional:
+            title.append(", bidirectional")
+        if spec.proj_size:
+            title.append(f", proj_size P = {spec.proj_size}")
+        if not spec.bias:
+            title.append(", no bias")
+        title.append(": ")
+        title.append(f"{f.total:,} parameters", style="bold green")
+        table = Table(box=box.SIMPLE_HEAD, caption="weights: mean±std ≤max|w|; bias: min…max μmean",
+                      caption_justify="left", padding=(0, 1), pad_edge=False)
+        multi = spec.layers > 1 or spec.bidirectional
+        if multi:
+            table.add_column("", no_wrap=True)  # "0 fw": layer and direction
+        table.add_column("gate", no_wrap=True)
+        table.add_column("input weights", no_wrap=True)
+        table.add_column("recurrent weights", no_wrap=True)
+        table.add_column("bias", no_wrap=True)
+        last = None
+        for g in f.gates:
+            cells = []
+            if multi:
+                where = (g.layer, g.direction)
+                cells.append(f"{g.layer} {DIRECTION_SHORT[g.direction]}" if where != last else "")
+                last = where
+            if g.gate == "proj":
+                cells += [Text("projection", style="bold"), _stat(g.projection), "", ""]
+            else:
+                label = Text(f"{g.gate} ", style=f"bold {GATE_STYLES[g.gate]}")
+                label.append(g.name)
+                cells += [label, _stat(g.input_weights), _stat(g.recurrent_weights), _bias_stat(g.bias)]
+            table.add_row(*cells)
+        parts += [title, table]
+    return Group(*parts)
+
+
+def convert_view(source: str, target: str, arrays: dict, path: str) -> Table:
+    table = Table(title=f"{FRAMEWORK_TITLES[source]} → {FRAMEWORK_TITLES[target]}: wrote {path}",
+                  box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column("tensor")
+    table.add_column("shape")
+    table.add_column("count", justify="right")
+    for name, a in arrays.items():
+        table.add_row(name, "(" + ", ".join(str(d) for d in a.shape) + ("," if a.ndim == 1 else "") + ")", f"{a.size:,}")
+    return table

@@ -32,6 +32,10 @@ OPTION_NAMES = {
     "return_state": "--return-state",
     "activation": "--activation",
     "dtype": "--dtype",
+    "source": "--from",
+    "target": "--to",
+    "output": "--output/-o",
+    "layer": "--layer",
 }
 
 

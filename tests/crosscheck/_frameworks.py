@@ -301,4 +301,8 @@ def mismatches(config: dict, real: Facts, counted: int, explained) -> list[str]:
     for g in explained.gates:
         per_direction[(g.layer, g.direction)] = per_direction.get((g.layer, g.direction), 0) + g.total
     differ("gate rows per (layer, direction)", real.per_direction, per_direction)
+    as_json = explained.to_dict()  # what --json prints: the same facts
+    differ("to_dict() total", real.total, as_json["total"])
+    differ("to_dict() tensors", list(real.tensors), [(t["name"], tuple(t["shape"])) for t in as_json["tensors"]])
+    differ("to_dict() outputs", list(real.outputs), [tuple(o["shape"]) for o in as_json["outputs"]])
     return found

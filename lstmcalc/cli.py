@@ -416,6 +416,125 @@ def explain(
         _console().print(questions_view(qa))
 
 
+class RunDtype(str, Enum):
+    float32 = "float32"
+    float64 = "float64"
+
+
+class Backend(str, Enum):
+    auto = "auto"
+    numpy = "numpy"
+    numba = "numba"
+
+
+class Activation(str, Enum):
+    tanh = "tanh"
+    relu = "relu"
+
+
+@app.command()
+def run(
+    units: Annotated[Optional[str], typer.Option("--units", "-u", help="H: units [default: from --weights].", show_default=False)] = None,
+    input_size: Annotated[Optional[str], typer.Option("--input", "-x", help="X: input features [default: from --weights or --inputs].", show_default=False)] = None,
+    cell: CellOpt = Cell.lstm,
+    framework: FrameworkOpt = Framework.keras,
+    no_bias: NoBias = False,
+    bidirectional: Bidirectional = False,
+    merge_mode: Merge = None,
+    layers: Annotated[Optional[int], typer.Option("--layers", "-l", help="L: stacked layers [default: 1, or from --weights].", show_default=False)] = None,
+    proj_size: Annotated[Optional[int], typer.Option("--proj-size", help="P: PyTorch LSTM proj_size [default: 0, or from --weights].", show_default=False)] = None,
+    reset_after: ResetAfter = None,
+    batch: Annotated[Optional[int], typer.Option("--batch", "-b", help="B [default: 32, or from --inputs].", show_default=False)] = None,
+    time: Annotated[Optional[int], typer.Option("--time", "-t", help="T [default: 1, or from --inputs].", show_default=False)] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the weights and the random batch.")] = 0,
+    dtype: Annotated[RunDtype, typer.Option("--dtype", help="float32 or float64.")] = RunDtype.float32,
+    backend: Annotated[Backend, typer.Option("--backend", help="numpy, numba (lstmcalc[numba]) or auto.")] = Backend.auto,
+    activation: Annotated[Optional[Activation], typer.Option("--activation", help="SimpleRNN / torch.nn.RNN nonlinearity [default: tanh].", show_default=False)] = None,
+    weights: Annotated[Optional[str], typer.Option("--weights", help="An .npz of the framework's tensors (see README).", metavar="FILE", show_default=False)] = None,
+    inputs: Annotated[Optional[str], typer.Option("--inputs", help="An .npy of shape (B, T, X).", metavar="FILE", show_default=False)] = None,
+    save: Annotated[Optional[str], typer.Option("--save", help="Write output, h (and c) to this .npz.", metavar="FILE", show_default=False)] = None,
+    json: Json = False,
+) -> None:
+    """Run a forward pass (vectorised NumPy, or Numba) on a random batch or on your own
+    weights and inputs, and show every tensor's shape, the final h, time and GFLOP/s.
+
+    Outputs equal real Keras and PyTorch layers (1e-12 in float64, 1e-5 in float32).
+
+    Examples:
+
+        lstmcalc run --units 2 --input 1
+
+        lstmcalc run --units 64 --input 16 --framework torch --batch 8 --time 100 --backend numba
+
+        lstmcalc run --weights lstm.npz --inputs x.npy --framework torch --save out.npz
+    """
+    from .running import run_layer
+    from .spec import make_spec, parse_sizes
+
+    if save is not None:
+        from .converting import check_output_path
+
+        try:
+            check_output_path(save)  # before any work: a bad path writes nothing
+        except SpecError as err:
+            raise SpecError("save", err.problem) from None
+    for name, value in (("seed", seed), ("batch", batch), ("time", time), ("layers", layers)):
+        if value is not None and value < (0 if name == "seed" else 1):
+            raise SpecError(name, f"must be a whole number >= {0 if name == 'seed' else 1}, got {value}")
+
+    def single(param, text):
+        if text is None:
+            return None
+        values = parse_sizes(param, text)
+        if len(values) > 1:
+            raise SpecError(param, "run takes one size, not a list")
+        return values[0]
+
+    h, x_size = single("units", units), single("input_size", input_size)
+    x = None
+    if inputs is not None:
+        from .weights import load_inputs
+
+        x = load_inputs(inputs, input_size=x_size)
+        x_size = x.shape[2]
+        for name, given, actual in (("batch", batch, x.shape[0]), ("time", time, x.shape[1])):
+            if given is not None and given != actual:
+                raise SpecError(name, f"is {given}, but {inputs} has shape {x.shape} (batch, time, features)")
+    options = dict(
+        cell=cell.value, framework=framework.value,
+        merge_mode=merge_mode.value if merge_mode is not None else None,
+        reset_after=reset_after, activation=activation.value if activation is not None else None,
+        batch=batch or (x.shape[0] if x is not None else 32), time=time or (x.shape[1] if x is not None else 1),
+    )
+    w = None
+    if weights is not None:
+        from .weights import infer_spec, load_npz
+
+        w = load_npz(weights)
+        given = {k: v for k, v in (("units", h), ("input_size", x_size), ("proj_size", proj_size)) if v is not None}
+        if no_bias:
+            given["bias"] = False
+        spec = infer_spec(w, bidirectional=True if bidirectional else None, layers=layers,
+                          **given, **{k: v for k, v in options.items() if v is not None})
+    else:
+        if h is None or x_size is None:
+            missing = "--units" if h is None else "--input"
+            raise SpecError("units" if h is None else "input_size",
+                            f"is needed without --weights ({missing} gives the size)")
+        spec = make_spec(h, x_size, bias=not no_bias, bidirectional=bidirectional, layers=layers or 1,
+                         proj_size=proj_size or 0, **options)
+    report = run_layer(spec, seed=seed, dtype=dtype.value, backend=backend.value, weights=w, x=x,
+                       weights_from=weights, inputs_from=inputs)
+    if save is not None:
+        from .weights import save_npz
+
+        save_npz(save, report.result, report.spec)
+    if json:
+        _print_json(report.to_dict())
+    else:
+        _console().print(report)
+
+
 @app.command()
 def convert(
     path: Annotated[str, typer.Argument(help="Weights to convert: .npz, .keras, .weights.h5, .h5, .pt/.pth, .safetensors.", metavar="IN", show_default=False)],

@@ -426,3 +426,32 @@ def convert_view(source: str, target: str, arrays: dict, path: str) -> Table:
     for name, a in arrays.items():
         table.add_row(name, "(" + ", ".join(str(d) for d in a.shape) + ("," if a.ndim == 1 else "") + ")", f"{a.size:,}")
     return table
+
+
+def run_view(report) -> Group:
+    """Every tensor's shape, a few values of the final h, backend, time and throughput."""
+    spec = report.spec
+    title = Text()
+    title.append(f"{FRAMEWORK_TITLES[spec.framework]} {CELL_TITLES[spec.cell]}", style="bold")
+    title.append(f", units H = {spec.units}, input X = {spec.input_size}, batch B = {spec.batch}, "
+                 f"time T = {spec.time}, {report.dtype}")
+    table = Table(title="Tensors, in the order data flows", box=box.SIMPLE_HEAD, title_justify="left")
+    table.add_column("role")
+    table.add_column("name")
+    table.add_column("shape")
+    for role, name, shape in report.tensors:
+        table.add_row(role, name, "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")")
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(no_wrap=True)
+    facts.add_column()
+    facts.add_row("weights", report.weights_from)
+    facts.add_row("inputs", report.inputs_from)
+    facts.add_row("backend", report.result.backend)
+    facts.add_row("time", f"{report.run_ms:,.3f} ms")
+    facts.add_row("throughput", f"{report.gflops_per_s:,.2f} GFLOP/s ({report.matmul_flops:,} matmul FLOPs)")
+    if report.compile_ms:
+        facts.add_row("numba", f"{report.compile_ms:,.1f} ms more on the first call: compiling or loading the cached "
+                      "kernels (time is the second, warm call)")
+    sample = report.to_dict()["h_sample"]
+    facts.add_row("final h[0]", "[" + ", ".join(f"{v:+.5f}" for v in sample) + (", …]" if spec.hidden_out > 6 else "]"))
+    return Group(title, Text(""), table, facts)

@@ -36,6 +36,11 @@ OPTION_NAMES = {
     "target": "--to",
     "output": "--output/-o",
     "layer": "--layer",
+    "seed": "--seed",
+    "save": "--save",
+    "backend": "--backend",
+    "x": "--inputs",
+    "weights": "--weights",
 }
 
 

@@ -1,0 +1,145 @@
+"""``lstmcalc run``: a forward pass on a random batch or on given weights and inputs, timed.
+
+The library side of the command: it builds the weights and inputs, checks the memory
+estimate before allocating anything, runs :func:`lstmcalc.cells.forward` and returns a
+:class:`RunReport`. It never prints.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .cells import forward as _forward
+from .conventions import all_tensors, weights_key
+from .memory import check_memory
+from .spec import LayerSpec, SpecError
+
+RUN_DTYPES = ("float32", "float64")
+
+
+@dataclass(frozen=True, eq=False)
+class RunReport:
+    """One timed forward pass and every tensor that took part in it."""
+
+    spec: LayerSpec
+    dtype: str
+    seed: int
+    weights_from: str  # "initialised (keras defaults)" or the file name
+    inputs_from: str  # "N(0, 1), seed 0" or the file name
+    tensors: tuple[tuple[str, str, tuple[int, ...]], ...]  # (role, name, shape), in flow order
+    result: object  # cells.ForwardResult
+    run_ms: float  # wall time of the pass, Numba compilation excluded
+    compile_ms: float  # Numba's first-call cost: compile or cache load, thread start (0.0 on NumPy)
+    matmul_flops: int  # 2 × MACs of the pass (all layers, directions, B and T)
+
+    @property
+    def gflops_per_s(self) -> float:
+        return self.matmul_flops / (self.run_ms * 1e6) if self.run_ms > 0 else float("inf")
+
+    def to_dict(self) -> dict:
+        h = np.asarray(self.result.h)
+        return {
+            "config": self.spec.to_dict(),
+            "dtype": self.dtype,
+            "seed": self.seed,
+            "backend": self.result.backend,
+            "weights": self.weights_from,
+            "inputs": self.inputs_from,
+            "run_ms": self.run_ms,
+            "compile_ms": self.compile_ms,
+            "matmul_flops": self.matmul_flops,
+            "gflops_per_s": self.gflops_per_s,
+            "tensors": [{"role": r, "name": n, "shape": list(s)} for r, n, s in self.tensors],
+            "h_sample": [float(v) for v in h.reshape(-1, h.shape[-1])[0][:6]],
+        }
+
+    def __rich__(self):
+        from .render import run_view
+
+        return run_view(self)
+
+
+def _state_tensors(spec: LayerSpec, result) -> list[tuple[str, str, tuple[int, ...]]]:
+    out = [("output", "output", tuple(result.output.shape)), ("state", "h", tuple(result.h.shape))]
+    if result.c is not None:
+        out.append(("state", "c", tuple(result.c.shape)))
+    if result.h_backward is not None:
+        out.append(("state", "h_backward", tuple(result.h_backward.shape)))
+    if result.c_backward is not None:
+        out.append(("state", "c_backward", tuple(result.c_backward.shape)))
+    return out
+
+
+def run_layer(
+    spec: LayerSpec,
+    *,
+    seed: int = 0,
+    dtype: str = "float32",
+    backend: str = "auto",
+    weights: dict | None = None,
+    x: np.ndarray | None = None,
+    weights_from: str | None = None,
+    inputs_from: str | None = None,
+) -> RunReport:
+    """Run ``spec`` once. Without ``weights``, the framework's default initialisation
+    (seeded); without ``x``, a N(0, 1) batch (B, T, X) from ``seed``.
+
+    ``x``: (B, T, X) when given, and then B and T come from it. The memory estimate is
+    checked before any array of the layer's size is made.
+    """
+    from .costing import cost_spec
+    from .weights import init_weights
+
+    if dtype not in RUN_DTYPES:
+        raise SpecError("dtype", f"must be one of {', '.join(RUN_DTYPES)}, got {dtype!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise SpecError("seed", f"must be a whole number >= 0, got {seed!r}")
+    if x is not None:
+        spec = replace(spec, batch=int(x.shape[0]), time=int(x.shape[1]))
+    check_memory(spec, dtype)  # before allocating inputs, weights or buffers
+
+    rng = np.random.default_rng(seed)
+    if x is None:
+        x = rng.standard_normal((spec.batch, spec.time, spec.input_size)).astype(dtype)  # (B, T, X)
+        inputs_from = inputs_from or f"N(0, 1), seed {seed}"
+    else:
+        x = np.asarray(x, dtype=dtype)
+    if weights is None:
+        weights = init_weights(spec, seed=seed, dtype=dtype)
+        weights_from = weights_from or f"{spec.framework} default initialisation, seed {seed}"
+
+    def once():
+        start = _time.perf_counter()
+        out = _forward(
+            x, weights, cell=spec.cell, framework=spec.framework, backend=backend,
+            bidirectional=spec.bidirectional, layers=spec.layers, proj_size=spec.proj_size,
+            reset_after=spec.reset_after, activation=spec.activation, bias=spec.bias,
+            merge_mode=spec.merge_mode,
+        )
+        return out, (_time.perf_counter() - start) * 1000.0
+
+    result, elapsed_ms = once()
+    compile_ms = 0.0
+    if result.backend == "numba":
+        # The first Numba call of a process also compiles or loads the cached kernels and
+        # starts its thread pool: time a second, warm call and report the difference apart.
+        result, warm_ms = once()
+        compile_ms, elapsed_ms = max(elapsed_ms - warm_ms, 0.0), warm_ms
+    tensors = [("input", "x", tuple(x.shape))]
+    tensors += [("weight", weights_key(spec, t), t.shape) for t in all_tensors(spec)]
+    tensors += _state_tensors(spec, result)
+    return RunReport(
+        spec=spec,
+        dtype=dtype,
+        seed=seed,
+        weights_from=weights_from or "given",
+        inputs_from=inputs_from or "given",
+        tensors=tuple(tensors),
+        result=result,
+        run_ms=elapsed_ms,
+        compile_ms=compile_ms,
+        matmul_flops=cost_spec(spec).flops.matmul,
+    )

@@ -497,15 +497,16 @@ def _run(spec: LayerSpec, params: list[list[Prepared]], x: np.ndarray, backend: 
         halves = [np.empty((t_len, b, h_out), dtype=dt) for _ in range(d)] if merged else None
         for k in range(d):
             p = params[layer][k]
-            xp = np.empty((t_len, b, g * h), dtype=dt)  # (T, B, G·H)
-            np.matmul(seq.reshape(t_len * b, x_k), p.wx, out=xp.reshape(t_len * b, g * h))  # (T·B, G·H)
-            xp += p.bx
             out = halves[k] if merged else layer_out[:, :, k * h_out : (k + 1) * h_out]  # (T, B, H_out)
             state = layer * d + k
             c_final = c_n[state] if c_n is not None else None
-            if backend == "numba":
-                compile_ms += _numba.run_direction(spec, p, xp, out, k == 1, h_n[state], c_final)
-            elif spec.cell == "lstm":
+            if backend == "numba":  # projections and loop in Numba: no BLAS threads to compete with
+                compile_ms += _numba.run_direction(spec, p, seq, out, k == 1, h_n[state], c_final)
+                continue
+            xp = np.empty((t_len, b, g * h), dtype=dt)  # (T, B, G·H)
+            np.matmul(seq.reshape(t_len * b, x_k), p.wx, out=xp.reshape(t_len * b, g * h))  # (T·B, G·H)
+            xp += p.bx
+            if spec.cell == "lstm":
                 _lstm_numpy(p, xp, out, k == 1, h_n[state], c_final)
             elif spec.cell == "gru":
                 _gru_numpy(p, xp, out, k == 1, h_n[state], spec.reset_after)

@@ -448,7 +448,7 @@ def run_view(report) -> Group:
     facts.add_row("inputs", report.inputs_from)
     facts.add_row("backend", report.result.backend)
     facts.add_row("time", f"{report.run_ms:,.3f} ms")
-    facts.add_row("throughput", f"{report.gflops_per_s:,.2f} GFLOP/s ({report.matmul_flops:,} matmul FLOPs)")
+    facts.add_row("throughput", f"{report.gflops_per_s:,.3g} GFLOP/s ({report.matmul_flops:,} matmul FLOPs)")
     if report.compile_ms:
         facts.add_row("numba", f"{report.compile_ms:,.1f} ms more on the first call: compiling or loading the cached "
                       "kernels (time is the second, warm call)")

@@ -104,7 +104,7 @@ def matmul_acc(h, w, acc, r0, r1):  # pragma: no cover (compiled)
 
 @numba.njit(**KERNEL)
 def project(bounds, seq, wx, bx, xp):  # pragma: no cover (compiled)
-    """xp (N, G·H) = seq (N, X) @ wx (X, G·H) + bx (G·H,), N = T·B rows split by ``bounds``:
+    """xp (N, G·H) = seq (N, X) @ wx (X, G·H) + bx (G·H,), N = B·T rows split by ``bounds``:
     the input projections of every time step in one product, as the NumPy path does with
     BLAS (no BLAS call here: OpenBLAS' idle threads would compete with Numba's)."""
     for part in numba.prange(len(bounds) - 1):
@@ -117,9 +117,9 @@ def project(bounds, seq, wx, bx, xp):  # pragma: no cover (compiled)
 
 @numba.njit(**KERNEL)
 def lstm_direction(bounds, xp, wh, whr, reverse, fast, out, h_final, c_final):  # pragma: no cover (compiled)
-    """xp (T, B, 4H) [i, f, o, g], wh (H_out, 4H), whr (H, P) or (0, 0); writes h_t to
-    out (T, B, H_out) and the final states to h_final (B, H_out), c_final (B, H)."""
-    t_len, batch, gh = xp.shape
+    """xp (B, T, 4H) [i, f, o, g], wh (H_out, 4H), whr (H, P) or (0, 0); writes h_t to
+    out (B, T, H_out) and the final states to h_final (B, H_out), c_final (B, H)."""
+    batch, t_len, gh = xp.shape
     h = gh // 4
     h_out = wh.shape[0]
     proj = whr.shape[0] > 0
@@ -134,7 +134,7 @@ def lstm_direction(bounds, xp, wh, whr, reverse, fast, out, h_final, c_final):  
             t = t_len - 1 - s if reverse else s
             for r in range(rows):
                 for j in range(gh):
-                    gates[r, j] = xp[t, b0 + r, j]
+                    gates[r, j] = xp[b0 + r, t, j]
             if s > 0:
                 matmul_acc(hs, wh, gates, 0, rows)
             tanh_inplace(gates, fast)
@@ -156,7 +156,7 @@ def lstm_direction(bounds, xp, wh, whr, reverse, fast, out, h_final, c_final):  
                 hs[:, :] = m
             for r in range(rows):
                 for q in range(h_out):
-                    out[t, b0 + r, q] = hs[r, q]
+                    out[b0 + r, t, q] = hs[r, q]
         for r in range(rows):
             for q in range(h_out):
                 h_final[b0 + r, q] = hs[r, q]
@@ -166,10 +166,10 @@ def lstm_direction(bounds, xp, wh, whr, reverse, fast, out, h_final, c_final):  
 
 @numba.njit(**KERNEL)
 def gru_direction(bounds, xp, wh, bhn, reset_after, reverse, fast, out, h_final):  # pragma: no cover (compiled)
-    """xp (T, B, 3H) [z, r, n], wh (H, 3H), bhn (H,); writes h_t to out (T, B, H) and the
+    """xp (B, T, 3H) [z, r, n], wh (H, 3H), bhn (H,); writes h_t to out (B, T, H) and the
     final state to h_final (B, H). reset_after: n = tanh(x_n + r ⊙ (U_n h + b_hn)), else
     n = tanh(x_n + U_n (r ⊙ h))."""
-    t_len, batch, gh = xp.shape
+    batch, t_len, gh = xp.shape
     h = gh // 3
     wh_zr = np.ascontiguousarray(wh[:, : 2 * h])  # (H, 2H)
     wh_n = np.ascontiguousarray(wh[:, 2 * h :])  # (H, H)
@@ -190,7 +190,7 @@ def gru_direction(bounds, xp, wh, bhn, reset_after, reverse, fast, out, h_final)
                     matmul_acc(hs, wh_n, n, 0, rows)
             for r in range(rows):
                 for j in range(2 * h):
-                    zr[r, j] += xp[t, b0 + r, j]
+                    zr[r, j] += xp[b0 + r, t, j]
             tanh_inplace(zr, fast)
             for r in range(rows):
                 for j in range(2 * h):
@@ -198,7 +198,7 @@ def gru_direction(bounds, xp, wh, bhn, reset_after, reverse, fast, out, h_final)
             if reset_after:
                 for r in range(rows):
                     for j in range(h):
-                        n[r, j] = (n[r, j] + bhn[j]) * zr[r, h + j] + xp[t, b0 + r, 2 * h + j]
+                        n[r, j] = (n[r, j] + bhn[j]) * zr[r, h + j] + xp[b0 + r, t, 2 * h + j]
             else:
                 if s > 0:
                     for r in range(rows):
@@ -207,13 +207,13 @@ def gru_direction(bounds, xp, wh, bhn, reset_after, reverse, fast, out, h_final)
                     matmul_acc(rh, wh_n, n, 0, rows)
                 for r in range(rows):
                     for j in range(h):
-                        n[r, j] += xp[t, b0 + r, 2 * h + j]
+                        n[r, j] += xp[b0 + r, t, 2 * h + j]
             tanh_inplace(n, fast)
             for r in range(rows):
                 for j in range(h):
                     v = n[r, j] + zr[r, j] * (hs[r, j] - n[r, j])  # z ⊙ h + (1 − z) ⊙ n
                     hs[r, j] = v
-                    out[t, b0 + r, j] = v
+                    out[b0 + r, t, j] = v
         for r in range(rows):
             for j in range(h):
                 h_final[b0 + r, j] = hs[r, j]
@@ -221,8 +221,8 @@ def gru_direction(bounds, xp, wh, bhn, reset_after, reverse, fast, out, h_final)
 
 @numba.njit(**KERNEL)
 def rnn_direction(bounds, xp, wh, relu, reverse, fast, out, h_final):  # pragma: no cover (compiled)
-    """xp (T, B, H), wh (H, H); h_t = act(x_t + h_{t-1} U) to out (T, B, H), h_final (B, H)."""
-    t_len, batch, h = xp.shape
+    """xp (B, T, H), wh (H, H); h_t = act(x_t + h_{t-1} U) to out (B, T, H), h_final (B, H)."""
+    batch, t_len, h = xp.shape
     for part in numba.prange(len(bounds) - 1):
         b0, b1 = bounds[part], bounds[part + 1]
         rows = b1 - b0
@@ -232,7 +232,7 @@ def rnn_direction(bounds, xp, wh, relu, reverse, fast, out, h_final):  # pragma:
             t = t_len - 1 - s if reverse else s
             for r in range(rows):
                 for j in range(h):
-                    acc[r, j] = xp[t, b0 + r, j]
+                    acc[r, j] = xp[b0 + r, t, j]
             if s > 0:
                 matmul_acc(hs, wh, acc, 0, rows)
             if relu:
@@ -245,21 +245,33 @@ def rnn_direction(bounds, xp, wh, relu, reverse, fast, out, h_final):  # pragma:
             hs[:, :] = acc
             for r in range(rows):
                 for j in range(h):
-                    out[t, b0 + r, j] = acc[r, j]
+                    out[b0 + r, t, j] = acc[r, j]
         for r in range(rows):
             for j in range(h):
                 h_final[b0 + r, j] = hs[r, j]
 
 
+_SEEN: set = set()
+
+
+def _key(a):
+    if isinstance(a, np.ndarray):
+        return (a.dtype.char, a.ndim, a.flags.c_contiguous, a.flags.f_contiguous, a.flags.aligned, a.flags.writeable)
+    return type(a)
+
+
 def _call(kernel, *args) -> float:
     """Run ``kernel``; return the ms spent compiling it (or loading it from the cache) for
     these argument types, 0.0 when this process already had it."""
-    sig = tuple(numba.typeof(a) for a in args)
+    key = (kernel.py_func.__name__,) + tuple(_key(a) for a in args)
     ms = 0.0
-    if sig not in kernel.overloads:
-        start = _time.perf_counter()
-        kernel.compile(sig)
-        ms = (_time.perf_counter() - start) * 1e3
+    if key not in _SEEN:
+        sig = tuple(numba.typeof(a) for a in args)
+        if sig not in kernel.overloads:
+            start = _time.perf_counter()
+            kernel.compile(sig)
+            ms = (_time.perf_counter() - start) * 1e3
+        _SEEN.add(key)
     kernel(*args)
     return ms
 
@@ -273,15 +285,15 @@ def chunks(batch: int) -> np.ndarray:
 
 
 def run_direction(spec, p, seq, out, reverse: bool, h_final, c_final) -> float:
-    """One layer and direction of ``spec`` on seq (T, B, X_k), time-major, with prepared
+    """One layer and direction of ``spec`` on seq (B, T, X_k), time-major, with prepared
     weights ``p`` (see :func:`lstmcalc.cells.prepare`): the input projections, then the
-    loop over time. Writes out (T, B, H_out), h_final, c_final; returns the compile or
+    loop over time. Writes out (B, T, H_out), h_final, c_final; returns the compile or
     cache-load ms."""
-    t_len, batch, x_k = seq.shape
+    batch, t_len, x_k = seq.shape
     gh = p.wx.shape[1]
-    xp = np.empty((t_len, batch, gh), dtype=seq.dtype)  # (T, B, G·H)
-    ms = _call(project, chunks(t_len * batch), seq.reshape(t_len * batch, x_k), p.wx, p.bx,
-               xp.reshape(t_len * batch, gh))  # (T·B, X) @ (X, G·H) -> (T·B, G·H)
+    xp = np.empty((batch, t_len, gh), dtype=seq.dtype)  # (B, T, G·H)
+    ms = _call(project, chunks(batch * t_len), seq.reshape(batch * t_len, x_k), p.wx, p.bx,
+               xp.reshape(batch * t_len, gh))  # (B·T, X) @ (X, G·H) -> (B·T, G·H)
     fast = xp.dtype == np.float32
     bounds = chunks(batch)
     if spec.cell == "lstm":

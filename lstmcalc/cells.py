@@ -29,9 +29,10 @@ input weights, U the recurrent weights, one block per gate; σ the logistic sigm
         h_t = act(W x_t + U h_{t-1} + b),  act = tanh or relu
 
 How it is computed (both backends):
-- Inputs are made time-major once, (T, B, X), and each layer and direction projects all of
-  its time steps with one matrix product, ``(T·B, X) @ (X, G·H)``, biases added then; the
-  loop over time does only the recurrent product and the elementwise gate math.
+- Each layer and direction projects the inputs of all time steps with one matrix product,
+  ``x.reshape(B·T, X) @ (X, G·H)`` → (B, T, G·H), biases added then; the loop over time
+  does only the recurrent product (into a preallocated buffer) and the elementwise gate
+  math, in place. Outputs are written straight into the batch-first result: no transposes.
 - Weights are prepared once per call: transposed to (X, G·H) / (H_out, G·H), and their
   gate blocks reordered to an internal order with every sigmoid gate first, LSTM
   ``[i, f, o | g]`` and GRU ``[z, r | n]``, so that one ``tanh`` call covers all gates.
@@ -250,9 +251,9 @@ def _steps(t_len: int, reverse: bool) -> range:
 
 
 def _lstm_numpy(p: Prepared, xp, out, reverse, h_final, c_final) -> None:
-    """xp (T, B, 4H) projections in order [i, f, o, g] (σ columns halved); writes h_t to
-    out (T, B, H_out), the final states to h_final (B, H_out) and c_final (B, H)."""
-    t_len, b, gh = xp.shape
+    """xp (B, T, 4H) projections in order [i, f, o, g] (σ columns halved); writes h_t to
+    out (B, T, H_out), the final states to h_final (B, H_out) and c_final (B, H)."""
+    b, t_len, gh = xp.shape
     h = gh // 4
     gates = np.empty((b, gh), dtype=xp.dtype)  # (B, 4H)
     sig = gates[:, : 3 * h]  # (B, 3H): i, f, o
@@ -264,10 +265,10 @@ def _lstm_numpy(p: Prepared, xp, out, reverse, h_final, c_final) -> None:
     h_prev = None
     for t in _steps(t_len, reverse):
         if h_prev is None:
-            np.copyto(gates, xp[t])  # h_0 = 0: no recurrent product
+            np.copyto(gates, xp[:, t])  # h_0 = 0: no recurrent product
         else:
             np.matmul(h_prev, p.wh, out=gates)
-            gates += xp[t]
+            gates += xp[:, t]
         np.tanh(gates, out=gates)  # tanh(a/2) for i, f, o; tanh(a) for g
         sig *= 0.5
         sig += 0.5  # σ(a) = ½ tanh(a/2) + ½
@@ -277,17 +278,17 @@ def _lstm_numpy(p: Prepared, xp, out, reverse, h_final, c_final) -> None:
         np.tanh(c, out=tmp)
         if proj:
             tmp *= o
-            np.matmul(tmp, p.whr, out=out[t])  # h_t = (o ⊙ tanh(c_t)) W_hr^T
+            np.matmul(tmp, p.whr, out=out[:, t])  # h_t = (o ⊙ tanh(c_t)) W_hr^T
         else:
-            np.multiply(o, tmp, out=out[t])  # h_t = o ⊙ tanh(c_t)
-        h_prev = out[t]
+            np.multiply(o, tmp, out=out[:, t])  # h_t = o ⊙ tanh(c_t)
+        h_prev = out[:, t]
     h_final[...] = h_prev
 
 
 def _gru_numpy(p: Prepared, xp, out, reverse, h_final, reset_after: bool) -> None:
-    """xp (T, B, 3H) projections in order [z, r, n] (σ columns halved); writes h_t to
-    out (T, B, H) and the final state to h_final (B, H)."""
-    t_len, b, gh = xp.shape
+    """xp (B, T, 3H) projections in order [z, r, n] (σ columns halved); writes h_t to
+    out (B, T, H) and the final state to h_final (B, H)."""
+    b, t_len, gh = xp.shape
     h = gh // 3
     dt = xp.dtype
     tmp = np.empty((b, h), dtype=dt)  # (B, H)
@@ -302,15 +303,15 @@ def _gru_numpy(p: Prepared, xp, out, reverse, h_final, reset_after: bool) -> Non
                 np.matmul(h_prev, p.wh, out=rec)
             if p.has_bhn:
                 n += p.bhn  # U_n h + b_hn
-            zr += xp[t, :, : 2 * h]
+            zr += xp[:, t, : 2 * h]
             np.tanh(zr, out=zr)
             zr *= 0.5
             zr += 0.5  # z, r = σ(...)
             n *= r
-            n += xp[t, :, 2 * h :]
+            n += xp[:, t, 2 * h :]
             np.tanh(n, out=n)  # n = tanh(W_n x + b_in + r ⊙ (U_n h + b_hn))
-            _gru_update(h_prev, z, n, tmp, out[t])
-            h_prev = out[t]
+            _gru_update(h_prev, z, n, tmp, out[:, t])
+            h_prev = out[:, t]
     else:
         wh_zr = np.ascontiguousarray(p.wh[:, : 2 * h])  # (H, 2H)
         wh_n = np.ascontiguousarray(p.wh[:, 2 * h :])  # (H, H)
@@ -319,21 +320,21 @@ def _gru_numpy(p: Prepared, xp, out, reverse, h_final, reset_after: bool) -> Non
         n = np.empty((b, h), dtype=dt)  # (B, H)
         for t in _steps(t_len, reverse):
             if h_prev is None:
-                zr[...] = xp[t, :, : 2 * h]
-                n[...] = xp[t, :, 2 * h :]
+                zr[...] = xp[:, t, : 2 * h]
+                n[...] = xp[:, t, 2 * h :]
             else:
                 np.matmul(h_prev, wh_zr, out=zr)
-                zr += xp[t, :, : 2 * h]
+                zr += xp[:, t, : 2 * h]
             np.tanh(zr, out=zr)
             zr *= 0.5
             zr += 0.5
             if h_prev is not None:
                 np.multiply(r, h_prev, out=tmp)
                 np.matmul(tmp, wh_n, out=n)  # U_n (r ⊙ h)
-                n += xp[t, :, 2 * h :]
+                n += xp[:, t, 2 * h :]
             np.tanh(n, out=n)
-            _gru_update(h_prev, z, n, tmp, out[t])
-            h_prev = out[t]
+            _gru_update(h_prev, z, n, tmp, out[:, t])
+            h_prev = out[:, t]
     h_final[...] = h_prev
 
 
@@ -349,21 +350,21 @@ def _gru_update(h_prev, z, n, tmp, h_new) -> None:
 
 
 def _rnn_numpy(p: Prepared, xp, out, reverse, h_final, relu: bool) -> None:
-    """xp (T, B, H); writes h_t to out (T, B, H) and the final state to h_final (B, H)."""
-    t_len, b, h = xp.shape
+    """xp (B, T, H); writes h_t to out (B, T, H) and the final state to h_final (B, H)."""
+    b, t_len, h = xp.shape
     buf = np.empty((b, h), dtype=xp.dtype)  # (B, H)
     h_prev = None
     for t in _steps(t_len, reverse):
         if h_prev is None:
-            np.copyto(buf, xp[t])
+            np.copyto(buf, xp[:, t])
         else:
             np.matmul(h_prev, p.wh, out=buf)
-            buf += xp[t]
+            buf += xp[:, t]
         if relu:
-            np.maximum(buf, 0, out=out[t])
+            np.maximum(buf, 0, out=out[:, t])
         else:
-            np.tanh(buf, out=out[t])
-        h_prev = out[t]
+            np.tanh(buf, out=out[:, t])
+        h_prev = out[:, t]
     h_final[...] = h_prev
 
 
@@ -371,7 +372,7 @@ def _rnn_numpy(p: Prepared, xp, out, reverse, h_final, relu: bool) -> None:
 
 
 def _merge(mode: str, fw: np.ndarray, bw: np.ndarray, out: np.ndarray) -> None:
-    """Keras Bidirectional merge of two (T, B, H) sequences into out (T, B, H)."""
+    """Keras Bidirectional merge of two (B, T, H) sequences into out (B, T, H)."""
     if mode == "sum":
         np.add(fw, bw, out=out)
     elif mode == "mul":
@@ -489,22 +490,22 @@ def _run(spec: LayerSpec, params: list[list[Prepared]], x: np.ndarray, backend: 
     if backend == "numba":
         from . import _numba
 
-    seq = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, X)
+    seq = np.ascontiguousarray(x)  # (B, T, X)
     for layer in range(spec.layers):
         x_k = seq.shape[2]
         width = h_out if merged else d * h_out
-        layer_out = np.empty((t_len, b, width), dtype=dt)  # (T, B, D·H_out) or (T, B, H)
-        halves = [np.empty((t_len, b, h_out), dtype=dt) for _ in range(d)] if merged else None
+        layer_out = np.empty((b, t_len, width), dtype=dt)  # (B, T, D·H_out) or (B, T, H)
+        halves = [np.empty((b, t_len, h_out), dtype=dt) for _ in range(d)] if merged else None
         for k in range(d):
             p = params[layer][k]
-            out = halves[k] if merged else layer_out[:, :, k * h_out : (k + 1) * h_out]  # (T, B, H_out)
+            out = halves[k] if merged else layer_out[:, :, k * h_out : (k + 1) * h_out]  # (B, T, H_out)
             state = layer * d + k
             c_final = c_n[state] if c_n is not None else None
             if backend == "numba":  # projections and loop in Numba: no BLAS threads to compete with
                 compile_ms += _numba.run_direction(spec, p, seq, out, k == 1, h_n[state], c_final)
                 continue
-            xp = np.empty((t_len, b, g * h), dtype=dt)  # (T, B, G·H)
-            np.matmul(seq.reshape(t_len * b, x_k), p.wx, out=xp.reshape(t_len * b, g * h))  # (T·B, G·H)
+            xp = np.empty((b, t_len, g * h), dtype=dt)  # (B, T, G·H)
+            np.matmul(seq.reshape(b * t_len, x_k), p.wx, out=xp.reshape(b * t_len, g * h))  # (B·T, G·H)
             xp += p.bx
             if spec.cell == "lstm":
                 _lstm_numpy(p, xp, out, k == 1, h_n[state], c_final)
@@ -517,7 +518,7 @@ def _run(spec: LayerSpec, params: list[list[Prepared]], x: np.ndarray, backend: 
             _merge(spec.merge_mode, halves[0], halves[1], layer_out)
             del halves
         seq = layer_out
-    output = np.ascontiguousarray(seq.transpose(1, 0, 2))  # (B, T, D·H_out) or (B, T, H)
+    output = seq  # (B, T, D·H_out) or (B, T, H)
     if not keras:
         return ForwardResult(output, h_n, c_n, backend, compile_ms, spec)
     last = (spec.layers - 1) * d

@@ -64,23 +64,23 @@ def estimate_elements(spec: LayerSpec) -> dict[str, int]:
 
     B, T, X, H, G, D, L, P as in :class:`LayerSpec`; W = :func:`weight_elements`.
 
-    - ``input``: x (B, T, X) and its time-major copy (T, B, X)
-    - ``projections``: one layer-direction's input projections (T, B, G·H)
-    - ``sequences``: the sequence entering a layer and the one leaving it, (T, B, D·H_out)
-      each, plus the batch-first result (B, T, D·H_out); per direction (T, B, H_out) more
-      when Keras merges by sum/mul/ave
+    - ``input``: x (B, T, X), and a contiguous copy of it when x is a view
+    - ``projections``: one layer-direction's input projections (B, T, G·H)
+    - ``sequences``: the sequence entering a layer and the one leaving it, (B, T, D·H_out)
+      each (the last one is the result); per direction (B, T, H_out) more when Keras
+      merges by sum/mul/ave
     - ``states``: final states (D·L, B, H_out + H) and the per-step buffers (B, 3·G·H)
     - ``weights``: the caller's tensors and the prepared, gate-reordered copies (2·W)
     """
     b, t, x = spec.batch, spec.time, spec.input_size
     h, g, d, h_out = spec.units, spec.gates, spec.directions, spec.hidden_out
-    width = max(spec.layer_input_size(k) for k in range(spec.layers))
-    sequences = 2 * t * b * max(width, d * h_out) + b * t * d * h_out
+    width = max([d * h_out] + [spec.layer_input_size(k) for k in range(1, spec.layers)])
+    sequences = 2 * b * t * width
     if spec.framework == "keras" and spec.bidirectional and spec.merge_mode != "concat":
-        sequences += d * t * b * h_out
+        sequences += d * b * t * h_out
     return {
         "input": 2 * b * t * x,
-        "projections": t * b * g * h,
+        "projections": b * t * g * h,
         "sequences": sequences,
         "states": d * spec.layers * b * (h_out + h) + 3 * b * g * h,
         "weights": 2 * weight_elements(spec),

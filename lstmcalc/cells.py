@@ -387,9 +387,10 @@ def _pick_backend(backend: str, spec: LayerSpec) -> str:
         return "numpy"
     try:
         from . import _numba  # noqa: F401
-    except ImportError:
+    except ImportError as e:
         if backend == "numba":
-            raise SpecError("backend", f"numba is not installed; install it with {NUMBA_EXTRA}") from None
+            why = "is not installed" if e.name == "numba" else f"failed to import ({e})"
+            raise SpecError("backend", f"numba {why}; install it with {NUMBA_EXTRA}") from None
         return "numpy"
     if backend == "numba":
         return "numba"

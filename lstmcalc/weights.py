@@ -238,6 +238,15 @@ def load_inputs(path, input_size: int | None = None) -> np.ndarray:
     the file) otherwise."""
     file = _existing_file(path)
     try:
+        with open(file, "rb") as f:
+            magic = f.read(6)
+    except OSError as e:
+        raise FileError(f"{file}: cannot read ({e.strerror or _first_line(e)})") from None
+    if magic.startswith(b"PK\x03\x04"):
+        raise FileError(f"{file}: is an .npz archive; inputs are one .npy array (batch, time, features)")
+    if magic != b"\x93NUMPY":
+        raise FileError(f"{file}: not a readable .npy array (no .npy header); save inputs with numpy.save")
+    try:
         a = np.load(file, allow_pickle=False)
     except ValueError as e:
         if "pickle" in str(e):

@@ -1,0 +1,190 @@
+"""lstmcalc.forward against real Keras 3 layers: LSTM, GRU (reset_after both ways), SimpleRNN
+(tanh, relu), Bidirectional with every merge mode, and stacks of them, each built with
+``return_sequences=True, return_state=True`` and loaded with ``set_weights`` from the same
+random dict ``forward`` gets. Every weight and bias is random and different per gate.
+
+Tolerances (max abs error): float64 1e-12, float32 1e-5 — except where Keras itself is not
+float64-accurate. Measured with KERAS_BACKEND=torch (Keras 3.15, torch 2.13): a float64
+SimpleRNN is off by 1.2e-7 to 3.1e-7 and a float64 GRU with reset_after=False by 5e-8 to
+7.8e-8, while LSTM and GRU(reset_after=True) agree to 2.5e-16. The cause: those two cells
+call ``keras.ops.matmul``, whose result dtype comes from
+``keras.src.backend.common.dtypes.result_type``, which does not know torch dtypes and falls
+back to float32; LSTM and GRU(reset_after) go through ``backend.lstm``/``backend.gru``, which
+use torch directly. Those two cells are therefore compared in float32 only, at 1e-5
+(``test_keras_float64_is_float32_accurate_for_simple_rnn_and_reset_before_gru`` keeps the
+measurement honest: it fails if Keras becomes float64-accurate there).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+keras = pytest.importorskip("keras")
+
+from lstmcalc.cells import forward  # noqa: E402
+from lstmcalc.conventions import all_tensors, weights_key  # noqa: E402
+from lstmcalc.spec import make_spec  # noqa: E402
+
+LAYERS = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
+B, T = 3, 6
+
+
+def keras_float64_accurate(c) -> bool:
+    """Measured (module docstring): Keras' float64 SimpleRNN and GRU(reset_after=False) are float32-accurate."""
+    return c["cell"] == "lstm" or (c["cell"] == "gru" and c.get("reset_after", True))
+
+
+def configs():
+    out = []
+    variants = [("lstm", {}), ("gru", {"reset_after": True}), ("gru", {"reset_after": False}),
+                ("rnn", {"activation": "tanh"}), ("rnn", {"activation": "relu"})]
+    for n, (cell, extra) in enumerate(variants):
+        for layers, bidirectional, merge in ((1, False, None), (2, False, None), (1, True, "concat"), (1, True, "sum"),
+                                             (2, True, "mul"), (2, True, "ave"), (2, True, "concat")):
+            out.append(dict(cell=cell, units=3 + n % 3, input_size=2 + n % 2, layers=layers,
+                            bidirectional=bidirectional, merge_mode=merge or "concat", bias=(layers + n) % 3 != 0,
+                            **extra))
+    return out
+
+
+CONFIGS = configs()
+
+
+def config_id(c):
+    s = f"{c['cell']}-H{c['units']}-L{c['layers']}"
+    if c["bidirectional"]:
+        s += "-bi-" + c["merge_mode"]
+    if not c["bias"]:
+        s += "-nobias"
+    if c["cell"] == "gru" and not c["reset_after"]:
+        s += "-reset-before"
+    if c.get("activation") == "relu":
+        s += "-relu"
+    return s
+
+
+def spec_of(c):
+    kw = dict(cell=c["cell"], framework="keras", layers=c["layers"], bidirectional=c["bidirectional"], bias=c["bias"])
+    if c["bidirectional"]:
+        kw["merge_mode"] = c["merge_mode"]
+    if c["cell"] == "gru":
+        kw["reset_after"] = c["reset_after"]
+    if c["cell"] == "rnn":
+        kw["activation"] = c["activation"]
+    return make_spec(c["units"], c["input_size"], **kw)
+
+
+def random_weights(spec, seed):
+    rng = np.random.default_rng(seed)
+    return {weights_key(spec, t): rng.uniform(-0.8, 0.8, t.shape) for t in all_tensors(spec)}
+
+
+def forward_options(c):
+    return {k: v for k, v in spec_of(c).to_dict().items()
+            if k in ("cell", "framework", "layers", "bidirectional", "bias", "merge_mode", "reset_after", "activation")
+            and not (k == "reset_after" and c["cell"] != "gru") and not (k == "activation" and c["cell"] != "rnn")}
+
+
+def run_keras(c, weights, x, dtype):
+    """The stack in Keras; returns (output, h_fw, c_fw, h_bw, c_bw) of the last layer as NumPy."""
+    spec = spec_of(c)
+    seq = x.astype(dtype)
+    width = c["input_size"]
+    for layer in range(c["layers"]):
+        kw = dict(use_bias=c["bias"], return_sequences=True, return_state=True, dtype=dtype)
+        if c["cell"] == "gru":
+            kw["reset_after"] = c["reset_after"]
+        if c["cell"] == "rnn":
+            kw["activation"] = c["activation"]
+        base = getattr(keras.layers, LAYERS[c["cell"]])(c["units"], **kw)
+        if c["bidirectional"]:
+            rnn = keras.layers.Bidirectional(base, merge_mode=c["merge_mode"], dtype=dtype)
+            rnn.build((B, T, width))
+            halves = [(rnn.forward_layer, "forward"), (rnn.backward_layer, "backward")]
+        else:
+            rnn = base
+            rnn.build((B, T, width))
+            halves = [(rnn, "forward")]
+        for part, direction in halves:
+            part.set_weights([weights[weights_key(spec, t)].astype(dtype)
+                              for t in all_tensors(spec) if t.layer == layer and t.direction == direction])
+        result = [keras.ops.convert_to_numpy(r) for r in rnn(seq)]
+        seq = result[0]
+        width = seq.shape[-1]
+    n_states = 2 if c["cell"] == "lstm" else 1
+    out = {"output": result[0], "h": result[1], "c": result[2] if n_states == 2 else None,
+           "h_backward": None, "c_backward": None}
+    if c["bidirectional"]:
+        out["h_backward"] = result[1 + n_states]
+        out["c_backward"] = result[2 + n_states] if n_states == 2 else None
+    return out
+
+
+def check(c, dtype, atol, backend="numpy"):
+    seed = CONFIGS.index(c)
+    spec = spec_of(c)
+    weights = random_weights(spec, seed)
+    x = np.random.default_rng(seed + 99).uniform(-2, 2, (B, T, c["input_size"]))
+    want = run_keras(c, weights, x, dtype)
+    got = forward(x.astype(dtype), weights, backend=backend, **forward_options(c))
+    for field, value in want.items():
+        mine = getattr(got, field)
+        if value is None:
+            assert mine is None, field
+            continue
+        assert mine.shape == value.shape, field
+        np.testing.assert_allclose(mine, value, rtol=0, atol=atol, err_msg=field)
+
+
+@pytest.mark.parametrize("c", [c for c in CONFIGS if keras_float64_accurate(c)], ids=config_id)
+def test_forward_matches_keras_float64(c):
+    check(c, "float64", 1e-12)
+
+
+@pytest.mark.parametrize("c", CONFIGS, ids=config_id)
+def test_forward_matches_keras_float32(c):
+    check(c, "float32", 1e-5)
+
+
+@pytest.mark.parametrize("c", [c for c in CONFIGS if c["layers"] == 2 and c["bidirectional"]], ids=config_id)
+def test_numba_backend_matches_keras(c):
+    pytest.importorskip("numba")
+    if keras_float64_accurate(c):
+        check(c, "float64", 1e-12, backend="numba")
+    check(c, "float32", 1e-5, backend="numba")
+
+
+@pytest.mark.parametrize("cell, extra", [("rnn", {"activation": "tanh"}), ("gru", {"reset_after": False})])
+def test_keras_float64_is_float32_accurate_for_simple_rnn_and_reset_before_gru(cell, extra):
+    """The measurement behind the float32-only comparisons: Keras' float64 result is off by
+    more than float64 rounding (> 1e-10) but within float32 accuracy (< 1e-5)."""
+    c = dict(cell=cell, units=5, input_size=3, layers=1, bidirectional=False, merge_mode="concat", bias=True, **extra)
+    spec = spec_of(c)
+    weights = random_weights(spec, 1)
+    x = np.random.default_rng(2).uniform(-2, 2, (B, T, 3))
+    want = run_keras(c, weights, x, "float64")
+    got = forward(x, weights, **forward_options(c))
+    assert want["output"].dtype == np.float64
+    err = np.abs(got.output - want["output"]).max()
+    assert 1e-10 < err < 1e-5
+
+
+def test_keras_default_init_has_the_properties_init_weights_reproduces():
+    """Keras' own LSTM init: glorot range, orthonormal recurrent rows, forget bias 1 — as init_weights makes them."""
+    from lstmcalc.weights import init_weights
+
+    layer = keras.layers.LSTM(6, dtype="float64")
+    layer.build((1, 1, 4))
+    kernel, recurrent, bias = (keras.ops.convert_to_numpy(w) for w in layer.weights)
+    ours = init_weights(make_spec(6, 4), seed=0, dtype="float64")
+    for theirs, mine in ((kernel, ours["kernel"]), (recurrent, ours["recurrent_kernel"]), (bias, ours["bias"])):
+        assert theirs.shape == mine.shape
+    limit = np.sqrt(6 / (4 + 24))
+    assert np.abs(kernel).max() <= limit and np.abs(ours["kernel"]).max() <= limit
+    for rk in (recurrent, ours["recurrent_kernel"]):
+        np.testing.assert_allclose(rk @ rk.T, np.eye(6), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(bias, ours["bias"])  # zeros with the forget block at 1

@@ -163,6 +163,11 @@ class Cost:
 
         return cost_view(self)
 
+    def _repr_html_(self) -> str:
+        from .render import cost_html
+
+        return cost_html(self)
+
 
 # --- per step, per sample ------------------------------------------------------------
 

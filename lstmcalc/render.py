@@ -455,3 +455,24 @@ def run_view(report) -> Group:
     sample = report.to_dict()["h_sample"]
     facts.add_row("final h[0]", "[" + ", ".join(f"{v:+.5f}" for v in sample) + (", …]" if spec.hidden_out > 6 else "]"))
     return Group(title, Text(""), table, facts)
+
+
+def cost_html(c) -> str:
+    """The cost as HTML tables: FLOPs by kind, memory, what the FLOP counters report."""
+    from html import escape
+
+    spec = c.spec
+    step = c.flops.per_step_per_sample
+    kinds = ("matmul", "bias", "elementwise", "activations", "total")
+    flops = [[k, getattr(step, k), getattr(c.flops, k)] for k in kinds]
+    memory = [[k, getattr(c.memory_bytes, k)] for k in ("parameters", "inference", "training")]
+    tools = [[n.tool, n.version, getattr(c.compare, n.tool), n.note] for n in c.compare.notes]
+    title = (f"{FRAMEWORK_TITLES[spec.framework]} {CELL_TITLES[spec.cell]}, H = {spec.units}, X = {spec.input_size}, "
+             f"B = {spec.batch}, T = {spec.time}, {c.dtype}: {c.macs:,} MACs")
+    return "".join([
+        f"<div class=\"lstmcalc\"><p><b>{escape(title)}</b></p><pre>{escape(c.formula)}</pre>",
+        _html_table(["kind", "per step, per sample", "whole run"], flops, "FLOPs"),
+        _html_table(["what", "bytes"], memory, f"Memory ({c.dtype})"),
+        _html_table(["tool", "version", "reports", "what it counts"], tools, "What FLOP counters report"),
+        "<ul>" + "".join(f"<li>{escape(n)}</li>" for n in c.notes) + "</ul></div>",
+    ])

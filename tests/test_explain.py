@@ -89,3 +89,14 @@ def test_html_view_is_a_table_with_the_total():
     html = breakdown(units=2, input_size=1)._repr_html_()
     assert "<table>" in html and "<td>32</td>" in html
     assert html.count("<table>") == 4
+
+
+def test_cost_html_view():
+    from lstmcalc import cost
+
+    html = cost(units=2, input_size=1, time=10)._repr_html_()
+    assert html.count("<table>") == 3
+    # LSTM, H = 2, X = 1: 4 × (1·2 + 2·2) = 24 MACs per step and sample, × B·T = 320
+    assert "7,680 MACs" in html
+    assert "<td>matmul</td><td>48</td><td>15360</td>" in html  # 2 × MACs, per step and whole run
+    assert "<td>ptflops</td>" in html

@@ -47,3 +47,19 @@ def test_bash_completes_subcommand():
 def test_bash_offers_cells_and_frameworks():
     assert _complete(["lstmcalc", "count", "--cell", ""], 3) == ["gru", "lstm", "rnn"]
     assert _complete(["lstmcalc", "count", "--framework", ""], 3) == ["keras", "torch"]
+
+
+def test_install_completion_writes_the_bash_script(tmp_path):
+    if shutil.which("bash") is None:
+        pytest.skip("bash is not installed")
+    bindir = Path(sys.executable).parent
+    if not (bindir / "lstmcalc").exists():
+        pytest.skip("the lstmcalc console script is not installed next to this Python")
+    env = {**os.environ, "HOME": str(tmp_path), "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    # run from bash, so that Typer detects bash as the calling shell
+    out = subprocess.run(["bash", "--norc", "-c", "lstmcalc --install-completion"], capture_output=True, text=True,
+                         env=env)
+    assert out.returncode == 0, out.stderr
+    installed = (tmp_path / ".bash_completions" / "lstmcalc.sh").read_text()
+    assert installed.rstrip("\n") == generate.script("bash").rstrip("\n")
+    assert "lstmcalc.sh" in (tmp_path / ".bashrc").read_text()

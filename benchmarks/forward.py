@@ -1,131 +1,176 @@
 """Forward-pass speed: lstmcalc's NumPy and Numba backends against torch.nn.LSTM (not pytest).
 
-Float32 inference of one PyTorch-convention LSTM layer (Keras' LSTM does the same work)
-on the shapes below; median of repeated runs, warm (Numba compile and cache load
-excluded, reported apart). Torch runs under ``torch.no_grad()`` with
-``torch.set_num_threads`` equal to the BLAS thread count NumPy uses, printed in the header.
+Float32 inference of one LSTM layer in the PyTorch convention (the Keras convention does the
+same work) on the shapes (X, H, B, T) below, timed through ``lstmcalc.forward`` as a user
+calls it (validation, weight preparation and the pass). Each backend runs in its own fresh
+process, so that the BLAS, Numba and torch thread pools never spin against each other, and
+the processes alternate over several rounds; a figure is the median over rounds of each
+round's median, in milliseconds, warm (Numba's compile or cache load is excluded, and shown
+apart as the first call's ``compile_ms`` in a fresh process).
 
-    python benchmarks/forward.py [--repeat N] [--threads N] [--cells lstm,gru,rnn]
+Torch runs under ``torch.no_grad()`` with ``torch.set_num_threads`` equal to NumPy's BLAS
+thread count, both with its default CPU path (oneDNN, when torch has it) and with
+``torch.backends.mkldnn.flags(enabled=False)`` (ATen's own LSTM loop).
 
-OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, when set, are printed with the BLAS kernel that
-threadpoolctl reports; compare a run with both unset (in that command alone):
-
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/forward.py
+    python benchmarks/forward.py                 # environment as it is
+    python benchmarks/forward.py --env both      # and again with OPENBLAS_CORETYPE and
+                                                 # OPENBLAS_L2_SIZE unset for the children
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import numpy as np  # noqa: E402
-
-from lstmcalc.cells import _run, forward, prefers_numba, prepare  # noqa: E402
-from lstmcalc.spec import make_spec  # noqa: E402
-from lstmcalc.weights import init_weights  # noqa: E402
-
+ROOT = Path(__file__).resolve().parents[1]
 SHAPES = [(1, 1, 32, 1000), (32, 64, 32, 100), (128, 256, 64, 100), (512, 512, 64, 50), (64, 128, 1, 500)]
+BACKENDS = ("numpy", "numba", "torch", "torch-aten")
+OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
-def blas_info() -> str:
+# --- worker: one backend, every shape, in a fresh process --------------------------------------
+
+
+def blas_info() -> dict:
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
-        return "threadpoolctl not installed"
+        return {}
     rows = [d for d in threadpool_info() if d.get("user_api") == "blas"]
-    return ", ".join(f"{d.get('internal_api')} {d.get('version')} kernel {d.get('architecture')}, "
-                     f"{d.get('num_threads')} threads" for d in rows) or "no BLAS found"
+    return rows[0] if rows else {}
 
 
-def blas_threads() -> int:
-    try:
-        from threadpoolctl import threadpool_info
-        rows = [d for d in threadpool_info() if d.get("user_api") == "blas"]
-        if rows:
-            return int(rows[0]["num_threads"])
-    except ImportError:
-        pass
-    return os.cpu_count() or 1
-
-
-def median_ms(fn, repeat: int, budget_s: float = 3.0) -> float:
+def median_ms(fn, repeat: int, budget_s: float) -> float:
     fn()  # warm-up
     times = []
     start = time.perf_counter()
-    for _ in range(repeat):
+    while len(times) < repeat and (len(times) < 5 or time.perf_counter() - start < budget_s):
         t0 = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t0) * 1e3)
-        if time.perf_counter() - start > budget_s and len(times) >= 5:
-            break
     return statistics.median(times)
+
+
+def worker(backend: str, repeat: int, threads: int | None) -> dict:
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+
+    from lstmcalc import forward
+    from lstmcalc.spec import make_spec
+    from lstmcalc.weights import init_weights
+
+    info = blas_info()
+    threads = threads or int(info.get("num_threads") or os.cpu_count() or 1)
+    result = {"blas": {k: info.get(k) for k in ("internal_api", "version", "architecture", "num_threads")},
+              "threads": threads, "ms": [], "compile_ms": []}
+    torch = None
+    if backend.startswith("torch"):
+        try:
+            import torch
+        except ImportError:
+            return {**result, "missing": "torch is not installed"}
+        torch.set_num_threads(threads)
+        result["torch"] = torch.__version__
+    elif backend == "numba":
+        try:
+            import numba
+
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        except ImportError:
+            return {**result, "missing": "numba is not installed"}
+    rng = np.random.default_rng(0)
+    for x_size, h, b, t in SHAPES:
+        spec = make_spec(h, x_size, framework="torch", batch=b, time=t)
+        weights = init_weights(spec, seed=1, dtype="float32")
+        x = rng.standard_normal((b, t, x_size)).astype(np.float32)
+        if torch is None:
+            first = forward(x, weights, framework="torch", backend=backend)
+            result["compile_ms"].append(first.compile_ms)
+            fn = lambda: forward(x, weights, framework="torch", backend=backend)  # noqa: E731
+        else:
+            module = torch.nn.LSTM(x_size, h, batch_first=True)
+            module.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
+            xt = torch.from_numpy(x)
+            onednn = backend == "torch"
+
+            def fn():
+                with torch.no_grad(), torch.backends.mkldnn.flags(enabled=onednn):
+                    module(xt)
+
+        result["ms"].append(median_ms(fn, repeat, budget_s=2.0))
+    return result
+
+
+# --- driver --------------------------------------------------------------------------------------
+
+
+def run_worker(backend: str, args, env: dict) -> dict:
+    cmd = [sys.executable, __file__, "--worker", backend, "--repeat", str(args.repeat)]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def table(args, env: dict, label: str) -> None:
+    runs = {b: [] for b in BACKENDS}
+    for _ in range(args.rounds):
+        for backend in BACKENDS:
+            runs[backend].append(run_worker(backend, args, env))
+    first = runs["numpy"][0]
+    blas = first["blas"]
+    print(f"== {label}: " + ", ".join(f"{k}={env.get(k, '(unset)')}" for k in OPENBLAS_VARS))
+    print(f"numpy BLAS: {blas.get('internal_api')} {blas.get('version')}, kernel {blas.get('architecture')}, "
+          f"{blas.get('num_threads')} threads; Numba and torch: {first['threads']} threads"
+          + (f"; torch {runs['torch'][0]['torch']}" if "torch" in runs["torch"][0] else ""))
+    print(f"float32 LSTM, median ms over {args.rounds} rounds of fresh processes (each a median of up to "
+          f"{args.repeat} warm runs); 'torch' is its default (oneDNN) path, 'aten' torch with oneDNN off")
+    head = (f"{'X':>4} {'H':>4} {'B':>3} {'T':>5} | {'numpy':>7} {'numba':>7} {'torch':>7} {'aten':>7} | "
+            f"{'numpy/torch':>11} {'best/torch':>10} {'best/aten':>9} | {'auto':>5} | {'numba load ms':>13}")
+    print(head)
+    print("-" * len(head))
+
+    def med(backend, i):
+        values = [r["ms"][i] for r in runs[backend] if "missing" not in r]
+        return statistics.median(values) if values else float("nan")
+
+    sys.path.insert(0, str(ROOT))
+    from lstmcalc.cells import prefers_numba
+    from lstmcalc.spec import make_spec
+
+    for i, (x_size, h, b, t) in enumerate(SHAPES):
+        numpy_ms, numba_ms, torch_ms, aten_ms = (med(k, i) for k in BACKENDS)
+        best = min(v for v in (numpy_ms, numba_ms) if v == v)
+        auto = "numba" if prefers_numba(make_spec(h, x_size, framework="torch", batch=b, time=t)) else "numpy"
+        load = statistics.median(r["compile_ms"][i] for r in runs["numba"]) if "missing" not in runs["numba"][0] else float("nan")
+        print(f"{x_size:>4} {h:>4} {b:>3} {t:>5} | {numpy_ms:7.2f} {numba_ms:7.2f} {torch_ms:7.2f} {aten_ms:7.2f} | "
+              f"{numpy_ms / torch_ms:11.2f} {best / torch_ms:10.2f} {best / aten_ms:9.2f} | {auto:>5} | {load:13.1f}")
+    print()
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=30)
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: NumPy's BLAS threads)")
-    ap.add_argument("--cells", default="lstm")
+    ap.add_argument("--repeat", type=int, default=30, help="warm runs per shape and process (default 30)")
+    ap.add_argument("--rounds", type=int, default=3, help="fresh processes per backend (default 3)")
+    ap.add_argument("--threads", type=int, default=None, help="Numba and torch threads (default: NumPy's BLAS threads)")
+    ap.add_argument("--env", choices=("as-is", "unset", "both"), default="as-is",
+                    help="OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE: as they are, unset for the children, or both tables")
+    ap.add_argument("--worker", choices=BACKENDS, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-
-    try:
-        from lstmcalc import _numba  # noqa: F401
-        have_numba = True
-    except ImportError:
-        have_numba = False
-    try:
-        import torch
-    except ImportError:
-        torch = None
-    threads = args.threads or blas_threads()
-    if torch is not None:
-        torch.set_num_threads(threads)
-
-    env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
-    print(f"numpy {np.__version__}; BLAS: {blas_info()}")
-    print("environment: " + ", ".join(f"{k}={v if v is not None else '(unset)'}" for k, v in env.items()))
-    if torch is not None:
-        print(f"torch {torch.__version__}: {torch.get_num_threads()} threads")
-    print("float32, median ms of warm runs (Numba compile/cache load excluded)")
-    print()
-    head = f"{'cell':4} {'X':>4} {'H':>4} {'B':>3} {'T':>5} | {'numpy':>8} {'numba':>8} {'torch':>8} | " \
-           f"{'numpy/torch':>11} {'best/torch':>10} {'auto':>6} | {'compile ms':>10}"
-    print(head)
-    print("-" * len(head))
-    rng = np.random.default_rng(0)
-    for cell in args.cells.split(","):
-        for x_size, h, b, t in SHAPES:
-            spec = make_spec(h, x_size, cell=cell, framework="torch", batch=b, time=t)
-            weights = init_weights(spec, seed=1, dtype="float32")
-            x = rng.standard_normal((b, t, x_size)).astype(np.float32)
-            opts = {"cell": cell, "framework": "torch"}
-            # forward() as a user calls it (validation, weight preparation, the pass)
-            t_numpy = median_ms(lambda: forward(x, weights, backend="numpy", **opts), args.repeat)
-            t_numba = compile_ms = float("nan")
-            if have_numba:
-                compile_ms = forward(x, weights, backend="numba", **opts).compile_ms
-                t_numba = median_ms(lambda: forward(x, weights, backend="numba", **opts), args.repeat)
-            t_torch = float("nan")
-            if torch is not None:
-                cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
-                module = cls(x_size, h, batch_first=True)
-                xt = torch.from_numpy(x)
-
-                def run_torch():
-                    with torch.no_grad():
-                        module(xt)
-
-                t_torch = median_ms(run_torch, args.repeat)
-            best = min(t_numpy, t_numba) if have_numba else t_numpy
-            auto = "numba" if have_numba and prefers_numba(spec) else "numpy"
-            print(f"{cell:4} {x_size:>4} {h:>4} {b:>3} {t:>5} | {t_numpy:8.2f} {t_numba:8.2f} {t_torch:8.2f} | "
-                  f"{t_numpy / t_torch:11.2f} {best / t_torch:10.2f} {auto:>6} | {compile_ms:10.1f}")
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.repeat, args.threads)))
+        return 0
+    if args.env in ("as-is", "both"):
+        table(args, dict(os.environ), "environment as it is")
+    if args.env in ("unset", "both"):
+        env = {k: v for k, v in os.environ.items() if k not in OPENBLAS_VARS}
+        table(args, env, "OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (this benchmark's processes only)")
     return 0
 
 

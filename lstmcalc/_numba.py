@@ -25,7 +25,7 @@ import time as _time
 import numba
 import numpy as np
 
-JIT = {"cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False}
+JIT = {"cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False, "fastmath": {"contract"}}
 KERNEL = dict(JIT, parallel=True)
 
 # tanh for float32 as Eigen, XLA and ONNX Runtime's MLAS compute it: an odd rational minimax
@@ -64,14 +64,43 @@ def tanh_inplace(a, fast):  # pragma: no cover (compiled)
 def matmul_acc(h, w, acc, r0, r1):  # pragma: no cover (compiled)
     """acc[r0:r1] (R, N) += h[r0:r1] (R, K) @ w (K, N).
 
-    Blocked 4 rows × 4 k: each w[k..k+3, j] load serves 16 multiply-adds and each acc[r, j]
-    is loaded and stored once per 4 k; the inner loop over j is contiguous and vectorizes.
-    Measured on (16, 64) @ (64, 256) in float32: 66 GMAC/s on one core, 2.3× the plain loop.
+    Register-blocked: 8 rows × 4 k at a time (then 4 × 4, then 1 × 4), so each w[k..k+3, j]
+    load serves 32 multiply-adds and each acc[r, j] is loaded and stored once per 4 k; the
+    inner loop over j is contiguous and vectorizes (AVX-512 here, with FMA via fastmath
+    'contract'). Measured in float32 on one core: 80-94 GMAC/s for (16, 64) @ (64, 256) and
+    (32, 256) @ (256, 1024); 4 × 4 gave 57-72, 4 × 8 63-73, 8 × 8 50-61. One row (B = 1)
+    stays at ~31 GMAC/s whatever the unrolling.
     """
     depth = h.shape[1]
     cols = w.shape[1]
     k4 = depth - depth % 4
     r = r0
+    while r + 8 <= r1:
+        for k in range(0, k4, 4):
+            a0, a1, a2, a3 = h[r, k], h[r, k + 1], h[r, k + 2], h[r, k + 3]
+            b0, b1, b2, b3 = h[r + 1, k], h[r + 1, k + 1], h[r + 1, k + 2], h[r + 1, k + 3]
+            c0, c1, c2, c3 = h[r + 2, k], h[r + 2, k + 1], h[r + 2, k + 2], h[r + 2, k + 3]
+            d0, d1, d2, d3 = h[r + 3, k], h[r + 3, k + 1], h[r + 3, k + 2], h[r + 3, k + 3]
+            e0, e1, e2, e3 = h[r + 4, k], h[r + 4, k + 1], h[r + 4, k + 2], h[r + 4, k + 3]
+            f0, f1, f2, f3 = h[r + 5, k], h[r + 5, k + 1], h[r + 5, k + 2], h[r + 5, k + 3]
+            g0, g1, g2, g3 = h[r + 6, k], h[r + 6, k + 1], h[r + 6, k + 2], h[r + 6, k + 3]
+            p0, p1, p2, p3 = h[r + 7, k], h[r + 7, k + 1], h[r + 7, k + 2], h[r + 7, k + 3]
+            for j in range(cols):
+                w0, w1, w2, w3 = w[k, j], w[k + 1, j], w[k + 2, j], w[k + 3, j]
+                acc[r, j] += a0 * w0 + a1 * w1 + a2 * w2 + a3 * w3
+                acc[r + 1, j] += b0 * w0 + b1 * w1 + b2 * w2 + b3 * w3
+                acc[r + 2, j] += c0 * w0 + c1 * w1 + c2 * w2 + c3 * w3
+                acc[r + 3, j] += d0 * w0 + d1 * w1 + d2 * w2 + d3 * w3
+                acc[r + 4, j] += e0 * w0 + e1 * w1 + e2 * w2 + e3 * w3
+                acc[r + 5, j] += f0 * w0 + f1 * w1 + f2 * w2 + f3 * w3
+                acc[r + 6, j] += g0 * w0 + g1 * w1 + g2 * w2 + g3 * w3
+                acc[r + 7, j] += p0 * w0 + p1 * w1 + p2 * w2 + p3 * w3
+        for k in range(k4, depth):
+            for q in range(r, r + 8):
+                hq = h[q, k]
+                for j in range(cols):
+                    acc[q, j] += hq * w[k, j]
+        r += 8
     while r + 4 <= r1:
         for k in range(0, k4, 4):
             a0, a1, a2, a3 = h[r, k], h[r, k + 1], h[r, k + 2], h[r, k + 3]

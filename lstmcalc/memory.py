@@ -9,6 +9,8 @@ is refused in microseconds.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .conventions import all_tensors
 from .spec import LayerSpec
 
@@ -54,6 +56,7 @@ def itemsize(dtype) -> int:
     raise ValueError(f"dtype: must be float32 or float64, got {dtype!r}")
 
 
+@lru_cache(maxsize=256)
 def weight_elements(spec: LayerSpec) -> int:
     """Numbers in all trainable tensors (from :func:`conventions.all_tensors`)."""
     return sum(t.count for t in all_tensors(spec))
@@ -92,8 +95,13 @@ def estimate_bytes(spec: LayerSpec, dtype="float32") -> int:
     return sum(estimate_elements(spec).values()) * itemsize(dtype)
 
 
+ALWAYS_FITS = 64 * 1024**2  # below this, /proc/meminfo is not even read
+
+
 def check_bytes(needed: int, what: str, available: int | None = None) -> None:
     """:class:`SizeError` when ``needed`` bytes exceed the free memory."""
+    if available is None and needed <= ALWAYS_FITS:
+        return
     free = available_bytes() if available is None else available
     if needed > free:
         raise SizeError(

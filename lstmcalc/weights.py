@@ -14,6 +14,8 @@ import os
 import tempfile
 import zipfile
 from collections.abc import Mapping
+from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -92,14 +94,22 @@ def infer_spec(
     }
     options.update(given)
     spec = make_spec(**options)
-    check_tensors(weights, spec)
+    if expected_shapes(spec) != expected_shapes(replace(found, batch=spec.batch, time=spec.time)):
+        check_tensors(weights, spec)  # the given options changed what the tensors must be
     return spec
+
+
+@lru_cache(maxsize=256)
+def expected_shapes(spec: LayerSpec) -> dict[str, tuple[int, ...]]:
+    """{weights key: shape} of every tensor of ``spec`` (cached: specs are frozen; callers
+    must not mutate the dict)."""
+    return {weights_key(spec, t): t.shape for t in all_tensors(spec)}
 
 
 def check_tensors(weights: Mapping[str, np.ndarray], spec: LayerSpec) -> None:
     """:class:`SpecError` unless ``weights`` holds exactly the tensors of ``spec``, each with
     its shape (from :func:`~lstmcalc.conventions.all_tensors`) and a real-number dtype."""
-    expected = {weights_key(spec, t): t.shape for t in all_tensors(spec)}
+    expected = expected_shapes(spec)
     for key, shape in expected.items():
         if key not in weights:
             raise SpecError("weights", f"{key}: missing; a {_describe(spec)} needs it with shape {shape}")

@@ -8,9 +8,24 @@ Public API: :func:`count`, :func:`breakdown`, :func:`cost`, :func:`forward`. ``c
 
 __version__ = "0.1.0"
 
-from .costing import Cost, cost  # noqa: E402
 from .counting import Breakdown, breakdown, count  # noqa: E402
 from .spec import LayerSpec, SpecError  # noqa: E402
+
+
+def cost(units, input_size, **options):
+    """MACs, FLOPs by kind, memory and what FLOP counters report; see
+    :func:`lstmcalc.costing.cost`. (Imported on first use: ``count`` does not pay for it.)"""
+    from .costing import cost as _cost
+
+    return _cost(units, input_size, **options)
+
+
+def __getattr__(name):
+    if name == "Cost":
+        from .costing import Cost
+
+        return Cost
+    raise AttributeError(f"module 'lstmcalc' has no attribute {name!r}")
 
 
 def forward(x, weights, **options):

@@ -74,7 +74,22 @@ def _click_message(err) -> str:
 
 
 class _Group(TyperGroup):
-    """Typer's group, with every error turned into one line and an exit code."""
+    """Typer's group, with every error turned into one line and an exit code, and each
+    subcommand built only when it is asked for (so `count` does not pay for the options of
+    every other command at start-up)."""
+
+    def list_commands(self, ctx) -> list[str]:
+        return [_command_name(info) for info in commands.registered_commands]
+
+    def get_command(self, ctx, name: str):
+        if name not in self.commands:
+            info = next((i for i in commands.registered_commands if _command_name(i) == name), None)
+            if info is None:
+                return None
+            self.commands[name] = typer.main.get_command_from_info(
+                info, pretty_exceptions_short=app.pretty_exceptions_short, rich_markup_mode=app.rich_markup_mode
+            )
+        return self.commands[name]
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
@@ -111,6 +126,14 @@ app = typer.Typer(
     add_completion=True,
     pretty_exceptions_enable=False,
 )
+
+
+# The subcommands register here; _Group builds each one from its CommandInfo on demand.
+commands = typer.Typer()
+
+
+def _command_name(info) -> str:
+    return info.name or info.callback.__name__.replace("_", "-")
 
 
 def _version(value: bool) -> None:
@@ -209,7 +232,7 @@ def _grid(hs, xs, options, plot, json, value=None, quantity="parameters"):
         _console().print(grid_table(result))
 
 
-@app.command()
+@commands.command()
 def count(
     units: Units,
     input_size: Input,
@@ -259,7 +282,7 @@ def count(
         sys.stdout.write(f"{total}\n")
 
 
-@app.command()
+@commands.command()
 def breakdown(
     units: Units,
     input_size: Input,
@@ -279,8 +302,10 @@ def breakdown(
     plot: Plot = None,
     diagram: Diagram = False,
 ) -> None:
-    """Show why the count is what it is: per-gate table, the framework's tensors and gate
-    slices, the formula with your numbers, output shapes and plain-language notes.
+    """Show why the count is what it is, gate by gate.
+
+    A per-gate table, the framework's tensors and gate slices, the formula with your
+    numbers, output shapes and plain-language notes.
 
     Lists or ranges of --units/--input show a table of totals only.
 
@@ -321,7 +346,7 @@ class CostDtype(str, Enum):
     int8 = "int8"
 
 
-@app.command()
+@commands.command()
 def cost(
     units: Units,
     input_size: Input,
@@ -341,8 +366,10 @@ def cost(
     json: Json = False,
     plot: Plot = None,
 ) -> None:
-    """MACs, FLOPs (matmul, bias, element-wise, activations), memory for inference and
-    training, and what ptflops, thop and torchinfo report for the same layer.
+    """MACs, FLOPs, memory, and what ptflops, thop and torchinfo report.
+
+    FLOPs are split into matmul, bias, element-wise and activations, per step per sample
+    and for the whole run; memory for parameters, inference and training.
 
     Lists or ranges of --units/--input print a table of MACs.
 
@@ -371,7 +398,7 @@ def cost(
         _console().print(result)
 
 
-@app.command()
+@commands.command()
 def explain(
     units: Units,
     input_size: Input,
@@ -389,8 +416,10 @@ def explain(
     return_state: ReturnState = False,
     json: Json = False,
 ) -> None:
-    """Walk through the questions a newcomer asks (one cell or many? why 32, not 24? which
-    papers?), answered with your sizes.
+    """Answer a newcomer's questions with your sizes.
+
+    One cell or many? Why does an input add G·H weights? Why 32, not 24? How do the
+    numbers grow? Which papers?
 
     Examples:
 
@@ -432,7 +461,7 @@ class Activation(str, Enum):
     relu = "relu"
 
 
-@app.command()
+@commands.command()
 def run(
     units: Annotated[Optional[str], typer.Option("--units", "-u", help="H: units [default: from --weights].", show_default=False)] = None,
     input_size: Annotated[Optional[str], typer.Option("--input", "-x", help="X: input features [default: from --weights or --inputs].", show_default=False)] = None,
@@ -455,8 +484,9 @@ def run(
     save: Annotated[Optional[str], typer.Option("--save", help="Write output, h (and c) to this .npz.", metavar="FILE", show_default=False)] = None,
     json: Json = False,
 ) -> None:
-    """Run a forward pass (vectorised NumPy, or Numba) on a random batch or on your own
-    weights and inputs, and show every tensor's shape, the final h, time and GFLOP/s.
+    """Run a forward pass on a random batch or on your own weights and inputs.
+
+    Vectorised NumPy, or Numba; shows every tensor's shape, the final h, time and GFLOP/s.
 
     Outputs equal real Keras and PyTorch layers (1e-12 in float64, 1e-5 in float32).
 
@@ -535,7 +565,7 @@ def run(
         _console().print(report)
 
 
-@app.command()
+@commands.command()
 def convert(
     path: Annotated[str, typer.Argument(help="Weights to convert: .npz, .keras, .weights.h5, .h5, .pt/.pth, .safetensors.", metavar="IN", show_default=False)],
     output: Annotated[str, typer.Option("--output", "-o", help="Where to write the converted .npz.", show_default=False)],
@@ -547,8 +577,10 @@ def convert(
     layers: Annotated[Optional[int], typer.Option("--layers", "-l", help="Check the layer count [default: from the names].", show_default=False)] = None,
     json: Json = False,
 ) -> None:
-    """Move recurrent weights between Keras and PyTorch: transposes, GRU gate order
-    (Keras z, r, h; PyTorch r, z, n), PyTorch's second bias, Bidirectional naming.
+    """Move recurrent weights between Keras and PyTorch.
+
+    Transposes, GRU gate order (Keras z, r, h; PyTorch r, z, n), PyTorch's second bias,
+    Bidirectional naming.
 
     Keras keys are kernel, recurrent_kernel, bias (layer{k}/{forward|backward}/... for
     several layers or directions); PyTorch keys are state_dict names.
@@ -585,15 +617,16 @@ def convert(
         _console().print(convert_view(spec.framework, to, arrays, output))
 
 
-@app.command()
+@commands.command()
 def inspect(
     path: Annotated[str, typer.Argument(help="A .keras, .weights.h5, .h5, .pt/.pth, .safetensors or .npz file.", metavar="FILE", show_default=False)],
     layer: Annotated[Optional[str], typer.Option("--layer", help="Only this recurrent layer (a name, or part of one).", show_default=False)] = None,
     json: Json = False,
 ) -> None:
-    """Find every recurrent layer in a saved model and explain it gate by gate with its
-    actual weights: mean, std and max |w| per gate, and the biases summarised (a forget
-    gate started at 1 shows as "all 1").
+    """Explain every recurrent layer in a saved model with its actual weights.
+
+    Mean, std and max |w| per gate, and the biases summarised (a forget gate started at 1
+    shows as "all 1").
 
     PyTorch files are read with torch.load(weights_only=True) only: nothing is unpickled.
 

@@ -198,7 +198,7 @@ def test_version_matches_metadata():
 def test_every_command_help_ends_with_examples():
     import typer
 
-    names = sorted(typer.main.get_command(app).commands)
+    names = sorted(typer.main.get_command(app).list_commands(None))
     assert {"count", "breakdown", "cost", "explain"} <= set(names)
     for name in names:
         result = invoke(name, "--help")

@@ -94,3 +94,36 @@ def test_readme_table_rows_match_the_tool():
     for h, x, keras, torch in rows:
         assert count(units=int(h), input_size=int(x)) == int(keras)
         assert count(units=int(h), input_size=int(x), framework="torch") == int(torch)
+
+
+def test_json_schemas_in_readme_match_the_tool(tmp_path):
+    """Each top-level key the README's JSON table promises is in the command's output."""
+    import json
+
+    import numpy as np
+    from typer.testing import CliRunner
+
+    text = README.read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `(\w+)` \| `(\{[^`]*\})`", text, flags=re.M))
+    np.savez(tmp_path / "k.npz", kernel=np.ones((2, 8)), recurrent_kernel=np.ones((2, 8)), bias=np.ones(8))
+    calls = {
+        "count": ["count", "-u", "2", "-x", "1"],
+        "breakdown": ["breakdown", "-u", "2", "-x", "1"],
+        "cost": ["cost", "-u", "2", "-x", "1"],
+        "explain": ["explain", "-u", "2", "-x", "1"],
+        "run": ["run", "-u", "2", "-x", "1", "--backend", "numpy"],
+        "convert": ["convert", str(tmp_path / "k.npz"), "-o", str(tmp_path / "t.npz")],
+        "inspect": ["inspect", str(tmp_path / "k.npz")],
+    }
+    assert set(rows) == set(calls) == set(typer_commands())
+    for name, args in calls.items():
+        result = CliRunner().invoke(app, [*args, "--json"])
+        assert result.exit_code == 0, (name, result.stderr)
+        keys = set(re.findall(r'"(\w+)"', rows[name].split("[", 1)[0] if name != "count" else rows[name]))
+        assert keys <= set(json.loads(result.stdout)), name
+
+
+def typer_commands():
+    import typer
+
+    return typer.main.get_command(app).list_commands(None)

@@ -176,73 +176,61 @@ def _blocks(spec: LayerSpec, tensor, a: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
+def _fill(dst: np.ndarray, blocks: dict, order, n_sig: int, h: int, transpose: bool) -> np.ndarray:
+    """dst (rows, G·H) ← the gate blocks in ``order``, sigmoid gates halved (exact), in one
+    pass per block (no temporaries: a fresh large temporary costs page faults every call)."""
+    for q, g in enumerate(order):
+        src = blocks[g].T if transpose else blocks[g]
+        np.multiply(src, 0.5 if q < n_sig else 1.0, out=dst[..., q * h : (q + 1) * h], casting="unsafe")
+    return dst
+
+
 def prepare(spec: LayerSpec, weights: Mapping[str, np.ndarray], dtype) -> list[list[Prepared]]:
     """``[layer][direction]`` :class:`Prepared` weights from framework-named ``weights``."""
     dtype = np.dtype(dtype)
     order = INTERNAL_ORDER[spec.cell]
     n_sig = SIGMOID_GATES[spec.cell]
-    h = spec.units
-    scale = np.array([0.5] * n_sig + [1.0] * (len(order) - n_sig), dtype=dtype).repeat(h)  # (G·H,)
+    h, gh = spec.units, spec.gates * spec.units
+    torch = spec.framework == "torch"  # PyTorch blocks are (H, X_k), (H, H_out): transposed
+    reset_after = spec.cell == "gru" and spec.reset_after
     out = []
     for layer in range(spec.layers):
         row = []
         for direction in ("forward", "backward")[: spec.directions]:
             by_role = {t.role: t for t in layer_tensors(spec, layer, direction)}
 
-            def get(role):
+            def blocks(role):
                 t = by_role[role]
-                return t, np.asarray(weights[weights_key(spec, t)], dtype=dtype)
+                return _blocks(spec, t, np.asarray(weights[weights_key(spec, t)]))
 
-            t_in, w_in = get("input")
-            t_rec, w_rec = get("recurrent")
-            blocks_in, blocks_rec = _blocks(spec, t_in, w_in), _blocks(spec, t_rec, w_rec)
-            if spec.framework == "torch":  # blocks (H, X_k), (H, H_out): transpose
-                wx = np.concatenate([blocks_in[g].T for g in order], axis=1)  # (X_k, G·H)
-                wh = np.concatenate([blocks_rec[g].T for g in order], axis=1)  # (H_out, G·H)
-            else:  # Keras blocks are already (X_k, H), (H, H)
-                wx = np.concatenate([blocks_in[g] for g in order], axis=1)  # (X_k, G·H)
-                wh = np.concatenate([blocks_rec[g] for g in order], axis=1)  # (H, G·H)
-            bx = np.zeros(len(order) * h, dtype=dtype)  # (G·H,)
+            x_k = spec.layer_input_size(layer)
+            wx = _fill(np.empty((x_k, gh), dtype=dtype), blocks("input"), order, n_sig, h, torch)  # (X_k, G·H)
+            wh = _fill(np.empty((spec.hidden_out, gh), dtype=dtype), blocks("recurrent"), order, n_sig, h, torch)  # (H_out, G·H)
+            bx = np.zeros(gh, dtype=dtype)  # (G·H,)
             bhn = np.zeros(h, dtype=dtype)  # (H,)
             has_bhn = False
-            reset_after = spec.cell == "gru" and spec.reset_after
             if spec.bias:
-                if spec.framework == "torch":
-                    t_bi, b_in = get("bias_input")
-                    t_bh, b_rec = get("bias_recurrent")
-                    bi, bh = _blocks(spec, t_bi, b_in), _blocks(spec, t_bh, b_rec)
+                if torch:
+                    bi, bh = blocks("bias_input"), blocks("bias_recurrent")
                 else:
-                    t_b, b = get("bias")
-                    blocks = _blocks(spec, t_b, b)  # GRU (2, H) per gate, else (H,)
-                    if b.ndim == 2:
-                        bi = {g: v[0] for g, v in blocks.items()}
-                        bh = {g: v[1] for g, v in blocks.items()}
-                    else:
-                        bi, bh = blocks, {g: np.zeros(h, dtype=dtype) for g in blocks}
-                parts = []
+                    b = blocks("bias")  # GRU reset-after: (2, H) per gate, row 0 input, row 1 recurrent
+                    bi = {g: v[0] if v.ndim == 2 else v for g, v in b.items()}
+                    bh = {g: v[1] if v.ndim == 2 else 0.0 for g, v in b.items()}
+                summed = {}
                 for g in order:
                     if reset_after and g == "n":
-                        parts.append(bi[g])  # b_hn stays inside r ⊙ (U_n h + b_hn)
-                        bhn = np.array(bh[g], dtype=dtype)
+                        summed[g] = bi[g]  # b_hn stays inside r ⊙ (U_n h + b_hn)
+                        bhn[:] = bh[g]
                         has_bhn = True
                     else:
-                        parts.append(bi[g] + bh[g])
-                bx = np.concatenate(parts)  # (G·H,)
+                        summed[g] = np.add(bi[g], bh[g], dtype=np.float64)  # b_ih + b_hh
+                _fill(bx, summed, order, n_sig, h, False)
             if spec.proj_size:
-                _, w_hr = get("projection")  # (P, H)
-                whr = np.ascontiguousarray(w_hr.T)  # (H, P)
+                w_hr = np.asarray(weights[weights_key(spec, by_role["projection"])])  # (P, H)
+                whr = np.ascontiguousarray(w_hr.T, dtype=dtype)  # (H, P)
             else:
                 whr = np.zeros((0, 0), dtype=dtype)
-            row.append(
-                Prepared(
-                    wx=np.ascontiguousarray(wx * scale),
-                    wh=np.ascontiguousarray(wh * scale),
-                    bx=np.ascontiguousarray(bx * scale),
-                    bhn=bhn,
-                    whr=whr,
-                    has_bhn=has_bhn,
-                )
-            )
+            row.append(Prepared(wx=wx, wh=wh, bx=bx, bhn=bhn, whr=whr, has_bhn=has_bhn))
         out.append(row)
     return out
 
@@ -401,18 +389,22 @@ def _pick_backend(backend: str, spec: LayerSpec) -> str:
     return "numba" if prefers_numba(spec) else "numpy"
 
 
-# Measured crossover (benchmarks/forward.py, float32, 2 cores): see prefers_numba.
-NUMBA_MAX_STEP_WORK = 2**17
+# Measured crossover: see prefers_numba.
+NUMBA_MAX_STEP_WORK = 2**25
 
 
 def prefers_numba(spec: LayerSpec) -> bool:
-    """The ``backend="auto"`` rule: Numba when one time step is small work.
+    """The ``backend="auto"`` rule: Numba unless one time step is a big matrix product.
 
-    Per step the NumPy loop makes about ten calls of ~1 µs overhead each; the Numba loop has
-    none but computes the recurrent product with its own loops instead of BLAS. Measured on
-    2 cores in float32 (benchmarks/forward.py), Numba wins while the multiply-adds of one
-    recurrent product, B·H_out·G·H, stay at or below 2**17 (B=32, H=32 LSTM; B=1, H=180), and
-    NumPy (threaded BLAS) wins above.
+    Per step the NumPy loop makes about ten calls of ~1 µs overhead each and its BLAS
+    product runs on the threads of OpenBLAS; the Numba loop has no per-step overhead and
+    splits the batch rows across its threads, but computes the product with its own
+    register-blocked loops (~80 GMAC/s per core in float32 against OpenBLAS' ~140 on two).
+    Measured here (2 cores, float32 LSTM, X = H, T = 40, H 16..1024, B 1..128, see
+    benchmarks/forward.py for the method): Numba took 0.17-0.9× NumPy's time up to
+    B·H_out·G·H = 2**25 multiply-adds per step (B = 8, H = 1024; B = 128, H = 256) and
+    0.9-1.1× around 2**26-2**27 (B = 32, H = 1024: 1.12×; B = 128, H = 512: 0.93×); with
+    OPENBLAS_CORETYPE unset NumPy gains ~30% on the large products. So: Numba up to 2**25.
     """
     return spec.batch * spec.hidden_out * spec.gates * spec.units <= NUMBA_MAX_STEP_WORK
 

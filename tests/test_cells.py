@@ -490,7 +490,8 @@ def test_auto_backend_follows_the_rule():
     assert r.backend == ("numba" if prefers_numba(r.spec) else "numpy") == "numba"
     assert r.compile_ms >= 0.0
     big = make_spec(512, 512, framework="torch", batch=64)
-    assert not prefers_numba(big)
+    assert not prefers_numba(big)  # 64·512·2048 multiply-adds per step > 2**25
+    assert prefers_numba(make_spec(64, 32, framework="torch", batch=32))
 
 
 # --- memory ----------------------------------------------------------------------------------------

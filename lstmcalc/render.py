@@ -40,9 +40,9 @@ def to_json(data: dict) -> str:
 DIRECTION_SHORT = {"forward": "fw", "backward": "bw"}
 
 
-def _title(b: Breakdown) -> Text:
-    spec = b.spec
-    text = Text()
+def _layer_title(spec, total: int, text: Text | None = None) -> Text:
+    """'Keras 3 LSTM, units H = 2, input X = 1[, 2 layers, ...]: 32 parameters'."""
+    text = text if text is not None else Text()
     text.append(f"{FRAMEWORK_TITLES[spec.framework]} {CELL_TITLES[spec.cell]}", style="bold")
     text.append(f", units H = {spec.units}, input X = {spec.input_size}")
     if spec.layers > 1:
@@ -54,8 +54,12 @@ def _title(b: Breakdown) -> Text:
     if not spec.bias:
         text.append(", no bias")
     text.append(": ")
-    text.append(f"{b.total:,} parameters", style="bold green")
+    text.append(f"{total:,} parameters", style="bold green")
     return text
+
+
+def _title(b: Breakdown) -> Text:
+    return _layer_title(b.spec, b.total)
 
 
 def gate_table(b: Breakdown) -> Table:
@@ -377,19 +381,8 @@ def inspect_view(found) -> Group:
     for f in found:
         spec = f.spec
         title = Text()
-        title.append(f.name or "(unnamed)", style="bold")
-        title.append(f": {FRAMEWORK_TITLES[spec.framework]} {CELL_TITLES[spec.cell]}, units H = {spec.units}, "
-                     f"input X = {spec.input_size}")
-        if spec.layers > 1:
-            title.append(f", {spec.layers} layers")
-        if spec.bidirectional:
-            title.append(", bidirectional")
-        if spec.proj_size:
-            title.append(f", proj_size P = {spec.proj_size}")
-        if not spec.bias:
-            title.append(", no bias")
-        title.append(": ")
-        title.append(f"{f.total:,} parameters", style="bold green")
+        title.append(f"{f.name or '(unnamed)'}: ", style="bold")
+        _layer_title(spec, f.total, title)
         table = Table(box=box.SIMPLE_HEAD, caption="weights: mean±std ≤max|w|; bias: min…max μmean",
                       caption_justify="left", padding=(0, 1), pad_edge=False)
         multi = spec.layers > 1 or spec.bidirectional

@@ -1,32 +1,37 @@
 """Numba kernels for the recurrent loop over time: the only module that imports numba.
 
-Each kernel runs one layer and one direction over the whole sequence, from the input
-projections that :mod:`lstmcalc.cells` has already computed with one matrix product, so
-per time step it does the recurrent product (its own loops, no BLAS) and the gate math
-with no Python overhead. That wins where NumPy's per-call overhead dominates: small H,
-small B, long T (see :func:`lstmcalc.cells.prefers_numba`).
+Each kernel runs one layer and one direction over the whole sequence for a range of batch
+rows, from the input projections computed first with one (row-split) product, so per time
+step it does the recurrent product (its own register-blocked loops, no BLAS) and the gate
+math with no Python overhead. That wins where NumPy's per-call overhead dominates: small H,
+small B, long T (see :func:`lstmcalc.cells.prefers_numba`). Batch rows never interact, so
+:func:`run_chunks` gives each thread its own rows for all T steps: no synchronisation per step.
 
 The kernels take the weights :func:`lstmcalc.cells.prepare` makes: gates in the internal
 order (LSTM ``[i, f, o, g]``, GRU ``[z, r, n]``), the sigmoid gates' columns halved, so
-σ(a) = ½·tanh(a') + ½ with a' the buffer value, exactly as the NumPy loop computes it; the
-two backends agree to ~1e-15 in float64 (sums in another order).
+σ(a) = ½·tanh(a') + ½ with a' the buffer value, exactly as the NumPy loop computes it. In
+float64 the two backends agree to ~1e-15 (sums in another order, FMA); in float32 the Numba
+kernels use a rational tanh (below) with max abs error 3.9e-7.
 
 Caching: ``cache=True`` writes the compiled kernels next to this file (``__pycache__``),
-so a second process loads them instead of compiling. When the package folder is not
-writable, Numba itself falls back to its user-wide cache (``~/.cache/numba`` or
-``$NUMBA_CACHE_DIR``; numba.core.caching's ``UserWideCacheLocator``).
+so a second process loads them (~0.1 s) instead of compiling (~10-60 s for all variants).
+When the package folder is not writable, Numba itself falls back to its user-wide cache
+(``~/.cache/numba``, or ``$NUMBA_CACHE_DIR`` when set; numba.core.caching's
+``UserWideCacheLocator``), so nothing needs configuring.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time as _time
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
 
 JIT = {"cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False, "fastmath": {"contract"}}
-KERNEL = dict(JIT, parallel=True)
+KERNEL = JIT  # one chunk of rows per call; threads are Python's (see run_chunks)
 
 # tanh for float32 as Eigen, XLA and ONNX Runtime's MLAS compute it: an odd rational minimax
 # p(x)/q(x) of degrees 13/6 on x clamped to ±7.90531 (where tanh rounds to ±1 in float32).
@@ -132,69 +137,65 @@ def matmul_acc(h, w, acc, r0, r1):  # pragma: no cover (compiled)
 
 
 @numba.njit(**KERNEL)
-def project(bounds, seq, wx, bx, xp):  # pragma: no cover (compiled)
-    """xp (N, G·H) = seq (N, X) @ wx (X, G·H) + bx (G·H,), N = B·T rows split by ``bounds``:
+def project(seq, wx, bx, xp, r0, r1):  # pragma: no cover (compiled)
+    """xp[r0:r1] = seq[r0:r1] @ wx (X, G·H) + bx (G·H,); seq (N, X), xp (N, G·H), N = B·T:
     the input projections of every time step in one product, as the NumPy path does with
-    BLAS (no BLAS call here: OpenBLAS' idle threads would compete with Numba's)."""
-    for part in numba.prange(len(bounds) - 1):
-        r0, r1 = bounds[part], bounds[part + 1]
-        for r in range(r0, r1):
-            for j in range(xp.shape[1]):
-                xp[r, j] = bx[j]
-        matmul_acc(seq, wx, xp, r0, r1)
+    BLAS (no BLAS call here: OpenBLAS' idle threads would compete for the cores)."""
+    for r in range(r0, r1):
+        for j in range(xp.shape[1]):
+            xp[r, j] = bx[j]
+    matmul_acc(seq, wx, xp, r0, r1)
 
 
 @numba.njit(**KERNEL)
-def lstm_direction(bounds, xp, wh, whr, reverse, fast, out, h_final, c_final):  # pragma: no cover (compiled)
+def lstm_direction(xp, wh, whr, reverse, fast, out, h_final, c_final, b0, b1):  # pragma: no cover (compiled)
     """xp (B, T, 4H) [i, f, o, g], wh (H_out, 4H), whr (H, P) or (0, 0); writes h_t to
     out (B, T, H_out) and the final states to h_final (B, H_out), c_final (B, H)."""
     batch, t_len, gh = xp.shape
     h = gh // 4
     h_out = wh.shape[0]
     proj = whr.shape[0] > 0
-    for part in numba.prange(len(bounds) - 1):
-        b0, b1 = bounds[part], bounds[part + 1]
-        rows = b1 - b0
-        gates = np.empty((rows, gh), dtype=xp.dtype)  # (R, 4H)
-        m = np.empty((rows, h), dtype=xp.dtype)  # (R, H): c_t, then o ⊙ tanh(c_t)
-        hs = np.zeros((rows, h_out), dtype=xp.dtype)  # (R, H_out)
-        cs = np.zeros((rows, h), dtype=xp.dtype)  # (R, H)
-        for s in range(t_len):
-            t = t_len - 1 - s if reverse else s
-            for r in range(rows):
-                for j in range(gh):
-                    gates[r, j] = xp[b0 + r, t, j]
-            if s > 0:
-                matmul_acc(hs, wh, gates, 0, rows)
-            tanh_inplace(gates, fast)
-            for r in range(rows):
-                for j in range(h):
-                    i = 0.5 * gates[r, j] + 0.5
-                    f = 0.5 * gates[r, h + j] + 0.5
-                    c = f * cs[r, j] + i * gates[r, 3 * h + j]
-                    cs[r, j] = c
-                    m[r, j] = c
-            tanh_inplace(m, fast)
-            for r in range(rows):
-                for j in range(h):
-                    m[r, j] *= 0.5 * gates[r, 2 * h + j] + 0.5  # o ⊙ tanh(c_t)
-            if proj:
-                hs[:, :] = 0.0
-                matmul_acc(m, whr, hs, 0, rows)
-            else:
-                hs[:, :] = m
-            for r in range(rows):
-                for q in range(h_out):
-                    out[b0 + r, t, q] = hs[r, q]
+    rows = b1 - b0
+    gates = np.empty((rows, gh), dtype=xp.dtype)  # (R, 4H)
+    m = np.empty((rows, h), dtype=xp.dtype)  # (R, H): c_t, then o ⊙ tanh(c_t)
+    hs = np.zeros((rows, h_out), dtype=xp.dtype)  # (R, H_out)
+    cs = np.zeros((rows, h), dtype=xp.dtype)  # (R, H)
+    for s in range(t_len):
+        t = t_len - 1 - s if reverse else s
+        for r in range(rows):
+            for j in range(gh):
+                gates[r, j] = xp[b0 + r, t, j]
+        if s > 0:
+            matmul_acc(hs, wh, gates, 0, rows)
+        tanh_inplace(gates, fast)
+        for r in range(rows):
+            for j in range(h):
+                i = 0.5 * gates[r, j] + 0.5
+                f = 0.5 * gates[r, h + j] + 0.5
+                c = f * cs[r, j] + i * gates[r, 3 * h + j]
+                cs[r, j] = c
+                m[r, j] = c
+        tanh_inplace(m, fast)
+        for r in range(rows):
+            for j in range(h):
+                m[r, j] *= 0.5 * gates[r, 2 * h + j] + 0.5  # o ⊙ tanh(c_t)
+        if proj:
+            hs[:, :] = 0.0
+            matmul_acc(m, whr, hs, 0, rows)
+        else:
+            hs[:, :] = m
         for r in range(rows):
             for q in range(h_out):
-                h_final[b0 + r, q] = hs[r, q]
-            for j in range(h):
-                c_final[b0 + r, j] = cs[r, j]
+                out[b0 + r, t, q] = hs[r, q]
+    for r in range(rows):
+        for q in range(h_out):
+            h_final[b0 + r, q] = hs[r, q]
+        for j in range(h):
+            c_final[b0 + r, j] = cs[r, j]
 
 
 @numba.njit(**KERNEL)
-def gru_direction(bounds, xp, wh, bhn, reset_after, reverse, fast, out, h_final):  # pragma: no cover (compiled)
+def gru_direction(xp, wh, bhn, reset_after, reverse, fast, out, h_final, b0, b1):  # pragma: no cover (compiled)
     """xp (B, T, 3H) [z, r, n], wh (H, 3H), bhn (H,); writes h_t to out (B, T, H) and the
     final state to h_final (B, H). reset_after: n = tanh(x_n + r ⊙ (U_n h + b_hn)), else
     n = tanh(x_n + U_n (r ⊙ h))."""
@@ -202,85 +203,89 @@ def gru_direction(bounds, xp, wh, bhn, reset_after, reverse, fast, out, h_final)
     h = gh // 3
     wh_zr = np.ascontiguousarray(wh[:, : 2 * h])  # (H, 2H)
     wh_n = np.ascontiguousarray(wh[:, 2 * h :])  # (H, H)
-    for part in numba.prange(len(bounds) - 1):
-        b0, b1 = bounds[part], bounds[part + 1]
-        rows = b1 - b0
-        zr = np.empty((rows, 2 * h), dtype=xp.dtype)  # (R, 2H)
-        n = np.empty((rows, h), dtype=xp.dtype)  # (R, H)
-        rh = np.empty((rows, h), dtype=xp.dtype)  # (R, H): r ⊙ h (reset-before)
-        hs = np.zeros((rows, h), dtype=xp.dtype)  # (R, H)
-        for s in range(t_len):
-            t = t_len - 1 - s if reverse else s
-            zr[:, :] = 0.0
-            n[:, :] = 0.0
-            if s > 0:
-                matmul_acc(hs, wh_zr, zr, 0, rows)
-                if reset_after:
-                    matmul_acc(hs, wh_n, n, 0, rows)
-            for r in range(rows):
-                for j in range(2 * h):
-                    zr[r, j] += xp[b0 + r, t, j]
-            tanh_inplace(zr, fast)
-            for r in range(rows):
-                for j in range(2 * h):
-                    zr[r, j] = 0.5 * zr[r, j] + 0.5  # z, r
+    rows = b1 - b0
+    zr = np.empty((rows, 2 * h), dtype=xp.dtype)  # (R, 2H)
+    n = np.empty((rows, h), dtype=xp.dtype)  # (R, H)
+    rh = np.empty((rows, h), dtype=xp.dtype)  # (R, H): r ⊙ h (reset-before)
+    hs = np.zeros((rows, h), dtype=xp.dtype)  # (R, H)
+    for s in range(t_len):
+        t = t_len - 1 - s if reverse else s
+        zr[:, :] = 0.0
+        n[:, :] = 0.0
+        if s > 0:
+            matmul_acc(hs, wh_zr, zr, 0, rows)
             if reset_after:
-                for r in range(rows):
-                    for j in range(h):
-                        n[r, j] = (n[r, j] + bhn[j]) * zr[r, h + j] + xp[b0 + r, t, 2 * h + j]
-            else:
-                if s > 0:
-                    for r in range(rows):
-                        for j in range(h):
-                            rh[r, j] = zr[r, h + j] * hs[r, j]
-                    matmul_acc(rh, wh_n, n, 0, rows)
-                for r in range(rows):
-                    for j in range(h):
-                        n[r, j] += xp[b0 + r, t, 2 * h + j]
-            tanh_inplace(n, fast)
+                matmul_acc(hs, wh_n, n, 0, rows)
+        for r in range(rows):
+            for j in range(2 * h):
+                zr[r, j] += xp[b0 + r, t, j]
+        tanh_inplace(zr, fast)
+        for r in range(rows):
+            for j in range(2 * h):
+                zr[r, j] = 0.5 * zr[r, j] + 0.5  # z, r
+        if reset_after:
             for r in range(rows):
                 for j in range(h):
-                    v = n[r, j] + zr[r, j] * (hs[r, j] - n[r, j])  # z ⊙ h + (1 − z) ⊙ n
-                    hs[r, j] = v
-                    out[b0 + r, t, j] = v
+                    n[r, j] = (n[r, j] + bhn[j]) * zr[r, h + j] + xp[b0 + r, t, 2 * h + j]
+        else:
+            if s > 0:
+                for r in range(rows):
+                    for j in range(h):
+                        rh[r, j] = zr[r, h + j] * hs[r, j]
+                matmul_acc(rh, wh_n, n, 0, rows)
+            for r in range(rows):
+                for j in range(h):
+                    n[r, j] += xp[b0 + r, t, 2 * h + j]
+        tanh_inplace(n, fast)
         for r in range(rows):
             for j in range(h):
-                h_final[b0 + r, j] = hs[r, j]
+                v = n[r, j] + zr[r, j] * (hs[r, j] - n[r, j])  # z ⊙ h + (1 − z) ⊙ n
+                hs[r, j] = v
+                out[b0 + r, t, j] = v
+    for r in range(rows):
+        for j in range(h):
+            h_final[b0 + r, j] = hs[r, j]
 
 
 @numba.njit(**KERNEL)
-def rnn_direction(bounds, xp, wh, relu, reverse, fast, out, h_final):  # pragma: no cover (compiled)
+def rnn_direction(xp, wh, relu, reverse, fast, out, h_final, b0, b1):  # pragma: no cover (compiled)
     """xp (B, T, H), wh (H, H); h_t = act(x_t + h_{t-1} U) to out (B, T, H), h_final (B, H)."""
     batch, t_len, h = xp.shape
-    for part in numba.prange(len(bounds) - 1):
-        b0, b1 = bounds[part], bounds[part + 1]
-        rows = b1 - b0
-        acc = np.empty((rows, h), dtype=xp.dtype)  # (R, H)
-        hs = np.zeros((rows, h), dtype=xp.dtype)  # (R, H)
-        for s in range(t_len):
-            t = t_len - 1 - s if reverse else s
-            for r in range(rows):
-                for j in range(h):
-                    acc[r, j] = xp[b0 + r, t, j]
-            if s > 0:
-                matmul_acc(hs, wh, acc, 0, rows)
-            if relu:
-                for r in range(rows):
-                    for j in range(h):
-                        if acc[r, j] < 0.0:
-                            acc[r, j] = 0.0
-            else:
-                tanh_inplace(acc, fast)
-            hs[:, :] = acc
-            for r in range(rows):
-                for j in range(h):
-                    out[b0 + r, t, j] = acc[r, j]
+    rows = b1 - b0
+    acc = np.empty((rows, h), dtype=xp.dtype)  # (R, H)
+    hs = np.zeros((rows, h), dtype=xp.dtype)  # (R, H)
+    for s in range(t_len):
+        t = t_len - 1 - s if reverse else s
         for r in range(rows):
             for j in range(h):
-                h_final[b0 + r, j] = hs[r, j]
+                acc[r, j] = xp[b0 + r, t, j]
+        if s > 0:
+            matmul_acc(hs, wh, acc, 0, rows)
+        if relu:
+            for r in range(rows):
+                for j in range(h):
+                    if acc[r, j] < 0.0:
+                        acc[r, j] = 0.0
+        else:
+            tanh_inplace(acc, fast)
+        hs[:, :] = acc
+        for r in range(rows):
+            for j in range(h):
+                out[b0 + r, t, j] = acc[r, j]
+    for r in range(rows):
+        for j in range(h):
+            h_final[b0 + r, j] = hs[r, j]
 
 
 _SEEN: set = set()
+_POOL: ThreadPoolExecutor | None = None
+MIN_PROJECTION_ROWS = 64  # per thread: below this one thread projects (a hand-off costs ~20 µs)
+
+
+def threads() -> int:
+    """Threads for the kernels: the CPUs this process may use, capped by NUMBA_NUM_THREADS."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cpus, numba.config.NUMBA_NUM_THREADS))
 
 
 def _key(a):
@@ -289,9 +294,9 @@ def _key(a):
     return type(a)
 
 
-def _call(kernel, *args) -> float:
-    """Run ``kernel``; return the ms spent compiling it (or loading it from the cache) for
-    these argument types, 0.0 when this process already had it."""
+def _compile(kernel, args) -> float:
+    """The ms spent compiling ``kernel`` (or loading it from the cache) for these argument
+    types, 0.0 when this process already had it."""
     key = (kernel.py_func.__name__,) + tuple(_key(a) for a in args)
     ms = 0.0
     if key not in _SEEN:
@@ -301,32 +306,58 @@ def _call(kernel, *args) -> float:
             kernel.compile(sig)
             ms = (_time.perf_counter() - start) * 1e3
         _SEEN.add(key)
-    kernel(*args)
     return ms
 
 
-def chunks(batch: int) -> np.ndarray:
-    """Row bounds splitting the batch across Numba's threads: rows never interact, so each
-    thread runs its rows through all T steps with no synchronisation per step. (Computed
-    here, not in the kernel: numba.get_num_threads() inside a kernel defeats the cache.)"""
-    n = max(1, min(batch, numba.get_num_threads()))
-    return np.array([batch * k // n for k in range(n + 1)], dtype=np.int64)
+def chunks(rows: int, n: int | None = None) -> list[tuple[int, int]]:
+    """``rows`` split into near-equal ranges [start, stop), one per thread (at most ``n``)."""
+    n = max(1, min(rows, threads(), threads() if n is None else n))
+    return [(rows * k // n, rows * (k + 1) // n) for k in range(n)]
+
+
+def run_chunks(kernel, parts: list[tuple[int, int]], *args) -> float:
+    """``kernel(*args, start, stop)`` for each part, the first on this thread and the others
+    on a pool of Python threads (the kernels release the GIL: ``nogil=True``).
+
+    Why not ``parallel=True``/``prange``: Numba's OpenMP threads spin while they wait, and
+    so do OpenBLAS' idle threads for a while after any NumPy matrix product; on 2 cores the
+    two pools then stalled each other for a scheduler tick (a 1 ms pass took 4-8 ms whenever
+    a NumPy product ran just before). Its 'workqueue' layer did not stall but took ~1.6 ms
+    against OpenMP's 0.8-1.0 on the same pass. Blocking Python threads do neither.
+    Returns the compile or cache-load ms (compiled here, on this thread, before the split).
+    """
+    global _POOL
+    ms = _compile(kernel, args + parts[0])
+    if len(parts) == 1:
+        kernel(*args, *parts[0])
+        return ms
+    if _POOL is None or _POOL._max_workers < len(parts) - 1:
+        _POOL = ThreadPoolExecutor(max_workers=len(parts) - 1, thread_name_prefix="lstmcalc-numba")
+    futures = [_POOL.submit(kernel, *args, *part) for part in parts[1:]]
+    try:
+        kernel(*args, *parts[0])
+    finally:
+        for f in futures:
+            f.result()
+    return ms
 
 
 def run_direction(spec, p, seq, out, reverse: bool, h_final, c_final) -> float:
-    """One layer and direction of ``spec`` on seq (B, T, X_k), time-major, with prepared
+    """One layer and direction of ``spec`` on seq (B, T, X_k), batch first, with prepared
     weights ``p`` (see :func:`lstmcalc.cells.prepare`): the input projections, then the
-    loop over time. Writes out (B, T, H_out), h_final, c_final; returns the compile or
-    cache-load ms."""
+    loop over time, each split by rows across threads (batch rows never interact, so each
+    thread runs its rows through all T steps with no synchronisation per step). Writes out
+    (B, T, H_out), h_final, c_final; returns the compile or cache-load ms."""
     batch, t_len, x_k = seq.shape
     gh = p.wx.shape[1]
     xp = np.empty((batch, t_len, gh), dtype=seq.dtype)  # (B, T, G·H)
-    ms = _call(project, chunks(batch * t_len), seq.reshape(batch * t_len, x_k), p.wx, p.bx,
-               xp.reshape(batch * t_len, gh))  # (B·T, X) @ (X, G·H) -> (B·T, G·H)
+    n_rows = batch * t_len
+    ms = run_chunks(project, chunks(n_rows, max(1, n_rows // MIN_PROJECTION_ROWS)),
+                    seq.reshape(n_rows, x_k), p.wx, p.bx, xp.reshape(n_rows, gh))  # (B·T, X) @ (X, G·H) -> (B·T, G·H)
     fast = xp.dtype == np.float32
-    bounds = chunks(batch)
+    parts = chunks(batch)
     if spec.cell == "lstm":
-        return ms + _call(lstm_direction, bounds, xp, p.wh, p.whr, reverse, fast, out, h_final, c_final)
+        return ms + run_chunks(lstm_direction, parts, xp, p.wh, p.whr, reverse, fast, out, h_final, c_final)
     if spec.cell == "gru":
-        return ms + _call(gru_direction, bounds, xp, p.wh, p.bhn, spec.reset_after, reverse, fast, out, h_final)
-    return ms + _call(rnn_direction, bounds, xp, p.wh, spec.activation == "relu", reverse, fast, out, h_final)
+        return ms + run_chunks(gru_direction, parts, xp, p.wh, p.bhn, spec.reset_after, reverse, fast, out, h_final)
+    return ms + run_chunks(rnn_direction, parts, xp, p.wh, spec.activation == "relu", reverse, fast, out, h_final)

@@ -139,7 +139,7 @@ def _orthogonal(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     q *= np.sign(np.diag(r))
     if rows < cols:
         q = q.T
-    return q.reshape(shape)
+    return q.reshape(shape)  # (rows, cols): (H, G·H) for a recurrent kernel
 
 
 def init_weights(spec: LayerSpec, seed: int = 0, dtype="float32") -> dict[str, np.ndarray]:

@@ -278,7 +278,7 @@ def rnn_direction(xp, wh, relu, reverse, fast, out, h_final, b0, b1):  # pragma:
 
 
 _SEEN: set = set()
-_POOL: ThreadPoolExecutor | None = None
+_POOL: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool)
 MIN_PROJECTION_ROWS = 64  # per thread: below this one thread projects (a hand-off costs ~20 µs)
 
 
@@ -331,9 +331,10 @@ def run_chunks(kernel, parts: list[tuple[int, int]], *args) -> float:
     if len(parts) == 1:
         kernel(*args, *parts[0])
         return ms
-    if _POOL is None or _POOL._max_workers < len(parts) - 1:
-        _POOL = ThreadPoolExecutor(max_workers=len(parts) - 1, thread_name_prefix="lstmcalc-numba")
-    futures = [_POOL.submit(kernel, *args, *part) for part in parts[1:]]
+    if _POOL is None or _POOL[0] != os.getpid() or _POOL[1]._max_workers < len(parts) - 1:
+        # a new pool after fork too: the parent's threads do not exist in a child
+        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=len(parts) - 1, thread_name_prefix="lstmcalc-numba"))
+    futures = [_POOL[1].submit(kernel, *args, *part) for part in parts[1:]]
     try:
         kernel(*args, *parts[0])
     finally:

@@ -524,3 +524,22 @@ def test_estimate_counts_the_big_buffers():
     assert parts["sequences"] == 2 * B * T * 2 * H
     assert parts["weights"] == 2 * sum(t.count for t in all_tensors(spec))
     assert estimate_bytes(spec, np.float64) == 2 * estimate_bytes(spec, "float32") == 8 * sum(parts.values())
+
+
+def test_numba_backend_works_in_a_forked_child():
+    """The thread pool is per process: a child forked after a Numba pass gets its own."""
+    pytest.importorskip("numba")
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    _, weights, x = case(dict(cell="gru", framework="torch", bias=True, layers=1, bidirectional=False), seed=13)
+    x = np.repeat(x, 4, axis=0)  # 8 rows: split across threads
+    parent = forward(x, weights, cell="gru", framework="torch", backend="numba")
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        child = pool.apply_async(_forward_in_child, (x, weights)).get(timeout=60)
+    np.testing.assert_array_equal(child, parent.output)
+
+
+def _forward_in_child(x, weights):
+    return forward(x, weights, cell="gru", framework="torch", backend="numba").output

@@ -46,13 +46,12 @@ How it is computed (both backends):
 
 from __future__ import annotations
 
-import time as _time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .conventions import gate_order, layer_tensors, weights_key
+from .conventions import layer_tensors, weights_key
 from .memory import SizeError, check_memory, estimate_bytes  # noqa: F401  (re-exported)
 from .spec import FRAMEWORKS, LayerSpec, SpecError
 from .weights import infer_spec

@@ -88,6 +88,16 @@ class ForwardResult:
     h_backward: np.ndarray | None = None
     c_backward: np.ndarray | None = None
 
+    def __rich__(self):
+        from .render import forward_view  # rich only when rendering
+
+        return forward_view(self)
+
+    def _repr_html_(self) -> str:
+        from .render import forward_html
+
+        return forward_html(self)
+
 
 @dataclass(frozen=True, eq=False)
 class Prepared:

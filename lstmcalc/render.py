@@ -469,3 +469,33 @@ def cost_html(c) -> str:
         _html_table(["tool", "version", "reports", "what it counts"], tools, "What FLOP counters report"),
         "<ul>" + "".join(f"<li>{escape(n)}</li>" for n in c.notes) + "</ul></div>",
     ])
+
+
+def _forward_rows(r) -> list[list[str]]:
+    rows = []
+    for name in ("output", "h", "c", "h_backward", "c_backward"):
+        a = getattr(r, name)
+        if a is None:
+            continue
+        flat = a.reshape(-1)
+        sample = ", ".join(f"{v:+.5f}" for v in flat[:4]) + (", …" if flat.size > 4 else "")
+        rows.append([name, "(" + ", ".join(str(d) for d in a.shape) + ")", str(a.dtype), f"[{sample}]"])
+    return rows
+
+
+def forward_view(r) -> Group:
+    """A forward result: each returned array's shape, dtype and first values."""
+    spec = r.spec
+    table = Table(title=f"{FRAMEWORK_TITLES[spec.framework]} {CELL_TITLES[spec.cell]} forward ({r.backend})",
+                  box=box.SIMPLE_HEAD, title_justify="left")
+    for head in ("array", "shape", "dtype", "first values"):
+        table.add_column(head)
+    for row in _forward_rows(r):
+        table.add_row(*row)
+    return Group(table)
+
+
+def forward_html(r) -> str:
+    spec = r.spec
+    return _html_table(["array", "shape", "dtype", "first values"], _forward_rows(r),
+                       f"{FRAMEWORK_TITLES[spec.framework]} {CELL_TITLES[spec.cell]} forward ({r.backend})")

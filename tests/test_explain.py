@@ -100,3 +100,18 @@ def test_cost_html_view():
     assert "7,680 MACs" in html
     assert "<td>matmul</td><td>48</td><td>15360</td>" in html  # 2 × MACs, per step and whole run
     assert "<td>ptflops</td>" in html
+
+
+def test_forward_result_displays_as_html_and_rich():
+    import numpy as np
+
+    import lstmcalc
+    from lstmcalc.spec import make_spec
+    from lstmcalc.weights import init_weights
+
+    spec = make_spec(3, 2, batch=4, time=5)
+    r = lstmcalc.forward(np.zeros((4, 5, 2)), init_weights(spec, seed=1, dtype="float64"))
+    html = r._repr_html_()
+    assert "<table>" in html and "<td>(4, 5, 3)</td>" in html and "<td>c</td>" in html
+    text = _render(r, 100)
+    assert "(4, 5, 3)" in text and "float64" in text

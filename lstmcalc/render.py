@@ -147,7 +147,7 @@ def tensor_table(b: Breakdown) -> Table:
             cells.append(str(t.layer))
         if keras_where and spec.bidirectional:
             cells.append(DIRECTION_SHORT[t.direction])
-        shape = "(" + ", ".join(str(d) for d in t.shape) + ("," if len(t.shape) == 1 else "") + ")"
+        shape = str(tuple(t.shape))  # "(8,)", "(2, 8)"
         cells += [t.name, shape, f"{t.count:,}", _slice_text(b, t)]
         table.add_row(*cells)
     return table
@@ -186,7 +186,7 @@ def output_table(b: Breakdown) -> Table:
     table.add_column("shape")
     table.add_column("what it is")
     for o in b.outputs:
-        table.add_row(o.name, "(" + ", ".join(str(d) for d in o.shape) + ")", o.meaning)
+        table.add_row(o.name, str(tuple(o.shape)), o.meaning)
     return table
 
 
@@ -304,13 +304,20 @@ def _bytes(n: int) -> str:
     return f"{n:,} B"
 
 
-def cost_view(c) -> Group:
-    """MACs, FLOPs by kind, memory and what the FLOP counters report, for a ``Cost``."""
-    spec = c.spec
+def _run_title(spec, dtype: str) -> Text:
+    """'Keras 3 LSTM, units H = 2, input X = 1, batch B = 32, time T = 1, float32'."""
     title = Text()
     title.append(f"{FRAMEWORK_TITLES[spec.framework]} {CELL_TITLES[spec.cell]}", style="bold")
     title.append(f", units H = {spec.units}, input X = {spec.input_size}, batch B = {spec.batch}, "
-                 f"time T = {spec.time}, {c.dtype}: ")
+                 f"time T = {spec.time}, {dtype}")
+    return title
+
+
+def cost_view(c) -> Group:
+    """MACs, FLOPs by kind, memory and what the FLOP counters report, for a ``Cost``."""
+    spec = c.spec
+    title = _run_title(spec, c.dtype)
+    title.append(": ")
     title.append(f"{c.macs:,} MACs", style="bold green")
 
     formula = Table.grid(padding=(0, 1))
@@ -417,23 +424,20 @@ def convert_view(source: str, target: str, arrays: dict, path: str) -> Table:
     table.add_column("shape")
     table.add_column("count", justify="right")
     for name, a in arrays.items():
-        table.add_row(name, "(" + ", ".join(str(d) for d in a.shape) + ("," if a.ndim == 1 else "") + ")", f"{a.size:,}")
+        table.add_row(name, str(a.shape), f"{a.size:,}")
     return table
 
 
 def run_view(report) -> Group:
     """Every tensor's shape, a few values of the final h, backend, time and throughput."""
     spec = report.spec
-    title = Text()
-    title.append(f"{FRAMEWORK_TITLES[spec.framework]} {CELL_TITLES[spec.cell]}", style="bold")
-    title.append(f", units H = {spec.units}, input X = {spec.input_size}, batch B = {spec.batch}, "
-                 f"time T = {spec.time}, {report.dtype}")
+    title = _run_title(spec, report.dtype)
     table = Table(title="Tensors, in the order data flows", box=box.SIMPLE_HEAD, title_justify="left")
     table.add_column("role")
     table.add_column("name")
     table.add_column("shape")
     for role, name, shape in report.tensors:
-        table.add_row(role, name, "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")")
+        table.add_row(role, name, str(tuple(shape)))
     facts = Table.grid(padding=(0, 2))
     facts.add_column(no_wrap=True)
     facts.add_column()
@@ -479,7 +483,7 @@ def _forward_rows(r) -> list[list[str]]:
             continue
         flat = a.reshape(-1)
         sample = ", ".join(f"{v:+.5f}" for v in flat[:4]) + (", …" if flat.size > 4 else "")
-        rows.append([name, "(" + ", ".join(str(d) for d in a.shape) + ")", str(a.dtype), f"[{sample}]"])
+        rows.append([name, str(a.shape), str(a.dtype), f"[{sample}]"])
     return rows
 
 

@@ -4,8 +4,10 @@ Each kernel runs one layer and one direction over the whole sequence for a range
 rows, from the input projections computed first with one (row-split) product, so per time
 step it does the recurrent product (its own register-blocked loops, no BLAS) and the gate
 math with no Python overhead. That wins where NumPy's per-call overhead dominates: small H,
-small B, long T (see :func:`lstmcalc.cells.prefers_numba`). Batch rows never interact, so
-:func:`run_chunks` gives each thread its own rows for all T steps: no synchronisation per step.
+small B, long T. Batch rows never interact, so :func:`run_chunks` gives each thread its own
+rows for all T steps: no synchronisation per step. Where one step's product is larger than
+``STEPWISE_MIN_WORK`` multiply-adds, :func:`run_direction_stepwise` leaves the products to
+NumPy's BLAS (all cores) and fuses only each step's gate math into one call.
 
 The kernels take the weights :func:`lstmcalc.cells.prepare` makes: gates in the internal
 order (LSTM ``[i, f, o, g]``, GRU ``[z, r, n]``), the sigmoid gates' columns halved, so
@@ -63,6 +65,19 @@ def tanh_inplace(a, fast):  # pragma: no cover (compiled)
         for r in range(rows):
             for j in range(cols):
                 a[r, j] = math.tanh(a[r, j])
+
+
+@numba.njit(**JIT)
+def activate(a, relu, fast):  # pragma: no cover (compiled)
+    """a (R, N) ← relu(a) or tanh(a): the SimpleRNN / torch.nn.RNN nonlinearity."""
+    if relu:
+        rows, cols = a.shape
+        for r in range(rows):
+            for j in range(cols):
+                if a[r, j] < 0.0:
+                    a[r, j] = 0.0
+    else:
+        tanh_inplace(a, fast)
 
 
 @numba.njit(**JIT)
@@ -147,6 +162,27 @@ def project(seq, wx, bx, xp, r0, r1):  # pragma: no cover (compiled)
     matmul_acc(seq, wx, xp, r0, r1)
 
 
+@numba.njit(**JIT)
+def lstm_cell(gates, cs, m, fast):  # pragma: no cover (compiled)
+    """The LSTM gate math of one step for every row: gates (R, 4H) holds the pre-activations
+    [i, f, o, g] (σ columns halved); c_t = f ⊙ c_{t-1} + i ⊙ g into cs (R, H), and
+    o ⊙ tanh(c_t) into m (R, H)."""
+    rows = gates.shape[0]
+    h = gates.shape[1] // 4
+    tanh_inplace(gates, fast)
+    for r in range(rows):
+        for j in range(h):
+            i = 0.5 * gates[r, j] + 0.5
+            f = 0.5 * gates[r, h + j] + 0.5
+            c = f * cs[r, j] + i * gates[r, 3 * h + j]
+            cs[r, j] = c
+            m[r, j] = c
+    tanh_inplace(m, fast)
+    for r in range(rows):
+        for j in range(h):
+            m[r, j] *= 0.5 * gates[r, 2 * h + j] + 0.5  # o ⊙ tanh(c_t)
+
+
 @numba.njit(**KERNEL)
 def lstm_direction(xp, wh, whr, reverse, fast, out, h_final, c_final, b0, b1):  # pragma: no cover (compiled)
     """xp (B, T, 4H) [i, f, o, g], wh (H_out, 4H), whr (H, P) or (0, 0); writes h_t to
@@ -167,18 +203,7 @@ def lstm_direction(xp, wh, whr, reverse, fast, out, h_final, c_final, b0, b1):  
                 gates[r, j] = xp[b0 + r, t, j]
         if s > 0:
             matmul_acc(hs, wh, gates, 0, rows)
-        tanh_inplace(gates, fast)
-        for r in range(rows):
-            for j in range(h):
-                i = 0.5 * gates[r, j] + 0.5
-                f = 0.5 * gates[r, h + j] + 0.5
-                c = f * cs[r, j] + i * gates[r, 3 * h + j]
-                cs[r, j] = c
-                m[r, j] = c
-        tanh_inplace(m, fast)
-        for r in range(rows):
-            for j in range(h):
-                m[r, j] *= 0.5 * gates[r, 2 * h + j] + 0.5  # o ⊙ tanh(c_t)
+        lstm_cell(gates, cs, m, fast)
         if proj:
             hs[:, :] = 0.0
             matmul_acc(m, whr, hs, 0, rows)
@@ -261,13 +286,7 @@ def rnn_direction(xp, wh, relu, reverse, fast, out, h_final, b0, b1):  # pragma:
                 acc[r, j] = xp[b0 + r, t, j]
         if s > 0:
             matmul_acc(hs, wh, acc, 0, rows)
-        if relu:
-            for r in range(rows):
-                for j in range(h):
-                    if acc[r, j] < 0.0:
-                        acc[r, j] = 0.0
-        else:
-            tanh_inplace(acc, fast)
+        activate(acc, relu, fast)
         hs[:, :] = acc
         for r in range(rows):
             for j in range(h):
@@ -275,6 +294,99 @@ def rnn_direction(xp, wh, relu, reverse, fast, out, h_final, b0, b1):  # pragma:
     for r in range(rows):
         for j in range(h):
             h_final[b0 + r, j] = hs[r, j]
+
+
+# --- step kernels: the gate math of one time step, for the stepwise path -------------------------
+# Where one step's recurrent product is large, OpenBLAS on every core beats matmul_acc on
+# row chunks; then the loop over time runs in Python (a few µs a step), each product goes to
+# NumPy's BLAS, and each step's gate math is one fused Numba call instead of NumPy's ten
+# passes over the gate buffers. ``first``: t is the first step, h_0 = 0 (no product).
+
+
+@numba.njit(**JIT)
+def add_inputs(acc, xp, t, c0, first):  # pragma: no cover (compiled)
+    """acc (B, N) ← acc + xp[:, t, c0 : c0 + N], or xp's columns alone when ``first``."""
+    rows, cols = acc.shape
+    for r in range(rows):
+        if first:
+            for j in range(cols):
+                acc[r, j] = xp[r, t, c0 + j]
+        else:
+            for j in range(cols):
+                acc[r, j] += xp[r, t, c0 + j]
+
+
+@numba.njit(**JIT)
+def sigmoid_gates(zr, xp, t, first, fast):  # pragma: no cover (compiled)
+    """zr (B, N) ← σ(zr + xp[:, t, :N]), σ(a) = ½ tanh(a') + ½ (a' the halved buffer value)."""
+    add_inputs(zr, xp, t, 0, first)
+    tanh_inplace(zr, fast)
+    rows, cols = zr.shape
+    for r in range(rows):
+        for j in range(cols):
+            zr[r, j] = 0.5 * zr[r, j] + 0.5
+
+
+@numba.njit(**JIT)
+def gru_update(z, n, hs):  # pragma: no cover (compiled)
+    """hs (B, H) ← z ⊙ hs + (1 − z) ⊙ n, as n + z ⊙ (hs − n); z (B, ≥ H) its first H columns."""
+    rows, h = hs.shape
+    for r in range(rows):
+        for j in range(h):
+            hs[r, j] = n[r, j] + z[r, j] * (hs[r, j] - n[r, j])
+
+
+@numba.njit(**KERNEL)
+def lstm_step(gates, xp, t, first, cs, m, fast):  # pragma: no cover (compiled)
+    """gates (B, 4H) = h_{t-1} W_h (by BLAS) ← + xp[:, t]; then :func:`lstm_cell`:
+    c_t into cs (B, H), o ⊙ tanh(c_t) into m (B, H)."""
+    add_inputs(gates, xp, t, 0, first)
+    lstm_cell(gates, cs, m, fast)
+
+
+@numba.njit(**KERNEL)
+def gru_step_after(rec, xp, t, first, bhn, hs, fast):  # pragma: no cover (compiled)
+    """Reset-after GRU: rec (B, 3H) = h_{t-1} W_h (by BLAS); z, r = σ(rec + x),
+    n = tanh(x_n + r ⊙ (rec_n + b_hn)); hs (B, H) ← h_t."""
+    h = hs.shape[1]
+    zr = rec[:, : 2 * h]
+    sigmoid_gates(zr, xp, t, first, fast)
+    n = rec[:, 2 * h :]
+    rows = hs.shape[0]
+    for r in range(rows):
+        for j in range(h):
+            u = 0.0 if first else n[r, j]
+            n[r, j] = (u + bhn[j]) * zr[r, h + j] + xp[r, t, 2 * h + j]
+    tanh_inplace(n, fast)
+    gru_update(zr, n, hs)
+
+
+@numba.njit(**KERNEL)
+def gru_step_gates(zr, xp, t, first, hs, rh, fast):  # pragma: no cover (compiled)
+    """Reset-before GRU, first half: zr (B, 2H) = h_{t-1} W_zr (by BLAS) ← σ(zr + x_zr);
+    rh (B, H) ← r ⊙ h_{t-1}, the input of the caller's product with W_n."""
+    sigmoid_gates(zr, xp, t, first, fast)
+    rows, h = hs.shape
+    for r in range(rows):
+        for j in range(h):
+            rh[r, j] = zr[r, h + j] * hs[r, j]
+
+
+@numba.njit(**KERNEL)
+def gru_step_update(n, xp, t, first, zr, hs, fast):  # pragma: no cover (compiled)
+    """Reset-before GRU, second half: n (B, H) = (r ⊙ h_{t-1}) W_n (by BLAS) ←
+    tanh(n + x_n); hs (B, H) ← h_t."""
+    add_inputs(n, xp, t, 2 * hs.shape[1], first)
+    tanh_inplace(n, fast)
+    gru_update(zr, n, hs)
+
+
+@numba.njit(**KERNEL)
+def rnn_step(acc, xp, t, first, relu, hs, fast):  # pragma: no cover (compiled)
+    """acc (B, H) = h_{t-1} W_h (by BLAS) ← act(acc + x_t); hs (B, H) ← h_t."""
+    add_inputs(acc, xp, t, 0, first)
+    activate(acc, relu, fast)
+    hs[:, :] = acc
 
 
 _SEEN: set = set()
@@ -343,6 +455,11 @@ def run_chunks(kernel, parts: list[tuple[int, int]], *args) -> float:
     return ms
 
 
+# Above this many multiply-adds in one step's recurrent product (B·H_out·G·H), run_direction
+# takes the stepwise path (BLAS products, fused Numba gate math); see its docstring.
+STEPWISE_MIN_WORK = 2**17
+
+
 def run_direction(spec, p, seq, out, reverse: bool, h_final, c_final) -> float:
     """One layer and direction of ``spec`` on seq (B, T, X_k), batch first, with prepared
     weights ``p`` (see :func:`lstmcalc.cells.prepare`): the input projections, then the
@@ -351,6 +468,8 @@ def run_direction(spec, p, seq, out, reverse: bool, h_final, c_final) -> float:
     (B, T, H_out), h_final, c_final; returns the compile or cache-load ms."""
     batch, t_len, x_k = seq.shape
     gh = p.wx.shape[1]
+    if batch * p.wh.shape[0] * gh > STEPWISE_MIN_WORK:
+        return run_direction_stepwise(spec, p, seq, out, reverse, h_final, c_final)
     xp = np.empty((batch, t_len, gh), dtype=seq.dtype)  # (B, T, G·H)
     n_rows = batch * t_len
     ms = run_chunks(project, chunks(n_rows, max(1, n_rows // MIN_PROJECTION_ROWS)),
@@ -362,3 +481,69 @@ def run_direction(spec, p, seq, out, reverse: bool, h_final, c_final) -> float:
     if spec.cell == "gru":
         return ms + run_chunks(gru_direction, parts, xp, p.wh, p.bhn, spec.reset_after, reverse, fast, out, h_final)
     return ms + run_chunks(rnn_direction, parts, xp, p.wh, spec.activation == "relu", reverse, fast, out, h_final)
+
+
+def run_direction_stepwise(spec, p, seq, out, reverse: bool, h_final, c_final) -> float:
+    """:func:`run_direction` for large steps: the input projections and each step's recurrent
+    product by NumPy's BLAS (on every core, as the NumPy backend does them), each step's gate
+    math in one fused Numba call (one pass instead of NumPy's ten; the rows are too few for
+    a thread hand-off per step to pay). Same arguments and result; returns the compile ms."""
+    batch, t_len, x_k = seq.shape
+    dt = seq.dtype
+    h, gh = spec.units, p.wx.shape[1]
+    xp = np.empty((batch, t_len, gh), dtype=dt)  # (B, T, G·H)
+    np.matmul(seq.reshape(batch * t_len, x_k), p.wx, out=xp.reshape(batch * t_len, gh))  # (B·T, G·H)
+    xp += p.bx
+    fast = bool(dt == np.float32)
+    hs = np.zeros((batch, p.wh.shape[0]), dtype=dt)  # (B, H_out): h_{t-1}, contiguous for BLAS
+    steps = range(t_len - 1, -1, -1) if reverse else range(t_len)
+    if spec.cell == "lstm":
+        gates = np.empty((batch, gh), dtype=dt)  # (B, 4H)
+        cs = np.zeros((batch, h), dtype=dt)  # (B, H)
+        m = np.empty((batch, h), dtype=dt)  # (B, H): o ⊙ tanh(c_t)
+        ms = _compile(lstm_step, (gates, xp, 0, True, cs, m, fast))
+        for s, t in enumerate(steps):
+            if s:
+                np.matmul(hs, p.wh, out=gates)
+            lstm_step(gates, xp, t, s == 0, cs, m, fast)
+            if p.whr.size:
+                np.matmul(m, p.whr, out=hs)  # h_t = (o ⊙ tanh(c_t)) W_hr^T
+            else:
+                hs, m = m, hs
+            out[:, t] = hs
+        c_final[...] = cs
+    elif spec.cell == "gru" and spec.reset_after:
+        rec = np.empty((batch, gh), dtype=dt)  # (B, 3H): h_{t-1} W_h for z, r, n
+        ms = _compile(gru_step_after, (rec, xp, 0, True, p.bhn, hs, fast))
+        for s, t in enumerate(steps):
+            if s:
+                np.matmul(hs, p.wh, out=rec)
+            gru_step_after(rec, xp, t, s == 0, p.bhn, hs, fast)
+            out[:, t] = hs
+    elif spec.cell == "gru":
+        wh_zr = np.ascontiguousarray(p.wh[:, : 2 * h])  # (H, 2H)
+        wh_n = np.ascontiguousarray(p.wh[:, 2 * h :])  # (H, H)
+        zr = np.empty((batch, 2 * h), dtype=dt)  # (B, 2H)
+        n = np.empty((batch, h), dtype=dt)  # (B, H)
+        rh = np.empty((batch, h), dtype=dt)  # (B, H): r ⊙ h_{t-1}
+        ms = _compile(gru_step_gates, (zr, xp, 0, True, hs, rh, fast))
+        ms += _compile(gru_step_update, (n, xp, 0, True, zr, hs, fast))
+        for s, t in enumerate(steps):
+            if s:
+                np.matmul(hs, wh_zr, out=zr)
+            gru_step_gates(zr, xp, t, s == 0, hs, rh, fast)
+            if s:
+                np.matmul(rh, wh_n, out=n)  # U_n (r ⊙ h_{t-1})
+            gru_step_update(n, xp, t, s == 0, zr, hs, fast)
+            out[:, t] = hs
+    else:
+        acc = np.empty((batch, h), dtype=dt)  # (B, H)
+        relu = spec.activation == "relu"
+        ms = _compile(rnn_step, (acc, xp, 0, True, relu, hs, fast))
+        for s, t in enumerate(steps):
+            if s:
+                np.matmul(hs, p.wh, out=acc)
+            rnn_step(acc, xp, t, s == 0, relu, hs, fast)
+            out[:, t] = hs
+    h_final[...] = hs
+    return ms

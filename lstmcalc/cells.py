@@ -405,15 +405,15 @@ NUMBA_MAX_STEP_WORK = 2**25
 def prefers_numba(spec: LayerSpec) -> bool:
     """The ``backend="auto"`` rule: Numba unless one time step is a big matrix product.
 
-    Per step the NumPy loop makes about ten calls of ~1 µs overhead each and its BLAS
-    product runs on the threads of OpenBLAS; the Numba loop has no per-step overhead and
-    splits the batch rows across its threads, but computes the product with its own
-    register-blocked loops (~80 GMAC/s per core in float32 against OpenBLAS' ~140 on two).
-    Measured here (2 cores, float32 LSTM, X = H, T = 40, H 16..1024, B 1..128, see
-    benchmarks/forward.py for the method): Numba took 0.17-0.9× NumPy's time up to
-    B·H_out·G·H = 2**25 multiply-adds per step (B = 8, H = 1024; B = 128, H = 256) and
-    0.9-1.1× around 2**26-2**27 (B = 32, H = 1024: 1.12×; B = 128, H = 512: 0.93×); with
-    OPENBLAS_CORETYPE unset NumPy gains ~30% on the large products. So: Numba up to 2**25.
+    Per step the NumPy loop makes about ten calls of ~1 µs overhead each, and as many passes
+    over the gate buffers. The Numba backend runs small steps entirely in its own loops
+    (batch rows split across threads, no per-step overhead) and larger ones (over
+    ``_numba.STEPWISE_MIN_WORK`` = 2**17 multiply-adds) stepwise: NumPy's BLAS for the
+    products, one fused call for the gate math. Measured (2 cores, float32 LSTM, warm,
+    benchmarks/forward.py and 18 shapes with B·H·4H from 2**7 to 2**26): Numba took 0.06-0.92×
+    NumPy's time up to 2**25 multiply-adds per step (B = 8, H = 1024; B = 128, H = 256);
+    above, both are bound by the same BLAS products and were within run-to-run noise
+    (±15% on this shared machine) of each other, so NumPy, which needs no compiled kernels.
     """
     return spec.batch * spec.hidden_out * spec.gates * spec.units <= NUMBA_MAX_STEP_WORK
 

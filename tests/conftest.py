@@ -15,3 +15,15 @@ def pytest_addoption(parser):
 @pytest.fixture
 def regen_golden(request) -> bool:
     return request.config.getoption("--regen-golden")
+
+
+NUMBA_PATHS = ("kernel", "stepwise")
+
+
+@pytest.fixture(params=NUMBA_PATHS)
+def numba_path(request, monkeypatch) -> str:
+    """Runs the test once per path of the Numba backend: "kernel" (the whole loop over time
+    in Numba) and "stepwise" (BLAS products, fused Numba gate math), whatever the sizes."""
+    numba_module = pytest.importorskip("lstmcalc._numba")
+    monkeypatch.setattr(numba_module, "STEPWISE_MIN_WORK", 2**62 if request.param == "kernel" else 0)
+    return request.param

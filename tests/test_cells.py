@@ -291,8 +291,7 @@ def test_float32_close_to_float64_reference(c):
 
 
 @pytest.mark.parametrize("c", CONFIGS, ids=config_id)
-def test_numba_agrees_with_numpy(c):
-    pytest.importorskip("numba")
+def test_numba_agrees_with_numpy(c, numba_path):
     _, weights, x = case(c, seed=CONFIGS.index(c))
     by_numpy = forward(x, weights, backend="numpy", **c)
     by_numba = forward(x, weights, backend="numba", **c)
@@ -303,9 +302,8 @@ def test_numba_agrees_with_numpy(c):
     compare(forward(x.astype(np.float32), weights, backend="numba", **c), ref, atol=5e-6)
 
 
-def test_longer_sequences_and_batches_agree_between_backends():
+def test_longer_sequences_and_batches_agree_between_backends(numba_path):
     """Several batch rows per Numba thread, odd sizes for the 4×4 blocking, T = 37."""
-    pytest.importorskip("numba")
     rng = np.random.default_rng(7)
     for cell, framework, extra in (("lstm", "torch", {"proj_size": 5}), ("gru", "keras", {"reset_after": False}),
                                    ("gru", "torch", {}), ("rnn", "keras", {})):
@@ -384,16 +382,18 @@ def test_forward_is_deterministic_and_batch_rows_are_independent(seed, batch, ti
 # --- numerical stability ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("backend", ["numpy", "numba-kernel", "numba-stepwise"])
 @pytest.mark.parametrize("c", [
     dict(cell="lstm", framework="keras"), dict(cell="lstm", framework="torch", proj_size=P),
     dict(cell="gru", framework="keras", reset_after=False), dict(cell="gru", framework="torch"),
     dict(cell="rnn", framework="keras"), dict(cell="rnn", framework="torch", activation="relu"),
 ], ids=lambda c: "-".join(str(v) for v in c.values()))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_saturating_inputs_raise_no_warning_and_give_no_nan(c, backend, dtype):
-    if backend == "numba":
-        pytest.importorskip("numba")
+def test_saturating_inputs_raise_no_warning_and_give_no_nan(c, backend, dtype, monkeypatch):
+    if backend.startswith("numba-"):
+        numba_module = pytest.importorskip("lstmcalc._numba")
+        monkeypatch.setattr(numba_module, "STEPWISE_MIN_WORK", 0 if backend == "numba-stepwise" else 2**62)
+        backend = "numba"
     spec = make_spec(H, X, **c)
     weights = random_weights(spec, 11)
     x = np.where(np.random.default_rng(0).random((B, T, X)) < 0.5, -1e4, 1e4).astype(dtype)

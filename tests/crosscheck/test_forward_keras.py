@@ -151,8 +151,7 @@ def test_forward_matches_keras_float32(c):
 
 
 @pytest.mark.parametrize("c", [c for c in CONFIGS if c["layers"] == 2 and c["bidirectional"]], ids=config_id)
-def test_numba_backend_matches_keras(c):
-    pytest.importorskip("numba")
+def test_numba_backend_matches_keras(c, numba_path):
     if keras_float64_accurate(c):
         check(c, "float64", 1e-12, backend="numba")
     check(c, "float32", 1e-5, backend="numba")

@@ -10,7 +10,9 @@ apart as the first call's ``compile_ms`` in a fresh process).
 
 Torch runs under ``torch.no_grad()`` with ``torch.set_num_threads`` equal to NumPy's BLAS
 thread count, both with its default CPU path (oneDNN, when torch has it) and with
-``torch.backends.mkldnn.flags(enabled=False)`` (ATen's own LSTM loop).
+``torch.backends.mkldnn.flags(enabled=False)`` (ATen's own LSTM loop). The 'gemms' column
+times only the matrix products on NumPy's BLAS (the input projection and T-1 recurrent
+products into preallocated buffers): no implementation on that BLAS can be faster.
 
     python benchmarks/forward.py                 # environment as it is
     python benchmarks/forward.py --env both      # and again with OPENBLAS_CORETYPE and
@@ -30,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPES = [(1, 1, 32, 1000), (32, 64, 32, 100), (128, 256, 64, 100), (512, 512, 64, 50), (64, 128, 1, 500)]
-BACKENDS = ("numpy", "numba", "torch", "torch-aten")
+BACKENDS = ("numpy", "numba", "torch", "torch-aten", "gemm")
 OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
@@ -89,7 +91,17 @@ def worker(backend: str, repeat: int, threads: int | None) -> dict:
         spec = make_spec(h, x_size, framework="torch", batch=b, time=t)
         weights = init_weights(spec, seed=1, dtype="float32")
         x = rng.standard_normal((b, t, x_size)).astype(np.float32)
-        if torch is None:
+        if backend == "gemm":  # only the products, on NumPy's BLAS: input projection, T-1 recurrent
+            wx, wh = weights["weight_ih_l0"].T.copy(), weights["weight_hh_l0"].T.copy()  # (X, 4H), (H, 4H)
+            xp = np.empty((b * t, 4 * h), dtype=np.float32)
+            hs, gates = rng.uniform(-1, 1, (b, h)).astype(np.float32), np.empty((b, 4 * h), dtype=np.float32)
+
+            def fn():
+                np.matmul(x.reshape(b * t, x_size), wx, out=xp)
+                for _ in range(t - 1):
+                    np.matmul(hs, wh, out=gates)
+
+        elif torch is None:
             first = forward(x, weights, framework="torch", backend=backend)
             result["compile_ms"].append(first.compile_ms)
             fn = lambda: forward(x, weights, framework="torch", backend=backend)  # noqa: E731
@@ -131,8 +143,10 @@ def table(args, env: dict, label: str) -> None:
           + (f"; torch {runs['torch'][0]['torch']}" if "torch" in runs["torch"][0] else ""))
     print(f"float32 LSTM, median ms over {args.rounds} rounds of fresh processes (each a median of up to "
           f"{args.repeat} warm runs); 'torch' is its default (oneDNN) path, 'aten' torch with oneDNN off")
-    head = (f"{'X':>4} {'H':>4} {'B':>3} {'T':>5} | {'numpy':>7} {'numba':>7} {'torch':>7} {'aten':>7} | "
-            f"{'numpy/torch':>11} {'best/torch':>10} {'best/aten':>9} | {'auto':>5} | {'numba load ms':>13}")
+    print("'gemms' times only the matrix products any NumPy-BLAS implementation must do (the input projection "
+          "and T-1 recurrent products, nothing else): a floor for the numpy backend")
+    head = (f"{'X':>4} {'H':>4} {'B':>3} {'T':>5} | {'numpy':>7} {'numba':>7} {'torch':>7} {'aten':>7} {'gemms':>7} | "
+            f"{'numpy/torch':>11} {'best/torch':>10} {'best/aten':>9} {'gemms/torch':>11} | {'auto':>5} | {'numba load ms':>13}")
     print(head)
     print("-" * len(head))
 
@@ -145,12 +159,13 @@ def table(args, env: dict, label: str) -> None:
     from lstmcalc.spec import make_spec
 
     for i, (x_size, h, b, t) in enumerate(SHAPES):
-        numpy_ms, numba_ms, torch_ms, aten_ms = (med(k, i) for k in BACKENDS)
+        numpy_ms, numba_ms, torch_ms, aten_ms, gemm_ms = (med(k, i) for k in BACKENDS)
         best = min(v for v in (numpy_ms, numba_ms) if v == v)
         auto = "numba" if prefers_numba(make_spec(h, x_size, framework="torch", batch=b, time=t)) else "numpy"
         load = statistics.median(r["compile_ms"][i] for r in runs["numba"]) if "missing" not in runs["numba"][0] else float("nan")
-        print(f"{x_size:>4} {h:>4} {b:>3} {t:>5} | {numpy_ms:7.2f} {numba_ms:7.2f} {torch_ms:7.2f} {aten_ms:7.2f} | "
-              f"{numpy_ms / torch_ms:11.2f} {best / torch_ms:10.2f} {best / aten_ms:9.2f} | {auto:>5} | {load:13.1f}")
+        print(f"{x_size:>4} {h:>4} {b:>3} {t:>5} | {numpy_ms:7.2f} {numba_ms:7.2f} {torch_ms:7.2f} {aten_ms:7.2f} "
+              f"{gemm_ms:7.2f} | {numpy_ms / torch_ms:11.2f} {best / torch_ms:10.2f} {best / aten_ms:9.2f} "
+              f"{gemm_ms / torch_ms:11.2f} | {auto:>5} | {load:13.1f}")
     print()
 
 

@@ -154,14 +154,10 @@ def table(args, env: dict, label: str) -> None:
         values = [r["ms"][i] for r in runs[backend] if "missing" not in r]
         return statistics.median(values) if values else float("nan")
 
-    sys.path.insert(0, str(ROOT))
-    from lstmcalc.cells import prefers_numba
-    from lstmcalc.spec import make_spec
-
+    auto = "numpy" if "missing" in runs["numba"][0] else "numba"  # lstmcalc.cells._pick_backend
     for i, (x_size, h, b, t) in enumerate(SHAPES):
         numpy_ms, numba_ms, torch_ms, aten_ms, gemm_ms = (med(k, i) for k in BACKENDS)
         best = min(v for v in (numpy_ms, numba_ms) if v == v)
-        auto = "numba" if prefers_numba(make_spec(h, x_size, framework="torch", batch=b, time=t)) else "numpy"
         load = statistics.median(r["compile_ms"][i] for r in runs["numba"]) if "missing" not in runs["numba"][0] else float("nan")
         print(f"{x_size:>4} {h:>4} {b:>3} {t:>5} | {numpy_ms:7.2f} {numba_ms:7.2f} {torch_ms:7.2f} {aten_ms:7.2f} "
               f"{gemm_ms:7.2f} | {numpy_ms / torch_ms:11.2f} {best / torch_ms:10.2f} {best / aten_ms:9.2f} "

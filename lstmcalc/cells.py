@@ -383,7 +383,7 @@ def _merge(mode: str, fw: np.ndarray, bw: np.ndarray, out: np.ndarray) -> None:
         out /= 2
 
 
-def _pick_backend(backend: str, spec: LayerSpec) -> str:
+def _pick_backend(backend: str) -> str:
     if backend == "numpy":
         return "numpy"
     try:
@@ -393,29 +393,12 @@ def _pick_backend(backend: str, spec: LayerSpec) -> str:
             why = "is not installed" if e.name == "numba" else f"failed to import ({e})"
             raise SpecError("backend", f"numba {why}; install it with {NUMBA_EXTRA}") from None
         return "numpy"
-    if backend == "numba":
-        return "numba"
-    return "numba" if prefers_numba(spec) else "numpy"
-
-
-# Measured crossover: see prefers_numba.
-NUMBA_MAX_STEP_WORK = 2**25
-
-
-def prefers_numba(spec: LayerSpec) -> bool:
-    """The ``backend="auto"`` rule: Numba unless one time step is a big matrix product.
-
-    Per step the NumPy loop makes about ten calls of ~1 µs overhead each, and as many passes
-    over the gate buffers. The Numba backend runs small steps entirely in its own loops
-    (batch rows split across threads, no per-step overhead) and larger ones (over
-    ``_numba.STEPWISE_MIN_WORK`` = 2**17 multiply-adds) stepwise: NumPy's BLAS for the
-    products, one fused call for the gate math. Measured (2 cores, float32 LSTM, warm,
-    benchmarks/forward.py and 18 shapes with B·H·4H from 2**7 to 2**26): Numba took 0.06-0.92×
-    NumPy's time up to 2**25 multiply-adds per step (B = 8, H = 1024; B = 128, H = 256);
-    above, both are bound by the same BLAS products and were within run-to-run noise
-    (±15% on this shared machine) of each other, so NumPy, which needs no compiled kernels.
-    """
-    return spec.batch * spec.hidden_out * spec.gates * spec.units <= NUMBA_MAX_STEP_WORK
+    # "numba", and "auto" whenever Numba imports. Measured (float32 LSTM, 2 cores, 25 shapes
+    # with B·H·4H from 2**7 to 2**26, T 50-1000; benchmarks/forward.py), the Numba backend's
+    # two paths (see lstmcalc._numba) took 0.06-0.99× the NumPy backend's time: far less for
+    # small steps, where NumPy's ~ten calls a step dominate; 0.75-0.99× for large ones, where
+    # both wait on the same BLAS products; 0.9-1.1× (run-to-run noise) on 512/512/64/50.
+    return "numba"
 
 
 def forward(
@@ -444,7 +427,8 @@ def forward(
     ``layer{k}/{forward|backward}/`` for a stack or a bidirectional layer. Units and input
     size come from the shapes; the keywords must agree with the tensors.
 
-    ``backend``: "numpy", "numba" (needs ``lstmcalc[numba]``) or "auto" (:func:`prefers_numba`).
+    ``backend``: "numpy", "numba" (needs ``lstmcalc[numba]``) or "auto" (Numba when it
+    imports, else NumPy).
 
     Raises :class:`SpecError` for a bad option, a tensor that is missing, extra or of the
     wrong shape, a bad ``x``, or NaN/inf in ``x`` or a weight; :class:`SizeError` when
@@ -478,7 +462,7 @@ def forward(
     check_memory(spec, x.dtype)
     for key, value in weights.items():
         _check_finite(key, np.asarray(value))
-    chosen = _pick_backend(backend, spec)
+    chosen = _pick_backend(backend)
     params = prepare(spec, weights, x.dtype)
     return _run(spec, params, x, chosen)
 

@@ -491,12 +491,12 @@ def run_direction_stepwise(spec, p, seq, out, reverse: bool, h_final, c_final) -
     product by NumPy's BLAS (on every core, as the NumPy backend does them), each step's gate
     math in one fused Numba call (one pass instead of NumPy's ten; the rows are too few for
     a thread hand-off per step to pay). Same arguments and result; returns the compile ms."""
-    batch, t_len, x_k = seq.shape
+    from .cells import input_projections
+
+    batch, t_len, _ = seq.shape
     dt = seq.dtype
     h, gh = spec.units, p.wx.shape[1]
-    xp = np.empty((batch, t_len, gh), dtype=dt)  # (B, T, G·H)
-    np.matmul(seq.reshape(batch * t_len, x_k), p.wx, out=xp.reshape(batch * t_len, gh))  # (B·T, G·H)
-    xp += p.bx
+    xp = input_projections(p, seq)  # (B, T, G·H)
     fast = bool(dt == np.float32)
     hs = np.zeros((batch, p.wh.shape[0]), dtype=dt)  # (B, H_out): h_{t-1}, contiguous for BLAS
     steps = range(t_len - 1, -1, -1) if reverse else range(t_len)

@@ -244,6 +244,17 @@ def prepare(spec: LayerSpec, weights: Mapping[str, np.ndarray], dtype) -> list[l
     return out
 
 
+def input_projections(p: Prepared, seq: np.ndarray) -> np.ndarray:
+    """xp (B, T, G·H) = seq (B, T, X_k) W_x + b: every step's input projections, in one
+    product on NumPy's BLAS."""
+    b, t_len, x_k = seq.shape
+    gh = p.wx.shape[1]
+    xp = np.empty((b, t_len, gh), dtype=seq.dtype)  # (B, T, G·H)
+    np.matmul(seq.reshape(b * t_len, x_k), p.wx, out=xp.reshape(b * t_len, gh))  # (B·T, X) @ (X, G·H)
+    xp += p.bx
+    return xp
+
+
 # --- the NumPy recurrent loops ------------------------------------------------------------------
 
 
@@ -471,7 +482,7 @@ def _run(spec: LayerSpec, params: list[list[Prepared]], x: np.ndarray, backend: 
     """The stack of layers on x (B, T, X), with prepared weights, on one backend."""
     dt = x.dtype
     b, t_len, _ = x.shape
-    h, h_out, d, g = spec.units, spec.hidden_out, spec.directions, spec.gates
+    h, h_out, d = spec.units, spec.hidden_out, spec.directions
     keras = spec.framework == "keras"
     merged = keras and spec.bidirectional and spec.merge_mode != "concat"
     h_n = np.zeros((d * spec.layers, b, h_out), dtype=dt)  # (D·L, B, H_out)
@@ -482,7 +493,6 @@ def _run(spec: LayerSpec, params: list[list[Prepared]], x: np.ndarray, backend: 
 
     seq = np.ascontiguousarray(x)  # (B, T, X)
     for layer in range(spec.layers):
-        x_k = seq.shape[2]
         width = h_out if merged else d * h_out
         layer_out = np.empty((b, t_len, width), dtype=dt)  # (B, T, D·H_out) or (B, T, H)
         halves = [np.empty((b, t_len, h_out), dtype=dt) for _ in range(d)] if merged else None
@@ -491,12 +501,10 @@ def _run(spec: LayerSpec, params: list[list[Prepared]], x: np.ndarray, backend: 
             out = halves[k] if merged else layer_out[:, :, k * h_out : (k + 1) * h_out]  # (B, T, H_out)
             state = layer * d + k
             c_final = c_n[state] if c_n is not None else None
-            if backend == "numba":  # projections and loop in Numba: no BLAS threads to compete with
+            if backend == "numba":  # its own loops, or stepwise for large steps (see _numba.run_direction)
                 compile_ms += _numba.run_direction(spec, p, seq, out, k == 1, h_n[state], c_final)
                 continue
-            xp = np.empty((b, t_len, g * h), dtype=dt)  # (B, T, G·H)
-            np.matmul(seq.reshape(b * t_len, x_k), p.wx, out=xp.reshape(b * t_len, g * h))  # (B·T, G·H)
-            xp += p.bx
+            xp = input_projections(p, seq)  # (B, T, G·H)
             if spec.cell == "lstm":
                 _lstm_numpy(p, xp, out, k == 1, h_n[state], c_final)
             elif spec.cell == "gru":

@@ -17,13 +17,24 @@ def regen_golden(request) -> bool:
     return request.config.getoption("--regen-golden")
 
 
-NUMBA_PATHS = ("kernel", "stepwise")
+@pytest.fixture
+def use_backend(monkeypatch):
+    """use(name) -> the ``backend=`` to pass: "numba-kernel" and "numba-stepwise" force one
+    path of the Numba backend, whatever the sizes (the whole loop over time in Numba, or BLAS
+    products with fused Numba gate math); other names pass through."""
+
+    def use(name: str) -> str:
+        if not name.startswith("numba-"):
+            return name
+        numba_module = pytest.importorskip("lstmcalc._numba")
+        monkeypatch.setattr(numba_module, "STEPWISE_MIN_WORK", 0 if name == "numba-stepwise" else 2**62)
+        return "numba"
+
+    return use
 
 
-@pytest.fixture(params=NUMBA_PATHS)
-def numba_path(request, monkeypatch) -> str:
-    """Runs the test once per path of the Numba backend: "kernel" (the whole loop over time
-    in Numba) and "stepwise" (BLAS products, fused Numba gate math), whatever the sizes."""
-    numba_module = pytest.importorskip("lstmcalc._numba")
-    monkeypatch.setattr(numba_module, "STEPWISE_MIN_WORK", 2**62 if request.param == "kernel" else 0)
+@pytest.fixture(params=["numba-kernel", "numba-stepwise"])
+def numba_path(request, use_backend) -> str:
+    """Runs the test once per path of the Numba backend (see ``use_backend``)."""
+    use_backend(request.param)
     return request.param

@@ -47,7 +47,7 @@ def test_gru_keras_to_torch_reorders_z_r_n_to_r_z_n():
 
 
 def test_gru_torch_to_keras_reorders_r_z_n_to_z_r_n():
-    h, x = 2, 1
+    h = 2  # input size X = 1
     torch = {
         "weight_ih_l0": np.repeat([[1.0], [2.0], [3.0]], h, axis=0),  # r = 1, z = 2, n = 3
         "weight_hh_l0": np.repeat([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]], h, axis=0),

@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from lstmcalc import count
 from lstmcalc.cli import app

@@ -102,12 +102,8 @@ def backends():
 @pytest.mark.parametrize("backend", backends())
 @pytest.mark.parametrize("dtype, atol", [("float64", 1e-12), ("float32", 1e-5)])
 @pytest.mark.parametrize("c", CONFIGS, ids=config_id)
-def test_forward_matches_torch(c, dtype, atol, backend, monkeypatch):
-    if backend.startswith("numba-"):  # one path of the Numba backend, whatever the sizes
-        from lstmcalc import _numba
-
-        monkeypatch.setattr(_numba, "STEPWISE_MIN_WORK", 0 if backend == "numba-stepwise" else 2**62)
-        backend = "numba"
+def test_forward_matches_torch(c, dtype, atol, backend, use_backend):
+    backend = use_backend(backend)  # "numba-kernel"/"numba-stepwise": one path of the Numba backend
     seed = CONFIGS.index(c)
     weights = random_weights(c, seed)
     x = np.random.default_rng(seed + 500).uniform(-2, 2, (c["batch"], c["time"], c["input_size"]))

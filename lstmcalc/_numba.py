@@ -32,6 +32,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
+from .cells import input_projections, time_steps
+
 JIT = {"cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False, "fastmath": {"contract"}}
 KERNEL = JIT  # one chunk of rows per call; threads are Python's (see run_chunks)
 
@@ -491,15 +493,13 @@ def run_direction_stepwise(spec, p, seq, out, reverse: bool, h_final, c_final) -
     product by NumPy's BLAS (on every core, as the NumPy backend does them), each step's gate
     math in one fused Numba call (one pass instead of NumPy's ten; the rows are too few for
     a thread hand-off per step to pay). Same arguments and result; returns the compile ms."""
-    from .cells import input_projections
-
     batch, t_len, _ = seq.shape
     dt = seq.dtype
     h, gh = spec.units, p.wx.shape[1]
     xp = input_projections(p, seq)  # (B, T, G·H)
     fast = bool(dt == np.float32)
     hs = np.zeros((batch, p.wh.shape[0]), dtype=dt)  # (B, H_out): h_{t-1}, contiguous for BLAS
-    steps = range(t_len - 1, -1, -1) if reverse else range(t_len)
+    steps = time_steps(t_len, reverse)
     if spec.cell == "lstm":
         gates = np.empty((batch, gh), dtype=dt)  # (B, 4H)
         cs = np.zeros((batch, h), dtype=dt)  # (B, H)

@@ -258,7 +258,8 @@ def input_projections(p: Prepared, seq: np.ndarray) -> np.ndarray:
 # --- the NumPy recurrent loops ------------------------------------------------------------------
 
 
-def _steps(t_len: int, reverse: bool) -> range:
+def time_steps(t_len: int, reverse: bool) -> range:
+    """The time indices in the order a direction visits them: the backward one from T − 1."""
     return range(t_len - 1, -1, -1) if reverse else range(t_len)
 
 
@@ -275,7 +276,7 @@ def _lstm_numpy(p: Prepared, xp, out, reverse, h_final, c_final) -> None:
     tmp = np.empty((b, h), dtype=xp.dtype)  # (B, H)
     proj = p.whr.size > 0
     h_prev = None
-    for t in _steps(t_len, reverse):
+    for t in time_steps(t_len, reverse):
         if h_prev is None:
             np.copyto(gates, xp[:, t])  # h_0 = 0: no recurrent product
         else:
@@ -308,7 +309,7 @@ def _gru_numpy(p: Prepared, xp, out, reverse, h_final, reset_after: bool) -> Non
     if reset_after:
         rec = np.empty((b, gh), dtype=dt)  # (B, 3H): U h for z, r, n
         zr, z, r, n = rec[:, : 2 * h], rec[:, :h], rec[:, h : 2 * h], rec[:, 2 * h :]
-        for t in _steps(t_len, reverse):
+        for t in time_steps(t_len, reverse):
             if h_prev is None:
                 rec[...] = 0
             else:
@@ -330,7 +331,7 @@ def _gru_numpy(p: Prepared, xp, out, reverse, h_final, reset_after: bool) -> Non
         zr = np.empty((b, 2 * h), dtype=dt)  # (B, 2H)
         z, r = zr[:, :h], zr[:, h:]
         n = np.empty((b, h), dtype=dt)  # (B, H)
-        for t in _steps(t_len, reverse):
+        for t in time_steps(t_len, reverse):
             if h_prev is None:
                 zr[...] = xp[:, t, : 2 * h]
                 n[...] = xp[:, t, 2 * h :]
@@ -366,7 +367,7 @@ def _rnn_numpy(p: Prepared, xp, out, reverse, h_final, relu: bool) -> None:
     b, t_len, h = xp.shape
     buf = np.empty((b, h), dtype=xp.dtype)  # (B, H)
     h_prev = None
-    for t in _steps(t_len, reverse):
+    for t in time_steps(t_len, reverse):
         if h_prev is None:
             np.copyto(buf, xp[:, t])
         else:

@@ -580,7 +580,7 @@ def _keras_layers(file: str, h5, config, *, archive: bool = False) -> list[Found
             matched.add(id(item))
             name = item["name"] or name
         found = _keras_found(file, lay, item, name or lay.path)
-        out.append((config_order.get(id(item), len(config_order) + len(out)), found))
+        out.append(((config_order.get(id(item), len(config_order)), _natural(lay.path)), found))
     missing = [item for item in by_path.values() if id(item) not in matched]
     if missing and archive:
         item = missing[0]
@@ -590,6 +590,14 @@ def _keras_layers(file: str, h5, config, *, archive: bool = False) -> list[Found
             f" (expected at {where}/{'forward_layer/' if item['bidirectional'] else ''}cell/vars)"
         )
     return [f for _, f in sorted(out, key=lambda pair: pair[0])]
+
+
+def _natural(path: str) -> list:
+    """A sort key that puts ``lstm_2`` before ``lstm_10``. A ``.weights.h5`` records neither
+    the model's layer order nor the groups' creation order (h5py lists them alphabetically),
+    but Keras numbers default names in creation order, so layers the config does not place
+    come in this order: model order for default names."""
+    return [int(part) if k % 2 else part for k, part in enumerate(re.split(r"(\d+)", path))]
 
 
 def _looks_recurrent(arrays: dict) -> bool:

@@ -301,3 +301,14 @@ def test_bfloat16_safetensors_is_read_as_float32(tmp_path):
     assert found.spec == make_spec(2, X, framework="torch", bidirectional=True)
     for key, value in lstm.state_dict().items():
         np.testing.assert_array_equal(found.weights[key], value.float().numpy())  # bfloat16 -> float32 is exact
+
+
+def test_weights_h5_without_config_lists_default_names_in_model_order(tmp_path):
+    """A .weights.h5 keeps no layer order and h5py lists groups alphabetically (lstm_10 before
+    lstm_2); Keras numbers default names in creation order, so those come back in model order."""
+    model = keras.Sequential([keras.Input((T, X))]
+                             + [keras.layers.LSTM(k + 1, return_sequences=True) for k in range(12)])
+    model.save_weights(tmp_path / "deep.weights.h5")
+    found = read_layers(tmp_path / "deep.weights.h5")
+    assert [f.name for f in found] == [layer.name for layer in model.layers]
+    assert [f.total for f in found] == [layer.count_params() for layer in model.layers]

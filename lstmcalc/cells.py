@@ -471,8 +471,7 @@ def _run(spec: LayerSpec, params: list[list[Prepared]], x: np.ndarray, backend: 
     dt = x.dtype
     b, t_len, _ = x.shape
     h, h_out, d = spec.units, spec.hidden_out, spec.directions
-    keras = spec.framework == "keras"
-    merged = keras and spec.bidirectional and spec.merge_mode != "concat"
+    merged = spec.bidirectional and spec.merge_mode != "concat"
     h_n = np.zeros((d * spec.layers, b, h_out), dtype=dt)  # (D·L, B, H_out)
     c_n = np.zeros((d * spec.layers, b, h), dtype=dt) if spec.cell == "lstm" else None  # (D·L, B, H)
     compile_ms = 0.0
@@ -505,17 +504,5 @@ def _run(spec: LayerSpec, params: list[list[Prepared]], x: np.ndarray, backend: 
             del halves
         seq = layer_out
     output = seq  # (B, T, D·H_out) or (B, T, H)
-    if not keras:
-        return ForwardResult(output, h_n, c_n, backend, compile_ms, spec)
-    last = (spec.layers - 1) * d
-    pick = lambda a, i: None if a is None else a[i].copy()  # noqa: E731
-    return ForwardResult(
-        output=output,
-        h=h_n[last].copy(),
-        c=pick(c_n, last),
-        backend=backend,
-        compile_ms=compile_ms,
-        spec=spec,
-        h_backward=h_n[last + 1].copy() if spec.bidirectional else None,
-        c_backward=pick(c_n, last + 1) if spec.bidirectional else None,
-    )
+    returned = frameworks.of(spec).forward_result(spec, output, h_n, c_n)  # the framework's own shapes
+    return ForwardResult(backend=backend, compile_ms=compile_ms, spec=spec, **returned)

@@ -4,7 +4,7 @@ Per layer and direction, with G gate blocks (LSTM 4, GRU 3, SimpleRNN 1), H unit
 X_k inputs to layer k, H_out = P with a PyTorch projection (else H) and nb biases
 per gate (Keras 1, or 2 for GRU with reset_after; PyTorch 2; 0 without bias):
 
-    params_k = G × (X_k·H + H_out·H + nb·H) + P·H
+    params_k = G × (X_k·H + H_out·H + nb·H) + P·H (+ 3H with LSTM peepholes)
 
 Keras writes the same LSTM count as 4 × ((X + H) × H + H); PyTorch keeps b_ih and
 b_hh, so it has 4H more per LSTM layer and direction, H more for SimpleRNN, and the
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import explain, frameworks
-from .canonical import DIRECTIONS, GATE_NAMES, Output, TensorLayout
+from .canonical import DIRECTIONS, GATE_NAMES, PEEPHOLE_GATES, Output, TensorLayout
 from .conventions import all_tensors, biases_per_gate, constructor, gate_order
 from .frameworks import make_spec
 from .spec import LayerSpec
@@ -34,10 +34,11 @@ class GateRow:
     recurrent_weights: int  # H_out·H: its block of recurrent_kernel / weight_hh
     bias: int  # H per bias vector the framework keeps for it
     projection: int  # P·H for the "proj" row, else 0
+    peephole: int = 0  # H for i, f and o with peepholes (ONNX P), else 0
 
     @property
     def total(self) -> int:
-        return self.input_weights + self.recurrent_weights + self.bias + self.projection
+        return self.input_weights + self.recurrent_weights + self.bias + self.projection + self.peephole
 
     def to_dict(self) -> dict:
         return {
@@ -49,6 +50,7 @@ class GateRow:
             "recurrent_weights": self.recurrent_weights,
             "bias": self.bias,
             "projection": self.projection,
+            "peephole": self.peephole,
             "total": self.total,
         }
 
@@ -128,7 +130,8 @@ def layer_count(spec: LayerSpec, layer: int) -> int:
     """Parameters of one direction of layer ``layer``."""
     h, x = spec.units, spec.layer_input_size(layer)
     per_gate = x * h + spec.hidden_out * h + biases_per_gate(spec) * h
-    return spec.gates * per_gate + spec.proj_size * h
+    peepholes = len(PEEPHOLE_GATES) * h if spec.peepholes else 0
+    return spec.gates * per_gate + spec.proj_size * h + peepholes
 
 
 def total_count(spec: LayerSpec) -> int:
@@ -162,8 +165,9 @@ def _gate_rows(spec: LayerSpec) -> list[GateRow]:
         x = spec.layer_input_size(layer)
         for direction in DIRECTIONS[: spec.directions]:
             for gate in gate_order(spec):
+                peep = h if spec.peepholes and gate in PEEPHOLE_GATES else 0
                 rows.append(
-                    GateRow(layer, direction, gate, GATE_NAMES[gate], x * h, spec.hidden_out * h, nb * h, 0)
+                    GateRow(layer, direction, gate, GATE_NAMES[gate], x * h, spec.hidden_out * h, nb * h, 0, peep)
                 )
             if spec.proj_size:
                 rows.append(GateRow(layer, direction, "proj", "projection", 0, 0, 0, spec.proj_size * h))

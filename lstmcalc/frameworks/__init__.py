@@ -8,18 +8,19 @@ this package names a framework module: callers look one up with :func:`get`.
 A framework module provides:
 
 - ``NAME`` (the ``--framework`` value), ``TITLE`` (for headings), ``SHORT`` (in running
-  text), ``CELL_TITLES``
-  ({cell: class name}), ``GATE_ORDER`` ({cell: our gate letters in its tensor order}),
-  ``LETTERS`` ({(cell, gate): its own letter} where it differs from ours);
+  text), ``CELLS``, ``CELL_TITLES`` ({cell: class name}), ``GATE_ORDER`` ({cell: our gate
+  letters in its tensor order}), ``LETTERS`` ({(cell, gate): its own letter} where it
+  differs from ours), ``NAMES_HINT`` (its weights keys, for messages);
 - ``OPTIONS``: the layer options it has beyond the common ones (``merge_mode``,
   ``proj_size``, ``reset_before``, ``return_sequences``, ``return_state``, ``peepholes``,
-  ``layout``, ...), and ``WHY_NOT`` ({option: why it has no such thing});
-- ``layer_tensors(spec, layer, direction)``, ``weights_key(spec, tensor)``,
-  ``biases_per_gate(spec)``, ``formula(spec, layer)``, ``outputs(spec)``,
-  ``constructor(spec)``: the arithmetic and the words (stdlib);
-- ``infer_spec(weights, **given)``, ``to_canonical(weights, spec)``,
-  ``from_canonical(canonical, spec)``, ``init_weights(spec, rng)``: weights (NumPy,
-  imported inside the functions).
+  ``layout``), and ``WHY_NOT`` ({option: why it has no such thing});
+- the arithmetic and the words (stdlib): ``layer_tensors(spec, layer, direction)``,
+  ``weights_key(spec, tensor)``, ``biases_per_gate(spec)``, ``formula(spec, layer)``,
+  ``outputs(spec)``, ``constructor(spec)``, ``recognises(key)``, ``parse_name(key)``;
+- weights (NumPy, imported inside the functions): ``describe_names(names)``,
+  ``infer_options(weights, parsed, cell)``, ``to_canonical(weights, spec)``,
+  ``from_canonical(canonical, spec)``, ``init_weights(spec, rng, dtype)``,
+  ``forward_result(spec, output, h_n, c_n)``.
 
 Adding a framework: its module, one line in :data:`MODULES`, its reader if it brings a new
 file format, tests and docs; nothing else.

@@ -284,6 +284,23 @@ def from_canonical(c: Canonical, spec: LayerSpec) -> dict:
     return out
 
 
+def forward_result(spec: LayerSpec, output, h_n, c_n) -> dict:
+    """ForwardResult fields from the core's output (B, T, ·) and states (D·L, B, ·): the
+    whole sequence, and the last layer's final states, forward then backward."""
+    last = (spec.layers - 1) * spec.directions
+
+    def pick(a, i):
+        return None if a is None else a[i].copy()
+
+    return {
+        "output": output,
+        "h": pick(h_n, last),
+        "c": pick(c_n, last),
+        "h_backward": pick(h_n, last + 1) if spec.bidirectional else None,
+        "c_backward": pick(c_n, last + 1) if spec.bidirectional else None,
+    }
+
+
 def init_weights(spec: LayerSpec, rng, dtype) -> dict:
     """Keras 3's default initial weights: ``kernel`` glorot_uniform, U(±sqrt(6 / (X + G·H)));
     ``recurrent_kernel`` orthogonal (rows orthonormal); ``bias`` zeros with the LSTM forget

@@ -263,6 +263,11 @@ def from_canonical(c: Canonical, spec: LayerSpec) -> dict:
     return out
 
 
+def forward_result(spec: LayerSpec, output, h_n, c_n) -> dict:
+    """ForwardResult fields: ``output`` (B, T, D·H_out), ``h_n`` (D·L, B, H_out), ``c_n``."""
+    return {"output": output, "h": h_n, "c": c_n}
+
+
 def init_weights(spec: LayerSpec, rng, dtype) -> dict:
     """PyTorch's default initial weights: every tensor U(−1/√H, 1/√H), ``weight_hr``
     included (``reset_parameters``). Same distribution, not torch's random stream."""

@@ -207,6 +207,15 @@ def test_diagram_draws_one_cell_per_weight():
     assert len(re.findall(r"\b[ifco]\b", recurrent.split("Every gate")[0])) == 16
 
 
+def test_diagram_words_for_one_unit():
+    text = " ".join(_render(diagram_view(breakdown(units=1, input_size=1)), 200).split())
+    assert "the unit reads the one value of h_(t-1)" in text
+    assert "1 units" not in text and "1 values" not in text
+    text = " ".join(_render(diagram_view(breakdown(units=2, input_size=1, cell="rnn")), 200).split())
+    assert "The recurrent matrix is 2 × 2: each of the 2 units reads all 2 values" in text
+    assert "per block here" in text
+
+
 def test_diagram_cli_is_plain_when_piped():
     result = runner.invoke(app, ["breakdown", "-u", "2", "-x", "1", "--diagram"])
     assert result.exit_code == 0

@@ -19,7 +19,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
 
 import lstmcalc  # noqa: E402
-from lstmcalc.explain import answers  # noqa: E402
+from lstmcalc.explain import questions  # noqa: E402
 from lstmcalc.spec import make_spec  # noqa: E402
 
 ORDER = {"lstm": "ifgo", "gru": "rzn", "rnn": "h"}  # PyTorch's gate order (torch/nn/modules/rnn.py)
@@ -93,7 +93,7 @@ def test_what_lstmcalc_says_matches_the_measurement(cell):
     changes = _moved_gates_torch(cell)
     torch_notes = " ".join(lstmcalc.breakdown(units=3, input_size=2, cell=cell, framework="torch").notes)
     keras_notes = " ".join(lstmcalc.breakdown(units=3, input_size=2, cell=cell).notes)
-    papers = answers(make_spec(3, 2, cell=cell))[-1].answer
+    papers = questions(make_spec(3, 2, cell=cell))[-1][1]
     if changes:  # GRU: the candidate's recurrent bias is not redundant
         assert changes == {"n"}
         for text in (torch_notes, keras_notes):

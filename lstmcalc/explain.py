@@ -543,14 +543,15 @@ def _units_answer(f: _Facts) -> Answer:
             w.n("proj_size", f.p, PER)
         if f.nb:
             w.n("biases_per_gate", f.nb, PER_GATE)
-        who = "layer 0" if k == 0 else ("each layer above" if s.layers > 2 else "layer 1")
+        who = ("layer 0" if k == 0 else
+               f"each of the {w.n('upper_layers', s.layers - 1, WHOLE)} layers above" if s.layers > 2 else "layer 1")
         parts.append(
             f"{who} reads {w.n('input_features', x_k, scope)} {_s(x_k, 'feature')}: {substituted} = "
             f"{w.n('layer_params', f.per[k], scope)}" + (" per direction" if f.d == 2 else "")
         )
     answer = "; ".join(parts)
     answer = answer[0].upper() + answer[1:]
-    answer += f"; in all {w.n('total', f.total, WHOLE)}."
+    answer += f"; in all {w.n('total', f.total, WHOLE)}." if f.multi else "."
     if f.p:
         answer += (
             f" With the projection, every unit's {gw} read all P = {w.n('proj_size', f.p, PER)} features of the "
@@ -560,7 +561,8 @@ def _units_answer(f: _Facts) -> Answer:
         )
     else:
         answer += (
-            f" In every layer and direction every unit's {gw} read every unit's h_(t-1): the recurrent block is "
+            (" In every layer and direction every" if f.multi else " Every")
+            + f" unit's {gw} read every unit's h_(t-1): the recurrent block is "
             f"H × H = {w.n('units', f.h, PER)} × {w.n('units', f.h, PER)}{' per gate' if f.g > 1 else ''}, so the "
             "units are not independent cells."
         )

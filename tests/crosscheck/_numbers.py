@@ -196,6 +196,7 @@ WHOLE = {
     "time_steps": lambda c, w: real(c).sequence_shape[1],
     "layers": lambda c, w: len({k for k, _ in real(c).tensors}),
     "recurrent_layers": lambda c, w: len(real(c).tensors),
+    "upper_layers": lambda c, w: len({k for k, _ in real(c).tensors if k > 0}),
     "output_shape": lambda c, w: real(c).outputs[0],
     "output_features": lambda c, w: real(c).sequence_shape[-1],
     "second_bias_params": lambda c, w: sum(r["bias_recurrent"].size for r in real(c).tensors.values()),

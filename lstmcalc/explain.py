@@ -543,7 +543,7 @@ def _units_answer(f: _Facts) -> Answer:
             w.n("proj_size", f.p, PER)
         if f.nb:
             w.n("biases_per_gate", f.nb, PER_GATE)
-        who = ("layer 0" if k == 0 else
+        who = (("layer 0" if s.layers > 1 else "the layer") if k == 0 else
                f"each of the {w.n('upper_layers', s.layers - 1, WHOLE)} layers above" if s.layers > 2 else "layer 1")
         parts.append(
             f"{who} reads {w.n('input_features', x_k, scope)} {_s(x_k, 'feature')}: {substituted} = "

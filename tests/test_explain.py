@@ -109,6 +109,27 @@ def test_one_unit_one_input_reads_naturally():
     assert "Why would 2 units give 32, not 2 × 12 = 24?" in text  # the asker's Q3
 
 
+@pytest.mark.parametrize(("args", "needles"), [
+    # the asker's counts, by hand: Keras 4·((X + H)·H + H), PyTorch 4·(X·H + H·H + 2H)
+    ([], ["goes from 12 to 16 parameters", "Why would 2 units give 32, not 2 × 12 = 24?"]),
+    (["-f", "torch"], ["goes from 16 to 20 parameters", "Why would 2 units give 40, not 2 × 16 = 32?"]),
+])
+def test_explain_says_the_askers_numbers_for_one_unit(args, needles):
+    text = " ".join(runner.invoke(app, ["explain", "-u", "1", "-x", "1", *args]).stdout.split())
+    for needle in needles:
+        assert needle in text, needle
+
+
+@pytest.mark.parametrize(("args", "needles"), [
+    ([], ["goes from 32 to 40 parameters", "Why do 2 units give 32 parameters, not 2 × 12 = 24?"]),
+    (["-f", "torch"], ["goes from 40 to 48 parameters", "Why do 2 units give 40 parameters, not 2 × 16 = 32?"]),
+])
+def test_explain_says_the_askers_numbers_for_two_units(args, needles):
+    text = " ".join(runner.invoke(app, ["explain", "-u", "2", "-x", "1", *args]).stdout.split())
+    for needle in needles:
+        assert needle in text, needle
+
+
 def test_no_example_text_from_another_layer():
     """"12 → 16" was appended to every layer; the numbers now come from the layer shown."""
     for options in (dict(units=2, input_size=1), dict(units=2, input_size=1, cell="gru"),

@@ -25,6 +25,39 @@ PER_GATE = "per gate, per layer and direction"
 KIND = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 
 
+# What each number counts; a template can state only these (``_Words.n`` refuses others), and
+# tests/crosscheck/_numbers.py measures each of them on the real frameworks.
+NUMBER_NAMES = {
+    "units": "H, hidden units",
+    "gates": "G, gate blocks per cell (LSTM 4, GRU 3, SimpleRNN 1)",
+    "input_features": "features each step's input vector has (X for layer 0)",
+    "input_feature_adds": "parameters one more input feature adds",
+    "total": "parameters",
+    "layer_params": "parameters of one layer and direction",
+    "layers": "L, stacked layers",
+    "upper_layers": "layers above layer 0",
+    "recurrent_layers": "L·D, layers times directions",
+    "state_size": "entries of h_t (P with a projection, else H)",
+    "cell_state_size": "entries of the LSTM cell state c_t",
+    "proj_size": "P, PyTorch LSTM projection size",
+    "projection_weights": "P·H weights of W_hr",
+    "cross_unit_weights": "recurrent weights from one unit's h_(t-1) into another unit's gates",
+    "independent_units_total": "parameters of that many independent one-unit copies",
+    "biases_per_gate": "bias vectors of length H per gate",
+    "bias_shape": "shape of Keras' bias tensor",
+    "second_bias_params": "parameters of PyTorch's second bias vector (bias_hh)",
+    "torch_extra_params": "parameters PyTorch has beyond Keras for the same layer",
+    "keras_twin_total": "parameters of the same layer in Keras",
+    "torch_twin_total": "parameters of the same layer in PyTorch",
+    "forget_bias_init": "Keras' initial LSTM forget-gate bias",
+    "time_steps": "T, time steps",
+    "output_shape": "shape of the first tensor the layer returns",
+    "output_features": "features per step of the layer's output",
+    "growth_degree_units": "degree of the count as a polynomial in H (2 quadratic, 1 linear)",
+    "growth_degree_inputs": "degree of the count as a polynomial in X",
+}
+
+
 @dataclass(frozen=True)
 class Number:
     """One number a sentence states, and what it is about."""
@@ -69,6 +102,8 @@ class _Words:
         self.numbers: list[Number] = []
 
     def n(self, name: str, value, scope: str) -> str:
+        if name not in NUMBER_NAMES:
+            raise KeyError(f"undocumented number {name!r}: add it to NUMBER_NAMES")
         number = Number(name, value, scope)
         if number not in self.numbers:
             self.numbers.append(number)

@@ -25,7 +25,7 @@ keras = pytest.importorskip("keras")
 from typer.testing import CliRunner  # noqa: E402
 
 from _frameworks import one_thread, short_id  # noqa: E402
-from _numbers import check_number  # noqa: E402
+from _numbers import PLACE, WHOLE, check_number  # noqa: E402
 from lstmcalc.cli import app  # noqa: E402
 
 runner = CliRunner()
@@ -173,3 +173,9 @@ def test_a_wrong_number_or_scope_is_caught():
     assert check_number(dict(units=4, input_size=3, layers=2),
                         {"name": "input_feature_adds", "value": 16, "scope": "per layer and direction"})
     assert check_number(config, {"name": "something_new", "value": 1, "scope": "whole configuration"})
+
+
+def test_every_number_name_has_a_measurement():
+    from lstmcalc.explain import NUMBER_NAMES
+
+    assert set(NUMBER_NAMES) == set(PLACE) | set(WHOLE)

@@ -427,7 +427,7 @@ def explain(
 
         lstmcalc explain --units 64 --input 10 --cell gru --framework torch
     """
-    from .explain import questions
+    from .explain import answers
     from .frameworks import make_spec
 
     hs, xs = _sizes(units, input_size)
@@ -436,9 +436,9 @@ def explain(
     spec = make_spec(hs[0], xs[0], **_options(cell, framework, no_bias, bidirectional, merge_mode, layers,
                                               proj_size, reset_after, batch, time, return_sequences,
                                               return_state))
-    qa = questions(spec)
+    qa = answers(spec)
     if json:
-        _print_json({"config": spec.to_dict(), "questions": [{"question": q, "answer": a} for q, a in qa]})
+        _print_json({"config": spec.to_dict(), "questions": [a.to_dict() for a in qa]})
     else:
         from .render import questions_view
 

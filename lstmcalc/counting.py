@@ -91,6 +91,7 @@ class Breakdown:
     outputs: tuple[Output, ...]
     notes: tuple[str, ...]
     code: tuple[str, ...]  # the framework lines that build the same layer
+    note_numbers: tuple[tuple[explain.Number, ...], ...] = ()  # per note, the numbers it states
 
     def to_dict(self) -> dict:
         return {
@@ -113,6 +114,7 @@ class Breakdown:
             ],
             "outputs": [o.to_dict() for o in self.outputs],
             "notes": list(self.notes),
+            "note_numbers": [[n.to_dict() for n in numbers] for numbers in self.note_numbers],
         }
 
     def __rich__(self):
@@ -153,7 +155,7 @@ def count(units, input_size, **options) -> int:
     return total_count(make_spec(units, input_size, **options))
 
 
-def _formula(spec: LayerSpec, layer: int) -> tuple[str, str]:
+def layer_formula(spec: LayerSpec, layer: int) -> tuple[str, str]:
     """The count of one direction of ``layer`` as a formula and with numbers substituted."""
     return frameworks.of(spec).formula(spec, layer)
 
@@ -174,7 +176,8 @@ def _gate_rows(spec: LayerSpec) -> list[GateRow]:
     return rows
 
 
-def _outputs(spec: LayerSpec) -> list[Output]:
+def outputs(spec: LayerSpec) -> list[Output]:
+    """What the layer returns, in the framework's return order."""
     return frameworks.of(spec).outputs(spec)
 
 
@@ -182,7 +185,7 @@ def breakdown_spec(spec: LayerSpec) -> Breakdown:
     """The :class:`Breakdown` of a validated spec."""
     formulas = []
     for layer in range(spec.layers):
-        sym, num = _formula(spec, layer)
+        sym, num = layer_formula(spec, layer)
         per_direction = layer_count(spec, layer)
         formulas.append(
             LayerFormula(
@@ -196,15 +199,17 @@ def breakdown_spec(spec: LayerSpec) -> Breakdown:
             )
         )
     total = sum(f.total for f in formulas)
+    sentences = explain.note_sentences(spec)
     return Breakdown(
         spec=spec,
         total=total,
         gates=tuple(_gate_rows(spec)),
         tensors=tuple(all_tensors(spec)),
         formulas=tuple(formulas),
-        outputs=tuple(_outputs(spec)),
-        notes=tuple(explain.notes(spec, total)),
+        outputs=tuple(outputs(spec)),
+        notes=tuple(s.text for s in sentences),
         code=tuple(constructor(spec)),
+        note_numbers=tuple(s.numbers for s in sentences),
     )
 
 

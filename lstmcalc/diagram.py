@@ -101,9 +101,12 @@ def diagram_view(b: Breakdown) -> Group:
     parts.append(Text(""))
     parts.append(
         Text(
-            f"Every gate has its own {h} × {rec} recurrent block: each of the {h} units reads all "
-            f"{rec} values of h_(t-1). Biases ({'two' if b.gates[0].bias == 2 * h else 'one' if b.gates[0].bias else 'no'} "
-            f"per gate here) are not drawn."
+            (f"Every gate has its own {h} × {rec} recurrent block: " if spec.gates > 1
+             else f"The recurrent matrix is {h} × {rec}: ")
+            + ("the unit" if h == 1 else f"each of the {h} units")
+            + (" reads the one value of h_(t-1)." if rec == 1 else f" reads all {rec} values of h_(t-1).")
+            + f" Biases ({'two' if b.gates[0].bias == 2 * h else 'one' if b.gates[0].bias else 'no'} "
+            f"per {'gate' if spec.gates > 1 else 'block'} here) are not drawn."
         )
     )
     return Group(*parts)

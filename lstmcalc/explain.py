@@ -1,138 +1,432 @@
-"""Plain-language notes on a layer's count, with the user's own numbers (stdlib only).
+"""Plain-language notes and answers about a layer's count, generated from its numbers (stdlib only).
 
-These are the facts that confuse people reading a one-cell diagram and then
-``model.summary()``; each note is one paragraph of text, no markup.
+Every number a sentence states is a :class:`Number` (name, value, scope) computed for the
+configuration shown; the prose is a template over those fields, so a sentence cannot carry
+a number that was not computed. ``scope`` says what a number is about, in a small fixed
+grammar the cross-checks parse (``tests/crosscheck/test_explain_numbers.py``):
+
+- ``"whole configuration"``, or ``"whole configuration, with units = 8"`` / ``"..., with
+  input = 4"`` for the same configuration with one size changed;
+- ``"per layer and direction"``, ``"per gate, per layer and direction"``: the same value in
+  every layer and direction (and gate);
+- ``"layer 0"`` (one direction) or ``"layer 0, each direction"``; ``"layers 1 and above"`` or
+  ``"layers 1 and above, each direction"``.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from .spec import LayerSpec
 
-CELL_HISTORY = {
-    "lstm": (
-        "The LSTM in Keras and PyTorch is the cell of Hochreiter & Schmidhuber (1997) with the "
-        "forget gate that Gers, Schmidhuber & Cummins (2000) added, and no peephole "
-        "connections: the cell drawn in Olah's \"Understanding LSTM Networks\". "
-        "i = σ(W_i x + U_i h + b_i), f = σ(...), g = tanh(...), o = σ(...); "
-        "c = f⊙c_prev + i⊙g; h = o⊙tanh(c)."
-    ),
-    "gru": (
-        "The GRU is the cell of Cho et al. (2014): an update gate z, a reset gate r and a "
-        "candidate n; h = z⊙h_prev + (1 − z)⊙n. Keras orders the blocks z, r, h(=n); "
-        "PyTorch orders them r, z, n, so the slices differ even where the counts agree."
-    ),
-    "rnn": (
-        "SimpleRNN (torch.nn.RNN) is the Elman (1990) network: one block, "
-        "h = tanh(W x + U h_prev + b), with relu as the other nonlinearity PyTorch offers."
-    ),
+WHOLE = "whole configuration"
+PER = "per layer and direction"
+PER_GATE = "per gate, per layer and direction"
+KIND = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
+
+
+# What each number counts; a template can state only these (``_Words.n`` refuses others), and
+# tests/crosscheck/_numbers.py measures each of them on the real frameworks.
+NUMBER_NAMES = {
+    "units": "H, hidden units",
+    "gates": "G, gate blocks per cell (LSTM 4, GRU 3, SimpleRNN 1)",
+    "input_features": "features each step's input vector has (X for layer 0)",
+    "input_feature_adds": "parameters one more input feature adds",
+    "total": "parameters",
+    "layer_params": "parameters of one layer and direction",
+    "layers": "L, stacked layers",
+    "upper_layers": "layers above layer 0",
+    "recurrent_layers": "L·D, layers times directions",
+    "state_size": "entries of h_t (P with a projection, else H)",
+    "cell_state_size": "entries of the LSTM cell state c_t",
+    "proj_size": "P, PyTorch LSTM projection size",
+    "projection_weights": "P·H weights of W_hr",
+    "cross_unit_weights": "recurrent weights from one unit's h_(t-1) into another unit's gates",
+    "independent_units_total": "parameters of that many independent one-unit copies",
+    "biases_per_gate": "bias vectors of length H per gate",
+    "bias_shape": "shape of Keras' bias tensor",
+    "second_bias_params": "parameters of PyTorch's second bias vector (bias_hh)",
+    "torch_extra_params": "parameters PyTorch has beyond Keras for the same layer",
+    "keras_twin_total": "parameters of the same layer in Keras",
+    "torch_twin_total": "parameters of the same layer in PyTorch",
+    "forget_bias_init": "Keras' initial LSTM forget-gate bias",
+    "time_steps": "T, time steps",
+    "output_shape": "shape of the first tensor the layer returns",
+    "output_features": "features per step of the layer's output",
+    "growth_degree_units": "degree of the count as a polynomial in H (2 quadratic, 1 linear)",
+    "growth_degree_inputs": "degree of the count as a polynomial in X",
 }
 
 
-def _one_unit_count(spec: LayerSpec, x: int, nb: int) -> int:
-    return spec.gates * (x + 1 + nb)
+@dataclass(frozen=True)
+class Number:
+    """One number a sentence states, and what it is about."""
+
+    name: str  # what it counts: "input_feature_adds", "total", "units", ...
+    value: int | tuple[int, ...]  # an integer, or a shape
+    scope: str  # see the module docstring
+
+    def to_dict(self) -> dict:
+        value = list(self.value) if isinstance(self.value, tuple) else self.value
+        return {"name": self.name, "value": value, "scope": self.scope}
 
 
-def notes(spec: LayerSpec, total: int) -> list[str]:
-    """Short paragraphs explaining ``total`` for ``spec``, using its sizes."""
-    from .counting import biases_per_gate  # shared arithmetic; imported late to avoid a cycle
+@dataclass(frozen=True)
+class Sentence:
+    """A paragraph of prose and the numbers it states."""
 
-    g, h, x, t = spec.gates, spec.units, spec.input_size, spec.time
-    nb = biases_per_gate(spec)
-    blocks = "gate" if g > 1 else "block"
-    out = []
+    text: str
+    numbers: tuple[Number, ...]
 
-    out.append(
-        f"Every unit's {blocks}s read the whole input vector x_t: each of the {g} {blocks}s "
-        f"has an X × H = {x} × {h} block of input weights, so one more input feature adds "
-        f"{g} × {h} = {g * h} weights (one per {blocks} per unit) — for one Keras LSTM unit, 12 → 16."
+
+@dataclass(frozen=True)
+class Answer:
+    """A newcomer's question about the layer, its answer and the numbers both state."""
+
+    question: str
+    answer: str
+    numbers: tuple[Number, ...]
+
+    def __iter__(self):  # question, answer = Answer(...)
+        return iter((self.question, self.answer))
+
+    def to_dict(self) -> dict:
+        return {"question": self.question, "answer": self.answer, "numbers": [n.to_dict() for n in self.numbers]}
+
+
+class _Words:
+    """Collects the numbers a template states: ``w.n(name, value, scope)`` records the
+    number and returns its text, so a number reaches the prose only through here."""
+
+    def __init__(self):
+        self.numbers: list[Number] = []
+
+    def n(self, name: str, value, scope: str) -> str:
+        if name not in NUMBER_NAMES:
+            raise KeyError(f"undocumented number {name!r}: add it to NUMBER_NAMES")
+        number = Number(name, value, scope)
+        if number not in self.numbers:
+            self.numbers.append(number)
+        if isinstance(value, tuple):
+            return "(" + ", ".join(f"{v:,}" for v in value) + ("," if len(value) == 1 else "") + ")"
+        return f"{value:,}"
+
+    def sentence(self, text: str) -> Sentence:
+        return Sentence(text, tuple(self.numbers))
+
+
+def _s(count: int, one: str, many: str | None = None) -> str:
+    """The noun for ``count`` of them: 1 feature, 2 features."""
+    return one if count == 1 else (many or one + "s")
+
+
+def layer_scope(spec: LayerSpec, layer: int) -> str:
+    return f"layer {layer}" + (", each direction" if spec.directions == 2 else "")
+
+
+def upper_scope(spec: LayerSpec) -> str:
+    return "layers 1 and above" + (", each direction" if spec.directions == 2 else "")
+
+
+def with_scope(key: str, value: int) -> str:
+    return f"{WHOLE}, with {key} = {value}"
+
+
+class _Facts:
+    """The counts every template uses, for one spec (imports counting late: it imports us)."""
+
+    def __init__(self, spec: LayerSpec):
+        from .counting import biases_per_gate, layer_count, total_count
+
+        self.spec = spec
+        self.g, self.h, self.x, self.t = spec.gates, spec.units, spec.input_size, spec.time
+        self.d, self.layers, self.p = spec.directions, spec.layers, spec.proj_size
+        self.hout = spec.hidden_out
+        self.nb = biases_per_gate(spec)
+        self.total = total_count(spec)
+        self.per = [layer_count(spec, k) for k in range(spec.layers)]
+        self.multi = spec.layers * spec.directions > 1
+        self.gates_word = "gates" if self.g > 1 else "block"
+        self._total_count = total_count
+
+    def count(self, **changes) -> int:
+        return self._total_count(replace(self.spec, **changes))
+
+    def twin_total(self) -> int | None:
+        """The same layer's count in the other framework, where it exists with the same shape."""
+        s = self.spec
+        if s.framework == "torch":
+            if s.proj_size:
+                return None
+            return self.count(framework="keras", reset_after=True, merge_mode="concat")
+        if s.cell == "gru" and not s.reset_after:
+            return None
+        if s.bidirectional and s.merge_mode != "concat" and s.layers > 1:
+            return None
+        return self.count(framework="torch", merge_mode="concat", return_sequences=False, return_state=False)
+
+
+# ---------------------------------------------------------------- sentences
+
+
+def _history(f: _Facts, w: _Words) -> str:
+    s = f.spec
+    if s.cell == "lstm":
+        b = " + b_i" if s.bias else ""
+        text = (
+            "The LSTM in Keras and PyTorch is the cell of Hochreiter & Schmidhuber (1997) with the "
+            "forget gate that Gers, Schmidhuber & Cummins (2000) added, and no peephole "
+            "connections: the cell drawn in Olah's \"Understanding LSTM Networks\". "
+            f"i = σ(W_i x + U_i h_prev{b}), f = σ(...), g = tanh(...), o = σ(...); "
+            "c = f⊙c_prev + i⊙g; h = o⊙tanh(c)."
+        )
+        if s.proj_size:
+            text += " With proj_size, h = W_hr (o⊙tanh(c))."
+        if s.framework == "keras" and s.bias:
+            text += (
+                f" Keras starts the forget-gate bias at {w.n('forget_bias_init', 1, PER)} (unit_forget_bias=True, "
+                "after Jozefowicz, Zaremba & Sutskever, 2015), so a new cell keeps its memory by default."
+            )
+        return text
+    if s.cell == "gru":
+        if s.reset_after:
+            n = "n = tanh(W_n x + b_in + r⊙(U_n h_prev + b_hn))" if s.bias else "n = tanh(W_n x + r⊙(U_n h_prev))"
+            form = "the reset-after form (Keras reset_after=True, PyTorch's only form)"
+        else:
+            n = "n = tanh(W_n x + U_n (r⊙h_prev) + b_n)" if s.bias else "n = tanh(W_n x + U_n (r⊙h_prev))"
+            form = "the reset-before form (Keras reset_after=False)"
+        return (
+            "The GRU is the cell of Cho et al. (2014): an update gate z, a reset gate r and a "
+            f"candidate n; h = z⊙h_prev + (1 − z)⊙n, here in {form}: {n}. Keras orders the blocks "
+            "z, r, h(=n); PyTorch orders them r, z, n, so the slices differ even where the counts agree."
+        )
+    b = " + b" if s.bias else ""
+    return (
+        f"SimpleRNN (torch.nn.RNN) is the Elman (1990) network: one block, h = {s.activation}(W x + U h_prev{b}); "
+        "tanh is the default nonlinearity and relu the other one both frameworks offer."
     )
 
-    if spec.proj_size:
-        matrix = f"H × P = {h} × {spec.proj_size}"
-        cross = "Every unit reads all P features of the projected h_(t-1)."
-    elif h == 1:
-        matrix = "H × H = 1 × 1"
-        cross = (
-            "With one unit that is one weight per " + blocks + "; with 2 units it is already 2 × 2, "
-            "which is why a Keras LSTM with 2 units and 1 input has 32 parameters, not 2 × 12 = 24."
+
+def _input_note(f: _Facts) -> Sentence:
+    s, w = f.spec, _Words()
+    after = f.count(input_size=f.x + 1)
+    gates = f"{w.n('gates', f.g, PER)} gates" if f.g > 1 else "one block"
+    where = " of layer 0" if f.layers > 1 else ""
+    where += " in each direction" if f.d == 2 else ""
+    gh = f.g * f.h
+    added = (f"{w.n('gates', f.g, PER)} × {w.n('units', f.h, PER)} = " if f.g > 1 else "") + \
+        f"{w.n('input_feature_adds', gh, layer_scope(s, 0))}"
+    per_what = "(one per gate per unit)" if f.g > 1 else "(one per unit)"
+    text = (
+        ("Every unit's gates read" if f.g > 1 else "Every unit reads") + " the whole input vector x_t: "
+        + (f"each of the {gates} has" if f.g > 1 else "the block has")
+        + f" an X × H = {w.n('input_features', f.x, layer_scope(s, 0))} × {w.n('units', f.h, PER)} block of input weights{where}, "
+        f"so one more input feature adds {added} {_s(gh, 'weight')}{' per direction' if f.d == 2 else ''} {per_what}"
+    )
+    if f.d == 2:
+        text += f", {w.n('input_feature_adds', after - f.total, WHOLE)} in all"
+    if f.layers > 1:
+        text += " (layers above the first read the layer below, not x_t)"
+    text += (
+        f": this configuration goes from {w.n('total', f.total, WHOLE)} to "
+        f"{w.n('total', after, with_scope('input', f.x + 1))} parameters."
+    )
+    return w.sentence(text)
+
+
+def _recurrent_note(f: _Facts) -> Sentence:
+    s, w = f.spec, _Words()
+    gw = f.gates_word
+    per_gate = "per gate" if f.g > 1 else ""
+    scope = f" {per_gate}" if per_gate else ""
+    if f.multi:
+        scope += " in every layer and direction"
+    if f.p:
+        text = (
+            f"Every unit's {gw} also read all P = {w.n('proj_size', f.p, PER)} features of the projected previous "
+            f"output h_(t-1): the recurrent matrix is H × P = {w.n('units', f.h, PER)} × {w.n('proj_size', f.p, PER)}"
+            f"{scope}, so the units are not independent cells; W_hr (P × H = "
+            f"{w.n('projection_weights', f.p * f.h, PER)} weights{' per layer and direction' if f.multi else ''}) "
+            f"maps the {w.n('units', f.h, PER)} units to the {w.n('state_size', f.p, PER)} features of h_t."
+        )
+        return w.sentence(text)
+    if f.h == 1:
+        two = f.count(units=2)
+        one = f.total
+        text = (
+            ("Every unit's gates also read" if f.g > 1 else "Every unit also reads")
+            + " every unit's previous output h_(t-1): the recurrent matrix is "
+            f"H × H = {w.n('units', 1, PER)} × {w.n('units', 1, PER)}{scope}, one weight with a single unit. "
+            f"With 2 units it is 2 × 2, since each unit also reads the other's h_(t-1): this configuration "
+            f"would have {w.n('total', two, with_scope('units', 2))} parameters, not 2 × {w.n('total', one, WHOLE)} = "
+            f"{w.n('independent_units_total', 2 * one, with_scope('units', 2))} as two independent one-unit copies would."
+        )
+        return w.sentence(text)
+    text = (
+        ("Every unit's gates also read" if f.g > 1 else "Every unit also reads")
+        + " every unit's previous output h_(t-1): the recurrent matrix is "
+        f"H × H = {w.n('units', f.h, PER)} × {w.n('units', f.h, PER)}{scope}, so the units are not independent cells."
+    )
+    if f.layers == 1:
+        one = f.count(units=1)
+        more = f.total - f.h * one
+        text += (
+            f" {w.n('units', f.h, PER)} independent one-unit copies of this configuration would have "
+            f"{w.n('units', f.h, PER)} × {w.n('total', one, with_scope('units', 1))} = "
+            f"{w.n('independent_units_total', f.h * one, WHOLE)} parameters; the "
+            f"{w.n('cross_unit_weights', more, WHOLE)} more here are the weights from each unit's h_(t-1) into the "
+            f"other units' {gw}"
+        )
+        if f.d == 2:
+            text += f", {w.n('cross_unit_weights', more // 2, PER)} per direction"
+        text += "."
+    else:
+        text += (
+            f" In each layer and direction, {w.n('cross_unit_weights', f.g * f.h * (f.h - 1), PER)} of the recurrent "
+            f"weights connect one unit's h_(t-1) to another unit's {gw}."
+        )
+    return w.sentence(text)
+
+
+def _time_note(f: _Facts) -> Sentence:
+    w = _Words()
+    return w.sentence(
+        f"The same weights are used at every time step: a sequence of T = {w.n('time_steps', f.t, WHOLE)} "
+        f"{_s(f.t, 'step')} (or any other length) adds computation, not parameters."
+    )
+
+
+def _bias_note(f: _Facts) -> Sentence | None:
+    s, w = f.spec, _Words()
+    if not s.bias:
+        return None
+    kind = KIND[s.cell]
+    twin = f.twin_total()
+    gh = f.g * f.h
+    if s.framework == "torch":
+        if s.cell == "gru":
+            text = (
+                "PyTorch keeps two bias vectors per gate, bias_ih and bias_hh (cuDNN's formulation). For r and z "
+                "only the sums b_ir + b_hr and b_iz + b_hz reach the gates, but b_hn sits inside the reset gate, "
+                "n = tanh(W_in x + b_in + r⊙(W_hn h_(t-1) + b_hn)), so it cannot be moved into b_in: the "
+                "candidate's two biases are not redundant. Keras' GRU with reset_after=True (its default) "
+                f"keeps the same two, so the counts agree: {w.n('keras_twin_total', twin, WHOLE)} there too."
+            )
+            return w.sentence(text)
+        text = (
+            f"PyTorch keeps two bias vectors per {'gate' if f.g > 1 else 'block'}, bias_ih and bias_hh (cuDNN's "
+            f"formulation). In the {kind} only their sum b_ih + b_hh reaches the {f.gates_word}, so one of the two "
+            f"is redundant: it costs {w.n('second_bias_params', gh, PER)} {_s(gh, 'parameter')}"
+            + (f" per layer and direction, {w.n('second_bias_params', gh * s.layers * f.d, WHOLE)} in all" if f.multi else "")
+        )
+        if twin is not None:
+            text += f"; Keras keeps one bias and has {w.n('keras_twin_total', twin, WHOLE)} for the same layer"
+        return w.sentence(text + ".")
+    if s.cell == "gru" and s.reset_after:
+        text = (
+            "With reset_after=True (the Keras 3 default, the form PyTorch also uses) the reset gate multiplies "
+            "U_n h_(t-1) + b_hn, so every gate keeps a second, recurrent bias: bias has shape "
+            f"{w.n('bias_shape', (2, gh), PER)}, row 0 for the input, row 1 for the recurrent product. For z and r "
+            "only the sum of the two rows reaches the gate; b_hn cannot be moved into the input row because r "
+            "multiplies it, so those are not redundant."
+        )
+        if twin is not None:
+            text += f" PyTorch's GRU has the same count, {w.n('torch_twin_total', twin, WHOLE)}."
+        return w.sentence(text)
+    if s.cell == "gru":
+        return w.sentence(
+            "With reset_after=False the reset gate multiplies h_(t-1) before the recurrent product, "
+            "n = tanh(W_n x + U_n (r⊙h_(t-1)) + b_n), so there is one bias per gate: bias has shape "
+            f"{w.n('bias_shape', (gh,), PER)}. PyTorch has no such GRU."
+        )
+    text = (
+        f"PyTorch would report {w.n('torch_extra_params', gh, PER)} more"
+        + (" per layer and direction" if f.multi else "")
+        + (f" ({w.n('torch_twin_total', twin, WHOLE)} in all)" if twin is not None else "")
+        + f": it keeps two bias vectors per {'gate' if f.g > 1 else 'block'} (bias_ih and bias_hh, cuDNN's "
+        f"formulation), and in the {kind} only their sum reaches the {f.gates_word}, so one of them is redundant."
+    )
+    return w.sentence(text)
+
+
+def _history_note(f: _Facts) -> Sentence:
+    w = _Words()
+    return w.sentence(_history(f, w))
+
+
+def _projection_note(f: _Facts) -> Sentence | None:
+    if not f.p:
+        return None
+    w = _Words()
+    text = (
+        f"With proj_size P = {w.n('proj_size', f.p, PER)}, h_t = W_hr (o⊙tanh(c_t)) is projected from "
+        f"H = {w.n('units', f.h, PER)} down to P: weight_hr is P × H = {w.n('proj_size', f.p, PER)} × "
+        f"{w.n('units', f.h, PER)}, the recurrent weights shrink to H × P per gate, and h_t and h_n"
+        + (" (and so the next layer's input)" if f.layers > 1 else "")
+        + f" have {w.n('state_size', f.p, PER)} features, while c_t and c_n keep {w.n('cell_state_size', f.h, PER)}."
+    )
+    return w.sentence(text)
+
+
+def _bidirectional_note(f: _Facts) -> Sentence | None:
+    s = f.spec
+    if not s.bidirectional:
+        return None
+    w = _Words()
+    text = "Bidirectional runs a second copy of each layer, with its own weights, over the reversed sequence: "
+    if f.layers == 1:
+        text += (
+            f"{w.n('layer_params', f.per[0], layer_scope(s, 0))} parameters in each direction, "
+            f"{w.n('total', f.total, WHOLE)} in all."
         )
     else:
-        one = _one_unit_count(spec, x, nb)
-        matrix = f"H × H = {h} × {h}"
-        cross = (
-            f"{h} independent one-unit cells would have {h} × {one} = {h * one} parameters; the "
-            f"{g * h * (h - 1)} more here are the weights from each unit's h_(t-1) into the other "
-            f"units' {blocks}s."
+        merge = (f"the {s.merge_mode} of both directions" if s.framework == "keras" and s.merge_mode != "concat"
+                 else "both directions concatenated")
+        text += (
+            f"layer 0 has {w.n('layer_params', f.per[0], layer_scope(s, 0))} parameters in each direction; the "
+            f"layers above read {w.n('input_features', s.layer_input_size(1), upper_scope(s))} features ({merge}), "
+            f"so each of their directions has {w.n('layer_params', f.per[1], upper_scope(s))}; "
+            f"{w.n('total', f.total, WHOLE)} in all."
         )
-    out.append(
-        f"Every unit's {blocks}s also read every unit's previous output h_(t-1): the recurrent "
-        f"matrix is {matrix} per {blocks}, so the units are not independent cells. {cross}"
+    out = s.layer_input_size(1)  # what the last layer emits per step: D·H_out, or H for sum/mul/ave
+    how = (f"the {s.merge_mode} of both directions" if s.framework == "keras" and s.merge_mode != "concat"
+           else "both directions concatenated")
+    text += f" The output has {w.n('output_features', out, WHOLE)} features per step ({how})."
+    return w.sentence(text)
+
+
+def _stack_note(f: _Facts) -> Sentence | None:
+    s = f.spec
+    if s.layers == 1 or s.bidirectional:
+        return None
+    w = _Words()
+    upper = s.layer_input_size(1)
+    return w.sentence(
+        f"Stacked layers: layers 1 and above read the {w.n('input_features', upper, upper_scope(s))} features of "
+        f"the layer below, not the {w.n('input_features', f.x, layer_scope(s, 0))} input features, so their input "
+        f"blocks are {w.n('input_features', upper, upper_scope(s))} × {w.n('units', f.h, PER)}"
+        f"{' per gate' if f.g > 1 else ''} and each has {w.n('layer_params', f.per[1], upper_scope(s))} parameters "
+        f"(layer 0: {w.n('layer_params', f.per[0], layer_scope(s, 0))}; {w.n('total', f.total, WHOLE)} in all)."
     )
 
-    out.append(
-        f"The same weights are used at every time step: a sequence of T = {t} steps (or any "
-        f"other length) adds computation, not parameters."
-    )
 
-    if spec.bias:
-        extra = g * h if spec.cell != "gru" else 0
-        if spec.framework == "torch":
-            out.append(
-                "PyTorch keeps two bias vectors per gate, bias_ih and bias_hh, because the cuDNN "
-                "kernels it mirrors define both; only their sum ever reaches the gates, so one is "
-                "mathematically redundant"
-                + (f" — the reason this layer has {extra} more parameters per direction than Keras'." if extra else
-                   " — Keras' GRU with reset_after=True keeps two as well, so here the counts agree.")
-            )
-        else:
-            if spec.cell == "gru" and spec.reset_after:
-                out.append(
-                    "With reset_after=True (the Keras 3 default, the cuDNN-compatible form PyTorch "
-                    "also uses) the reset gate multiplies U_n h_(t-1) + b_hn, so each gate keeps a "
-                    "second, recurrent bias: bias has shape (2, 3H), row 0 for the input, row 1 for "
-                    "the recurrent product. PyTorch's GRU has the same count."
-                )
-            else:
-                out.append(
-                    f"PyTorch would report {extra} more per layer and direction: it keeps two bias "
-                    "vectors per gate (bias_ih and bias_hh, for cuDNN compatibility), of which only "
-                    "the sum matters."
-                    if extra
-                    else "With reset_after=False the reset gate multiplies h_(t-1) before the "
-                    "recurrent product, so there is one bias per gate (shape (3H,)); PyTorch has "
-                    "no such GRU."
-                )
+def note_sentences(spec: LayerSpec) -> list[Sentence]:
+    """The breakdown's notes, each with the numbers it states."""
+    f = _Facts(spec)
+    parts = [
+        _input_note(f), _recurrent_note(f), _time_note(f), _bias_note(f), _history_note(f),
+        _projection_note(f), _bidirectional_note(f), _stack_note(f),
+    ]
+    return [p for p in parts if p is not None]
 
-    history = CELL_HISTORY[spec.cell]
-    if spec.cell == "lstm" and spec.framework == "keras":
-        history += (
-            " Keras starts the forget-gate bias at 1 (unit_forget_bias=True, after Jozefowicz, "
-            "Zaremba & Sutskever, 2015), so a new cell keeps its memory by default."
-        )
-    out.append(history)
 
-    if spec.proj_size:
-        out.append(
-            f"With proj_size P = {spec.proj_size}, h_t = W_hr (o⊙tanh(c_t)) is projected from "
-            f"H = {h} down to P: weight_hr is P × H, the recurrent weights shrink to H × P per gate, "
-            f"and h_n and the next layer see P features."
-        )
-    if spec.bidirectional:
-        nxt = spec.layer_input_size(1)
-        out.append(
-            "Bidirectional runs a second copy of each layer, with its own weights, over the "
-            f"reversed sequence: twice the parameters. A layer above the first reads {nxt} features "
-            + (f"(the {spec.merge_mode} of both directions)." if spec.framework == "keras" and spec.merge_mode != "concat"
-               else "(both directions concatenated).")
-        )
-    elif spec.layers > 1:
-        out.append(
-            f"Stacked layers: layer 1 and above read the {spec.hidden_out} features of the layer "
-            f"below, not the {x} input features, so their input blocks are {spec.hidden_out} × {h}."
-        )
-    return out
+def notes(spec: LayerSpec, total: int | None = None) -> list[str]:
+    """Short paragraphs explaining the count of ``spec`` (``total`` is accepted for
+    compatibility; the notes compute every number they state themselves)."""
+    return [s.text for s in note_sentences(spec)]
+
+
+# ---------------------------------------------------------------- questions
 
 
 PAPERS = {
@@ -149,78 +443,219 @@ PAPERS = {
     "rnn": ["Elman (1990), Finding Structure in Time, Cognitive Science 14(2)."],
 }
 
+BIAS_SOURCE = {
+    "lstm": "PyTorch's second bias vector per gate comes from cuDNN's formulation; in the LSTM only the sum "
+            "b_ih + b_hh affects the output, so moving bias between the two changes nothing.",
+    "rnn": "PyTorch's second bias vector comes from cuDNN's formulation; in the SimpleRNN only the sum "
+           "b_ih + b_hh affects the output, so moving bias between the two changes nothing.",
+    "gru": "PyTorch's two bias vectors per gate come from cuDNN's formulation, which Keras' reset_after=True "
+           "follows: for r and z only the sums b_i + b_h affect the output, but the candidate's b_hn is "
+           "multiplied by the reset gate, n = tanh(W_in x + b_in + r⊙(W_hn h + b_hn)), so moving it into b_in "
+           "changes the output.",
+}
+
+
+def _one_cell(f: _Facts) -> Answer:
+    s, w = f.spec, _Words()
+    if f.h == 1:
+        question = f"With units = {w.n('units', 1, PER)}, is that one cell?"
+    else:
+        question = f"With units = {w.n('units', f.h, PER)}, do I have one cell or {w.n('units', f.h, PER)}?"
+    n_rec = s.layers * f.d
+    if not f.multi:
+        lead = "One layer"
+    else:
+        if f.d == 1:
+            lead = f"{w.n('layers', s.layers, WHOLE)} stacked layers, each with its own weights"
+        else:
+            how = (f"{w.n('layers', s.layers, WHOLE)} stacked, each run forward and backward" if s.layers > 1
+                   else "one forward, one backward")
+            lead = f"{w.n('recurrent_layers', n_rec, WHOLE)} recurrent layers ({how}), each with its own weights"
+    x_text = f"x_t has {w.n('input_features', f.x, layer_scope(s, 0))} {_s(f.x, 'feature')}"
+    if s.layers > 1:
+        x_text += f" (layer 0; the layers above read {w.n('input_features', s.layer_input_size(1), upper_scope(s))})"
+    c_text = "c_t " if s.cell == "lstm" else ""
+    if f.h == 1:
+        answer = (
+            f"{lead}. With units = {w.n('units', 1, PER)} the vectors on the arrows of a one-cell diagram are single "
+            f"numbers: {'h_t, c_t' if c_text else 'h_t'} and each gate have one entry, and {x_text}. That is why the diagram "
+            "looks like one cell; with more units the same box carries longer vectors, one entry per unit."
+        )
+    else:
+        h_text = (f"h_t has {w.n('state_size', f.hout, PER)} entries (projected), {c_text}and each gate "
+                  f"{w.n('units', f.h, PER)}" if f.p else
+                  f"{'h_t, c_t' if c_text else 'h_t'} and each gate have {w.n('units', f.h, PER)} entries")
+        answer = (
+            f"{lead}. The box in a one-cell diagram is a whole layer at one time step, with vectors on every "
+            f"arrow: {x_text}; {h_text}. Each \"unit\" is one entry of those vectors, not a separate cell."
+        )
+    if f.t == 1:
+        answer += (f" With T = {w.n('time_steps', 1, WHOLE)} step the layer runs once; a longer sequence runs the "
+                   "same weights again at every step.")
+    else:
+        answer += f" It runs at each of the T = {w.n('time_steps', f.t, WHOLE)} steps with the same weights."
+    from .counting import outputs
+
+    first = outputs(s)[0]
+    answer += f" It returns output of shape {w.n('output_shape', tuple(first.shape), WHOLE)}: {first.meaning}."
+    return Answer(question, answer, tuple(w.numbers))
+
+
+def _input_answer(f: _Facts) -> Answer:
+    s, w = f.spec, _Words()
+    after = f.count(input_size=f.x + 1)
+    question = (f"Why does one more input feature add {w.n('input_feature_adds', after - f.total, WHOLE)} "
+                f"{_s(after - f.total, 'parameter')}?")
+    lead = ("Only layer 0 reads x_t; the layers above read the layer below, so only layer 0 grows. "
+            if s.layers > 1 else "")
+    units = f"Each of the {w.n('units', f.h, PER)} units has" if f.h > 1 else "The unit has"
+    where = f"in each of its {w.n('gates', f.g, PER)} gates" if f.g > 1 else "in its one block"
+    block = "per gate" if f.g > 1 else ""
+    answer = (
+        f"{lead}{units}, {where}, one weight per input feature: the input block is X × H = "
+        f"{w.n('input_features', f.x, layer_scope(s, 0))} × {w.n('units', f.h, PER)}{' ' + block if block else ''}"
+        f"{' in each direction' if f.d == 2 else ''}. Going from X = {w.n('input_features', f.x, layer_scope(s, 0))} to "
+        f"{f.x + 1:,} adds "
+        + (f"a row of {w.n('gates', f.g, PER)} × {w.n('units', f.h, PER)} = " if f.g > 1 else "a row of ")
+        + f"{w.n('input_feature_adds', f.g * f.h, layer_scope(s, 0))} {_s(f.g * f.h, 'weight')}"
+        + (f" per direction, {w.n('input_feature_adds', after - f.total, WHOLE)} in all" if f.d == 2 else "")
+        + f": this configuration goes from {w.n('total', f.total, WHOLE)} to "
+        f"{w.n('total', after, with_scope('input', f.x + 1))} parameters."
+    )
+    return Answer(question, answer, tuple(w.numbers))
+
+
+def _units_answer(f: _Facts) -> Answer:
+    s, w = f.spec, _Words()
+    gw = f.gates_word
+    if s.layers == 1 and not f.p and f.h > 1:
+        one = f.count(units=1)
+        question = (
+            f"Why do {w.n('units', f.h, PER)} units give {w.n('total', f.total, WHOLE)} parameters, not "
+            f"{w.n('units', f.h, PER)} × {w.n('total', one, with_scope('units', 1))} = "
+            f"{w.n('independent_units_total', f.h * one, WHOLE)}?"
+        )
+        answer = (
+            f"Because units are not independent: every unit's {gw} read the previous output of every unit, so "
+            f"the recurrent block is H × H = {w.n('units', f.h, PER)} × {w.n('units', f.h, PER)}"
+            f"{' per gate' if f.g > 1 else ''}{' in each direction' if f.d == 2 else ''}, not "
+            f"{w.n('units', f.h, PER)} separate single weights. The "
+            f"{w.n('cross_unit_weights', f.total - f.h * one, WHOLE)} extra parameters are the weights from each "
+            f"unit's h_(t-1) into the other units' {gw}"
+            + (f", {w.n('cross_unit_weights', f.g * f.h * (f.h - 1), PER)} per direction" if f.d == 2 else "")
+            + "."
+        )
+        return Answer(question, answer, tuple(w.numbers))
+    if s.layers == 1 and not f.p:  # one unit: what two would give
+        two = f.count(units=2)
+        question = (
+            f"Why would 2 units give {w.n('total', two, with_scope('units', 2))}, not 2 × "
+            f"{w.n('total', f.total, WHOLE)} = {w.n('independent_units_total', 2 * f.total, with_scope('units', 2))}?"
+        )
+        answer = (
+            "Every unit reads the whole previous output h_(t-1), so the recurrent weights grow as H × H"
+            f"{' per gate' if f.g > 1 else ''}: with 2 units {'each gate' if f.g > 1 else 'the block'} has a 2 × 2 "
+            "recurrent matrix, where two independent one-unit layers would have only each unit's own h_(t-1). "
+            f"The {w.n('cross_unit_weights', two - 2 * f.total, with_scope('units', 2))} extra parameters are the "
+            "weights across the units."
+        )
+        return Answer(question, answer, tuple(w.numbers))
+    from .counting import layer_formula
+
+    question = (f"Why {'does' if f.h == 1 else 'do'} {w.n('units', f.h, PER)} {_s(f.h, 'unit')} give "
+                f"{w.n('total', f.total, WHOLE)} parameters?")
+    parts = []
+    shown = [0] + ([1] if s.layers > 1 else [])
+    for k in shown:
+        x_k = s.layer_input_size(k)
+        scope = layer_scope(s, k) if k == 0 else upper_scope(s)
+        _, substituted = layer_formula(s, k)
+        # the formula's numbers: G, X_k, H, P and the bias vectors per gate
+        w.n("gates", f.g, PER)
+        w.n("input_features", x_k, scope)
+        w.n("units", f.h, PER)
+        if f.p:
+            w.n("proj_size", f.p, PER)
+        if f.nb:
+            w.n("biases_per_gate", f.nb, PER_GATE)
+        who = (("layer 0" if s.layers > 1 else "the layer") if k == 0 else
+               f"each of the {w.n('upper_layers', s.layers - 1, WHOLE)} layers above" if s.layers > 2 else "layer 1")
+        parts.append(
+            f"{who} reads {w.n('input_features', x_k, scope)} {_s(x_k, 'feature')}: {substituted} = "
+            f"{w.n('layer_params', f.per[k], scope)}" + (" per direction" if f.d == 2 else "")
+        )
+    answer = "; ".join(parts)
+    answer = answer[0].upper() + answer[1:]
+    answer += f"; in all {w.n('total', f.total, WHOLE)}." if f.multi else "."
+    if f.p:
+        answer += (
+            f" With the projection, every unit's {gw} read all P = {w.n('proj_size', f.p, PER)} features of the "
+            f"projected h_(t-1), so the recurrent block is H × P = {w.n('units', f.h, PER)} × "
+            f"{w.n('proj_size', f.p, PER)} per gate, and W_hr adds P × H = {w.n('projection_weights', f.p * f.h, PER)}"
+            f"{' per layer and direction' if f.multi else ''}."
+        )
+    else:
+        answer += (
+            (" In every layer and direction every" if f.multi else " Every")
+            + f" unit's {gw} read every unit's h_(t-1): the recurrent block is "
+            f"H × H = {w.n('units', f.h, PER)} × {w.n('units', f.h, PER)}{' per gate' if f.g > 1 else ''}, so the "
+            "units are not independent cells."
+        )
+    return Answer(question, answer, tuple(w.numbers))
+
+
+def _growth_answer(f: _Facts) -> Answer:
+    s, w = f.spec, _Words()
+    degree = 1 if f.p else 2
+    w.n("growth_degree_units", degree, WHOLE)
+    w.n("growth_degree_inputs", 1, WHOLE)
+    how = "Quadratically" if degree == 2 else f"Linearly (for a fixed P = {w.n('proj_size', f.p, PER)})"
+    g = f"{w.n('gates', f.g, PER)} × " if f.g > 1 else ""
+    bias = ""
+    if f.nb:
+        nb = f"{w.n('biases_per_gate', f.nb, PER_GATE)} × " if f.nb > 1 else ""
+        bias = f" and {nb}{g}H biases"
+    if f.p:
+        terms = f"{g}H × P recurrent weights, {g}X_k × H input weights, P × H projection weights{bias}"
+    else:
+        terms = f"{g}H² recurrent weights, {g}X_k × H input weights{bias}"
+    text = f"{how} in the units and linearly in the inputs: per layer and direction, {terms}"
+    if s.layers > 1:
+        text += (f", where X_k is X for layer 0 and {w.n('input_features', s.layer_input_size(1), upper_scope(s))} "
+                 "for the layers above (they read the layer below, which grows with H)")
+    sizes = [(2 * f.h, f.x), (4 * f.h, f.x), (f.h, 2 * f.x)]
+    shown = []
+    for h, x in sizes:
+        if h != f.h:
+            shown.append(f"H = {h:,}: {w.n('total', f.count(units=h), with_scope('units', h))}")
+        else:
+            shown.append(f"X = {x:,}: {w.n('total', f.count(input_size=x), with_scope('input', x))}")
+    text += (
+        f". This configuration has {w.n('total', f.total, WHOLE)}; with {', '.join(shown)}. Sequence length and "
+        "batch size add none (they add computation and memory, see `lstmcalc cost`)."
+    )
+    return Answer("How do the numbers grow?", text, tuple(w.numbers))
+
+
+def answers(spec: LayerSpec) -> list[Answer]:
+    """The questions a newcomer asks about this layer, answered with its own numbers."""
+    f = _Facts(spec)
+    w = _Words()
+    history = _history(f, w)
+    return [
+        Answer("Is this the cell in the diagrams?", history, tuple(w.numbers)),
+        _one_cell(f),
+        _input_answer(f),
+        _units_answer(f),
+        _growth_answer(f),
+        Answer(
+            f"Which papers do Keras and PyTorch implement for the {KIND[spec.cell]}?",
+            " ".join(PAPERS[spec.cell]) + " " + BIAS_SOURCE[spec.cell],
+            (),
+        ),
+    ]
+
 
 def questions(spec: LayerSpec) -> list[tuple[str, str]]:
-    """The questions a newcomer asks about this layer, answered with its own sizes."""
-    from .counting import biases_per_gate, layer_count, total_count
-
-    g, h, x = spec.gates, spec.units, spec.input_size
-    nb = biases_per_gate(spec)
-    total = total_count(spec)
-    one_layer = layer_count(spec, 0)
-    kind = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}[spec.cell]
-    blocks = "gates" if g > 1 else "block"
-    out = []
-
-    out.append((
-        "Is this the cell in the diagrams?",
-        CELL_HISTORY[spec.cell],
-    ))
-    out.append((
-        f"With units = {h}, do I have one cell or {h}?",
-        f"One layer whose state has {h} numbers. The box in a one-cell diagram is the whole layer at one "
-        f"time step, with vectors on every arrow: x_t has {x} feature{'s' if x != 1 else ''}, h_t and the gates have {h} "
-        f"entries each. Each \"unit\" is one entry of those vectors, not a separate cell, and the "
-        f"layer is applied at every one of the T = {spec.time} steps with the same weights.",
-    ))
-    out.append((
-        f"Why does one more input feature add {g * h} parameters?",
-        f"Each of the {h} units has, in each of its {g} {blocks}, one weight per input feature: the input "
-        f"block is X × H = {x} × {h} per gate. Going from X = {x} to {x + 1} adds a row of {g} × {h} = "
-        f"{g * h} weights (for one Keras LSTM unit, 12 → 16).",
-    ))
-    def c(units, inputs):
-        return total_count(replace(spec, units=units, input_size=inputs))
-
-    one = g * (x + 1 + nb)
-    independent = h * one
-    two = layer_count(replace(spec, units=2), 0)
-    if spec.proj_size:
-        p = spec.proj_size
-        out.append((
-            f"Why do {h} units give {one_layer:,} parameters per layer and direction?",
-            f"Every unit's gates read all P = {p} values of the projected previous output, so each gate "
-            f"has an H × P = {h} × {p} recurrent block; W_hr adds P × H = {p * h}: "
-            f"{g} × ({x}·{h} + {p}·{h} + {nb}·{h}) + {p}·{h} = {one_layer:,}.",
-        ))
-    elif h > 1:
-        out.append((
-            f"Why do {h} units give {one_layer:,} parameters, not {h} × {one} = {independent:,}?",
-            f"Because units are not independent: every unit's {blocks} read the previous output of every "
-            f"unit, so the recurrent block is H × H = {h} × {h} per gate, not {h} separate 1 × 1 weights. "
-            f"The {one_layer - independent:,} extra parameters are the cross-unit recurrent weights "
-            f"({g} × {h} × {h - 1}).",
-        ))
-    else:
-        out.append((
-            f"Why would 2 units give {two:,}, not 2 × {one} = {2 * one}?",
-            f"Every unit reads the whole previous output h_(t-1), so the recurrent weights grow as H × H per "
-            f"gate: with 2 units each gate has a 2 × 2 recurrent block, {g} × 4 = {4 * g} recurrent weights "
-            f"where two independent cells would have {g} × 2 = {2 * g}.",
-        ))
-    bigger = ", ".join([f"H = {2 * h}: {c(2 * h, x):,}", f"H = {4 * h}: {c(4 * h, x):,}",
-                        f"X = {2 * x}: {c(h, 2 * x):,}"])
-    out.append((
-        "How do the numbers grow?",
-        f"Quadratically in the units and linearly in the inputs: {g} × H² recurrent weights, plus "
-        f"{g} × X × H input weights, plus {nb} × {g} × H biases per layer and direction. "
-        f"This layer has {total:,}; with {bigger}. Sequence length and batch size add none "
-        f"(they add computation and memory, see `lstmcalc cost`).",
-    ))
-    out.append((
-        f"Which papers do Keras and PyTorch implement for the {kind}?",
-        " ".join(PAPERS[spec.cell])
-        + " PyTorch's second bias vector per gate comes from cuDNN's formulation; only the sum "
-        "b_ih + b_hh affects the output.",
-    ))
-    return out
+    """(question, answer) pairs: :func:`answers` without the numbers."""
+    return [(a.question, a.answer) for a in answers(spec)]

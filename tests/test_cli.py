@@ -106,7 +106,7 @@ def test_breakdown_torch_outputs_in_order():
 
 
 def test_breakdown_shows_the_explanation():
-    out = invoke("breakdown", "--units", "2", "--input", "1").stdout
+    out = " ".join(invoke("breakdown", "--units", "2", "--input", "1").stdout.split())  # notes wrap anywhere
     for needle in ("32 parameters", "4 × ((X + H) × H + H)", "4 × ((1 + 2) × 2 + 2) = 32", "2 × 12 = 24",
                    "recurrent_kernel", "[4:6]=c", "Hochreiter", "Gers", "unit_forget_bias", "Jozefowicz"):
         assert needle in out, needle

@@ -41,6 +41,156 @@ def test_explain_one_unit_talks_about_two():
     assert "Why would 2 units give 32, not 2 × 12 = 24?" in questions
 
 
+# Literal digits the prose may carry that are not numbers about the layer: citation years and
+# volumes, GRU's (1 − z), h_(t-1), the rows of Keras' GRU bias, layer indices, the Keras version.
+LITERALS = re.compile(r"\b(?:19|20)\d\d\b|\d+\(\d+\)|\(1 − z\)|h_\(t-1\)|row [01]\b|forget-gate bias of 1\)|\b[Ll]ayers? \d+\b|Keras 3\b")
+CONFIGS = [
+    dict(units=1, input_size=1), dict(units=1, input_size=2), dict(units=2, input_size=1), dict(units=2, input_size=2),
+    dict(units=1, input_size=1, framework="torch"), dict(units=2, input_size=1, bidirectional=True),
+    dict(units=4, input_size=3, layers=2), dict(units=4, input_size=3, layers=3, bidirectional=True, merge_mode="ave"),
+    dict(units=4, input_size=3, framework="torch", proj_size=2, layers=2, bidirectional=True, time=5, batch=8),
+    dict(units=3, input_size=2, cell="gru"), dict(units=3, input_size=2, cell="gru", reset_after=False, bias=False),
+    dict(units=3, input_size=2, cell="gru", framework="torch", layers=2),
+    dict(units=1, input_size=1, cell="rnn"), dict(units=5, input_size=1, cell="rnn", framework="torch", activation="relu"),
+    dict(units=2, input_size=1, cell="rnn", bidirectional=True, merge_mode="sum", layers=2, return_sequences=True,
+         return_state=True, time=4),
+    dict(units=1200, input_size=1000, time=1000),
+]
+
+
+def _integers(text: str) -> list[int]:
+    return [int(t.replace(",", "")) for t in re.findall(r"\d[\d,]*\d|\d", LITERALS.sub(" ", text))]
+
+
+def _allowed(numbers) -> set[int]:
+    allowed = set()
+    for n in numbers:
+        value = n["value"]
+        allowed |= set(value) if isinstance(value, list) else {value}
+        allowed |= {int(v) for v in re.findall(r"\d+", n["scope"])}  # "with units = 2"
+    return allowed
+
+
+@pytest.mark.parametrize("options", CONFIGS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
+def test_every_number_in_a_sentence_is_a_stated_number(options):
+    """Each integer in a question, answer or note is the value of a number it lists (or in that
+    number's scope): nothing reaches the prose except through the numbers the JSON exposes,
+    which tests/crosscheck/test_explain_numbers.py checks against the real frameworks."""
+    from lstmcalc.explain import answers
+    from lstmcalc.spec import make_spec
+
+    for a in answers(make_spec(**options)):
+        d = a.to_dict()
+        allowed = _allowed(d["numbers"])
+        for text in (d["question"], d["answer"]):
+            stray = [k for k in _integers(text) if k not in allowed]
+            assert not stray, (stray, text)
+    b = breakdown(**options).to_dict()
+    assert len(b["notes"]) == len(b["note_numbers"])
+    for text, numbers in zip(b["notes"], b["note_numbers"]):
+        stray = [k for k in _integers(text) if k not in _allowed(numbers)]
+        assert not stray, (stray, text)
+
+
+def test_the_integer_check_sees_digits():
+    assert _integers("adds 4 × 1,024 = 4,096 weights; Hochreiter (1997) 9(8); h_(t-1), row 0") == [4, 1024, 4096]
+
+
+def test_one_unit_one_input_reads_naturally():
+    """The asker's first case: units 1, input 1."""
+    result = runner.invoke(app, ["explain", "--units", "1", "--input", "1"])
+    notes = " ".join(breakdown(units=1, input_size=1).notes)
+    text = " ".join(result.stdout.split()) + " " + notes
+    for bug in ("one cell or 1", "1 numbers", "1 entries", "1 units", "1 features", "1 parameters", "1 weights",
+                "1 steps", "Each of the 1"):
+        assert bug not in text, bug
+    assert "With units = 1, is that one cell?" in text
+    assert "goes from 12 to 16 parameters" in text  # the asker's Q2, computed for this layer
+    assert "Why would 2 units give 32, not 2 × 12 = 24?" in text  # the asker's Q3
+
+
+@pytest.mark.parametrize(("args", "needles"), [
+    # the asker's counts, by hand: Keras 4·((X + H)·H + H), PyTorch 4·(X·H + H·H + 2H)
+    ([], ["goes from 12 to 16 parameters", "Why would 2 units give 32, not 2 × 12 = 24?"]),
+    (["-f", "torch"], ["goes from 16 to 20 parameters", "Why would 2 units give 40, not 2 × 16 = 32?"]),
+])
+def test_explain_says_the_askers_numbers_for_one_unit(args, needles):
+    text = " ".join(runner.invoke(app, ["explain", "-u", "1", "-x", "1", *args]).stdout.split())
+    for needle in needles:
+        assert needle in text, needle
+
+
+@pytest.mark.parametrize(("args", "needles"), [
+    ([], ["goes from 32 to 40 parameters", "Why do 2 units give 32 parameters, not 2 × 12 = 24?"]),
+    (["-f", "torch"], ["goes from 40 to 48 parameters", "Why do 2 units give 40 parameters, not 2 × 16 = 32?"]),
+])
+def test_explain_says_the_askers_numbers_for_two_units(args, needles):
+    text = " ".join(runner.invoke(app, ["explain", "-u", "2", "-x", "1", *args]).stdout.split())
+    for needle in needles:
+        assert needle in text, needle
+
+
+def test_no_example_text_from_another_layer():
+    """"12 → 16" was appended to every layer; the numbers now come from the layer shown."""
+    for options in (dict(units=2, input_size=1), dict(units=2, input_size=1, cell="gru"),
+                    dict(units=1, input_size=1, framework="torch"), dict(units=1, input_size=1, cell="rnn")):
+        b = breakdown(**options)
+        text = " ".join(b.notes)
+        assert "12 → 16" not in text and "one Keras LSTM unit" not in text
+        after = count(**{**options, "input_size": options["input_size"] + 1})
+        assert f"goes from {b.total:,} to {after:,} parameters" in text
+
+
+def test_bidirectional_and_stacked_numbers_are_whole_or_scoped():
+    """The issue's cases: a bidirectional feature adds 16 to the layer (64 -> 80); a two-layer stack
+    has 272 in every answer that gives its total."""
+    data = json.loads(runner.invoke(app, ["explain", "-u", "2", "-x", "1", "--bidirectional", "--json"]).stdout)
+    q = [a["question"] for a in data["questions"]]
+    assert "Why does one more input feature add 16 parameters?" in q
+    assert "Why do 2 units give 64 parameters, not 2 × 24 = 48?" in q
+    answer = data["questions"][2]["answer"]
+    assert "8 weights per direction, 16 in all" in answer and "from 64 to 80" in answer
+    data = json.loads(runner.invoke(app, ["explain", "-u", "4", "-x", "3", "--layers", "2", "--json"]).stdout)
+    text = " ".join(a["question"] + " " + a["answer"] for a in data["questions"])
+    assert "give 272 parameters" in text and "128" in text and "give 128" not in text
+    totals = {n["value"] for a in data["questions"] for n in a["numbers"]
+              if n["name"] == "total" and n["scope"] == "whole configuration"}
+    assert totals == {272}
+
+
+def test_projection_says_h_has_p_entries_and_grows_linearly():
+    data = json.loads(runner.invoke(app, ["explain", "-u", "4", "-x", "3", "-f", "torch", "--proj-size", "2",
+                                          "--json"]).stdout)
+    text = " ".join(a["answer"] for a in data["questions"])
+    assert "h_t has 2 entries (projected)" in text
+    assert "Linearly (for a fixed P = 2) in the units" in text and "Quadratically" not in text
+    assert "h_t and h_n have 2 features, while c_t and c_n keep 4" in " ".join(
+        breakdown(units=4, input_size=3, framework="torch", proj_size=2).notes)
+
+
+def test_gru_bias_is_not_called_redundant():
+    for options in (dict(framework="torch"), dict(), dict(layers=2, framework="torch")):
+        b = breakdown(units=3, input_size=2, cell="gru", **options)
+        text = " ".join(b.notes)
+        assert "redundant" not in text.replace("not redundant", "")
+        assert "b_hn" in text
+    data = json.loads(runner.invoke(app, ["explain", "-u", "3", "-x", "2", "--cell", "gru", "--json"]).stdout)
+    assert "only the sum b_ih + b_hh affects" not in data["questions"][-1]["answer"]
+
+
+def test_json_numbers_and_keys():
+    data = json.loads(runner.invoke(app, ["explain", "-u", "2", "-x", "1", "--json"]).stdout)
+    for a in data["questions"]:
+        assert list(a) == ["question", "answer", "numbers"]
+        for n in a["numbers"]:
+            assert list(n) == ["name", "value", "scope"]
+    b = json.loads(runner.invoke(app, ["breakdown", "-u", "2", "-x", "1", "--json"]).stdout)
+    assert all(isinstance(n, str) for n in b["notes"])  # unchanged meaning: the list of sentences
+    assert len(b["note_numbers"]) == len(b["notes"])
+    first = {n["name"]: n["value"] for n in b["note_numbers"][0] if n["scope"] == "whole configuration"}
+    assert first == {"total": 32}
+
+
 def test_explain_rejects_grids():
     result = runner.invoke(app, ["explain", "-u", "1,2", "-x", "1"])
     assert result.exit_code == 2 and result.stdout == ""
@@ -76,6 +226,15 @@ def test_diagram_draws_one_cell_per_weight():
     # kernel (1 × 8): one row of 8 cells, 2 per gate; recurrent (2 × 8): 2 rows
     assert len(re.findall(r"\b[ifco]\b", kernel.split("kernel (1 × 8)")[1])) == 8
     assert len(re.findall(r"\b[ifco]\b", recurrent.split("Every gate")[0])) == 16
+
+
+def test_diagram_words_for_one_unit():
+    text = " ".join(_render(diagram_view(breakdown(units=1, input_size=1)), 200).split())
+    assert "the unit reads the one value of h_(t-1)" in text
+    assert "1 units" not in text and "1 values" not in text
+    text = " ".join(_render(diagram_view(breakdown(units=2, input_size=1, cell="rnn")), 200).split())
+    assert "The recurrent matrix is 2 × 2: each of the 2 units reads all 2 values" in text
+    assert "per block here" in text
 
 
 def test_diagram_cli_is_plain_when_piped():

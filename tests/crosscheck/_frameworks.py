@@ -103,6 +103,8 @@ def keras_stack(config: dict) -> list:
             kwargs["reset_after"] = config["reset_after"]
         kwargs["return_sequences"] = (not last) or config.get("return_sequences", False)
         kwargs["return_state"] = last and config.get("return_state", False)
+        if config.get("activation") is not None:
+            kwargs["activation"] = config["activation"]  # SimpleRNN: tanh (default) or relu
         layer = cls(config["units"], **kwargs)
         if config.get("bidirectional", False):
             wrap = {} if config.get("merge_mode") is None else {"merge_mode": config["merge_mode"]}
@@ -161,6 +163,8 @@ def torch_module(config: dict):
     )
     if config.get("proj_size"):
         kwargs["proj_size"] = config["proj_size"]
+    if config.get("activation") is not None:
+        kwargs["nonlinearity"] = config["activation"]  # torch.nn.RNN: tanh (default) or relu
     return cls(**kwargs)
 
 

@@ -7,6 +7,10 @@ with a (B, T, X) input:
 - thop: ``profile(model, inputs=(x,))``; its first return value (a float, compared as int).
 - torchinfo: ``summary(model, input_size=(B, T, X)).total_mult_adds``.
 
+The module is built here from the test's own options (``_module``), never from lstmcalc's
+``torch_equivalent`` line, so a wrong equivalent cannot pass; a separate test checks that the
+line builds this same module.
+
 CI installs them with:  pip install 'torch==2.13.0' numpy ptflops thop torchinfo
 (thop and torchinfo import numpy without declaring it; the torch pin stops an upgrade).
 """
@@ -61,11 +65,20 @@ def _ids(o):
     return "-".join(f"{k}={v}" for k, v in o.items() if k not in skip)
 
 
-def _module(c):
-    """The torch.nn layer that cost(...).compare describes, built from its own constructor line."""
-    assert c.compare.torch_equivalent is not None
+def _module(options):
+    """The torch.nn layer the tools run on, built here from the test's own options, not from
+    anything lstmcalc says (a Keras configuration's twin: the same cell, sizes, bias, layers and
+    directions in PyTorch, which keeps two biases and always concatenates the directions)."""
     torch.manual_seed(0)
-    return eval(c.compare.torch_equivalent, {"torch": torch})  # e.g. torch.nn.LSTM(input_size=3, ...)
+    cls = getattr(torch.nn, TORCH_CLASSES[options.get("cell", "lstm")])
+    kwargs = dict(input_size=options["input_size"], hidden_size=options["units"],
+                  num_layers=options.get("layers", 1), bias=options.get("bias", True), batch_first=True,
+                  bidirectional=options.get("bidirectional", False))
+    if options.get("proj_size"):
+        kwargs["proj_size"] = options["proj_size"]
+    if options.get("activation"):
+        kwargs["nonlinearity"] = options["activation"]
+    return cls(**kwargs)
 
 
 def _input(c):
@@ -81,7 +94,7 @@ def test_there_are_a_few_dozen_configurations():
 def test_ptflops(options):
     ptflops = pytest.importorskip("ptflops")
     c = cost(**options)
-    model, x = _module(c), _input(c)
+    model, x = _module(options), _input(c)
     out = io.StringIO()
     macs, params = ptflops.get_model_complexity_info(
         model, tuple(x.shape[1:]), input_constructor=lambda res: x,
@@ -98,7 +111,7 @@ def test_thop(options):
         warnings.simplefilter("ignore", DeprecationWarning)  # thop 0.1.1 imports distutils
         thop = pytest.importorskip("thop")
     c = cost(**options)
-    ops, _ = thop.profile(_module(c), inputs=(_input(c),), verbose=False)
+    ops, _ = thop.profile(_module(options), inputs=(_input(c),), verbose=False)
     assert ops == int(ops)
     assert int(ops) == c.compare.thop
 
@@ -108,8 +121,22 @@ def test_torchinfo(options):
     torchinfo = pytest.importorskip("torchinfo")
     c = cost(**options)
     s = c.spec
-    stats = torchinfo.summary(_module(c), input_size=(s.batch, s.time, s.input_size), verbose=0)
+    stats = torchinfo.summary(_module(options), input_size=(s.batch, s.time, s.input_size), verbose=0)
     assert stats.total_mult_adds == c.compare.torchinfo
+
+
+@pytest.mark.parametrize("options", CONFIGS, ids=_ids)
+def test_torch_equivalent_is_the_independent_module(options):
+    """The constructor line cost() prints builds the module the tools were run on here."""
+    c = cost(**options)
+    theirs = _module(options)
+    mine = eval(c.compare.torch_equivalent, {"torch": torch})  # noqa: S307 -- lstmcalc's output, under test
+    assert type(mine) is type(theirs)
+    assert [(n, tuple(p.shape)) for n, p in mine.named_parameters()] == [
+        (n, tuple(p.shape)) for n, p in theirs.named_parameters()
+    ]
+    assert getattr(mine, "nonlinearity", None) == getattr(theirs, "nonlinearity", None)
+    assert mine.batch_first and mine.bidirectional == theirs.bidirectional
 
 
 def test_keras_layers_without_a_twin_report_none():

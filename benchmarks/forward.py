@@ -64,7 +64,7 @@ def worker(backend: str, repeat: int, threads: int | None) -> dict:
     import numpy as np
 
     from lstmcalc import forward
-    from lstmcalc.spec import make_spec
+    from lstmcalc.frameworks import make_spec
     from lstmcalc.weights import init_weights
 
     info = blas_info()

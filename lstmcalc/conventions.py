@@ -57,6 +57,16 @@ def constructor(spec: LayerSpec) -> list[str]:
     return frameworks.of(spec).constructor(spec)
 
 
+def outputs(spec: LayerSpec) -> list[Output]:
+    """What the layer returns, in the framework's return order."""
+    return frameworks.of(spec).outputs(spec)
+
+
+def layer_formula(spec: LayerSpec, layer: int) -> tuple[str, str]:
+    """One direction of ``layer``'s count as a formula, symbolic and with numbers."""
+    return frameworks.of(spec).formula(spec, layer)
+
+
 def biases_per_gate(spec: LayerSpec) -> int:
     """nb: bias vectors of length H per gate (0, 1 or 2)."""
     return frameworks.of(spec).biases_per_gate(spec)

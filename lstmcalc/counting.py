@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from . import explain, frameworks
 from .canonical import DIRECTIONS, GATE_NAMES, PEEPHOLE_GATES, Output, TensorLayout
-from .conventions import all_tensors, biases_per_gate, constructor, gate_order
+from .conventions import all_tensors, biases_per_gate, constructor, gate_order, layer_formula, outputs
+from .params import layer_count, total_count
 from .frameworks import make_spec
 from .spec import LayerSpec
 
@@ -128,18 +129,6 @@ class Breakdown:
         return breakdown_html(self)
 
 
-def layer_count(spec: LayerSpec, layer: int) -> int:
-    """Parameters of one direction of layer ``layer``."""
-    h, x = spec.units, spec.layer_input_size(layer)
-    per_gate = x * h + spec.hidden_out * h + biases_per_gate(spec) * h
-    peepholes = len(PEEPHOLE_GATES) * h if spec.peepholes else 0
-    return spec.gates * per_gate + spec.proj_size * h + peepholes
-
-
-def total_count(spec: LayerSpec) -> int:
-    return sum(layer_count(spec, k) for k in range(spec.layers)) * spec.directions
-
-
 def count(units, input_size, **options) -> int:
     """The number of trainable parameters, as Keras' ``count_params()`` or PyTorch's
     ``sum(p.numel() for p in module.parameters())`` reports it.
@@ -153,11 +142,6 @@ def count(units, input_size, **options) -> int:
     40
     """
     return total_count(make_spec(units, input_size, **options))
-
-
-def layer_formula(spec: LayerSpec, layer: int) -> tuple[str, str]:
-    """The count of one direction of ``layer`` as a formula and with numbers substituted."""
-    return frameworks.of(spec).formula(spec, layer)
 
 
 def _gate_rows(spec: LayerSpec) -> list[GateRow]:
@@ -174,11 +158,6 @@ def _gate_rows(spec: LayerSpec) -> list[GateRow]:
             if spec.proj_size:
                 rows.append(GateRow(layer, direction, "proj", "projection", 0, 0, 0, spec.proj_size * h))
     return rows
-
-
-def outputs(spec: LayerSpec) -> list[Output]:
-    """What the layer returns, in the framework's return order."""
-    return frameworks.of(spec).outputs(spec)
 
 
 def breakdown_spec(spec: LayerSpec) -> Breakdown:

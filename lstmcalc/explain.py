@@ -136,7 +136,8 @@ class _Facts:
     """The counts every template uses, for one spec (imports counting late: it imports us)."""
 
     def __init__(self, spec: LayerSpec):
-        from .counting import biases_per_gate, layer_count, total_count
+        from .conventions import biases_per_gate
+        from .params import layer_count, total_count
 
         self.spec = spec
         self.g, self.h, self.x, self.t = spec.gates, spec.units, spec.input_size, spec.time
@@ -494,7 +495,7 @@ def _one_cell(f: _Facts) -> Answer:
                    "same weights again at every step.")
     else:
         answer += f" It runs at each of the T = {w.n('time_steps', f.t, WHOLE)} steps with the same weights."
-    from .counting import outputs
+    from .conventions import outputs
 
     first = outputs(s)[0]
     answer += f" It returns output of shape {w.n('output_shape', tuple(first.shape), WHOLE)}: {first.meaning}."
@@ -560,7 +561,7 @@ def _units_answer(f: _Facts) -> Answer:
             "weights across the units."
         )
         return Answer(question, answer, tuple(w.numbers))
-    from .counting import layer_formula
+    from .conventions import layer_formula
 
     question = (f"Why {'does' if f.h == 1 else 'do'} {w.n('units', f.h, PER)} {_s(f.h, 'unit')} give "
                 f"{w.n('total', f.total, WHOLE)} parameters?")

@@ -77,7 +77,7 @@ def test_every_number_in_a_sentence_is_a_stated_number(options):
     number's scope): nothing reaches the prose except through the numbers the JSON exposes,
     which tests/crosscheck/test_explain_numbers.py checks against the real frameworks."""
     from lstmcalc.explain import answers
-    from lstmcalc.spec import make_spec
+    from lstmcalc.frameworks import make_spec
 
     for a in answers(make_spec(**options)):
         d = a.to_dict()

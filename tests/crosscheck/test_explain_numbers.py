@@ -117,7 +117,7 @@ def stated_numbers(config: dict) -> list[tuple[str, dict]]:
     """(where, number) for every number of every explain answer and breakdown note."""
     import lstmcalc
     from lstmcalc.explain import answers
-    from lstmcalc.spec import make_spec
+    from lstmcalc.frameworks import make_spec
 
     if config.get("activation"):  # the CLI has no --activation for explain/breakdown: the library
         spec = make_spec(**config)

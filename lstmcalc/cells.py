@@ -69,12 +69,15 @@ SIGMOID_GATES = {"lstm": 3, "gru": 2, "rnn": 0}
 class ForwardResult:
     """What a forward pass returns.
 
-    ``output``: the whole output sequence, batch first. Keras (B, T, D·H) under concat,
-    (B, T, H) under sum/mul/ave; PyTorch (B, T, D·H_out).
+    ``output``: what the framework returns as its output. PyTorch: the whole sequence
+    (B, T, D·H_out). Keras: with ``return_sequences`` the whole sequence (B, T, D·H) under
+    concat, (B, T, H) under sum/mul/ave; without it (Keras' default) the last step,
+    (B, D·H) or (B, H) (for a Bidirectional layer: the merge of both directions' final h).
     ``h``, ``c``: PyTorch h_n (D·L, B, H_out) and c_n (D·L, B, H), as torch returns them;
     Keras (B, H), the last layer's forward-direction final states, with the backward
-    direction's in ``h_backward``/``c_backward`` (Keras ``return_state`` order: output,
-    h_fw, c_fw, h_bw, c_bw). ``c`` and ``c_backward`` are None for GRU and SimpleRNN.
+    direction's in ``h_backward``/``c_backward``. ``c`` and ``c_backward`` are None for GRU
+    and SimpleRNN. Keras returns the states only with ``return_state``; :attr:`returned`
+    lists exactly what the framework returns, in its order.
     ``backend``: "numpy" or "numba", the one that ran. ``compile_ms``: time this call spent
     compiling Numba kernels or loading them from the cache (0.0 when none).
     """
@@ -87,6 +90,23 @@ class ForwardResult:
     spec: LayerSpec
     h_backward: np.ndarray | None = None
     c_backward: np.ndarray | None = None
+
+    @property
+    def returned(self) -> tuple[tuple[str, np.ndarray], ...]:
+        """(name, array) of what the real layer returns, in its order. PyTorch: output,
+        h_n (and c_n for LSTM), as ``output, (h_n, c_n)`` / ``output, h_n``. Keras: output
+        alone, or with ``return_state`` output, h, c (LSTM) and for a Bidirectional layer
+        output, h_fw, c_fw, h_bw, c_bw, here named h, c, h_backward, c_backward."""
+        names = ["output"]
+        if self.spec.framework == "torch" or self.spec.return_state:
+            names += ["h", "c", "h_backward", "c_backward"]
+        return tuple((n, getattr(self, n)) for n in names if getattr(self, n) is not None)
+
+    def __str__(self) -> str:
+        parts = ", ".join(f"{n} {tuple(a.shape)}" for n, a in self.returned)
+        return f"ForwardResult({parts}; {self.output.dtype}, backend {self.backend})"
+
+    __repr__ = __str__
 
     def __rich__(self):
         from .render import forward_view  # rich only when rendering
@@ -427,6 +447,8 @@ def forward(
     activation: str = "tanh",
     bias: bool = True,
     merge_mode: str = "concat",
+    return_sequences: bool = False,
+    return_state: bool = False,
 ) -> ForwardResult:
     """Run a recurrent layer (or a stack) on ``x`` with ``weights``; see the module docstring.
 
@@ -440,7 +462,9 @@ def forward(
     size come from the shapes; the keywords must agree with the tensors.
 
     ``backend``: "numpy", "numba" (needs ``lstmcalc[numba]``) or "auto" (Numba when it
-    imports, else NumPy).
+    imports, else NumPy). ``return_sequences``, ``return_state``: Keras' options (of the last
+    layer; PyTorch always returns the sequence and the states), with Keras' defaults: the
+    result's ``output`` and :attr:`ForwardResult.returned` are what Keras returns for them.
 
     Raises :class:`SpecError` for a bad option, a tensor that is missing, extra or of the
     wrong shape, a bad ``x``, or NaN/inf in ``x`` or a weight; :class:`SizeError` when
@@ -462,8 +486,8 @@ def forward(
         layers=layers,
         batch=b,
         time=t_len,
-        return_sequences=framework == "keras",
-        return_state=framework == "keras",
+        return_sequences=return_sequences,
+        return_state=return_state,
         **given,
     )
     if x_size != spec.input_size:
@@ -522,6 +546,16 @@ def _run(spec: LayerSpec, params: list[list[Prepared]], x: np.ndarray, backend: 
         return ForwardResult(output, h_n, c_n, backend, compile_ms, spec)
     last = (spec.layers - 1) * d
     pick = lambda a, i: None if a is None else a[i].copy()  # noqa: E731
+    if not spec.return_sequences:
+        # Keras returns the last step; a Bidirectional layer merges the two final h
+        # (the backward direction's is its output at t = 0, not at t = T-1).
+        if not spec.bidirectional:
+            output = h_n[last].copy()  # (B, H)
+        elif merged:
+            output = np.empty((b, h_out), dtype=dt)  # (B, H)
+            _merge(spec.merge_mode, h_n[last], h_n[last + 1], output)
+        else:
+            output = np.concatenate([h_n[last], h_n[last + 1]], axis=-1)  # (B, 2H)
     return ForwardResult(
         output=output,
         h=h_n[last].copy(),

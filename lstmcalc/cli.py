@@ -676,6 +676,7 @@ def run(
         cell=cell.value, framework=framework.value,
         merge_mode=merge_mode.value if merge_mode is not None else None,
         reset_after=reset_after, activation=activation.value if activation is not None else None,
+        return_sequences=return_sequences, return_state=return_state,
         batch=batch or (x.shape[0] if x is not None else 32), time=time or (x.shape[1] if x is not None else 1),
     )
     w = None

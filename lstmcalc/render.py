@@ -449,8 +449,10 @@ def run_view(report) -> Group:
     if report.compile_ms:
         facts.add_row("numba", f"{report.compile_ms:,.1f} ms more on the first call: compiling or loading the cached "
                       "kernels (time is the second, warm call)")
-    sample = report.to_dict()["h_sample"]
-    facts.add_row("final h[0]", "[" + ", ".join(f"{v:+.5f}" for v in sample) + (", …]" if spec.hidden_out > 6 else "]"))
+    out = report.result.output
+    sample = report.to_dict()["output_sample"]
+    where = "output[0]" if out.ndim == 2 else "output[0, -1]"  # the first sample's (last) step
+    facts.add_row(where, "[" + ", ".join(f"{v:+.5f}" for v in sample) + (", …]" if out.shape[-1] > 6 else "]"))
     return Group(title, Text(""), table, facts)
 
 
@@ -477,10 +479,7 @@ def cost_html(c) -> str:
 
 def _forward_rows(r) -> list[list[str]]:
     rows = []
-    for name in ("output", "h", "c", "h_backward", "c_backward"):
-        a = getattr(r, name)
-        if a is None:
-            continue
+    for name, a in r.returned:
         flat = a.reshape(-1)
         sample = ", ".join(f"{v:+.5f}" for v in flat[:4]) + (", …" if flat.size > 4 else "")
         rows.append([name, str(a.shape), str(a.dtype), f"[{sample}]"])

@@ -276,17 +276,11 @@ def load_inputs(path, input_size: int | None = None) -> np.ndarray:
 
 
 def result_arrays(result, spec: LayerSpec | None = None) -> dict[str, np.ndarray]:
-    """The arrays :func:`save_npz` writes: ``output``, ``h``, LSTM ``c``, and for a
-    bidirectional Keras layer ``h_backward`` (and LSTM ``c_backward``)."""
-    spec = spec if spec is not None else result.spec
-    arrays = {"output": result.output, "h": result.h}
-    if spec.cell == "lstm":
-        arrays["c"] = result.c
-    if spec.framework == "keras" and spec.bidirectional:
-        arrays["h_backward"] = result.h_backward
-        if spec.cell == "lstm":
-            arrays["c_backward"] = result.c_backward
-    return arrays
+    """The arrays :func:`save_npz` writes: what the layer returns, in its order
+    (:attr:`~lstmcalc.cells.ForwardResult.returned`): ``output``, and PyTorch's ``h``
+    (h_n) and LSTM ``c`` (c_n), or Keras' states with ``return_state`` (``h``, ``c``, and
+    for a Bidirectional layer ``h_backward``, ``c_backward``)."""
+    return dict(result.returned)
 
 
 def _new_file_mode(file: str) -> int:

@@ -49,7 +49,8 @@ def test_run_matches_keras_gru(tmp_path):
     x = rng.standard_normal((4, 6, x_size))
     np.save(tmp_path / "x.npy", x)
     result = runner.invoke(app, ["run", "--weights", str(tmp_path / "w.npz"), "--inputs", str(tmp_path / "x.npy"),
-                                 "--cell", "gru", "--dtype", "float64", "--save", str(tmp_path / "out.npz")])
+                                 "--cell", "gru", "--dtype", "float64", "--return-sequences", "--return-state",
+                                 "--save", str(tmp_path / "out.npz")])
     assert result.exit_code == 0, result.stderr
     got = np.load(tmp_path / "out.npz")
     layer = keras.layers.GRU(h, return_sequences=True, return_state=True, dtype="float64")

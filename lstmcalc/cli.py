@@ -718,6 +718,7 @@ def convert(
     layer: Annotated[Optional[str], typer.Option("--layer", help="Which recurrent layer, when the file holds several.", show_default="the only one", rich_help_panel=LAYER)] = None,
     bidirectional: Annotated[Optional[bool], typer.Option("--bidirectional/--unidirectional", help="Check the direction count.", show_default="from the names", rich_help_panel=LAYER)] = None,
     layers: Annotated[Optional[int], typer.Option("--layers", "-l", help="Check the layer count.", show_default="from the names", rich_help_panel=LAYER)] = None,
+    reset_after: Annotated[Optional[bool], typer.Option("--reset-after/--no-reset-after", help="Keras GRU reset_after; needed only where the file does not show it (no bias, no config).", show_default="from the file", rich_help_panel=LAYER)] = None,
     json: Json = False,
 ) -> None:
     """Move recurrent weights between Keras and PyTorch.
@@ -747,12 +748,19 @@ def convert(
     if source is not None and source.value != spec.framework:
         raise SpecError("source", f"is {source.value}, but the tensor names in {path} are {spec.framework}'s")
     to = target.value if target is not None else ("torch" if spec.framework == "keras" else "keras")
+    if reset_after is not None and spec.cell != "gru":
+        raise SpecError("reset_after", f"applies to GRU weights only; {path} holds {spec.cell} weights")
+    if reset_after is not None and "reset_after" not in found.unknown and reset_after != spec.reset_after:
+        raise SpecError("reset_after", f"is {reset_after}, but {path} says reset_after={spec.reset_after}")
+    if reset_after is None and spec.cell == "gru" and "reset_after" not in found.unknown:
+        reset_after = spec.reset_after
     arrays = convert_weights(found.weights, cell=spec.cell, source=spec.framework, target=to,
                              bidirectional=bidirectional, layers=layers,
-                             reset_after=spec.reset_after if spec.cell == "gru" else None)
+                             reset_after=reset_after if spec.cell == "gru" else None)
     save_arrays(output, arrays)
     if json:
         _print_json({"input": path, "output": output, "cell": spec.cell, "from": spec.framework, "to": to,
+                     "unknown": {k: list(v) for k, v in found.unknown.items() if k != "reset_after"},
                      "tensors": [{"name": k, "shape": list(a.shape), "count": int(a.size)} for k, a in arrays.items()]})
     else:
         from .render import convert_view

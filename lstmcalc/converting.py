@@ -224,7 +224,9 @@ def _infer_spec(
             if n_layers > 1:
                 key1 = parsed.get((1, "forward", "kernel"))
                 if key1 is not None and np.ndim(weights[key1]) == 2 and np.shape(weights[key1])[0] == units:
-                    merge = "sum"  # sum, mul and ave all hand H features on; the weights cannot tell which
+                    # sum, mul and ave all hand H features on; the weights cannot tell which:
+                    # a placeholder for counting, reported as unknown (see unknown_options)
+                    merge = "sum"
     else:
         hh_key, hh = get(0, "weight_hh")
         if hh.ndim != 2 or hh.shape[1] == 0:
@@ -270,6 +272,38 @@ def _infer_spec(
     return spec
 
 
+def unknown_options(spec: LayerSpec) -> dict[str, tuple]:
+    """The options of ``spec`` that its tensors cannot show, each with the values the
+    tensors allow, for a spec inferred from names and shapes alone (no config):
+
+    - ``merge_mode`` of a Keras Bidirectional layer: how the two directions merge leaves no
+      weight behind. In a stack, layer 1's kernel reads 2·H features after concat and H
+      after sum, mul or ave, which narrows it down but cannot tell sum, mul and ave apart.
+    - ``reset_after`` of a Keras GRU without bias: only the bias shape shows it.
+    - ``activation`` of a SimpleRNN / torch.nn.RNN: tanh and relu have the same weights.
+
+    :func:`_infer_spec` fills these with a placeholder (the first allowed value) so that the
+    spec can be counted, which they do not change; they must be asked for before a forward
+    pass, and shown as unknown."""
+    out: dict[str, tuple] = {}
+    if spec.framework == "keras" and spec.bidirectional:
+        if spec.layers == 1:
+            out["merge_mode"] = ("concat", "sum", "mul", "ave")
+        else:
+            out["merge_mode"] = ("concat",) if spec.merge_mode == "concat" else ("sum", "mul", "ave")
+    if spec.framework == "keras" and spec.cell == "gru" and not spec.bias:
+        out["reset_after"] = (True, False)
+    if spec.cell == "rnn":
+        out["activation"] = ("tanh", "relu")
+    return out
+
+
+def describe_allowed(values: tuple) -> str:
+    """("sum", "mul", "ave") -> "sum, mul or ave"; (True, False) -> "True or False"."""
+    words = [str(v) for v in values]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
 def _check_tensors(weights: Mapping[str, np.ndarray], spec: LayerSpec) -> None:
     """Every tensor the spec needs is there with its shape, and nothing else is."""
     expected = {weights_key(spec, t): t.shape for t in all_tensors(spec)}
@@ -310,8 +344,9 @@ def convert_weights(
     backward direction) or PyTorch ``state_dict`` names (``weight_ih_l{k}`` (G·H, X_k),
     ``weight_hh_l{k}`` (G·H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (G·H,), ``_reverse``).
     ``bidirectional`` and ``layers`` are checked against the names when given.
-    ``reset_after`` matters only for a bias-free Keras GRU, whose tensors cannot show it
-    (default ``True``, Keras' own); with a bias it is read from the bias shape.
+    ``reset_after`` matters only for a bias-free Keras GRU, whose tensors cannot show it:
+    there it must be given (``True`` converts; ``False`` has no PyTorch twin); with a bias it
+    is read from the bias shape.
 
     Returns a new dict in the target framework's tensor order, dtypes kept. A Keras
     ``Bidirectional`` with ``merge_mode`` sum/mul/ave converts for one layer (PyTorch then
@@ -330,6 +365,12 @@ def convert_weights(
     spec = _infer_spec(
         weights, framework=source, cell=cell, bidirectional=bidirectional, layers=layers, reset_after=reset_after
     )
+    if source == "keras" and "reset_after" in unknown_options(spec) and reset_after is None:
+        raise SpecError(
+            "reset_after",
+            "is needed: a Keras GRU without bias does not show it in its weights; True (Keras 3's default) "
+            "converts, False has no PyTorch twin",
+        )
     if source == "keras" and cell == "gru" and not spec.reset_after:
         raise SpecError(
             "reset_after",

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from .conventions import all_tensors, weights_key
-from .converting import FileError, _describe, _infer_spec
+from .converting import FileError, _describe, _infer_spec, describe_allowed, unknown_options
 from .memory import check_bytes, itemsize, weight_elements
-from .spec import CELLS, FRAMEWORKS, LayerSpec, SpecError, make_spec
+from .spec import CELLS, FRAMEWORKS, MERGE_MODES, LayerSpec, SpecError, make_spec
 
 __all__ = ["FileError", "infer_spec", "init_weights", "load_inputs", "load_npz", "save_npz"]
 
@@ -80,6 +80,15 @@ def infer_spec(
         )
     except FileError as e:
         raise SpecError("weights", str(e)) from None
+    for name, allowed in unknown_options(found).items():  # what the tensors cannot show: ask
+        value = given.get(name)
+        if value is None:
+            raise SpecError(name, f"is needed: the weights of this {_describe(found)} do not say it; "
+                                  f"allowed here: {describe_allowed(allowed)}")
+        if name == "merge_mode" and value in MERGE_MODES and value not in allowed:
+            key = weights_key(found, next(t for t in all_tensors(found) if t.layer == 1 and t.role == "input"))
+            raise SpecError(name, f"is {value}, but {key} has shape {expected_shapes(found)[key]}, "
+                                  f"which a {describe_allowed(allowed)} merge gives")
     options = {
         "units": found.units,
         "input_size": found.input_size,

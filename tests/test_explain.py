@@ -110,7 +110,8 @@ def test_forward_result_displays_as_html_and_rich():
     from lstmcalc.weights import init_weights
 
     spec = make_spec(3, 2, batch=4, time=5)
-    r = lstmcalc.forward(np.zeros((4, 5, 2)), init_weights(spec, seed=1, dtype="float64"))
+    r = lstmcalc.forward(np.zeros((4, 5, 2)), init_weights(spec, seed=1, dtype="float64"),
+                         return_sequences=True, return_state=True)
     html = r._repr_html_()
     assert "<table>" in html and "<td>(4, 5, 3)</td>" in html and "<td>c</td>" in html
     text = _render(r, 100)

@@ -102,11 +102,16 @@ class ForwardResult:
             names += ["h", "c", "h_backward", "c_backward"]
         return tuple((n, getattr(self, n)) for n in names if getattr(self, n) is not None)
 
-    def __str__(self) -> str:
-        parts = ", ".join(f"{n} {tuple(a.shape)}" for n, a in self.returned)
-        return f"ForwardResult({parts}; {self.output.dtype}, backend {self.backend})"
+    def __repr__(self) -> str:
+        from .render import summary_line
 
-    __repr__ = __str__
+        parts = ", ".join(f"{n} {tuple(a.shape)}" for n, a in self.returned)
+        return f"<ForwardResult {summary_line(self.spec)}, {self.output.dtype}, {self.backend}: {parts}>"
+
+    def __str__(self) -> str:  # print(r): the plain-text rendering, 80 columns
+        from .render import plain_text
+
+        return plain_text(self)
 
     def __rich__(self):
         from .render import forward_view  # rich only when rendering

@@ -158,6 +158,16 @@ class Cost:
             "notes": list(self.notes),
         }
 
+    def __repr__(self) -> str:
+        from .render import summary_line
+
+        return f"<Cost {summary_line(self.spec)}, {self.dtype}: {self.macs:,} MACs, {self.flops.total:,} FLOPs>"
+
+    def __str__(self) -> str:  # print(c): the plain-text rendering, 80 columns
+        from .render import plain_text
+
+        return plain_text(self)
+
     def __rich__(self):
         from .render import cost_view  # rich is imported only when rendering
 

@@ -59,6 +59,18 @@ class RunReport:
             "output_sample": [float(v) for v in (out[0] if out.ndim == 2 else out[0, -1])[:6]],
         }
 
+    def __repr__(self) -> str:
+        from .render import summary_line
+
+        returned = ", ".join(f"{n} {tuple(a.shape)}" for n, a in self.result.returned)
+        return (f"<RunReport {summary_line(self.spec)}, {self.dtype}, {self.result.backend}: {returned}; "
+                f"{self.run_ms:,.3f} ms>")
+
+    def __str__(self) -> str:  # print(report): the plain-text rendering, 80 columns
+        from .render import plain_text
+
+        return plain_text(self)
+
     def __rich__(self):
         from .render import run_view
 

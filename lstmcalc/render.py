@@ -262,7 +262,7 @@ def plain_text(renderable, width: int = 80) -> str:
     from rich.console import Console
 
     console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False,
-                      highlight=False, no_color=True)
+                      highlight=False, no_color=True, force_jupyter=False)
     console.print(renderable)
     return "".join(line.rstrip() + "\n" for line in console.file.getvalue().splitlines()).rstrip("\n")
 

@@ -391,7 +391,7 @@ def cost_view(c) -> Group:
     memory.add_column("what")
     memory.add_column("bytes", justify="right")
     memory.add_row("parameters", _bytes(c.memory_bytes.parameters))
-    memory.add_row("inference (forward pass peak)", _bytes(c.memory_bytes.inference))
+    memory.add_row("inference (lstmcalc.forward peak)", _bytes(c.memory_bytes.inference))
     memory.add_row("training (BPTT, no optimizer state)", _bytes(c.memory_bytes.training))
 
     cmp = c.compare

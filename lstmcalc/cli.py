@@ -122,15 +122,16 @@ def _help_default(param) -> str | None:
 
 
 def _write_rows(formatter, rows: list[tuple[str, str]], col_max: int = 26) -> None:
-    """Two columns, the second wrapped; a "[default: ...]" note is never split across lines."""
+    """Two columns, the second wrapped; "[default:" stays with its value."""
     import textwrap
 
     first = min(max(len(name) for name, _ in rows), col_max)
     indent = " " * formatter.current_indent
     text_width = max(formatter.width - formatter.current_indent - first - 2, 20)
     for name, text in rows:
-        glued = re.sub(r"\[[^\]]*\]", lambda m: m.group(0).replace(" ", "\0"), text)
-        lines = [line.replace("\0", " ") for line in textwrap.wrap(glued, text_width, break_on_hyphens=False)]
+        glued = re.sub(r"\[default: ", "[default:\0", text)  # "[default:" never ends a line
+        lines = [line.replace("\0", " ")
+                 for line in textwrap.wrap(glued, text_width, break_on_hyphens=False, break_long_words=False)]
         lines = lines or [""]
         if len(name) > first:
             formatter.write(f"{indent}{name}\n")
@@ -607,10 +608,10 @@ def run(
     framework: FrameworkOpt = Framework.keras,
     no_bias: NoBias = False,
     bidirectional: Bidirectional = False,
-    merge_mode: Merge = None,
+    merge_mode: Annotated[Optional[MergeMode], typer.Option("--merge-mode", help="Keras Bidirectional merge_mode.", show_default="concat; needed with Keras Bidirectional --weights", rich_help_panel=LAYER)] = None,
     layers: Annotated[Optional[int], typer.Option("--layers", "-l", help="L: stacked layers.", show_default="1, or from --weights", rich_help_panel=SIZES)] = None,
     proj_size: Annotated[Optional[int], typer.Option("--proj-size", help="P: PyTorch LSTM proj_size.", show_default="0, or from --weights", rich_help_panel=SIZES)] = None,
-    reset_after: ResetAfter = None,
+    reset_after: Annotated[Optional[bool], typer.Option("--reset-after/--no-reset-after", help="Keras GRU reset_after.", show_default="--reset-after; needed with bias-free GRU --weights", rich_help_panel=LAYER)] = None,
     batch: Annotated[Optional[int], typer.Option("--batch", "-b", help="B: batch size.", show_default="32, or from --inputs", rich_help_panel=SIZES)] = None,
     time: Annotated[Optional[int], typer.Option("--time", "-t", help="T: time steps.", show_default="1, or from --inputs", rich_help_panel=SIZES)] = None,
     return_sequences: ReturnSeq = False,

@@ -441,14 +441,11 @@ def inspect_view(found) -> Group:
         title = Text()
         title.append(f"{f.name or '(unnamed)'}: ", style="bold")
         _layer_title(spec, f.total, title)
-        options = f.to_dict()
         for name in ("merge_mode", "reset_after", "activation"):
             if name in f.unknown:
                 allowed = [str(v) for v in f.unknown[name]]
                 said = allowed[0] if len(allowed) == 1 else ", ".join(allowed[:-1]) + " or " + allowed[-1]
                 title.append(f"\n  {name}: unknown ({said}; the file does not say)")
-            elif options[name] is not None:
-                title.append(f"\n  {name}: {options[name]}")
         table = Table(box=box.SIMPLE_HEAD, caption="weights: mean±std ≤max|w|; bias: min…max μmean",
                       caption_justify="left", padding=(0, 1), pad_edge=False)
         multi = spec.layers > 1 or spec.bidirectional

@@ -132,6 +132,9 @@ class FoundLayer:
     # options the file does not say (no config), with the values its tensors allow; the spec
     # holds a placeholder for them (converting.unknown_options), never reported as fact
     unknown: dict = field(default_factory=dict, compare=False)
+    # what the config says where the spec holds a stand-in: Keras merge_mode=None (the two
+    # directions returned apart) is counted as concat, and reported as None
+    reported: dict = field(default_factory=dict, compare=False)
 
     @property
     def total(self) -> int:
@@ -164,7 +167,8 @@ class FoundLayer:
             "bias": s.bias,
             "proj_size": s.proj_size,
             "reset_after": known("reset_after", s.reset_after) if s.cell == "gru" else None,
-            "merge_mode": known("merge_mode", s.merge_mode) if s.bidirectional and s.framework == "keras" else None,
+            "merge_mode": self.reported.get("merge_mode", known("merge_mode", s.merge_mode))
+            if s.bidirectional and s.framework == "keras" else None,
             "activation": known("activation", s.activation) if s.cell == "rnn" else None,
             "unknown": {k: list(v) for k, v in self.unknown.items()},
             "total": self.total,
@@ -669,7 +673,10 @@ def _keras_found(file: str, lay: _H5Layer, item: dict | None, name: str) -> Foun
         said = {"merge_mode": bidirectional, "reset_after": reset_after is not None,
                 "activation": conf.get("activation") in ("tanh", "relu")}
         unknown = {k: v for k, v in unknown_options(spec).items() if not said.get(k)}
-        return _found(name, spec, weights, file, lay.path, unknown)
+        found = _found(name, spec, weights, file, lay.path, unknown)
+        if bidirectional and item.get("merge_mode") is None:
+            found.reported["merge_mode"] = None
+        return found
     return _found(name, spec, weights, file, lay.path)
 
 

@@ -173,3 +173,18 @@ def bias_sum(part: Direction, gate: str):
     if part.b_u is not None:
         total = total + np.asarray(part.b_u[gate], dtype=np.float64)
     return total
+
+
+def merge_directions(mode: str, fw, bw, out) -> None:
+    """out ← the merge of two directions' outputs, as Keras' ``Bidirectional`` does it
+    (keras/src/layers/rnn/bidirectional.py): sum, mul, or ave = (fw + bw) / 2; concat is
+    written in place by the caller. Arrays of one shape, (B, T, H) or (B, H)."""
+    import numpy as np
+
+    if mode == "sum":
+        np.add(fw, bw, out=out)
+    elif mode == "mul":
+        np.multiply(fw, bw, out=out)
+    else:  # ave: Keras computes (y + y_rev) / 2
+        np.add(fw, bw, out=out)
+        out /= 2

@@ -52,6 +52,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import frameworks
+from .canonical import merge_directions
 from .conventions import layer_tensors, weights_key
 from .memory import SizeError, check_memory, estimate_bytes  # noqa: F401  (re-exported)
 from .prepared import Prepared, input_projections, prepare_canonical, time_steps
@@ -67,12 +68,15 @@ NUMBA_EXTRA = "pip install 'lstmcalc[numba]'"
 class ForwardResult:
     """What a forward pass returns.
 
-    ``output``: the whole output sequence, batch first. Keras (B, T, D·H) under concat,
-    (B, T, H) under sum/mul/ave; PyTorch (B, T, D·H_out).
+    ``output``: what the framework returns as its output. PyTorch: the whole sequence
+    (B, T, D·H_out). Keras: with ``return_sequences`` the whole sequence (B, T, D·H) under
+    concat, (B, T, H) under sum/mul/ave; without it (Keras' default) the last step,
+    (B, D·H) or (B, H) (for a Bidirectional layer: the merge of both directions' final h).
     ``h``, ``c``: PyTorch h_n (D·L, B, H_out) and c_n (D·L, B, H), as torch returns them;
     Keras (B, H), the last layer's forward-direction final states, with the backward
-    direction's in ``h_backward``/``c_backward`` (Keras ``return_state`` order: output,
-    h_fw, c_fw, h_bw, c_bw). ``c`` and ``c_backward`` are None for GRU and SimpleRNN.
+    direction's in ``h_backward``/``c_backward``. ``c`` and ``c_backward`` are None for GRU
+    and SimpleRNN. Keras returns the states only with ``return_state``; :attr:`returned`
+    lists exactly what the framework returns, in its order.
     ``backend``: "numpy" or "numba", the one that ran. ``compile_ms``: time this call spent
     compiling Numba kernels or loading them from the cache (0.0 when none).
     """
@@ -85,6 +89,26 @@ class ForwardResult:
     spec: LayerSpec
     h_backward: np.ndarray | None = None
     c_backward: np.ndarray | None = None
+
+    @property
+    def returned(self) -> tuple[tuple[str, np.ndarray], ...]:
+        """(name, array) of what the real layer returns, in its order. PyTorch: output,
+        h_n (and c_n for LSTM), as ``output, (h_n, c_n)`` / ``output, h_n``. Keras: output
+        alone, or with ``return_state`` output, h, c (LSTM) and for a Bidirectional layer
+        output, h_fw, c_fw, h_bw, c_bw, here named h, c, h_backward, c_backward."""
+        names = frameworks.of(self.spec).returned_fields(self.spec)
+        return tuple((n, getattr(self, n)) for n in names if getattr(self, n) is not None)
+
+    def __repr__(self) -> str:
+        from .render import summary_line
+
+        parts = ", ".join(f"{n} {tuple(a.shape)}" for n, a in self.returned)
+        return f"<ForwardResult {summary_line(self.spec)}, {self.output.dtype}, {self.backend}: {parts}>"
+
+    def __str__(self) -> str:  # print(r): the plain-text rendering, 80 columns
+        from .render import plain_text
+
+        return plain_text(self)
 
     def __rich__(self):
         from .render import forward_view  # rich only when rendering
@@ -287,17 +311,6 @@ def _rnn_numpy(p: Prepared, xp, out, reverse, h_final, relu: bool) -> None:
 # --- forward ----------------------------------------------------------------------------------
 
 
-def _merge(mode: str, fw: np.ndarray, bw: np.ndarray, out: np.ndarray) -> None:
-    """Keras Bidirectional merge of two (B, T, H) sequences into out (B, T, H)."""
-    if mode == "sum":
-        np.add(fw, bw, out=out)
-    elif mode == "mul":
-        np.multiply(fw, bw, out=out)
-    else:  # ave: Keras computes (y + y_rev) / 2
-        np.add(fw, bw, out=out)
-        out /= 2
-
-
 def _pick_backend(backend: str) -> str:
     if backend == "numpy":
         return "numpy"
@@ -330,6 +343,8 @@ def forward(
     activation: str = "tanh",
     bias: bool = True,
     merge_mode: str = "concat",
+    return_sequences: bool = False,
+    return_state: bool = False,
 ) -> ForwardResult:
     """Run a recurrent layer (or a stack) on ``x`` with ``weights``; see the module docstring.
 
@@ -343,7 +358,9 @@ def forward(
     size come from the shapes; the keywords must agree with the tensors.
 
     ``backend``: "numpy", "numba" (needs ``lstmcalc[numba]``) or "auto" (Numba when it
-    imports, else NumPy).
+    imports, else NumPy). ``return_sequences``, ``return_state``: Keras' options (of the last
+    layer; PyTorch always returns the sequence and the states), with Keras' defaults: the
+    result's ``output`` and :attr:`ForwardResult.returned` are what Keras returns for them.
 
     Raises :class:`SpecError` for a bad option, a tensor that is missing, extra or of the
     wrong shape, a bad ``x``, or NaN/inf in ``x`` or a weight; :class:`SizeError` when
@@ -365,8 +382,8 @@ def forward(
         layers=layers,
         batch=b,
         time=t_len,
-        return_sequences=framework == "keras",
-        return_state=framework == "keras",
+        return_sequences=return_sequences,
+        return_state=return_state,
         **given,
     )
     if x_size != spec.input_size:
@@ -416,7 +433,7 @@ def _run(spec: LayerSpec, params: list[list[Prepared]], x: np.ndarray, backend: 
                 _rnn_numpy(p, xp, out, k == 1, h_n[state], spec.activation == "relu")
             del xp
         if merged:
-            _merge(spec.merge_mode, halves[0], halves[1], layer_out)
+            merge_directions(spec.merge_mode, halves[0], halves[1], layer_out)
             del halves
         seq = layer_out
     output = seq  # (B, T, D·H_out) or (B, T, H)

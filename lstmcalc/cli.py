@@ -6,12 +6,14 @@ combinations exit 2, bad files exit 1; never a traceback, nothing on stdout.
 
 from __future__ import annotations
 
+import re
 import sys
 from enum import Enum
+from inspect import cleandoc
 from typing import Annotated, Optional
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from . import __version__
 from .frameworks import FRAMEWORKS
@@ -73,6 +75,114 @@ def _click_message(err) -> str:
     return " ".join(err.format_message().split())
 
 
+# --- help -------------------------------------------------------------------------------------
+# Our own plain-text help (Typer's Rich help reads square brackets as markup, so "[default: 1]"
+# vanished, and at 80 columns it left descriptions a 17-character column). Click's formatter
+# wraps at the terminal width, at most 78 columns; options are grouped by rich_help_panel.
+
+ACTIONS = ("help", "version", "install_completion", "show_completion")  # options that act, not settle
+
+
+def _metavar(param, ctx) -> str:
+    if param.metavar:
+        return param.metavar
+    shown = (param.display_type_rich(ctx=ctx) or "").strip("<>")  # Typer's "<int>", "<lstm|gru|rnn>"
+    return {"int": "INT", "str": "TEXT"}.get(shown, f"[{shown}]")
+
+
+def _is_argument(param) -> bool:
+    return type(param).__name__.endswith("Argument")
+
+
+def _help_name(param, ctx) -> str:
+    if _is_argument(param):
+        return _metavar(param, ctx)
+    names = ", ".join(sorted(param.opts, key=len))
+    if param.secondary_opts:
+        return names + " / " + ", ".join(param.secondary_opts)
+    return names if getattr(param, "is_flag", False) else f"{names} {_metavar(param, ctx)}"
+
+
+def _help_default(param) -> str | None:
+    """The "[default: ...]" / "[required]" note of one option; None for actions such as --help."""
+    if param.name in ACTIONS:
+        return None
+    if param.required:
+        return "[required]"
+    if isinstance(param.show_default, str):
+        return f"[default: {param.show_default}]"
+    value = param.default
+    if getattr(param, "is_flag", False) and not param.secondary_opts:
+        return f"[default: {'on' if value else 'off'}]"
+    if isinstance(value, bool):
+        return f"[default: {param.opts[0] if value else param.secondary_opts[0]}]"
+    if isinstance(value, Enum):
+        value = value.value
+    return f"[default: {value}]"
+
+
+def _write_rows(formatter, rows: list[tuple[str, str]], col_max: int = 26) -> None:
+    """Two columns, the second wrapped; "[default:" stays with its value."""
+    import textwrap
+
+    first = min(max(len(name) for name, _ in rows), col_max)
+    indent = " " * formatter.current_indent
+    text_width = max(formatter.width - formatter.current_indent - first - 2, 20)
+    for name, text in rows:
+        glued = re.sub(r"\[default: ", "[default:\0", text)  # "[default:" never ends a line
+        lines = [line.replace("\0", " ")
+                 for line in textwrap.wrap(glued, text_width, break_on_hyphens=False, break_long_words=False)]
+        lines = lines or [""]
+        if len(name) > first:
+            formatter.write(f"{indent}{name}\n")
+            lines_at = 0
+        else:
+            formatter.write(f"{indent}{name:<{first}}  {lines[0]}\n")
+            lines_at = 1
+        for line in lines[lines_at:]:
+            formatter.write(f"{indent}{' ' * (first + 2)}{line}\n")
+
+
+def _write_help(command, ctx, formatter, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
+    arguments = [_metavar(p, ctx) for p in command.get_params(ctx) if _is_argument(p)]
+    pieces = ["[OPTIONS]"] + arguments + (["COMMAND [ARGS]..."] if isinstance(command, TyperGroup) else [])
+    formatter.write_usage(ctx.command_path, " ".join(pieces))
+    text = cleandoc(command.help or "")
+    about, _, examples = text.partition("Examples:")
+    for paragraph in about.strip().split("\n\n"):
+        formatter.write_paragraph()
+        with formatter.indentation():
+            formatter.write_text(" ".join(paragraph.split()))
+    for title, rows in sections:
+        if rows:
+            with formatter.section(title):
+                _write_rows(formatter, rows)
+    if examples.strip():
+        formatter.write_paragraph()
+        formatter.write("Examples:\n")
+        for line in examples.strip("\n").splitlines():
+            if line.strip():  # one example a line, never rewrapped
+                formatter.write("  " + line.strip() + "\n")
+
+
+class _Command(TyperCommand):
+    """A subcommand whose --help is plain text, grouped by panel, defaults shown."""
+
+    def format_help(self, ctx, formatter) -> None:
+        panels: dict[str, list[tuple[str, str]]] = {}
+        for param in self.get_params(ctx):
+            if getattr(param, "hidden", False):
+                continue
+            kind = "Arguments" if _is_argument(param) else None
+            title = kind or getattr(param, "rich_help_panel", None) or "Help"
+            note = _help_default(param)
+            words = " ".join(x for x in ((param.help or "").strip(), note) if x)
+            panels.setdefault(title, []).append((_help_name(param, ctx), words))
+        known = ["Arguments", SIZES, LAYER, RUN, FILES, OUTPUT]
+        order = sorted(panels, key=lambda t: known.index(t) if t in known else len(known))
+        _write_help(self, ctx, formatter, [(t, panels[t]) for t in order])
+
+
 class _Group(TyperGroup):
     """Typer's group, with every error turned into one line and an exit code, and each
     subcommand built only when it is asked for (so `count` does not pay for the options of
@@ -90,6 +200,25 @@ class _Group(TyperGroup):
                 info, pretty_exceptions_short=app.pretty_exceptions_short, rich_markup_mode=app.rich_markup_mode
             )
         return self.commands[name]
+
+    def resolve_command(self, ctx, args):
+        name = args[0] if args else None
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            from difflib import get_close_matches
+
+            names = self.list_commands(ctx)
+            close = get_close_matches(name, names, n=2, cutoff=0.5)
+            hint = f"; did you mean {' or '.join(close)}?" if close else f"; commands: {', '.join(names)}"
+            ctx.fail(f"no such command {name!r}{hint} (see '{PROG} --help')")
+        return super().resolve_command(ctx, args)
+
+    def format_help(self, ctx, formatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            rows.append((name, cleandoc(command.help or "").split("\n", 1)[0]))
+        options = [(_help_name(p, ctx), (p.help or "").strip()) for p in self.get_params(ctx) if not p.hidden]
+        _write_help(self, ctx, formatter, [("Commands", rows), ("Options", options)])
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
@@ -121,7 +250,11 @@ app = typer.Typer(
     name=PROG,
     cls=_Group,
     help="Explain the parameter counts, tensor shapes and outputs of LSTM, GRU and SimpleRNN "
-    "layers, in the Keras and the PyTorch conventions.",
+    "layers, in the Keras and the PyTorch conventions.\n\n"
+    "Examples:\n"
+    "lstmcalc breakdown --units 2 --input 1\n"
+    "lstmcalc count --help\n"
+    "python -m lstmcalc count --units 2 --input 1  # lstmcalc not on PATH",
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
@@ -149,27 +282,33 @@ def _root(
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
     ] = False,
 ) -> None:
-    """Explain recurrent layers' parameter counts and shapes, gate by gate."""
+    """Explain recurrent layers' parameter counts and shapes, gate by gate.
+
+    Examples:
+        lstmcalc breakdown --units 2 --input 1
+        lstmcalc count --help
+    """
 
 
-# Options shared by count, breakdown (and later run, cost).
-Units = Annotated[str, typer.Option("--units", "-u", help="H: units (Keras `units`, PyTorch `hidden_size`); a list 1,2,4 or range 32:256:32 makes a grid.", show_default=False)]
-Input = Annotated[str, typer.Option("--input", "-x", help="X: input features per time step; a list or range makes a grid.", show_default=False)]
-CellOpt = Annotated[Cell, typer.Option("--cell", help="lstm, gru or rnn (Keras SimpleRNN / torch.nn.RNN).")]
-FrameworkOpt = Annotated[Framework, typer.Option("--framework", "-f", help="Whose convention: keras or torch.")]
-NoBias = Annotated[bool, typer.Option("--no-bias", help="Layers without bias (Keras use_bias=False, PyTorch bias=False).")]
-Bidirectional = Annotated[bool, typer.Option("--bidirectional", help="Keras Bidirectional(...) / PyTorch bidirectional=True.")]
-Merge = Annotated[Optional[MergeMode], typer.Option("--merge-mode", help="Keras Bidirectional merge_mode [default: concat].", show_default=False)]
-Layers = Annotated[int, typer.Option("--layers", "-l", help="L: stacked layers (PyTorch num_layers).")]
-Proj = Annotated[int, typer.Option("--proj-size", help="P: PyTorch LSTM proj_size, 0 < P < units (0 = none).")]
-ResetAfter = Annotated[Optional[bool], typer.Option("--reset-after/--no-reset-after", help="Keras GRU reset_after [default: on, as in Keras 3].", show_default=False)]
-Batch = Annotated[int, typer.Option("--batch", "-b", help="B: batch size, for shapes.")]
-Time = Annotated[int, typer.Option("--time", "-t", help="T: time steps, for shapes.")]
-ReturnSeq = Annotated[bool, typer.Option("--return-sequences", help="Keras return_sequences on the last layer.")]
-ReturnState = Annotated[bool, typer.Option("--return-state", help="Keras return_state on the last layer.")]
-Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-Diagram = Annotated[bool, typer.Option("--diagram", help="Draw the first layer's weight matrices as gate-coloured blocks.")]
-Plot = Annotated[Optional[str], typer.Option("--plot", help="Also draw the totals against units to FILE.png or FILE.svg (needs lstmcalc[plot]).", metavar="FILE", show_default=False)]
+# Options shared by count, breakdown, cost and explain, grouped in --help by panel.
+SIZES, LAYER, OUTPUT, RUN, FILES = "Sizes", "Layer", "Output", "Run", "Files"
+Units = Annotated[str, typer.Option("--units", "-u", help="H: units (Keras units, PyTorch hidden_size); a list 1,2,4 or a range 32:256:32 makes a grid.", show_default=False, rich_help_panel=SIZES)]
+Input = Annotated[str, typer.Option("--input", "-x", help="X: input features per time step; a list or a range makes a grid.", show_default=False, rich_help_panel=SIZES)]
+CellOpt = Annotated[Cell, typer.Option("--cell", help="rnn is Keras SimpleRNN / torch.nn.RNN.", rich_help_panel=LAYER)]
+FrameworkOpt = Annotated[Framework, typer.Option("--framework", "-f", help="Whose convention.", rich_help_panel=LAYER)]
+NoBias = Annotated[bool, typer.Option("--no-bias", help="No bias (Keras use_bias=False, PyTorch bias=False).", rich_help_panel=LAYER)]
+Bidirectional = Annotated[bool, typer.Option("--bidirectional", help="Keras Bidirectional, PyTorch bidirectional=True.", rich_help_panel=LAYER)]
+Merge = Annotated[Optional[MergeMode], typer.Option("--merge-mode", help="Keras Bidirectional merge_mode.", show_default="concat", rich_help_panel=LAYER)]
+Layers = Annotated[int, typer.Option("--layers", "-l", help="L: stacked layers (PyTorch num_layers).", rich_help_panel=SIZES)]
+Proj = Annotated[int, typer.Option("--proj-size", help="P: PyTorch LSTM proj_size, 0 < P < H; 0 = none.", rich_help_panel=SIZES)]
+ResetAfter = Annotated[Optional[bool], typer.Option("--reset-after/--no-reset-after", help="Keras GRU reset_after.", show_default="--reset-after, as Keras 3", rich_help_panel=LAYER)]
+Batch = Annotated[int, typer.Option("--batch", "-b", help="B: batch size, for shapes.", rich_help_panel=SIZES)]
+Time = Annotated[int, typer.Option("--time", "-t", help="T: time steps, for shapes.", rich_help_panel=SIZES)]
+ReturnSeq = Annotated[bool, typer.Option("--return-sequences", help="Keras: output every step of the last layer.", rich_help_panel=LAYER)]
+ReturnState = Annotated[bool, typer.Option("--return-state", help="Keras: also return the last layer's final states.", rich_help_panel=LAYER)]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.", rich_help_panel=OUTPUT)]
+Diagram = Annotated[bool, typer.Option("--diagram", help="Draw layer 1's weight matrices as gate-coloured blocks.", rich_help_panel=OUTPUT)]
+Plot = Annotated[Optional[str], typer.Option("--plot", help="Also draw the totals against H to FILE.png or .svg (needs lstmcalc[plot]).", metavar="FILE", show_default="none", rich_help_panel=OUTPUT)]
 
 
 def _options(cell, framework, no_bias, bidirectional, merge_mode, layers,
@@ -232,7 +371,7 @@ def _grid(hs, xs, options, plot, json, value=None, quantity="parameters"):
         _console().print(grid_table(result))
 
 
-@commands.command()
+@commands.command(cls=_Command)
 def count(
     units: Units,
     input_size: Input,
@@ -282,7 +421,7 @@ def count(
         sys.stdout.write(f"{total}\n")
 
 
-@commands.command()
+@commands.command(cls=_Command)
 def breakdown(
     units: Units,
     input_size: Input,
@@ -346,7 +485,7 @@ class CostDtype(str, Enum):
     int8 = "int8"
 
 
-@commands.command()
+@commands.command(cls=_Command)
 def cost(
     units: Units,
     input_size: Input,
@@ -362,7 +501,7 @@ def cost(
     time: Time = 1,
     return_sequences: ReturnSeq = False,
     return_state: ReturnState = False,
-    dtype: Annotated[CostDtype, typer.Option("--dtype", help="Element type for the memory figures.")] = CostDtype.float32,
+    dtype: Annotated[CostDtype, typer.Option("--dtype", help="Element type for the memory figures.", rich_help_panel=OUTPUT)] = CostDtype.float32,
     json: Json = False,
     plot: Plot = None,
 ) -> None:
@@ -377,7 +516,7 @@ def cost(
 
         lstmcalc cost --units 2 --input 1 --batch 32 --time 10
 
-        lstmcalc cost --units 256 --input 128 --framework torch --layers 2 --dtype float16 --json
+        lstmcalc cost -u 256 -x 128 -f torch --layers 2 --dtype float16 --json
 
         lstmcalc cost --units 32:512:32 --input 64 --time 100 --plot macs.svg
     """
@@ -398,7 +537,7 @@ def cost(
         _console().print(result)
 
 
-@commands.command()
+@commands.command(cls=_Command)
 def explain(
     units: Units,
     input_size: Input,
@@ -461,27 +600,29 @@ class Activation(str, Enum):
     relu = "relu"
 
 
-@commands.command()
+@commands.command(cls=_Command)
 def run(
-    units: Annotated[Optional[str], typer.Option("--units", "-u", help="H: units [default: from --weights].", show_default=False)] = None,
-    input_size: Annotated[Optional[str], typer.Option("--input", "-x", help="X: input features [default: from --weights or --inputs].", show_default=False)] = None,
+    units: Annotated[Optional[str], typer.Option("--units", "-u", help="H: units.", show_default="from --weights", rich_help_panel=SIZES)] = None,
+    input_size: Annotated[Optional[str], typer.Option("--input", "-x", help="X: input features.", show_default="from --weights or --inputs", rich_help_panel=SIZES)] = None,
     cell: CellOpt = Cell.lstm,
     framework: FrameworkOpt = Framework.keras,
     no_bias: NoBias = False,
     bidirectional: Bidirectional = False,
-    merge_mode: Merge = None,
-    layers: Annotated[Optional[int], typer.Option("--layers", "-l", help="L: stacked layers [default: 1, or from --weights].", show_default=False)] = None,
-    proj_size: Annotated[Optional[int], typer.Option("--proj-size", help="P: PyTorch LSTM proj_size [default: 0, or from --weights].", show_default=False)] = None,
-    reset_after: ResetAfter = None,
-    batch: Annotated[Optional[int], typer.Option("--batch", "-b", help="B [default: 32, or from --inputs].", show_default=False)] = None,
-    time: Annotated[Optional[int], typer.Option("--time", "-t", help="T [default: 1, or from --inputs].", show_default=False)] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for the weights and the random batch.")] = 0,
-    dtype: Annotated[RunDtype, typer.Option("--dtype", help="float32 or float64.")] = RunDtype.float32,
-    backend: Annotated[Backend, typer.Option("--backend", help="numpy, numba (lstmcalc[numba]) or auto.")] = Backend.auto,
-    activation: Annotated[Optional[Activation], typer.Option("--activation", help="SimpleRNN / torch.nn.RNN nonlinearity [default: tanh].", show_default=False)] = None,
-    weights: Annotated[Optional[str], typer.Option("--weights", help="An .npz of the framework's tensors (see README).", metavar="FILE", show_default=False)] = None,
-    inputs: Annotated[Optional[str], typer.Option("--inputs", help="An .npy of shape (B, T, X).", metavar="FILE", show_default=False)] = None,
-    save: Annotated[Optional[str], typer.Option("--save", help="Write output, h (and c) to this .npz.", metavar="FILE", show_default=False)] = None,
+    merge_mode: Annotated[Optional[MergeMode], typer.Option("--merge-mode", help="Keras Bidirectional merge_mode.", show_default="concat; needed with Keras Bidirectional --weights", rich_help_panel=LAYER)] = None,
+    layers: Annotated[Optional[int], typer.Option("--layers", "-l", help="L: stacked layers.", show_default="1, or from --weights", rich_help_panel=SIZES)] = None,
+    proj_size: Annotated[Optional[int], typer.Option("--proj-size", help="P: PyTorch LSTM proj_size.", show_default="0, or from --weights", rich_help_panel=SIZES)] = None,
+    reset_after: Annotated[Optional[bool], typer.Option("--reset-after/--no-reset-after", help="Keras GRU reset_after.", show_default="--reset-after; needed with bias-free GRU --weights", rich_help_panel=LAYER)] = None,
+    batch: Annotated[Optional[int], typer.Option("--batch", "-b", help="B: batch size.", show_default="32, or from --inputs", rich_help_panel=SIZES)] = None,
+    time: Annotated[Optional[int], typer.Option("--time", "-t", help="T: time steps.", show_default="1, or from --inputs", rich_help_panel=SIZES)] = None,
+    return_sequences: ReturnSeq = False,
+    return_state: ReturnState = False,
+    activation: Annotated[Optional[Activation], typer.Option("--activation", help="SimpleRNN / torch.nn.RNN nonlinearity.", show_default="tanh; needed with --weights", rich_help_panel=LAYER)] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the weights and the random batch.", rich_help_panel=RUN)] = 0,
+    dtype: Annotated[RunDtype, typer.Option("--dtype", help="Precision of the pass.", rich_help_panel=RUN)] = RunDtype.float32,
+    backend: Annotated[Backend, typer.Option("--backend", help="numba needs lstmcalc[numba]; auto uses it when installed.", rich_help_panel=RUN)] = Backend.auto,
+    weights: Annotated[Optional[str], typer.Option("--weights", help="An .npz of the framework's tensors (see README).", metavar="FILE", show_default="initialised", rich_help_panel=FILES)] = None,
+    inputs: Annotated[Optional[str], typer.Option("--inputs", help="An .npy of shape (B, T, X).", metavar="FILE", show_default="N(0, 1)", rich_help_panel=FILES)] = None,
+    save: Annotated[Optional[str], typer.Option("--save", help="Write what the layer returns to this .npz.", metavar="FILE", show_default="none", rich_help_panel=FILES)] = None,
     json: Json = False,
 ) -> None:
     """Run a forward pass on a random batch or on your own weights and inputs.
@@ -494,9 +635,11 @@ def run(
 
         lstmcalc run --units 2 --input 1
 
-        lstmcalc run --units 64 --input 16 --framework torch --batch 8 --time 100 --backend numba
+        lstmcalc run -u 64 -x 16 -f torch -b 8 -t 100 --backend numba
 
-        lstmcalc run --weights lstm.npz --inputs x.npy --framework torch --save out.npz
+        lstmcalc run -u 2 -x 1 --bidirectional --return-sequences --return-state
+
+        lstmcalc run --weights lstm.npz --inputs x.npy -f torch --save out.npz
     """
     from .running import run_layer
     from .frameworks import make_spec
@@ -535,6 +678,7 @@ def run(
         cell=cell.value, framework=framework.value,
         merge_mode=merge_mode.value if merge_mode is not None else None,
         reset_after=reset_after, activation=activation.value if activation is not None else None,
+        return_sequences=return_sequences, return_state=return_state,
         batch=batch or (x.shape[0] if x is not None else 32), time=time or (x.shape[1] if x is not None else 1),
     )
     w = None
@@ -566,16 +710,17 @@ def run(
         _console().print(report)
 
 
-@commands.command()
+@commands.command(cls=_Command)
 def convert(
-    path: Annotated[str, typer.Argument(help="Weights to convert: .npz, .keras, .weights.h5, .h5, .pt/.pth, .safetensors.", metavar="IN", show_default=False)],
-    output: Annotated[str, typer.Option("--output", "-o", help="Where to write the converted .npz.", show_default=False)],
-    cell: Annotated[Optional[Cell], typer.Option("--cell", help="lstm, gru or rnn [default: from the file].", show_default=False)] = None,
-    source: Annotated[Optional[Framework], typer.Option("--from", help="The file's convention [default: from the tensor names].", show_default=False)] = None,
-    target: Annotated[Optional[Framework], typer.Option("--to", help="The convention to write [default: the other one].", show_default=False)] = None,
-    layer: Annotated[Optional[str], typer.Option("--layer", help="Which recurrent layer, when the file holds several.", show_default=False)] = None,
-    bidirectional: Annotated[Optional[bool], typer.Option("--bidirectional/--unidirectional", help="Check the direction count [default: from the names].", show_default=False)] = None,
-    layers: Annotated[Optional[int], typer.Option("--layers", "-l", help="Check the layer count [default: from the names].", show_default=False)] = None,
+    path: Annotated[str, typer.Argument(help="Weights: .npz, .keras, .weights.h5, .h5, .pt/.pth, .safetensors.", metavar="IN", show_default=False)],
+    output: Annotated[str, typer.Option("--output", "-o", help="Where to write the converted .npz.", show_default=False, rich_help_panel=OUTPUT)],
+    cell: Annotated[Optional[Cell], typer.Option("--cell", help="Check the cell.", show_default="from the file", rich_help_panel=LAYER)] = None,
+    source: Annotated[Optional[Framework], typer.Option("--from", help="The file's convention.", show_default="from the tensor names", rich_help_panel=LAYER)] = None,
+    target: Annotated[Optional[Framework], typer.Option("--to", help="The convention to write.", show_default="the other one", rich_help_panel=LAYER)] = None,
+    layer: Annotated[Optional[str], typer.Option("--layer", help="Which recurrent layer, when the file holds several.", show_default="the only one", rich_help_panel=LAYER)] = None,
+    bidirectional: Annotated[Optional[bool], typer.Option("--bidirectional/--unidirectional", help="Check the direction count.", show_default="from the names", rich_help_panel=LAYER)] = None,
+    layers: Annotated[Optional[int], typer.Option("--layers", "-l", help="Check the layer count.", show_default="from the names", rich_help_panel=LAYER)] = None,
+    reset_after: Annotated[Optional[bool], typer.Option("--reset-after/--no-reset-after", help="Keras GRU reset_after; needed only where the file does not show it (no bias, no config).", show_default="from the file", rich_help_panel=LAYER)] = None,
     json: Json = False,
 ) -> None:
     """Move recurrent weights between Keras and PyTorch.
@@ -592,7 +737,7 @@ def convert(
 
         lstmcalc convert model.keras --layer encoder --to torch -o encoder.npz
 
-        lstmcalc convert lstm.pt --cell lstm --from torch --to keras -o keras_lstm.npz
+        lstmcalc convert lstm.pt --from torch --to keras -o keras_lstm.npz
     """
     from .converting import check_output_path, convert_weights, save_arrays
     from .readers import read_layer
@@ -605,12 +750,19 @@ def convert(
     if source is not None and source.value != spec.framework:
         raise SpecError("source", f"is {source.value}, but the tensor names in {path} are {spec.framework}'s")
     to = target.value if target is not None else ("torch" if spec.framework == "keras" else "keras")
+    if reset_after is not None and spec.cell != "gru":
+        raise SpecError("reset_after", f"applies to GRU weights only; {path} holds {spec.cell} weights")
+    if reset_after is not None and "reset_after" not in found.unknown and reset_after != spec.reset_after:
+        raise SpecError("reset_after", f"is {reset_after}, but {path} says reset_after={spec.reset_after}")
+    if reset_after is None and spec.cell == "gru" and "reset_after" not in found.unknown:
+        reset_after = spec.reset_after
     arrays = convert_weights(found.weights, cell=spec.cell, source=spec.framework, target=to,
                              bidirectional=bidirectional, layers=layers,
-                             reset_after=spec.reset_after if spec.cell == "gru" else None)
+                             reset_after=reset_after if spec.cell == "gru" else None)
     save_arrays(output, arrays)
     if json:
         _print_json({"input": path, "output": output, "cell": spec.cell, "from": spec.framework, "to": to,
+                     "unknown": {k: list(v) for k, v in found.unknown.items() if k != "reset_after"},
                      "tensors": [{"name": k, "shape": list(a.shape), "count": int(a.size)} for k, a in arrays.items()]})
     else:
         from .render import convert_view
@@ -618,10 +770,10 @@ def convert(
         _console().print(convert_view(spec.framework, to, arrays, output))
 
 
-@commands.command()
+@commands.command(cls=_Command)
 def inspect(
     path: Annotated[str, typer.Argument(help="A .keras, .weights.h5, .h5, .pt/.pth, .safetensors or .npz file.", metavar="FILE", show_default=False)],
-    layer: Annotated[Optional[str], typer.Option("--layer", help="Only this recurrent layer (a name, or part of one).", show_default=False)] = None,
+    layer: Annotated[Optional[str], typer.Option("--layer", help="Only this recurrent layer (a name, or part of one).", show_default="every layer", rich_help_panel=LAYER)] = None,
     json: Json = False,
 ) -> None:
     """Explain every recurrent layer in a saved model with its actual weights.

@@ -104,7 +104,20 @@ def infer_layer_spec(
     return spec
 
 
-_infer_spec = infer_layer_spec  # the old name, for callers not yet moved
+def unknown_options(spec: LayerSpec) -> dict[str, tuple]:
+    """The options of ``spec`` that its tensors cannot show, each with the values the
+    tensors allow, for a spec inferred from names and shapes alone (no config): the
+    framework module says which (a Keras Bidirectional's merge mode, a bias-free Keras GRU's
+    reset_after, a SimpleRNN's activation, ...). :func:`infer_layer_spec` fills them with a
+    placeholder (the first allowed value) so that the spec can be counted, which they do not
+    change; they must be asked for before a forward pass, and shown as unknown."""
+    return frameworks.of(spec).unknown_options(spec)
+
+
+def describe_allowed(values: tuple) -> str:
+    """("sum", "mul", "ave") -> "sum, mul or ave"; (True, False) -> "True or False"."""
+    words = [str(v) for v in values]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
 def check_tensors(weights: Mapping[str, np.ndarray], spec: LayerSpec) -> None:
@@ -138,8 +151,9 @@ def convert_weights(
 
     ``weights``: the source framework's keys (:func:`lstmcalc.conventions.weights_key`).
     ``bidirectional`` and ``layers`` are checked against the names when given.
-    ``reset_after`` matters only for a bias-free Keras GRU, whose tensors cannot show it
-    (default ``True``, Keras' own); with a bias it is read from the bias shape.
+    ``reset_after`` matters only for a bias-free Keras GRU, whose tensors cannot show it:
+    there it must be given (``True`` converts; ``False`` has no PyTorch twin); with a bias it
+    is read from the bias shape.
 
     Returns a new dict in the target framework's tensor order, dtypes kept. What the target
     cannot express (a projection, peepholes, a reset-before GRU into PyTorch, a stacked
@@ -159,6 +173,13 @@ def convert_weights(
     spec = infer_layer_spec(
         weights, framework=source, cell=cell, bidirectional=bidirectional, layers=layers, reset_after=reset_after
     )
+    unknown = unknown_options(spec)
+    if "reset_after" in unknown and reset_after is None:
+        raise SpecError(
+            "reset_after",
+            f"is needed: a {frameworks.get(source).SHORT} GRU without bias does not show it in its weights; "
+            f"allowed: {describe_allowed(unknown['reset_after'])}",
+        )
     canonical = frameworks.get(source).to_canonical(weights, spec)
     return from_canonical(canonical, target)
 

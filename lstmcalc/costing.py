@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from .conventions import constructor
 from .counting import biases_per_gate, total_count
 from .frameworks import make_spec
+from .memory import estimate_elements, overhead_bytes
 from .spec import LayerSpec, SpecError
 
 # Bytes per element of each dtype we price memory in.
@@ -83,7 +84,10 @@ class Flops:
 class Memory:
     """Bytes for the parameters, an inference forward pass and training (BPTT).
 
-    The models (elements, then × the dtype's bytes) are in :func:`memory_elements`.
+    ``inference`` is the peak of :func:`lstmcalc.forward` on this layer
+    (:func:`lstmcalc.memory.estimate_bytes`, in this dtype): an upper bound checked against
+    tracemalloc in tests/test_memory.py. ``training`` is a model of what backpropagation
+    through time keeps (:func:`memory_elements`), not a measurement.
     """
 
     parameters: int
@@ -158,6 +162,16 @@ class Cost:
             "compare": self.compare.to_dict(),
             "notes": list(self.notes),
         }
+
+    def __repr__(self) -> str:
+        from .render import summary_line
+
+        return f"<Cost {summary_line(self.spec)}, {self.dtype}: {self.macs:,} MACs, {self.flops.total:,} FLOPs>"
+
+    def __str__(self) -> str:  # print(c): the plain-text rendering, 80 columns
+        from .render import plain_text
+
+        return plain_text(self)
 
     def __rich__(self):
         from .render import cost_view  # rich is imported only when rendering
@@ -261,9 +275,11 @@ def memory_elements(spec: LayerSpec) -> dict:
       states         = D·B·(H_out + H if LSTM else H)   h_prev (and c_prev)
       step_buf       = D·B·G·H                h_prev·W_hh of the current step
 
-    inference = parameters + input B·T·X
+    forward_model = parameters + input B·T·X
                 + max_k (layer_input_k + output_k + merged_k + projection_buf + states + step_buf)
-      (a forward pass keeps only the current layer's input and output sequences).
+      (the least a forward pass keeps: the current layer's input and output sequences; the
+      ``inference`` figure of :class:`Memory` is lstmcalc.forward's measured-bounded peak,
+      which also holds the prepared weight copies and the input projections)
 
     training = 2 × parameters (weights and their gradients) + input B·T·X
                + Σ_k saved_k + projection_buf + states + step_buf
@@ -273,7 +289,7 @@ def memory_elements(spec: LayerSpec) -> dict:
                 + merged_k
       i.e. what backpropagation through time keeps from the forward pass of every step of
       every layer. Optimizer state and autograd's temporary gradient buffers are not counted.
-    Training ≥ inference always: every sequence inference holds is among the saved ones.
+    Training ≥ forward_model always: every sequence a forward pass holds is among the saved ones.
     """
     b, t, d, g, h = spec.batch, spec.time, spec.directions, spec.gates, spec.units
     h_out = spec.hidden_out
@@ -305,7 +321,7 @@ def memory_elements(spec: LayerSpec) -> dict:
         "parameters": params,
         "input": x,
         "transient": transient,
-        "inference": params + x + max(live) + transient,
+        "forward_model": params + x + max(live) + transient,
         "training": 2 * params + x + sum(saved) + transient,
     }
 
@@ -496,10 +512,12 @@ def _notes(spec: LayerSpec, final_merge: int) -> list[str]:
         "bias adds are FLOPs, not MACs.",
         "flops.total = matmul (2 × MACs) + bias + elementwise + activations, counting one "
         "sigmoid, tanh or relu evaluation as 1 FLOP.",
-        "memory_bytes.inference holds the parameters, the input, the current layer's input and "
-        "output sequences, the x·W_ih buffer for every step and the states; training adds the "
-        "parameters' gradients and every step's gate activations and states of every layer "
-        "(BPTT), without optimizer state.",
+        "memory_bytes.inference is the peak of lstmcalc's own forward pass (an upper bound, "
+        "checked with tracemalloc): the weights and their prepared copies, the input, the "
+        "current layer's input and output sequences, the x·W_ih buffer for every step, the "
+        "states, and a fixed allowance for Python objects. training is a model of backpropagation "
+        "through time: the parameters and their gradients, and every step's gate activations "
+        "and states of every layer, without optimizer state.",
     ]
     if spec.framework == "keras" and spec.bidirectional:
         if spec.merge_mode == "concat":
@@ -536,7 +554,7 @@ def cost_spec(spec: LayerSpec, dtype: str = "float32") -> Cost:
     elements = memory_elements(spec)
     memory = Memory(
         parameters=elements["parameters"] * itemsize,
-        inference=elements["inference"] * itemsize,
+        inference=sum(estimate_elements(spec).values()) * itemsize + overhead_bytes(spec),
         training=elements["training"] * itemsize,
     )
     return Cost(

@@ -118,6 +118,16 @@ class Breakdown:
             "note_numbers": [[n.to_dict() for n in numbers] for numbers in self.note_numbers],
         }
 
+    def __repr__(self) -> str:
+        from .render import summary_line
+
+        return f"<Breakdown {summary_line(self.spec)}: {self.total:,} parameters>"
+
+    def __str__(self) -> str:  # print(b): the plain-text rendering of the tables, 80 columns
+        from .render import plain_text
+
+        return plain_text(self)
+
     def __rich__(self):
         from .render import breakdown_view  # rich is imported only when rendering
 

@@ -73,7 +73,14 @@ def estimate_elements(spec: LayerSpec) -> dict[str, int]:
       each (the last one is the result); per direction (B, T, H_out) more when Keras
       merges by sum/mul/ave
     - ``states``: final states (D·L, B, H_out + H) and the per-step buffers (B, 3·G·H)
-    - ``weights``: the caller's tensors and the prepared, gate-reordered copies (2·W)
+    - ``weights``: the caller's tensors and the prepared, gate-reordered copies (2·W), the
+      gate blocks of the largest tensor while it is copied, and for a Keras GRU with
+      reset_after=False the contiguous copies of U_zr and U_n it multiplies with (H_out·G·H)
+
+    The caller's weights are counted in x's dtype (as ``run`` makes them). Measured with
+    tracemalloc over every cell, framework, merge, stacks and projections
+    (tests/test_memory.py), the peak is at most :func:`estimate_bytes`, which exceeds it by
+    at most half plus the copy of x made only for a non-contiguous x.
     """
     b, t, x = spec.batch, spec.time, spec.input_size
     h, g, d, h_out = spec.units, spec.gates, spec.directions, spec.hidden_out
@@ -86,13 +93,23 @@ def estimate_elements(spec: LayerSpec) -> dict[str, int]:
         "projections": b * t * g * h,
         "sequences": sequences,
         "states": d * spec.layers * b * (h_out + h) + 3 * b * g * h,
-        "weights": 2 * weight_elements(spec),
+        "weights": 2 * weight_elements(spec) + max(t.count for t in all_tensors(spec))
+        + (h_out * g * h if spec.cell == "gru" and spec.framework == "keras" and not spec.reset_after else 0),
     }
 
 
+def overhead_bytes(spec: LayerSpec) -> int:
+    """Python objects, NumPy array headers and small temporaries of one call, whatever the
+    sizes: 16 KiB + 8 KiB per layer and direction. Measured (tracemalloc, H = 2, X = 1,
+    B = T = 1, where the arrays are negligible): 9-14 KiB for one layer and direction, about
+    4-5 KiB more per further layer and direction (78 KiB for a bidirectional 8-layer LSTM)."""
+    return (16 + 8 * spec.layers * spec.directions) * 1024
+
+
 def estimate_bytes(spec: LayerSpec, dtype="float32") -> int:
-    """Peak bytes of :func:`lstmcalc.cells.forward` for ``spec`` (its batch and time) in ``dtype``."""
-    return sum(estimate_elements(spec).values()) * itemsize(dtype)
+    """Peak bytes of :func:`lstmcalc.cells.forward` for ``spec`` (its batch and time) in
+    ``dtype``: :func:`estimate_elements` × the item size, plus :func:`overhead_bytes`."""
+    return sum(estimate_elements(spec).values()) * itemsize(dtype) + overhead_bytes(spec)
 
 
 ALWAYS_FITS = 64 * 1024**2  # below this, /proc/meminfo is not even read

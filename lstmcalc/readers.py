@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from .conventions import GATE_NAMES, all_tensors, gate_order, weights_key
-from .converting import TORCH_NAME, infer_framework
+from .converting import TORCH_NAME, infer_framework, unknown_options
 from .converting import infer_layer_spec as _infer_spec
 from .errors import FileError
 from .counting import total_count
@@ -132,6 +132,12 @@ class FoundLayer:
     gates: tuple[GateStats, ...] = field(compare=False, repr=False)  # gate by gate, framework order
     file: str = ""  # the path as given
     location: str = ""  # where in the file: h5 group, or state_dict prefix ("" for bare names)
+    # options the file does not say (no config), with the values its tensors allow; the spec
+    # holds a placeholder for them (converting.unknown_options), never reported as fact
+    unknown: dict = field(default_factory=dict, compare=False)
+    # what the config says where the spec holds a stand-in: Keras merge_mode=None (the two
+    # directions returned apart) is counted as concat, and reported as None
+    reported: dict = field(default_factory=dict, compare=False)
 
     @property
     def total(self) -> int:
@@ -142,14 +148,17 @@ class FoundLayer:
 
             {"name", "cell", "framework", "units", "input", "layers", "bidirectional", "bias",
              "proj_size", "reset_after" (GRU, else null), "merge_mode" (Keras Bidirectional, else null),
+             "activation" (SimpleRNN/RNN, else null), "unknown": {option: [allowed values]},
              "total", "file", "location",
              "gates": [{"layer", "direction", "gate", "name", "input_weights", "recurrent_weights",
                         "bias", "bias_input", "bias_recurrent", "projection"}, ...]}
 
         where each statistics entry is ``{"count", "mean", "std", "min", "max", "max_abs"}``
-        or null, and ``total`` is :func:`lstmcalc.counting.total_count` of the spec.
+        or null, and ``total`` is :func:`lstmcalc.counting.total_count` of the spec. An option
+        the file does not say is null, and listed in ``unknown`` with the values it may have.
         """
         s = self.spec
+        known = lambda name, value: None if name in self.unknown else value  # noqa: E731
         return {
             "name": self.name,
             "cell": s.cell,
@@ -160,8 +169,11 @@ class FoundLayer:
             "bidirectional": s.bidirectional,
             "bias": s.bias,
             "proj_size": s.proj_size,
-            "reset_after": s.reset_after if s.cell == "gru" else None,
-            "merge_mode": s.merge_mode if s.bidirectional else None,
+            "reset_after": known("reset_after", s.reset_after) if s.cell == "gru" else None,
+            "merge_mode": self.reported.get("merge_mode", known("merge_mode", s.merge_mode))
+            if s.bidirectional and s.framework == "keras" else None,
+            "activation": known("activation", s.activation) if s.cell == "rnn" else None,
+            "unknown": {k: list(v) for k, v in self.unknown.items()},
             "total": self.total,
             "file": self.file,
             "location": self.location,
@@ -210,8 +222,11 @@ def gate_stats(spec: LayerSpec, weights: Mapping[str, np.ndarray]) -> tuple[Gate
     return tuple(rows)
 
 
-def _found(name: str, spec: LayerSpec, weights: dict, file: str, location: str) -> FoundLayer:
-    return FoundLayer(name, spec, weights, gate_stats(spec, weights), file, location)
+def _found(name: str, spec: LayerSpec, weights: dict, file: str, location: str, unknown: dict | None = None) -> FoundLayer:
+    """``unknown``: what the file does not say; None for a file without config (then every
+    option its tensors cannot show, :func:`~lstmcalc.converting.unknown_options`)."""
+    unknown = unknown_options(spec) if unknown is None else unknown
+    return FoundLayer(name, spec, weights, gate_stats(spec, weights), file, location, unknown)
 
 
 # --- entry points ------------------------------------------------------------------------------
@@ -658,6 +673,13 @@ def _keras_found(file: str, lay: _H5Layer, item: dict | None, name: str) -> Foun
             spec = make_spec(**options)
         except SpecError as e:
             raise FileError(f"{file}: {name}: the config describes no layer lstmcalc knows ({e})") from None
+        said = {"merge_mode": bidirectional, "reset_after": reset_after is not None,
+                "activation": conf.get("activation") in ("tanh", "relu")}
+        unknown = {k: v for k, v in unknown_options(spec).items() if not said.get(k)}
+        found = _found(name, spec, weights, file, lay.path, unknown)
+        if bidirectional and item.get("merge_mode") is None:
+            found.reported["merge_mode"] = None
+        return found
     return _found(name, spec, weights, file, lay.path)
 
 

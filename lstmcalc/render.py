@@ -243,17 +243,61 @@ def grid_table(grid) -> Table:
 
 # ---- HTML, for Jupyter's _repr_html_ (plain tags, inline-free: notebooks style tables) ----
 
+def summary_line(spec) -> str:
+    """'keras lstm, units 2, input 1[, 2 layers, bidirectional sum, ...]' for one-line reprs."""
+    parts = [f"{spec.framework} {spec.cell}", f"units {spec.units}", f"input {spec.input_size}"]
+    if spec.layers > 1:
+        parts.append(f"{spec.layers} layers")
+    if spec.bidirectional:
+        parts.append("bidirectional" + (f" {spec.merge_mode}" if spec.framework == "keras" else ""))
+    if spec.proj_size:
+        parts.append(f"proj_size {spec.proj_size}")
+    if not spec.bias:
+        parts.append("no bias")
+    return ", ".join(parts)
+
+
+def plain_text(renderable, width: int = 80) -> str:
+    """What a renderable looks like piped: plain text, no escape codes, ``width`` columns."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False,
+                      highlight=False, no_color=True, force_jupyter=False)
+    console.print(renderable)
+    return "".join(line.rstrip() + "\n" for line in console.file.getvalue().splitlines()).rstrip("\n")
+
+
+def _html_cell(value) -> str:
+    """One <td>: whole numbers with thousands separators, right-aligned; text left-aligned."""
+    from html import escape
+
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"<td style=\"text-align:right\">{value:,}</td>"
+    return f"<td style=\"text-align:left\">{escape(str(value))}</td>"
+
+
 def _html_table(headers: list[str], rows: list[list], caption: str | None = None) -> str:
     from html import escape
 
+    numeric = [all(isinstance(r[k], int) and not isinstance(r[k], bool) or r[k] == "" for r in rows)
+               for k in range(len(headers))]
     out = ["<table>"]
     if caption:
         out.append(f"<caption style=\"text-align:left\"><b>{escape(caption)}</b></caption>")
-    out.append("<thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in headers) + "</tr></thead><tbody>")
+    out.append("<thead><tr>" + "".join(
+        f"<th style=\"text-align:{'right' if num else 'left'}\">{escape(h)}</th>" for h, num in zip(headers, numeric)
+    ) + "</tr></thead><tbody>")
     for row in rows:
-        out.append("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>")
+        out.append("<tr>" + "".join(_html_cell(c) for c in row) + "</tr>")
     out.append("</tbody></table>")
     return "".join(out)
+
+
+def _drop_columns(headers: list[str], rows: list[list], names: tuple[str, ...]) -> tuple[list[str], list[list]]:
+    keep = [k for k, h in enumerate(headers) if h not in names]
+    return [headers[k] for k in keep], [[row[k] for k in keep] for row in rows]
 
 
 def breakdown_html(b: Breakdown) -> str:
@@ -272,16 +316,23 @@ def breakdown_html(b: Breakdown) -> str:
     formulas = [[f.layer, f.input_size, f.symbolic, f.substituted, f.per_direction, f.directions, f.total]
                 for f in b.formulas]
     outputs = [[o.name, str(o.shape), o.meaning] for o in b.outputs]
+    gate_head = ["layer", "direction", "gate", "input", "recurrent", "bias", "projection", "total"]
+    tensor_head = ["name", "layer", "direction", "shape", "count", "gate slices"]
+    formula_head = ["layer", "X", "formula", "with numbers", "per direction", "directions", "total"]
+    if spec.layers == 1 and not spec.bidirectional:  # one layer, one direction: nothing to tell apart
+        gate_head, gate_rows = _drop_columns(gate_head, gate_rows, ("layer", "direction"))
+        tensor_head, tensors = _drop_columns(tensor_head, tensors, ("layer", "direction"))
+        formula_head, formulas = _drop_columns(formula_head, formulas, ("layer", "directions"))
+    if not spec.proj_size:
+        gate_head, gate_rows = _drop_columns(gate_head, gate_rows, ("projection",))
     parts = [
         f"<div class=\"lstmcalc\"><p><b>{escape(title)}</b></p>",
         "<pre>" + escape("\n".join(b.code)) + "</pre>",
-        _html_table(["layer", "direction", "gate", "input", "recurrent", "bias", "projection", "total"],
-                    gate_rows, "Parameters per gate"),
-        _html_table(["name", "layer", "direction", "shape", "count", "gate slices"], tensors,
-                    f"{framework_title(spec)} tensors"),
-        _html_table(["layer", "X", "formula", "with numbers", "per direction", "directions", "total"],
-                    formulas, "Formula"),
+        _html_table(gate_head, gate_rows, "Parameters per gate"),
+        _html_table(tensor_head, tensors, f"{framework_title(spec)} tensors"),
+        _html_table(formula_head, formulas, "Formula"),
         _html_table(["name", "shape", "what it is"], outputs, f"Outputs for B = {spec.batch}, T = {spec.time}"),
+        "<p><b>Why these numbers</b></p>",
         "<ul>" + "".join(f"<li>{escape(n)}</li>" for n in b.notes) + "</ul></div>",
     ]
     return "".join(parts)
@@ -342,7 +393,7 @@ def cost_view(c) -> Group:
     memory.add_column("what")
     memory.add_column("bytes", justify="right")
     memory.add_row("parameters", _bytes(c.memory_bytes.parameters))
-    memory.add_row("inference (forward pass peak)", _bytes(c.memory_bytes.inference))
+    memory.add_row("inference (lstmcalc.forward peak)", _bytes(c.memory_bytes.inference))
     memory.add_row("training (BPTT, no optimizer state)", _bytes(c.memory_bytes.training))
 
     cmp = c.compare
@@ -392,6 +443,11 @@ def inspect_view(found) -> Group:
         title = Text()
         title.append(f"{f.name or '(unnamed)'}: ", style="bold")
         _layer_title(spec, f.total, title)
+        for name in ("merge_mode", "reset_after", "activation"):
+            if name in f.unknown:
+                allowed = [str(v) for v in f.unknown[name]]
+                said = allowed[0] if len(allowed) == 1 else ", ".join(allowed[:-1]) + " or " + allowed[-1]
+                title.append(f"\n  {name}: unknown ({said}; the file does not say)")
         table = Table(box=box.SIMPLE_HEAD, caption="weights: mean±std ≤max|w|; bias: min…max μmean",
                       caption_justify="left", padding=(0, 1), pad_edge=False)
         multi = spec.layers > 1 or spec.bidirectional
@@ -451,8 +507,10 @@ def run_view(report) -> Group:
     if report.compile_ms:
         facts.add_row("numba", f"{report.compile_ms:,.1f} ms more on the first call: compiling or loading the cached "
                       "kernels (time is the second, warm call)")
-    sample = report.to_dict()["h_sample"]
-    facts.add_row("final h[0]", "[" + ", ".join(f"{v:+.5f}" for v in sample) + (", …]" if spec.hidden_out > 6 else "]"))
+    out = report.result.output
+    sample = report.to_dict()["output_sample"]
+    where = "output[0]" if out.ndim == 2 else "output[0, -1]"  # the first sample's (last) step
+    facts.add_row(where, "[" + ", ".join(f"{v:+.5f}" for v in sample) + (", …]" if out.shape[-1] > 6 else "]"))
     return Group(title, Text(""), table, facts)
 
 
@@ -479,10 +537,7 @@ def cost_html(c) -> str:
 
 def _forward_rows(r) -> list[list[str]]:
     rows = []
-    for name in ("output", "h", "c", "h_backward", "c_backward"):
-        a = getattr(r, name)
-        if a is None:
-            continue
+    for name, a in r.returned:
         flat = a.reshape(-1)
         sample = ", ".join(f"{v:+.5f}" for v in flat[:4]) + (", …" if flat.size > 4 else "")
         rows.append([name, str(a.shape), str(a.dtype), f"[{sample}]"])

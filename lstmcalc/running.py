@@ -41,6 +41,7 @@ class RunReport:
 
     def to_dict(self) -> dict:
         h = np.asarray(self.result.h)
+        out = np.asarray(self.result.output)  # (B, ·) or (B, T, ·)
         return {
             "config": self.spec.to_dict(),
             "dtype": self.dtype,
@@ -53,8 +54,22 @@ class RunReport:
             "matmul_flops": self.matmul_flops,
             "gflops_per_s": self.gflops_per_s,
             "tensors": [{"role": r, "name": n, "shape": list(s)} for r, n, s in self.tensors],
+            "returned": [{"name": n, "shape": list(a.shape)} for n, a in self.result.returned],
             "h_sample": [float(v) for v in h.reshape(-1, h.shape[-1])[0][:6]],
+            "output_sample": [float(v) for v in (out[0] if out.ndim == 2 else out[0, -1])[:6]],
         }
+
+    def __repr__(self) -> str:
+        from .render import summary_line
+
+        returned = ", ".join(f"{n} {tuple(a.shape)}" for n, a in self.result.returned)
+        return (f"<RunReport {summary_line(self.spec)}, {self.dtype}, {self.result.backend}: {returned}; "
+                f"{self.run_ms:,.3f} ms>")
+
+    def __str__(self) -> str:  # print(report): the plain-text rendering, 80 columns
+        from .render import plain_text
+
+        return plain_text(self)
 
     def __rich__(self):
         from .render import run_view
@@ -62,15 +77,9 @@ class RunReport:
         return run_view(self)
 
 
-def _state_tensors(spec: LayerSpec, result) -> list[tuple[str, str, tuple[int, ...]]]:
-    out = [("output", "output", tuple(result.output.shape)), ("state", "h", tuple(result.h.shape))]
-    if result.c is not None:
-        out.append(("state", "c", tuple(result.c.shape)))
-    if result.h_backward is not None:
-        out.append(("state", "h_backward", tuple(result.h_backward.shape)))
-    if result.c_backward is not None:
-        out.append(("state", "c_backward", tuple(result.c_backward.shape)))
-    return out
+def _returned_tensors(result) -> list[tuple[str, str, tuple[int, ...]]]:
+    """What the layer returns, in the framework's order (see ForwardResult.returned)."""
+    return [("output" if name == "output" else "state", name, tuple(a.shape)) for name, a in result.returned]
 
 
 def run_layer(
@@ -117,7 +126,8 @@ def run_layer(
             x, weights, cell=spec.cell, framework=spec.framework, backend=backend,
             bidirectional=spec.bidirectional, layers=spec.layers, proj_size=spec.proj_size,
             reset_after=spec.reset_after, activation=spec.activation, bias=spec.bias,
-            merge_mode=spec.merge_mode,
+            merge_mode=spec.merge_mode, return_sequences=spec.return_sequences,
+            return_state=spec.return_state,
         )
         return out, (_time.perf_counter() - start) * 1000.0
 
@@ -130,7 +140,7 @@ def run_layer(
         compile_ms, elapsed_ms = max(elapsed_ms - warm_ms, 0.0), warm_ms
     tensors = [("input", "x", tuple(x.shape))]
     tensors += [("weight", weights_key(spec, t), t.shape) for t in all_tensors(spec)]
-    tensors += _state_tensors(spec, result)
+    tensors += _returned_tensors(result)
     return RunReport(
         spec=spec,
         dtype=dtype,

@@ -22,12 +22,12 @@ import numpy as np
 
 from . import frameworks
 from .conventions import all_tensors, weights_key
-from .converting import infer_layer_spec
+from .converting import describe_allowed, infer_layer_spec, unknown_options
 from .errors import FileError
 from .frameworks import make_spec
 from .frameworks.shared import describe as _describe
 from .memory import check_bytes, itemsize, weight_elements
-from .spec import CELLS, LayerSpec, SpecError
+from .spec import CELLS, MERGE_MODES, LayerSpec, SpecError
 
 __all__ = ["FileError", "infer_spec", "init_weights", "load_inputs", "load_npz", "save_npz"]
 
@@ -83,6 +83,15 @@ def infer_spec(
         )
     except FileError as e:
         raise SpecError("weights", str(e)) from None
+    for name, allowed in unknown_options(found).items():  # what the tensors cannot show: ask
+        value = given.get(name)
+        if value is None:
+            raise SpecError(name, f"is needed: the weights of this {_describe(found)} do not say it; "
+                                  f"allowed here: {describe_allowed(allowed)}")
+        if name == "merge_mode" and value in MERGE_MODES and value not in allowed:
+            key = weights_key(found, next(t for t in all_tensors(found) if t.layer == 1 and t.role == "input"))
+            raise SpecError(name, f"is {value}, but {key} has shape {expected_shapes(found)[key]}, "
+                                  f"which a {describe_allowed(allowed)} merge gives")
     options = {
         "units": found.units,
         "input_size": found.input_size,
@@ -249,17 +258,11 @@ def load_inputs(path, input_size: int | None = None) -> np.ndarray:
 
 
 def result_arrays(result, spec: LayerSpec | None = None) -> dict[str, np.ndarray]:
-    """The arrays :func:`save_npz` writes: ``output``, ``h``, LSTM ``c``, and for a
-    bidirectional Keras layer ``h_backward`` (and LSTM ``c_backward``)."""
-    spec = spec if spec is not None else result.spec
-    arrays = {"output": result.output, "h": result.h}
-    if spec.cell == "lstm":
-        arrays["c"] = result.c
-    if spec.framework == "keras" and spec.bidirectional:
-        arrays["h_backward"] = result.h_backward
-        if spec.cell == "lstm":
-            arrays["c_backward"] = result.c_backward
-    return arrays
+    """The arrays :func:`save_npz` writes: what the layer returns, in its order
+    (:attr:`~lstmcalc.cells.ForwardResult.returned`): ``output``, and PyTorch's ``h``
+    (h_n) and LSTM ``c`` (c_n), or Keras' states with ``return_state`` (``h``, ``c``, and
+    for a Bidirectional layer ``h_backward``, ``c_backward``)."""
+    return dict(result.returned)
 
 
 def _new_file_mode(file: str) -> int:

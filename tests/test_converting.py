@@ -84,7 +84,8 @@ def test_torch_lstm_and_rnn_biases_are_summed():
 @pytest.mark.parametrize("bias", [True, False])
 def test_keras_torch_keras_is_identity(cell, layers, bidirectional, bias):
     keras = random_weights("keras", cell, 3, 2, layers=layers, bidirectional=bidirectional, bias=bias)
-    torch = convert_weights(keras, cell=cell, source="keras", target="torch")
+    said = {"reset_after": True} if cell == "gru" and not bias else {}  # the weights cannot show it
+    torch = convert_weights(keras, cell=cell, source="keras", target="torch", **said)
     spec = make_spec(3, 2, cell=cell, framework="torch", layers=layers, bidirectional=bidirectional, bias=bias)
     assert list(torch) == [weights_key(spec, t) for t in all_tensors(spec)]
     back = convert_weights(torch, cell=cell, source="torch", target="keras")
@@ -120,7 +121,8 @@ def test_torch_keras_torch_moves_the_bias_sum_to_bias_ih(cell):
 def test_round_trip_property(cell, units, input_size, layers, bidirectional, bias, seed):
     keras = random_weights("keras", cell, units, input_size, layers=layers, bidirectional=bidirectional,
                            bias=bias, seed=seed)
-    back = convert_weights(convert_weights(keras, cell=cell, source="keras", target="torch"),
+    said = {"reset_after": True} if cell == "gru" and not bias else {}  # the weights cannot show it
+    back = convert_weights(convert_weights(keras, cell=cell, source="keras", target="torch", **said),
                            cell=cell, source="torch", target="keras")
     assert all(np.array_equal(back[k], keras[k]) for k in keras)
 
@@ -147,7 +149,10 @@ def test_keras_gru_without_reset_after_is_refused():
 
 def test_bias_free_keras_gru_reset_after_false_is_refused_when_said():
     keras = random_weights("keras", "gru", 2, 3, bias=False)
-    assert set(convert_weights(keras, cell="gru", source="keras", target="torch")) == {"weight_ih_l0", "weight_hh_l0"}
+    with pytest.raises(SpecError, match="reset_after: is needed: a Keras GRU without bias"):
+        convert_weights(keras, cell="gru", source="keras", target="torch")  # the weights do not say: no guess
+    converted = convert_weights(keras, cell="gru", source="keras", target="torch", reset_after=True)
+    assert set(converted) == {"weight_ih_l0", "weight_hh_l0"}
     with pytest.raises(SpecError, match="no PyTorch equivalent"):
         convert_weights(keras, cell="gru", source="keras", target="torch", reset_after=False)
 

@@ -246,7 +246,7 @@ def test_diagram_cli_is_plain_when_piped():
 
 def test_html_view_is_a_table_with_the_total():
     html = breakdown(units=2, input_size=1)._repr_html_()
-    assert "<table>" in html and "<td>32</td>" in html
+    assert "<table>" in html and "<td style=\"text-align:right\">32</td>" in html
     assert html.count("<table>") == 4
 
 
@@ -257,8 +257,8 @@ def test_cost_html_view():
     assert html.count("<table>") == 3
     # LSTM, H = 2, X = 1: 4 × (1·2 + 2·2) = 24 MACs per step and sample, × B·T = 320
     assert "7,680 MACs" in html
-    assert "<td>matmul</td><td>48</td><td>15360</td>" in html  # 2 × MACs, per step and whole run
-    assert "<td>ptflops</td>" in html
+    assert "<td style=\"text-align:left\">matmul</td><td style=\"text-align:right\">48</td><td style=\"text-align:right\">15,360</td>" in html  # 2 × MACs, per step and whole run
+    assert "<td style=\"text-align:left\">ptflops</td>" in html
 
 
 def test_forward_result_displays_as_html_and_rich():
@@ -269,8 +269,9 @@ def test_forward_result_displays_as_html_and_rich():
     from lstmcalc.weights import init_weights
 
     spec = make_spec(3, 2, batch=4, time=5)
-    r = lstmcalc.forward(np.zeros((4, 5, 2)), init_weights(spec, seed=1, dtype="float64"))
+    r = lstmcalc.forward(np.zeros((4, 5, 2)), init_weights(spec, seed=1, dtype="float64"),
+                         return_sequences=True, return_state=True)
     html = r._repr_html_()
-    assert "<table>" in html and "<td>(4, 5, 3)</td>" in html and "<td>c</td>" in html
+    assert "<table>" in html and "<td style=\"text-align:left\">(4, 5, 3)</td>" in html and "<td style=\"text-align:left\">c</td>" in html
     text = _render(r, 100)
     assert "(4, 5, 3)" in text and "float64" in text

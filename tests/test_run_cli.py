@@ -21,9 +21,52 @@ def invoke(*args):
 def test_run_default_shows_every_tensor():
     result = invoke("run", "--units", "2", "--input", "1", "--backend", "numpy")
     assert result.exit_code == 0, result.stderr
-    for needle in ("(32, 1, 1)", "kernel", "(1, 8)", "recurrent_kernel", "(2, 8)", "(32, 1, 2)", "(32, 2)",
-                   "GFLOP/s", "backend", "numpy", "final h[0]"):
+    for needle in ("(32, 1, 1)", "kernel", "(1, 8)", "recurrent_kernel", "(2, 8)", "(32, 2)",
+                   "GFLOP/s", "backend", "numpy", "output[0]"):
         assert needle in result.stdout, needle
+    # keras.layers.LSTM(2) returns its last step, (32, 2), as breakdown says; not (32, 1, 2)
+    assert "(32, 1, 2)" not in result.stdout
+    assert [line.split()[:3] for line in result.stdout.splitlines() if line.strip().startswith("output ")] == [
+        ["output", "output", "(32,"]]
+
+
+def _returned(*args):
+    result = invoke("run", "-u", "3", "-x", "2", "-b", "4", "-t", "5", "--backend", "numpy", "--json", *args)
+    assert result.exit_code == 0, result.stderr
+    return [(r["name"], tuple(r["shape"])) for r in json.loads(result.stdout)["returned"]]
+
+
+def test_run_returns_what_keras_returns_for_its_options():
+    assert _returned() == [("output", (4, 3))]
+    assert _returned("--return-sequences") == [("output", (4, 5, 3))]
+    assert _returned("--return-state") == [("output", (4, 3)), ("h", (4, 3)), ("c", (4, 3))]
+    assert _returned("--bidirectional", "--return-sequences", "--return-state") == [
+        ("output", (4, 5, 6)), ("h", (4, 3)), ("c", (4, 3)), ("h_backward", (4, 3)), ("c_backward", (4, 3))]
+    assert _returned("--bidirectional", "--merge-mode", "sum", "--cell", "gru", "--return-state") == [
+        ("output", (4, 3)), ("h", (4, 3)), ("h_backward", (4, 3))]
+    assert _returned("-f", "torch", "--cell", "gru") == [("output", (4, 5, 3)), ("h", (1, 4, 3))]
+
+
+def test_run_shows_and_saves_exactly_what_is_returned(tmp_path):
+    from lstmcalc.running import run_layer
+    from lstmcalc.frameworks import make_spec
+
+    out = tmp_path / "o.npz"
+    result = invoke("run", "-u", "3", "-x", "2", "-b", "4", "-t", "5", "--backend", "numpy", "--bidirectional",
+                    "--return-state", "--save", out)
+    assert result.exit_code == 0, result.stderr
+    rows = [line.split()[:2] for line in result.stdout.splitlines() if line.strip().startswith(("output ", "state "))]
+    assert rows == [["output", "output"], ["state", "h"], ["state", "c"], ["state", "h_backward"],
+                    ["state", "c_backward"]]
+    report = run_layer(make_spec(3, 2, bidirectional=True, return_state=True, batch=4, time=5), backend="numpy")
+    with np.load(out) as saved:
+        assert saved.files == ["output", "h", "c", "h_backward", "c_backward"]
+        for name, array in report.result.returned:
+            np.testing.assert_array_equal(saved[name], array)
+    # no return_state: Keras returns the output alone, and that is all that is saved
+    assert invoke("run", "-u", "3", "-x", "2", "--backend", "numpy", "--save", out).exit_code == 0
+    with np.load(out) as saved:
+        assert saved.files == ["output"] and saved["output"].shape == (32, 3)
 
 
 @pytest.mark.parametrize("args", [
@@ -41,8 +84,6 @@ def test_run_json_shapes_agree_with_breakdown(args):
     options = {k: cfg[k] for k in ("cell", "framework", "bias", "bidirectional", "layers", "proj_size", "batch", "time")}
     if cfg["bidirectional"] and cfg["framework"] == "keras":
         options["merge_mode"] = cfg["merge_mode"]
-    if cfg["framework"] == "keras":
-        options["return_sequences"] = True  # run always keeps the whole sequence
     b = breakdown(units=cfg["units"], input_size=cfg["input_size"], **options)
     shapes = {(t["role"], t["name"]): tuple(t["shape"]) for t in data["tensors"]}
     for t in b.tensors:
@@ -73,6 +114,10 @@ def test_run_save_layouts(tmp_path):
     keras_out = tmp_path / "k.npz"
     assert invoke("run", "-u", "3", "-x", "2", "--cell", "gru", "--bidirectional", "-b", "4", "-t", "5",
                   "--save", keras_out, "--backend", "numpy").exit_code == 0
+    saved = np.load(keras_out)
+    assert saved["output"].shape == (4, 6) and saved.files == ["output"]
+    assert invoke("run", "-u", "3", "-x", "2", "--cell", "gru", "--bidirectional", "-b", "4", "-t", "5",
+                  "--return-sequences", "--return-state", "--save", keras_out, "--backend", "numpy").exit_code == 0
     saved = np.load(keras_out)
     assert saved["output"].shape == (4, 5, 6) and saved["h"].shape == (4, 3) and saved["h_backward"].shape == (4, 3)
     assert "c" not in saved.files

@@ -51,8 +51,31 @@ def tensors(spec, seed=0, dtype=np.float64):
 @pytest.mark.parametrize("spec", SPECS, ids=ident)
 def test_infer_spec_reads_the_layer_back(spec):
     given = {"merge_mode": spec.merge_mode} if spec.framework == "keras" and spec.bidirectional else {}
+    if spec.cell == "rnn":
+        given["activation"] = spec.activation
+    if spec.cell == "gru" and spec.framework == "keras" and not spec.bias:
+        given["reset_after"] = spec.reset_after
     got = infer_spec(tensors(spec), cell=spec.cell, framework=spec.framework, **given)
     assert got == spec
+
+
+@pytest.mark.parametrize("spec, option, allowed", [
+    (make_spec(3, 2, framework="keras", bidirectional=True), "merge_mode", "concat, sum, mul or ave"),
+    (make_spec(3, 2, framework="keras", bidirectional=True, layers=2, merge_mode="mul"), "merge_mode", "sum, mul or ave"),
+    (make_spec(3, 2, framework="keras", bidirectional=True, layers=2), "merge_mode", "allowed here: concat"),
+    (make_spec(3, 2, cell="gru", framework="keras", bias=False), "reset_after", "True or False"),
+    (make_spec(3, 2, cell="rnn", framework="keras"), "activation", "tanh or relu"),
+    (make_spec(3, 2, cell="rnn", framework="torch"), "activation", "tanh or relu"),
+], ids=lambda v: ident(v) if hasattr(v, "cell") else None)
+def test_infer_spec_asks_for_what_the_tensors_cannot_show(spec, option, allowed):
+    """No guess: merge mode, a bias-free GRU's reset_after and an RNN's activation leave no trace in the weights."""
+    with pytest.raises(SpecError) as e:
+        infer_spec(tensors(spec), cell=spec.cell, framework=spec.framework)
+    assert e.value.param == option and "is needed" in e.value.problem and allowed in e.value.problem
+    if option == "merge_mode" and spec.layers == 2 and spec.merge_mode == "mul":
+        with pytest.raises(SpecError, match=r"merge_mode: is concat, but layer1/forward/kernel has shape \(3, 12\)"):
+            infer_spec(tensors(spec), cell=spec.cell, framework=spec.framework, merge_mode="concat")
+        assert infer_spec(tensors(spec), cell=spec.cell, framework=spec.framework, merge_mode="mul") == spec
 
 
 def test_infer_spec_checks_given_sizes_against_the_tensors():
@@ -111,7 +134,7 @@ def test_keras_gru_bias_shape_decides_reset_after():
     with pytest.raises(SpecError, match=r"reset_after: is True, but bias has shape \(9,\)"):
         infer_spec(ws, cell="gru", framework="keras", reset_after=True)
     no_bias = tensors(make_spec(3, 2, cell="gru", framework="keras", bias=False))
-    assert infer_spec(no_bias, cell="gru", framework="keras").reset_after is True  # Keras' default
+    assert infer_spec(no_bias, cell="gru", framework="keras", reset_after=True).reset_after is True
     assert infer_spec(no_bias, cell="gru", framework="keras", reset_after=False).reset_after is False
 
 
@@ -230,7 +253,7 @@ def test_load_npz_round_trip(tmp_path):
     assert set(got) == set(ws)
     for k in ws:
         np.testing.assert_array_equal(got[k], ws[k])
-    assert infer_spec(got, cell="lstm", framework="keras") == spec
+    assert infer_spec(got, cell="lstm", framework="keras", merge_mode="concat") == spec
 
 
 def write(path, data: bytes):
@@ -308,6 +331,8 @@ def test_load_inputs(tmp_path):
 def result_for(spec):
     x = np.random.default_rng(1).standard_normal((2, 3, spec.input_size))
     opts = dict(cell=spec.cell, framework=spec.framework, layers=spec.layers, bidirectional=spec.bidirectional)
+    if spec.framework == "keras":
+        opts["return_state"] = True  # the states are saved only when the layer returns them
     return forward(x, tensors(spec), **opts)
 
 

@@ -285,13 +285,27 @@ def from_canonical(c: Canonical, spec: LayerSpec) -> dict:
 
 
 def forward_result(spec: LayerSpec, output, h_n, c_n) -> dict:
-    """ForwardResult fields from the core's output (B, T, ·) and states (D·L, B, ·): the
-    whole sequence, and the last layer's final states, forward then backward."""
+    """ForwardResult fields from the core's output (B, T, ·) and states (D·L, B, ·): the whole
+    sequence with ``return_sequences``, else the last step (for a Bidirectional layer the merge
+    of both directions' final h: the backward one's is its output at t = 0, not T − 1), and
+    the last layer's final states, forward then backward."""
+    import numpy as np
+
+    from ..canonical import merge_directions
+
     last = (spec.layers - 1) * spec.directions
 
     def pick(a, i):
         return None if a is None else a[i].copy()
 
+    if not spec.return_sequences:
+        if not spec.bidirectional:
+            output = h_n[last].copy()  # (B, H)
+        elif spec.merge_mode != "concat":
+            output = np.empty_like(h_n[last])  # (B, H)
+            merge_directions(spec.merge_mode, h_n[last], h_n[last + 1], output)
+        else:
+            output = np.concatenate([h_n[last], h_n[last + 1]], axis=-1)  # (B, 2H)
     return {
         "output": output,
         "h": pick(h_n, last),
@@ -299,6 +313,30 @@ def forward_result(spec: LayerSpec, output, h_n, c_n) -> dict:
         "h_backward": pick(h_n, last + 1) if spec.bidirectional else None,
         "c_backward": pick(c_n, last + 1) if spec.bidirectional else None,
     }
+
+
+def returned_fields(spec: LayerSpec) -> tuple[str, ...]:
+    """The ForwardResult fields Keras returns, in its order: output, and with return_state
+    h, c (LSTM), then the backward layer's for a Bidirectional one."""
+    return ("output", "h", "c", "h_backward", "c_backward") if spec.return_state else ("output",)
+
+
+def unknown_options(spec: LayerSpec) -> dict[str, tuple]:
+    """What our Keras weights keys and shapes cannot show, with the values they allow: a
+    Bidirectional layer's merge mode (in a stack, layer 1's kernel reads 2H features after
+    concat and H after sum, mul or ave), a bias-free GRU's reset_after (only the bias shape
+    shows it), a SimpleRNN's activation (tanh and relu have the same weights)."""
+    out: dict[str, tuple] = {}
+    if spec.bidirectional:
+        if spec.layers == 1:
+            out["merge_mode"] = ("concat", "sum", "mul", "ave")
+        else:
+            out["merge_mode"] = ("concat",) if spec.merge_mode == "concat" else ("sum", "mul", "ave")
+    if spec.cell == "gru" and not spec.bias:
+        out["reset_after"] = (True, False)
+    if spec.cell == "rnn":
+        out["activation"] = ("tanh", "relu")
+    return out
 
 
 def init_weights(spec: LayerSpec, rng, dtype) -> dict:

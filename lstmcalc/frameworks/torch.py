@@ -268,6 +268,16 @@ def forward_result(spec: LayerSpec, output, h_n, c_n) -> dict:
     return {"output": output, "h": h_n, "c": c_n}
 
 
+def returned_fields(spec: LayerSpec) -> tuple[str, ...]:
+    """``output, h_n`` (and ``c_n``): the module always returns all of them."""
+    return ("output", "h", "c")
+
+
+def unknown_options(spec: LayerSpec) -> dict[str, tuple]:
+    """What ``state_dict`` names and shapes cannot show: an RNN's nonlinearity."""
+    return {"activation": ("tanh", "relu")} if spec.cell == "rnn" else {}
+
+
 def init_weights(spec: LayerSpec, rng, dtype) -> dict:
     """PyTorch's default initial weights: every tensor U(−1/√H, 1/√H), ``weight_hr``
     included (``reset_parameters``). Same distribution, not torch's random stream."""

@@ -1,6 +1,7 @@
 """End to end: `lstmcalc run --weights --inputs --save` on a real layer's random weights equals the
 real layer's outputs (float64, <= 1e-12), for PyTorch and Keras."""
 
+import json
 import os
 
 import numpy as np
@@ -49,7 +50,8 @@ def test_run_matches_keras_gru(tmp_path):
     x = rng.standard_normal((4, 6, x_size))
     np.save(tmp_path / "x.npy", x)
     result = runner.invoke(app, ["run", "--weights", str(tmp_path / "w.npz"), "--inputs", str(tmp_path / "x.npy"),
-                                 "--cell", "gru", "--dtype", "float64", "--save", str(tmp_path / "out.npz")])
+                                 "--cell", "gru", "--dtype", "float64", "--return-sequences", "--return-state",
+                                 "--save", str(tmp_path / "out.npz")])
     assert result.exit_code == 0, result.stderr
     got = np.load(tmp_path / "out.npz")
     layer = keras.layers.GRU(h, return_sequences=True, return_state=True, dtype="float64")
@@ -58,3 +60,71 @@ def test_run_matches_keras_gru(tmp_path):
     seq, state = (keras.ops.convert_to_numpy(v) for v in layer(x))
     np.testing.assert_allclose(got["output"], seq, rtol=0, atol=1e-12)
     np.testing.assert_allclose(got["h"], state, rtol=0, atol=1e-12)
+
+
+def _keras_mul_stack(tmp_path):
+    """A real Keras stack of two Bidirectional LSTMs merged with mul, saved to .npz under our
+    keys (layer{k}/{forward|backward}/{kernel|recurrent_kernel|bias}); returns the model and x."""
+    keras = pytest.importorskip("keras")
+    rng = np.random.default_rng(11)
+    h, x_size, b, t = 3, 2, 4, 5
+    inputs = keras.Input((t, x_size), batch_size=b, dtype="float64")
+    first = keras.layers.Bidirectional(keras.layers.LSTM(h, return_sequences=True, dtype="float64"),
+                                       merge_mode="mul", dtype="float64")
+    second = keras.layers.Bidirectional(keras.layers.LSTM(h, return_sequences=True, dtype="float64"),
+                                        merge_mode="mul", dtype="float64")
+    model = keras.Model(inputs, second(first(inputs)))
+    arrays = {}
+    for k, layer in enumerate((first, second)):
+        for direction, sub in (("forward", layer.forward_layer), ("backward", layer.backward_layer)):
+            values = [rng.uniform(-0.8, 0.8, w.shape) for w in sub.get_weights()]  # random per gate
+            sub.set_weights(values)
+            for name, value in zip(("kernel", "recurrent_kernel", "bias"), values):
+                arrays[f"layer{k}/{direction}/{name}"] = value
+    np.savez(tmp_path / "w.npz", **arrays)
+    x = rng.standard_normal((b, t, x_size))
+    np.save(tmp_path / "x.npy", x)
+    return model, x
+
+
+def test_run_asks_for_the_merge_mode_of_a_keras_mul_stack(tmp_path):
+    """The file cannot say sum, mul or ave: run refuses to guess (the old guess, sum, gave a
+    wrong output with exit 0), and with --merge-mode mul equals real Keras."""
+    model, x = _keras_mul_stack(tmp_path)
+    base = ["run", "--weights", str(tmp_path / "w.npz"), "--inputs", str(tmp_path / "x.npy"), "--dtype", "float64",
+            "--backend", "numpy", "--return-sequences", "--save", str(tmp_path / "out.npz")]
+    refused = runner.invoke(app, base)
+    assert refused.exit_code == 2 and refused.stdout == ""
+    assert refused.stderr.startswith("lstmcalc: error: --merge-mode: is needed")
+    assert "sum, mul or ave" in refused.stderr and len(refused.stderr.splitlines()) == 1
+    assert not (tmp_path / "out.npz").exists()
+    ok = runner.invoke(app, [*base, "--merge-mode", "mul"])
+    assert ok.exit_code == 0, ok.stderr
+    keras = pytest.importorskip("keras")
+    want = keras.ops.convert_to_numpy(model(x))  # (B, T, H): the mul merge keeps H features
+    np.testing.assert_allclose(np.load(tmp_path / "out.npz")["output"], want, rtol=0, atol=1e-12)
+    wrong = runner.invoke(app, [*base, "--merge-mode", "sum"])  # a stated sum is computed as sum: not Keras' mul
+    assert wrong.exit_code == 0
+    assert np.abs(np.load(tmp_path / "out.npz")["output"] - want).max() > 1e-3
+    inspected = runner.invoke(app, ["inspect", str(tmp_path / "w.npz"), "--json"])
+    layer = json.loads(inspected.stdout)["layers"][0]
+    assert layer["merge_mode"] is None and layer["unknown"] == {"merge_mode": ["sum", "mul", "ave"]}
+    shown = runner.invoke(app, ["inspect", str(tmp_path / "w.npz")], env={"COLUMNS": "100"}).stdout
+    assert "merge_mode: unknown (sum, mul or ave; the file does not say)" in shown
+
+
+def test_forward_and_run_agree_on_a_keras_mul_stack(tmp_path):
+    """The API and the CLI take the same stance: both refuse the weights without the merge
+    mode and both equal Keras with it."""
+    import lstmcalc
+    from lstmcalc.spec import SpecError
+    from lstmcalc.weights import load_npz
+
+    model, x = _keras_mul_stack(tmp_path)
+    w = load_npz(tmp_path / "w.npz")
+    with pytest.raises(SpecError) as e:
+        lstmcalc.forward(x, w, layers=2, bidirectional=True)  # concat, Keras' default, contradicts the shapes
+    assert e.value.param == "merge_mode" and "sum, mul or ave" in e.value.problem
+    got = lstmcalc.forward(x, w, layers=2, bidirectional=True, merge_mode="mul", return_sequences=True)
+    keras = pytest.importorskip("keras")
+    np.testing.assert_allclose(got.output, keras.ops.convert_to_numpy(model(x)), rtol=0, atol=1e-12)

@@ -83,19 +83,24 @@ def random_weights(spec, seed):
     return {weights_key(spec, t): rng.uniform(-0.8, 0.8, t.shape) for t in all_tensors(spec)}
 
 
-def forward_options(c):
-    return {k: v for k, v in spec_of(c).to_dict().items()
-            if k in ("cell", "framework", "layers", "bidirectional", "bias", "merge_mode", "reset_after", "activation")
-            and not (k == "reset_after" and c["cell"] != "gru") and not (k == "activation" and c["cell"] != "rnn")}
+def forward_options(c, return_sequences=True, return_state=True):
+    options = {k: v for k, v in spec_of(c).to_dict().items()
+               if k in ("cell", "framework", "layers", "bidirectional", "bias", "merge_mode", "reset_after", "activation")
+               and not (k == "reset_after" and c["cell"] != "gru") and not (k == "activation" and c["cell"] != "rnn")}
+    return {**options, "return_sequences": return_sequences, "return_state": return_state}
 
 
-def run_keras(c, weights, x, dtype):
-    """The stack in Keras; returns (output, h_fw, c_fw, h_bw, c_bw) of the last layer as NumPy."""
+def run_keras(c, weights, x, dtype, last=None):
+    """The stack in Keras; returns (output, h_fw, c_fw, h_bw, c_bw) of the last layer as NumPy.
+    ``last``: the last layer's return_sequences/return_state, when given: then the list the
+    stack returns, as it returns it."""
     spec = spec_of(c)
     seq = x.astype(dtype)
     width = c["input_size"]
     for layer in range(c["layers"]):
         kw = dict(use_bias=c["bias"], return_sequences=True, return_state=True, dtype=dtype)
+        if last is not None and layer == c["layers"] - 1:
+            kw.update(last)
         if c["cell"] == "gru":
             kw["reset_after"] = c["reset_after"]
         if c["cell"] == "rnn":
@@ -112,9 +117,12 @@ def run_keras(c, weights, x, dtype):
         for part, direction in halves:
             part.set_weights([weights[weights_key(spec, t)].astype(dtype)
                               for t in all_tensors(spec) if t.layer == layer and t.direction == direction])
-        result = [keras.ops.convert_to_numpy(r) for r in rnn(seq)]
+        result = rnn(seq)
+        result = [keras.ops.convert_to_numpy(r) for r in (result if isinstance(result, (list, tuple)) else [result])]
         seq = result[0]
         width = seq.shape[-1]
+    if last is not None:
+        return result
     n_states = 2 if c["cell"] == "lstm" else 1
     out = {"output": result[0], "h": result[1], "c": result[2] if n_states == 2 else None,
            "h_backward": None, "c_backward": None}
@@ -187,3 +195,34 @@ def test_keras_default_init_has_the_properties_init_weights_reproduces():
     for rk in (recurrent, ours["recurrent_kernel"]):
         np.testing.assert_allclose(rk @ rk.T, np.eye(6), rtol=0, atol=1e-12)
     np.testing.assert_array_equal(bias, ours["bias"])  # zeros with the forget block at 1
+
+
+# --- what the layer returns: return_sequences × return_state × bidirectional × merge × cell ------
+
+
+RETURN_CONFIGS = [c for c in CONFIGS if c["layers"] == 1 or (c["bidirectional"] and c["merge_mode"] == "mul")]
+
+
+@pytest.mark.parametrize("return_state", [False, True])
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("c", RETURN_CONFIGS, ids=config_id)
+def test_returned_is_what_keras_returns(c, return_sequences, return_state):
+    """``forward(...).returned`` is Keras' own list for the last layer's options: the same
+    arrays, shapes and order (Bidirectional: output, h_fw, c_fw, h_bw, c_bw)."""
+    seed = CONFIGS.index(c)
+    spec = spec_of(c)
+    weights = random_weights(spec, seed)
+    x = np.random.default_rng(seed + 7).uniform(-2, 2, (B, T, c["input_size"]))
+    dtype, atol = "float32", 1e-5
+    want = run_keras(c, weights, x, dtype, last=dict(return_sequences=return_sequences, return_state=return_state))
+    got = forward(x.astype(dtype), weights, **forward_options(c, return_sequences, return_state))
+    names = [name for name, _ in got.returned]
+    states = ["h", "c"] if c["cell"] == "lstm" else ["h"]
+    expected = ["output"] + (states + ([s + "_backward" for s in states] if c["bidirectional"] else [])
+                             if return_state else [])
+    assert names == expected
+    assert len(got.returned) == len(want)
+    for (name, mine), theirs in zip(got.returned, want):
+        assert mine.shape == theirs.shape, name
+        np.testing.assert_allclose(mine, theirs, rtol=0, atol=atol, err_msg=name)
+    assert got.output is got.returned[0][1]

@@ -1,0 +1,43 @@
+"""CI checks against pinned versions of every framework and tool it compares with, so a new
+release cannot turn CI red with no change here; the pins are the versions tested here."""
+
+import re
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from packaging.version import Version
+
+CI = Path(__file__).resolve().parent.parent / ".ci" / "run"
+CHECKED_AGAINST = ("torch", "keras", "ptflops", "thop", "torchinfo", "nbclient", "nbformat", "ipykernel")
+
+
+def pins() -> dict[str, str]:
+    text = CI.read_text(encoding="utf-8").replace("\\\n", " ")
+    found = {}
+    for line in text.splitlines():
+        if not line.strip().startswith("pip install"):
+            continue
+        for spec in re.findall(r"'([A-Za-z0-9_.-]+)(==[^']*)?'|\b([a-z][a-z0-9_-]*)\b", line.split("install", 1)[1]):
+            name, pin, bare = spec
+            if name:
+                found[name.lower()] = pin[2:] if pin else ""
+            elif bare in CHECKED_AGAINST:
+                found[bare] = ""
+    return found
+
+
+def test_every_checked_against_package_is_pinned():
+    found = pins()
+    for name in CHECKED_AGAINST:
+        assert found.get(name), f".ci/run installs {name} without ==version"
+
+
+def test_pins_are_the_versions_installed_here():
+    for name, pinned in pins().items():
+        if name not in CHECKED_AGAINST:
+            continue
+        try:
+            installed = version(name)
+        except PackageNotFoundError:
+            continue  # not in this environment: nothing to compare with
+        assert Version(installed.split("+")[0]) == Version(pinned), (name, installed, pinned)

@@ -1,0 +1,94 @@
+"""--help of every command, as a user at an 80-column terminal (or a pipe) reads it."""
+
+import re
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from lstmcalc.cli import app
+
+runner = CliRunner()
+ROOT = typer.main.get_command(app)
+COMMANDS = ROOT.list_commands(None)
+ACTIONS = {"help", "version", "install_completion", "show_completion"}
+
+
+def help_text(*command: str, columns: int = 80) -> str:
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": str(columns), "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
+def params(name: str):
+    import typer._click.core as click_core  # Typer's bundled Click, for a context to ask the command
+
+    ctx = click_core.Context(ROOT)
+    command = ROOT.get_command(ctx, name)
+    return command.get_params(click_core.Context(command, info_name=name, parent=ctx))
+
+
+def test_every_command_is_listed():
+    assert set(COMMANDS) == {"count", "breakdown", "cost", "explain", "run", "convert", "inspect"}
+
+
+@pytest.mark.parametrize("command", [[]] + [[c] for c in COMMANDS], ids=lambda c: c[0] if c else "root")
+@pytest.mark.parametrize("columns", [80, 200])
+def test_help_fits_80_columns_and_hides_nothing(command, columns):
+    text = help_text(*command, columns=columns)
+    lines = text.splitlines()
+    too_long = [line for line in lines if len(line) > 80]
+    assert not too_long, too_long
+    assert "…" not in text  # nothing cut
+    assert "<bool>" not in text and "<str>" not in text and "<int>" not in text  # a flag takes no value
+    assert "\x1b" not in text
+    assert re.match(r"(lstmcalc|python -m lstmcalc) ", lines[-1].strip()), lines[-1]  # ends with an example
+    assert "Examples:" in text
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_option_shows_its_default_or_required(command):
+    text = help_text(command)
+    for param in params(command):
+        if param.name in ACTIONS:
+            continue
+        name = max(param.opts, key=len) if param.opts[0].startswith("-") else None
+        if name is None:  # an argument: shown by its metavar
+            name = param.metavar
+        # the option's entry runs from its name to the next line that starts a new entry
+        block = re.search(rf"^\s+(?:-\w, )?{re.escape(name)}\b.*?(?=^\s{{2}}-|^\S|\Z)", text, re.S | re.M)
+        assert block, (command, name, text)
+        entry = " ".join(block.group(0).split())
+        assert "[default: " in entry or "[required]" in entry, (command, name, entry)
+
+
+def test_known_defaults_read_as_they_should():
+    count = " ".join(help_text("count").split())
+    assert "B: batch size, for shapes. [default: 32]" in count
+    assert "H: units (Keras units, PyTorch hidden_size)" in count and "[required]" in count
+    assert "Keras Bidirectional merge_mode. [default: concat]" in count
+    assert "(needs lstmcalc[plot])" in count
+    assert "--reset-after / --no-reset-after" in count
+    assert "--no-bias No bias" in count  # a flag, no value after it
+    run = " ".join(help_text("run").split())
+    assert "[default: 32, or from --inputs]" in run
+    assert "--return-sequences" in run and "--return-state" in run
+
+
+def test_options_are_grouped():
+    text = help_text("count")
+    for panel in ("Sizes:", "Layer:", "Output:"):
+        assert re.search(rf"^{panel}$", text, re.M), panel
+    assert len(text.splitlines()) <= 60
+
+
+def test_a_mistyped_command_gets_did_you_mean():
+    result = runner.invoke(app, ["cont", "--units", "2"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "lstmcalc: error: no such command 'cont'; did you mean count or cost? (see 'lstmcalc --help')"
+    ]
+    far = runner.invoke(app, ["zzzz"])
+    assert far.exit_code == 2
+    assert "commands: count, breakdown, cost, explain, run, convert, inspect" in far.stderr

@@ -1,0 +1,130 @@
+"""The memory estimate is an upper bound of the real peak of lstmcalc.forward, measured with
+tracemalloc (NumPy reports its array buffers to it), within a stated margin:
+
+    measured ≤ estimate ≤ 1.5 × measured + overhead_bytes + B·T·X·itemsize
+
+where the last term is the copy of x that forward makes only for a non-contiguous x, and
+overhead_bytes the fixed allowance for Python objects (16 KiB + 8 KiB per layer and
+direction). cost().memory_bytes.inference is the same figure. Measured on the NumPy
+backend (Numba's own allocations are not traced).
+"""
+
+import gc
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import lstmcalc
+from lstmcalc.conventions import all_tensors, weights_key
+from lstmcalc.costing import cost_spec
+from lstmcalc.memory import estimate_bytes, overhead_bytes
+from lstmcalc.frameworks import make_spec
+
+
+def forward_options(spec) -> dict:
+    options = dict(cell=spec.cell, framework=spec.framework, layers=spec.layers, bidirectional=spec.bidirectional,
+                   proj_size=spec.proj_size, bias=spec.bias, backend="numpy")
+    if spec.cell == "gru":
+        options["reset_after"] = spec.reset_after
+    if spec.cell == "rnn":
+        options["activation"] = spec.activation
+    if spec.framework == "keras":
+        options.update(return_sequences=spec.return_sequences, return_state=spec.return_state)
+        if spec.bidirectional:
+            options["merge_mode"] = spec.merge_mode
+    return options
+
+
+def measured_peak(spec, dtype: str, contiguous: bool = True) -> int:
+    """Peak traced bytes of one forward pass, its input and weights included (made inside
+    the traced window, in ``dtype``), after a warm-up call (first-call imports and caches)."""
+    rng = np.random.default_rng(0)
+
+    def make(b, t):
+        if contiguous:
+            x = rng.standard_normal((b, t, spec.input_size)).astype(dtype)  # (B, T, X)
+        else:  # a view with every other feature: forward copies it
+            x = rng.standard_normal((b, t, 2 * spec.input_size)).astype(dtype)[:, :, ::2]
+        w = {weights_key(spec, t_): rng.uniform(-0.5, 0.5, t_.shape).astype(dtype) for t_ in all_tensors(spec)}
+        return x, w
+
+    lstmcalc.forward(*make(1, 1), **forward_options(spec))
+    gc.collect()
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        x, w = make(spec.batch, spec.time)
+        result = lstmcalc.forward(x, w, **forward_options(spec))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    del result
+    return peak
+
+
+def configs():
+    out = []
+    variants = [("lstm", "keras", {}), ("lstm", "torch", {}), ("lstm", "torch", {"proj_size": 5}),
+                ("gru", "keras", {}), ("gru", "keras", {"reset_after": False}), ("gru", "torch", {}),
+                ("rnn", "keras", {}), ("rnn", "torch", {"activation": "relu"})]
+    stacks = [(1, False, None), (2, False, None), (1, True, "concat"), (2, True, "concat"), (2, True, "sum"),
+              (2, True, "mul"), (3, True, "ave")]
+    sizes = [(16, 4, 8, 30), (48, 96, 4, 6), (6, 200, 24, 12), (256, 8, 2, 3)]  # H, X, B, T
+    k = 0
+    for cell, framework, extra in variants:
+        for layers, bidirectional, merge in stacks:
+            if merge not in (None, "concat") and framework == "torch":
+                continue
+            for h, x, b, t in sizes:
+                k += 1
+                if k % 2:  # half of the grid keeps the test quick; every variant and stack stays in
+                    continue
+                options = dict(cell=cell, framework=framework, layers=layers, bidirectional=bidirectional,
+                               batch=b, time=t, **extra)
+                if merge and framework == "keras":
+                    options["merge_mode"] = merge
+                if framework == "keras":
+                    options["return_sequences"] = bool(k % 3)
+                out.append(make_spec(h, x, **options))
+    return out
+
+
+CONFIGS = configs()
+
+
+def config_id(spec) -> str:
+    s = f"{spec.framework}-{spec.cell}-L{spec.layers}-D{spec.directions}-H{spec.units}-X{spec.input_size}"
+    if spec.framework == "keras" and spec.bidirectional:
+        s += f"-{spec.merge_mode}"
+    if spec.proj_size:
+        s += f"-P{spec.proj_size}"
+    if spec.cell == "gru" and not spec.reset_after:
+        s += "-reset-before"
+    return s
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("spec", CONFIGS, ids=config_id)
+def test_estimate_is_an_upper_bound_within_the_margin(spec, dtype):
+    itemsize = np.dtype(dtype).itemsize
+    measured = measured_peak(spec, dtype)
+    estimate = estimate_bytes(spec, dtype)
+    x_copy = spec.batch * spec.time * spec.input_size * itemsize
+    assert measured <= estimate, (measured, estimate)
+    assert estimate <= 1.5 * measured + overhead_bytes(spec) + x_copy, (measured, estimate)
+    assert cost_spec(spec, dtype).memory_bytes.inference == estimate  # what `cost` reports
+
+
+@pytest.mark.parametrize("spec", [s for s in CONFIGS if s.layers == 2][:6], ids=config_id)
+def test_a_non_contiguous_input_is_still_bounded(spec):
+    measured = measured_peak(spec, "float32", contiguous=False)
+    assert measured <= estimate_bytes(spec, "float32")
+
+
+def test_keras_gru_reset_before_counts_its_recurrent_copies():
+    """Large H, one sample, one step: the weights dominate, and a Keras GRU with
+    reset_after=False copies U_zr and U_n apart (was 7 % over the estimate)."""
+    spec = make_spec(512, 8, cell="gru", reset_after=False, batch=1, time=1)
+    measured = measured_peak(spec, "float32")
+    assert measured <= estimate_bytes(spec, "float32")

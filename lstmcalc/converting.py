@@ -61,6 +61,13 @@ def infer_framework(names: Iterable[str]) -> str:
     raise FileError(f"{odd!r} is neither {hints}")
 
 
+def candidate_frameworks(names: Iterable[str]) -> list[str]:
+    """Every registered framework whose weights keys all ``names`` are, in registry order
+    (Keras 3 and Keras 2 CuDNN share kernel / recurrent_kernel / bias: the shapes decide)."""
+    names = list(names)
+    return [n for n in frameworks.names() if names and all(map(frameworks.get(n).recognises, names))]
+
+
 def infer_layer_spec(
     weights: Mapping[str, np.ndarray],
     *,

@@ -129,9 +129,9 @@ class Breakdown:
 def layer_count(spec: LayerSpec, layer: int) -> int:
     """Parameters of one direction of layer ``layer``."""
     h, x = spec.units, spec.layer_input_size(layer)
-    per_gate = x * h + spec.hidden_out * h + biases_per_gate(spec) * h
+    biases = sum(frameworks.gate_biases(spec, q) for q in gate_order(spec)) * h
     peepholes = len(PEEPHOLE_GATES) * h if spec.peepholes else 0
-    return spec.gates * per_gate + spec.proj_size * h + peepholes
+    return spec.gates * (x * h + spec.hidden_out * h) + biases + spec.proj_size * h + peepholes
 
 
 def total_count(spec: LayerSpec) -> int:
@@ -160,12 +160,13 @@ def _formula(spec: LayerSpec, layer: int) -> tuple[str, str]:
 
 def _gate_rows(spec: LayerSpec) -> list[GateRow]:
     rows = []
-    h, nb = spec.units, biases_per_gate(spec)
+    h = spec.units
     for layer in range(spec.layers):
         x = spec.layer_input_size(layer)
         for direction in DIRECTIONS[: spec.directions]:
             for gate in gate_order(spec):
                 peep = h if spec.peepholes and gate in PEEPHOLE_GATES else 0
+                nb = frameworks.gate_biases(spec, gate)
                 rows.append(
                     GateRow(layer, direction, gate, GATE_NAMES[gate], x * h, spec.hidden_out * h, nb * h, 0, peep)
                 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from . import frameworks
 from .spec import LayerSpec
 
 CELL_HISTORY = {
@@ -31,15 +32,19 @@ CELL_HISTORY = {
 
 
 def _one_unit_count(spec: LayerSpec, x: int, nb: int) -> int:
-    return spec.gates * (x + 1 + nb)
+    """One unit's parameters; ``nb`` the bias vectors of the whole layer and direction."""
+    return spec.gates * (x + 1) + nb
+
+
+def _bias_vectors(spec: LayerSpec) -> int:
+    """Bias vectors of length H in one layer and direction, over all its gates."""
+    return sum(frameworks.gate_biases(spec, q) for q in frameworks.of(spec).GATE_ORDER[spec.cell])
 
 
 def notes(spec: LayerSpec, total: int) -> list[str]:
     """Short paragraphs explaining ``total`` for ``spec``, using its sizes."""
-    from .counting import biases_per_gate  # shared arithmetic; imported late to avoid a cycle
-
     g, h, x, t = spec.gates, spec.units, spec.input_size, spec.time
-    nb = biases_per_gate(spec)
+    nb_all = _bias_vectors(spec)
     blocks = "gate" if g > 1 else "block"
     out = []
 
@@ -59,7 +64,7 @@ def notes(spec: LayerSpec, total: int) -> list[str]:
             "which is why a Keras LSTM with 2 units and 1 input has 32 parameters, not 2 × 12 = 24."
         )
     else:
-        one = _one_unit_count(spec, x, nb)
+        one = _one_unit_count(spec, x, nb_all)
         matrix = f"H × H = {h} × {h}"
         cross = (
             f"{h} independent one-unit cells would have {h} × {one} = {h * one} parameters; the "
@@ -78,7 +83,10 @@ def notes(spec: LayerSpec, total: int) -> list[str]:
 
     if spec.bias:
         extra = g * h if spec.cell != "gru" else 0
-        if spec.framework == "torch":
+        own = getattr(frameworks.of(spec), "bias_note", None)
+        if own is not None:
+            out.append(own(spec))
+        elif spec.framework == "torch":
             out.append(
                 "PyTorch keeps two bias vectors per gate, bias_ih and bias_hh, because the cuDNN "
                 "kernels it mirrors define both; only their sum ever reaches the gates, so one is "
@@ -156,6 +164,8 @@ def questions(spec: LayerSpec) -> list[tuple[str, str]]:
 
     g, h, x = spec.gates, spec.units, spec.input_size
     nb = biases_per_gate(spec)
+    nb_all = _bias_vectors(spec)
+    bias_words = f"{nb} × {g}" if nb * g == nb_all else str(nb_all)
     total = total_count(spec)
     one_layer = layer_count(spec, 0)
     kind = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}[spec.cell]
@@ -182,7 +192,7 @@ def questions(spec: LayerSpec) -> list[tuple[str, str]]:
     def c(units, inputs):
         return total_count(replace(spec, units=units, input_size=inputs))
 
-    one = g * (x + 1 + nb)
+    one = _one_unit_count(spec, x, nb_all)
     independent = h * one
     two = layer_count(replace(spec, units=2), 0)
     if spec.proj_size:
@@ -213,7 +223,7 @@ def questions(spec: LayerSpec) -> list[tuple[str, str]]:
     out.append((
         "How do the numbers grow?",
         f"Quadratically in the units and linearly in the inputs: {g} × H² recurrent weights, plus "
-        f"{g} × X × H input weights, plus {nb} × {g} × H biases per layer and direction. "
+        f"{g} × X × H input weights, plus {bias_words} × H biases per layer and direction. "
         f"This layer has {total:,}; with {bigger}. Sequence length and batch size add none "
         f"(they add computation and memory, see `lstmcalc cost`).",
     ))

@@ -38,11 +38,11 @@ from pathlib import Path
 import numpy as np
 
 from .conventions import GATE_NAMES, all_tensors, gate_order, weights_key
-from .converting import TORCH_NAME, infer_framework
+from .converting import TORCH_NAME, candidate_frameworks, infer_framework
 from .converting import infer_layer_spec as _infer_spec
 from .errors import FileError
 from .counting import total_count
-from .frameworks import make_spec
+from .frameworks import legacy_h5_framework, make_spec
 from .spec import LayerSpec, SpecError
 
 FILES_EXTRA = "pip install 'lstmcalc[files]'"
@@ -191,6 +191,8 @@ def gate_stats(spec: LayerSpec, weights: Mapping[str, np.ndarray]) -> tuple[Gate
                 block = np.take(a, range(s.start, s.stop), axis=s.axis)
                 if t.role == "bias" and a.ndim == 2:  # Keras GRU (2, 3H): row 0 input, row 1 recurrent
                     parts[s.gate]["bias_input"], parts[s.gate]["bias_recurrent"] = block[0], block[1]
+                elif t.role == "bias_both":  # one tensor, two slices per gate: input side, then recurrent
+                    parts[s.gate]["bias_recurrent" if "bias_input" in parts[s.gate] else "bias_input"] = block
                 else:
                     parts[s.gate][t.role] = block
         for gate, p in parts.items():
@@ -629,7 +631,8 @@ def _keras_found(file: str, lay: _H5Layer, item: dict | None, name: str) -> Foun
     cell = KERAS_RNN_CLASSES.get(item["class"]) if item else None
     reset_after = conf.get("reset_after") if cell == "gru" else None
     try:
-        spec = _infer_spec(weights, framework="keras", cell=cell, reset_after=reset_after)
+        framework = legacy_h5_framework(lay.forward.arrays) if not lay.forward.native else "keras"
+        spec = _infer_spec(weights, framework=framework, cell=cell, reset_after=reset_after)
     except (FileError, SpecError) as e:
         raise FileError(f"{file}: {name}: {_dataset_names(str(e), lay)}") from None
     if item is not None:
@@ -830,11 +833,15 @@ def _flat_layers(file: str, flat: dict[str, np.ndarray]) -> list[FoundLayer]:
                 f"{file}: no recurrent layer: no PyTorch RNN names (weight_ih_l0, …) or Keras keys "
                 f"(kernel, recurrent_kernel, …) among {shown}"
             ) from None
-        assert framework == "keras"
-        try:
-            spec = _infer_spec(flat, framework="keras")
-        except (FileError, SpecError) as e:
-            raise FileError(f"{file}: {e}") from None
+        spec, errors = None, []
+        for fw in candidate_frameworks(flat) or [framework]:  # the first whose shapes fit (keras, keras2 share names)
+            try:
+                spec = _infer_spec(flat, framework=fw)
+                break
+            except (FileError, SpecError) as e:
+                errors.append(e)
+        if spec is None:
+            raise FileError(f"{file}: {errors[0]}") from None
         return [_found(Path(file).stem, spec, flat, file, "")]
     groups: dict[str, dict[str, np.ndarray]] = {}
     for key in torch_keys:

@@ -44,6 +44,8 @@ MODULES = {
     "keras": "lstmcalc.frameworks.keras",
     "torch": "lstmcalc.frameworks.torch",
     "keras2": "lstmcalc.frameworks.keras2",
+    "mlx": "lstmcalc.frameworks.mlx",
+    "equinox": "lstmcalc.frameworks.equinox",
 }
 
 FRAMEWORKS = tuple(MODULES)

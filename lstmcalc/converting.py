@@ -190,7 +190,8 @@ def from_canonical(canonical, target: str) -> dict[str, np.ndarray]:
         canonical.input_size,
         cell=canonical.cell,
         framework=target,
-        bias=canonical.bias,
+        # a convention with no bias-free form takes zero biases (exact: they add nothing)
+        bias=canonical.bias or "no_bias" in fw.WHY_NOT,
         bidirectional=canonical.bidirectional,
         layers=len(canonical.layers),
         **options,

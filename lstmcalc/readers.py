@@ -18,6 +18,7 @@ Formats, chosen by extension and then checked by content:
   dict), loaded only with ``torch.load(path, weights_only=True, map_location="cpu")``.
 - ``.safetensors``: through ``safetensors.numpy`` (no torch).
 - ``.npz``: ``np.load(path, allow_pickle=False)``.
+- ``.msgpack``: a Flax parameter tree (``flax.serialization``), paths joined with ``/``.
 
 Flat files (state_dict, safetensors, npz) hold PyTorch names, grouped into modules by
 their prefix (``encoder.lstm.weight_ih_l0``), or our Keras keys
@@ -46,7 +47,7 @@ from .frameworks import legacy_h5_framework, make_spec
 from .spec import LayerSpec, SpecError
 
 FILES_EXTRA = "pip install 'lstmcalc[files]'"
-EXTENSIONS = (".keras", ".h5", ".hdf5", ".pt", ".pth", ".bin", ".safetensors", ".npz")
+EXTENSIONS = (".keras", ".h5", ".hdf5", ".pt", ".pth", ".bin", ".safetensors", ".npz", ".msgpack")
 KERAS_RNN_CLASSES = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
 KERAS_CELL_CLASSES = {"LSTMCell": "lstm", "GRUCell": "gru", "SimpleRNNCell": "rnn"}
 
@@ -246,6 +247,7 @@ def read_layers(path, layer: str | None = None) -> list[FoundLayer]:
         ".bin": _read_torch,
         ".safetensors": _read_safetensors,
         ".npz": _read_npz,
+        ".msgpack": _read_msgpack,
     }[suffix]
     found = _unique_names(reader(file))
     if not found:
@@ -807,6 +809,38 @@ def _read_npz(file: str) -> list[FoundLayer]:
         raise FileError(f"{file}: damaged or truncated .npz archive ({_first_line(e)})") from None
     if not flat:
         raise FileError(f"{file}: holds no arrays")
+    return _flat_layers(file, flat)
+
+
+def _read_msgpack(file: str) -> list[FoundLayer]:
+    """A Flax parameter tree (``flax.serialization.msgpack_serialize``), flattened with
+    ``/``; a top-level ``params`` collection is stepped into."""
+    try:
+        from flax import serialization
+    except ImportError:
+        raise FileError(f"{file}: reading .msgpack files needs the flax package: pip install flax") from None
+    with open(file, "rb") as fh:
+        raw = fh.read()
+    try:
+        tree = serialization.msgpack_restore(raw)
+    except Exception as e:  # msgpack raises ExtraData, UnpackValueError, ValueError, ... for bad bytes
+        raise FileError(f"{file}: not a readable Flax msgpack file ({_first_line(e)})") from None
+    if not isinstance(tree, Mapping):
+        raise FileError(f"{file}: holds a {type(tree).__name__}, not a parameter tree (a dict of arrays)")
+    if isinstance(tree.get("params"), Mapping):
+        tree = tree["params"]
+    flat: dict[str, np.ndarray] = {}
+
+    def flatten(mapping: Mapping, prefix: str):
+        for key, value in mapping.items():
+            if isinstance(value, Mapping):
+                flatten(value, f"{prefix}{key}/")
+            else:
+                flat[f"{prefix}{key}"] = np.asarray(value)
+
+    flatten(tree, "")
+    if not flat:
+        raise FileError(f"{file}: the tree holds no arrays")
     return _flat_layers(file, flat)
 
 

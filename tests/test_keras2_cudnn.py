@@ -210,9 +210,17 @@ def test_convert_refuses_what_cudnn_cannot_hold():
     gru = {"kernel": rng.normal(size=(3, 6)), "recurrent_kernel": rng.normal(size=(2, 6)), "bias": rng.normal(size=6)}
     with pytest.raises(SpecError, match="reset-before GRU"):
         convert_weights(gru, cell="gru", source="keras", target="keras2")
+
+
+
+def test_a_bias_free_layer_converts_with_zero_biases():
+    rng = np.random.default_rng(6)
     nobias = {"weight_ih_l0": rng.normal(size=(8, 3)), "weight_hh_l0": rng.normal(size=(8, 2))}
-    with pytest.raises(SpecError, match="always have both bias vectors"):
-        convert_weights(nobias, cell="lstm", source="torch", target="keras2")
+    out = convert_weights(nobias, cell="lstm", source="torch", target="keras2")
+    np.testing.assert_array_equal(out["bias"], np.zeros(16))
+    xs = rng.normal(size=(2, 4, 3))
+    np.testing.assert_allclose(forward(xs, out, cell="lstm", framework="keras2").output,
+                               forward(xs, nobias, cell="lstm", framework="torch", bias=False).output, atol=1e-12)
 
 
 def test_registry_lists_it():

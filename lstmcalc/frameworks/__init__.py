@@ -46,6 +46,8 @@ MODULES = {
     "keras2": "lstmcalc.frameworks.keras2",
     "mlx": "lstmcalc.frameworks.mlx",
     "equinox": "lstmcalc.frameworks.equinox",
+    "flax": "lstmcalc.frameworks.flax",
+    "flax_nnx": "lstmcalc.frameworks.flax_nnx",
 }
 
 FRAMEWORKS = tuple(MODULES)

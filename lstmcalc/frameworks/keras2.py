@@ -194,8 +194,9 @@ def from_canonical(c: Canonical, spec: LayerSpec) -> dict:
         x = spec.layer_input_size(layer)
         kernel = np.concatenate([np.asarray(part.w[q]).reshape(x, spec.units) for q in order], axis=1)
         rec = np.concatenate([np.asarray(part.u[q]) for q in order], axis=1)
-        b_u = part.b_u or {q: np.zeros_like(np.asarray(v)) for q, v in part.b_w.items()}
-        bias = np.concatenate([np.asarray(part.b_w[q]) for q in order] + [np.asarray(b_u[q]) for q in order])
+        zero = {q: np.zeros(spec.units, dtype=kernel.dtype) for q in order}  # a bias-free source: zero biases
+        b_w, b_u = part.b_w or zero, part.b_u or zero
+        bias = np.concatenate([np.asarray(b_w[q]) for q in order] + [np.asarray(b_u[q]) for q in order])
         out[weights_key(spec, t["input"])] = np.ascontiguousarray(kernel)
         out[weights_key(spec, t["recurrent"])] = np.ascontiguousarray(rec)
         out[weights_key(spec, t["bias_both"])] = np.ascontiguousarray(bias)

@@ -156,7 +156,7 @@ def _root(
 Units = Annotated[str, typer.Option("--units", "-u", help="H: units (Keras `units`, PyTorch `hidden_size`); a list 1,2,4 or range 32:256:32 makes a grid.", show_default=False)]
 Input = Annotated[str, typer.Option("--input", "-x", help="X: input features per time step; a list or range makes a grid.", show_default=False)]
 CellOpt = Annotated[Cell, typer.Option("--cell", help="lstm, gru or rnn (Keras SimpleRNN / torch.nn.RNN).")]
-FrameworkOpt = Annotated[Framework, typer.Option("--framework", "-f", help="Whose convention: keras or torch.")]
+FrameworkOpt = Annotated[Framework, typer.Option("--framework", "-f", help=f"Whose convention: {', '.join(FRAMEWORKS)}.")]
 NoBias = Annotated[bool, typer.Option("--no-bias", help="Layers without bias (Keras use_bias=False, PyTorch bias=False).")]
 Bidirectional = Annotated[bool, typer.Option("--bidirectional", help="Keras Bidirectional(...) / PyTorch bidirectional=True.")]
 Merge = Annotated[Optional[MergeMode], typer.Option("--merge-mode", help="Keras Bidirectional merge_mode [default: concat].", show_default=False)]

@@ -48,6 +48,7 @@ MODULES = {
     "equinox": "lstmcalc.frameworks.equinox",
     "flax": "lstmcalc.frameworks.flax",
     "flax_nnx": "lstmcalc.frameworks.flax_nnx",
+    "flax_nnx_opt": "lstmcalc.frameworks.flax_nnx_opt",
 }
 
 FRAMEWORKS = tuple(MODULES)

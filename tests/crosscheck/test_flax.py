@@ -79,6 +79,16 @@ def test_nnx_tree_count_and_outputs(cell):
         np.testing.assert_allclose(ours.c, np.asarray(carry[0]), rtol=1e-5, atol=1e-5)
 
 
+def test_nnx_optimized_lstm_cell():
+    flat, xs, carry, outs = nnx_case("OptimizedLSTMCell", 4, 3, seed=3)
+    b = lstmcalc.breakdown(3, 4, framework="flax_nnx_opt")
+    assert {t.name: t.shape for t in b.tensors} == {k: v.shape for k, v in flat.items()}
+    assert b.total == sum(np.size(v) for v in flat.values())
+    ours = forward(xs, flat, cell="lstm", framework="flax_nnx_opt")
+    np.testing.assert_allclose(ours.output, outs, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ours.h, np.asarray(carry[1]), rtol=1e-5, atol=1e-5)
+
+
 def test_nnx_gru_takes_a_gru_only_when_its_b_hn_is_zero():
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)

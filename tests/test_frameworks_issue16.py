@@ -148,3 +148,21 @@ def test_msgpack_without_flax_or_damaged(tmp_path):
     bad.write_bytes(b"\xc1\xc1 not msgpack")
     with pytest.raises(FileError, match="x.msgpack: "):
         read_layer(bad)
+
+
+@pytest.mark.parametrize("fw", NEW)
+def test_run_initialises_each_convention_and_its_shapes(fw):
+    """``run`` with the framework's default initial weights: the tensors have the shapes the
+    breakdown lists, and the pass returns finite states."""
+    from lstmcalc.weights import init_weights
+
+    for cell in frameworks.get(fw).CELLS:
+        spec = frameworks.make_spec(H, X, cell=cell, framework=fw, batch=2, time=3)
+        weights = init_weights(spec, seed=1, dtype="float64")
+        assert {k: v.shape for k, v in weights.items()} == {
+            t.name: t.shape for t in lstmcalc.breakdown(H, X, cell=cell, framework=fw).tensors}
+        result = forward(np.ones((2, 3, X)), weights, cell=cell, framework=fw)
+        assert np.isfinite(result.h).all() and result.h.shape == (2, H)
+    runner = CliRunner()
+    r = runner.invoke(app, ["run", "--units", "3", "--input", "2", "--framework", fw, "--json"])
+    assert r.exit_code == 0, r.output

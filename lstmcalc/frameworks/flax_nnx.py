@@ -108,7 +108,7 @@ forward_result = _linen.forward_result
 
 def init_weights(spec: LayerSpec, rng, dtype) -> dict:
     """Flax's defaults (lecun_normal, orthogonal, zeros), as linen's."""
-    return _linen.initial_tree(layer_tensors(spec, 0, "forward"), rng, dtype) if hasattr(_linen, "init_weights_for") else None
+    return _linen.initial_tree(layer_tensors(spec, 0, "forward"), rng, dtype)
 
 
 def bias_note(spec: LayerSpec) -> str:

@@ -51,11 +51,16 @@ def infer_framework(names: Iterable[str]) -> str:
     full = [fw for fw, hits in matches.items() if all(hits)]
     if full:
         return full[0]
-    partial = [(fw, hits.index(True)) for fw, hits in matches.items() if any(hits)]
-    if len(partial) > 1:
-        (fa, ia), (fb, ib) = partial[:2]
-        a, b = frameworks.get(fa), frameworks.get(fb)
-        raise FileError(f"{names[ia]!r} is a {a.TITLE} name but {names[ib]!r} is a {b.TITLE} name; a file holds one framework")
+    partial = [fw for fw, hits in matches.items() if any(hits)]
+    for fa in partial:  # two frameworks, each with a name the other does not have (Keras 3 and 2 share theirs)
+        for fb in partial:
+            ia = next((k for k, (x, y) in enumerate(zip(matches[fa], matches[fb])) if x and not y), None)
+            ib = next((k for k, (x, y) in enumerate(zip(matches[fb], matches[fa])) if x and not y), None)
+            if ia is not None and ib is not None:
+                a, b = frameworks.get(fa), frameworks.get(fb)
+                raise FileError(
+                    f"{names[ia]!r} is a {a.TITLE} name but {names[ib]!r} is a {b.TITLE} name; a file holds one framework"
+                )
     odd = next(n for k, n in enumerate(names) if not any(hits[k] for hits in matches.values()))
     hints = " nor ".join(f"a {m.TITLE} name ({m.NAMES_HINT})" for m in modules)
     raise FileError(f"{odd!r} is neither {hints}")

@@ -166,3 +166,17 @@ def test_run_initialises_each_convention_and_its_shapes(fw):
     runner = CliRunner()
     r = runner.invoke(app, ["run", "--units", "3", "--input", "2", "--framework", fw, "--json"])
     assert r.exit_code == 0, r.output
+
+
+def test_breakdown_words_for_per_gate_trees_and_two_bias_candidates():
+    """The tensor table's gate order comes from the framework (a Flax tree has one tensor per
+    gate), and the diagram says a GRU candidate has two biases where the others have one."""
+    runner = CliRunner()
+    r = runner.invoke(app, ["breakdown", "--units", "2", "--input", "3", "--framework", "flax", "--cell", "gru"])
+    assert r.exit_code == 0 and "Flax linen tensors (gate order r z n)" in r.stdout
+    r = runner.invoke(app, ["breakdown", "--units", "2", "--input", "3", "--framework", "mlx", "--cell", "gru",
+                            "--diagram"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0 and "Biases (one or two per gate here)" in r.stdout
+    r = runner.invoke(app, ["breakdown", "--units", "2", "--input", "3", "--framework", "torch", "--diagram"],
+                      env={"COLUMNS": "200"})
+    assert "Biases (two per gate here)" in r.stdout

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from . import frameworks
+from .conventions import all_tensors, biases_per_gate, layer_tensors
 from .spec import LayerSpec
 
 CELL_HISTORY = {
@@ -34,6 +35,17 @@ CELL_HISTORY = {
 def _one_unit_count(spec: LayerSpec, x: int, nb: int) -> int:
     """One unit's parameters; ``nb`` the bias vectors of the whole layer and direction."""
     return spec.gates * (x + 1) + nb
+
+
+def total_count(spec: LayerSpec) -> int:
+    """The whole stack's parameters: the sum of its tensors (counting.total_count's number,
+    without importing counting, which imports this module)."""
+    return sum(t.count for t in all_tensors(spec))
+
+
+def layer_count(spec: LayerSpec, layer: int) -> int:
+    """One direction of layer ``layer``: the sum of its tensors."""
+    return sum(t.count for t in layer_tensors(spec, layer, "forward"))
 
 
 def _bias_vectors(spec: LayerSpec) -> int:
@@ -160,7 +172,6 @@ PAPERS = {
 
 def questions(spec: LayerSpec) -> list[tuple[str, str]]:
     """The questions a newcomer asks about this layer, answered with its own sizes."""
-    from .counting import biases_per_gate, layer_count, total_count
 
     g, h, x = spec.gates, spec.units, spec.input_size
     nb = biases_per_gate(spec)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import lstmcalc
@@ -180,3 +182,23 @@ def test_breakdown_words_for_per_gate_trees_and_two_bias_candidates():
     r = runner.invoke(app, ["breakdown", "--units", "2", "--input", "3", "--framework", "torch", "--diagram"],
                       env={"COLUMNS": "200"})
     assert "Biases (two per gate here)" in r.stdout
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from([(fw, c) for fw in NEW for c in frameworks.get(fw).CELLS]),
+       st.integers(1, 300), st.integers(1, 300))
+def test_tensors_gate_rows_and_count_agree(case, units, inputs):
+    """Per layer and direction (one here): the tensors' sizes, the per-gate rows and the
+    count are one number, and a GRU's biases are 4H where the candidate keeps b_hn apart."""
+    fw, cell = case
+    b = lstmcalc.breakdown(units, inputs, framework=fw, cell=cell)
+    assert sum(t.count for t in b.tensors) == b.total == sum(r.total for r in b.gates)
+    assert b.total == lstmcalc.count(units, inputs, framework=fw, cell=cell)
+    g = b.spec.gates
+    if fw == "keras2":
+        extra = 2 * g  # cuDNN's b_W and b_R for every gate
+    elif cell == "gru" and fw != "flax_nnx":
+        extra = 4  # b_r, b_z, b_n and b_hn
+    else:
+        extra = g  # one per gate (nnx GRUCell: no b_hn)
+    assert b.total == b.spec.gates * units * (inputs + units) + extra * units

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from . import explain, frameworks
 from .canonical import DIRECTIONS, GATE_NAMES, PEEPHOLE_GATES, Output, TensorLayout
-from .conventions import all_tensors, biases_per_gate, constructor, gate_order
+from .conventions import all_tensors, biases_per_gate, constructor, gate_order  # noqa: F401  (biases_per_gate: re-exported)
 from .frameworks import make_spec
 from .spec import LayerSpec
 

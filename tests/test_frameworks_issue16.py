@@ -202,3 +202,14 @@ def test_tensors_gate_rows_and_count_agree(case, units, inputs):
     else:
         extra = g  # one per gate (nnx GRUCell: no b_hn)
     assert b.total == b.spec.gates * units * (inputs + units) + extra * units
+
+
+@pytest.mark.parametrize("target", ["keras2", "flax", "flax_nnx", "flax_nnx_opt"])
+def test_a_bias_free_layer_goes_into_an_always_biased_one_with_zero_biases(target):
+    for cell in frameworks.get(target).CELLS:
+        base = {k: v for k, v in torch_weights(cell, seed=7).items() if k.startswith("weight")}
+        out = convert_weights(base, cell=cell, source="torch", target=target)
+        assert all(not np.any(v) for k, v in out.items() if "bias" in k)
+        xs = np.random.default_rng(8).normal(size=(2, 4, X))
+        np.testing.assert_allclose(forward(xs, out, cell=cell, framework=target).output,
+                                   forward(xs, base, cell=cell, framework="torch", bias=False).output, atol=1e-12)

@@ -166,6 +166,7 @@ def test_published_count_and_the_breakdown():
     assert bias.shape == (16,)
     assert [(s.gate, s.start, s.stop) for s in bias.slices[:2]] == [("i", 0, 2), ("i", 8, 10)]
     assert any("16 = 8H" in n and "8 fewer parameters" in n for n in b.notes)
+    assert any("Each (3, 2) block of kernel holds cuDNN's W (2, 3) in memory order" in n for n in b.notes)
     # one Keras 3 LSTM bias per gate: CuDNN holds 4H more per layer and direction
     assert lstmcalc.count(7, 5, framework="keras2") - lstmcalc.count(7, 5) == 4 * 7
 

@@ -225,7 +225,16 @@ def _keras_twin(spec: LayerSpec) -> LayerSpec:
 
 
 def bias_note(spec: LayerSpec) -> str:
-    """Why the bias is 2·G·H long (for ``breakdown`` / ``explain``)."""
+    """Why the bias is 2·G·H long, and how the kernel blocks are laid out (for
+    ``breakdown`` / ``explain``)."""
+    return _bias_words(spec) + (
+        f" Each ({spec.input_size}, {spec.units}) block of kernel holds cuDNN's W ({spec.units}, {spec.input_size}) "
+        "in memory order, not its transpose; each recurrent block is cuDNN's R itself: read as a Keras kernel "
+        "they give other outputs and no error (keras#9463)."
+    )
+
+
+def _bias_words(spec: LayerSpec) -> str:
     g, h = spec.gates, spec.units
     if spec.cell == "lstm":
         return (

@@ -94,7 +94,13 @@ def infer_options(tree: dict, weights, parsed: dict, cell: str | None, title: st
     if not fits:
         want = cell or "lstm, gru or rnn"
         raise FileError(f"the paths {', '.join(sorted(present))} are not a whole {title} {want} parameter tree")
-    found = fits[0]
+
+    def blocks_fit(c):  # nnx GRUCell and SimpleCell share their paths: the recurrent kernel's width decides
+        leaf = next(leaf for leaf in tree[c] if leaf.kind == "recurrent")
+        shape = tuple(getattr(weights[leaf.key], "shape", ()))
+        return len(shape) == 2 and shape[1] == len(leaf.gates) * shape[0]
+
+    found = next((c for c in fits if blocks_fit(c)), fits[0])
     rec = next(leaf for leaf in tree[found] if leaf.kind == "recurrent")
     inp = next(leaf for leaf in tree[found] if leaf.kind == "input")
     r = as_array(rec.key, weights[rec.key])

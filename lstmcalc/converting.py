@@ -51,14 +51,26 @@ def infer_framework(names: Iterable[str]) -> str:
     full = [fw for fw, hits in matches.items() if all(hits)]
     if full:
         return full[0]
-    partial = [(fw, hits.index(True)) for fw, hits in matches.items() if any(hits)]
-    if len(partial) > 1:
-        (fa, ia), (fb, ib) = partial[:2]
-        a, b = frameworks.get(fa), frameworks.get(fb)
-        raise FileError(f"{names[ia]!r} is a {a.TITLE} name but {names[ib]!r} is a {b.TITLE} name; a file holds one framework")
+    partial = [fw for fw, hits in matches.items() if any(hits)]
+    for fa in partial:  # two frameworks, each with a name the other does not have (Keras 3 and 2 share theirs)
+        for fb in partial:
+            ia = next((k for k, (x, y) in enumerate(zip(matches[fa], matches[fb])) if x and not y), None)
+            ib = next((k for k, (x, y) in enumerate(zip(matches[fb], matches[fa])) if x and not y), None)
+            if ia is not None and ib is not None:
+                a, b = frameworks.get(fa), frameworks.get(fb)
+                raise FileError(
+                    f"{names[ia]!r} is a {a.TITLE} name but {names[ib]!r} is a {b.TITLE} name; a file holds one framework"
+                )
     odd = next(n for k, n in enumerate(names) if not any(hits[k] for hits in matches.values()))
     hints = " nor ".join(f"a {m.TITLE} name ({m.NAMES_HINT})" for m in modules)
     raise FileError(f"{odd!r} is neither {hints}")
+
+
+def candidate_frameworks(names: Iterable[str]) -> list[str]:
+    """Every registered framework whose weights keys all ``names`` are, in registry order
+    (Keras 3 and Keras 2 CuDNN share kernel / recurrent_kernel / bias: the shapes decide)."""
+    names = list(names)
+    return [n for n in frameworks.names() if names and all(map(frameworks.get(n).recognises, names))]
 
 
 def infer_layer_spec(
@@ -204,7 +216,8 @@ def from_canonical(canonical, target: str) -> dict[str, np.ndarray]:
         canonical.input_size,
         cell=canonical.cell,
         framework=target,
-        bias=canonical.bias,
+        # a convention with no bias-free form takes zero biases (exact: they add nothing)
+        bias=canonical.bias or "no_bias" in fw.WHY_NOT,
         bidirectional=canonical.bidirectional,
         layers=len(canonical.layers),
         **options,

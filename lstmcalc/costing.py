@@ -33,7 +33,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .conventions import constructor
-from .counting import biases_per_gate, total_count
+from . import frameworks
+from .counting import total_count
 from .frameworks import make_spec
 from .memory import estimate_elements, overhead_bytes
 from .spec import LayerSpec, SpecError
@@ -246,7 +247,7 @@ def step_flops(spec: LayerSpec) -> Flops:
     is added only in the totals (see :func:`cost_spec`).
     """
     d = spec.directions
-    per_cell_bias = biases_per_gate(spec) * spec.gates * spec.units
+    per_cell_bias = sum(frameworks.gate_biases(spec, q) for q in frameworks.of(spec).GATE_ORDER[spec.cell]) * spec.units
     macs = sum(layer_macs(spec, k) for k in range(spec.layers))
     merges = sum(_merge_per_vector(spec) for k in range(spec.layers) if _emits_sequence(spec, k))
     return Flops(

@@ -156,12 +156,13 @@ def count(units, input_size, **options) -> int:
 
 def _gate_rows(spec: LayerSpec) -> list[GateRow]:
     rows = []
-    h, nb = spec.units, biases_per_gate(spec)
+    h = spec.units
     for layer in range(spec.layers):
         x = spec.layer_input_size(layer)
         for direction in DIRECTIONS[: spec.directions]:
             for gate in gate_order(spec):
                 peep = h if spec.peepholes and gate in PEEPHOLE_GATES else 0
+                nb = frameworks.gate_biases(spec, gate)
                 rows.append(
                     GateRow(layer, direction, gate, GATE_NAMES[gate], x * h, spec.hidden_out * h, nb * h, 0, peep)
                 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from rich.console import Group
 from rich.text import Text
 
-from .conventions import TensorLayout, framework_letter
+from .conventions import TensorLayout, framework_letter, gate_order
 from .counting import Breakdown
 
 GATE_COLOURS = {"i": "green", "f": "red", "g": "yellow", "o": "blue", "z": "magenta", "r": "cyan", "n": "yellow", "h": "yellow"}
@@ -83,11 +83,18 @@ def _matrix(b: Breakdown, t: TensorLayout) -> Text:
     return Text("\n").join(lines)
 
 
+def _bias_words(b: Breakdown, h: int) -> str:
+    """'one', 'two', 'no', or 'one or two' (a GRU whose candidate alone has two)."""
+    words = {0: "no", h: "one", 2 * h: "two"}
+    found = sorted({row.bias for row in b.gates if row.gate != "proj"})
+    return " or ".join(words.get(n, str(n // h)) for n in found)
+
+
 def diagram_view(b: Breakdown) -> Group:
     """The first layer's input and recurrent weight matrices, one block per gate."""
     spec = b.spec
     tensors = [t for t in b.tensors if t.layer == 0 and t.direction == "forward" and t.role in ("input", "recurrent")]
-    order = " ".join(framework_letter(spec, sl.gate) for sl in tensors[0].slices)
+    order = " ".join(framework_letter(spec, g) for g in gate_order(spec))  # per-gate trees (Flax) too
     axis = "columns" if tensors[0].slices[0].axis == 1 else "rows"
     intro = Text(
         f"Weight matrices of layer 0 (gate blocks along {axis}, order {order}; each cell one weight):",
@@ -105,8 +112,7 @@ def diagram_view(b: Breakdown) -> Group:
              else f"The recurrent matrix is {h} × {rec}: ")
             + ("the unit" if h == 1 else f"each of the {h} units")
             + (" reads the one value of h_(t-1)." if rec == 1 else f" reads all {rec} values of h_(t-1).")
-            + f" Biases ({'two' if b.gates[0].bias == 2 * h else 'one' if b.gates[0].bias else 'no'} "
-            f"per {'gate' if spec.gates > 1 else 'block'} here) are not drawn."
+            + f" Biases ({_bias_words(b, h)} per {'gate' if spec.gates > 1 else 'block'} here) are not drawn."
         )
     )
     return Group(*parts)

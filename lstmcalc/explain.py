@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from . import frameworks
 from .spec import LayerSpec
 
 WHOLE = "whole configuration"
@@ -144,6 +145,8 @@ class _Facts:
         self.d, self.layers, self.p = spec.directions, spec.layers, spec.proj_size
         self.hout = spec.hidden_out
         self.nb = biases_per_gate(spec)
+        # a convention may give its gates different bias counts (MLX's GRU: b_hn on n only)
+        self.uniform_bias = all(frameworks.gate_biases(spec, q) == self.nb for q in frameworks.of(spec).GATE_ORDER[spec.cell])
         self.total = total_count(spec)
         self.per = [layer_count(spec, k) for k in range(spec.layers)]
         self.multi = spec.layers * spec.directions > 1
@@ -301,6 +304,11 @@ def _bias_note(f: _Facts) -> Sentence | None:
     s, w = f.spec, _Words()
     if not s.bias:
         return None
+    own = getattr(frameworks.of(s), "bias_note", None)  # a convention that words its own biases
+    if own is not None:
+        return Sentence(own(s), ())
+    if s.framework not in ("keras", "torch"):
+        return None  # the notes below compare Keras 3 and PyTorch only
     kind = KIND[s.cell]
     twin = f.twin_total()
     gh = f.g * f.h
@@ -613,7 +621,9 @@ def _growth_answer(f: _Facts) -> Answer:
     how = "Quadratically" if degree == 2 else f"Linearly (for a fixed P = {w.n('proj_size', f.p, PER)})"
     g = f"{w.n('gates', f.g, PER)} × " if f.g > 1 else ""
     bias = ""
-    if f.nb:
+    if f.nb and not f.uniform_bias:
+        bias = " and the biases"
+    elif f.nb:
         nb = f"{w.n('biases_per_gate', f.nb, PER_GATE)} × " if f.nb > 1 else ""
         bias = f" and {nb}{g}H biases"
     if f.p:

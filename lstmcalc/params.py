@@ -1,24 +1,26 @@
 """How many parameters a layer has, per layer and direction and in all (stdlib only).
 
 Per layer and direction, with G gate blocks, H units, X_k inputs to layer k, H_out = P with
-a projection (else H) and nb bias vectors per gate (the framework module says how many):
+a projection (else H) and nb bias vectors per gate (the framework module says how many,
+gate by gate where they differ):
 
     params_k = G × (X_k·H + H_out·H + nb·H) + P·H (+ 3H with LSTM peepholes)
 """
 
 from __future__ import annotations
 
+from . import frameworks
 from .canonical import PEEPHOLE_GATES
-from .conventions import biases_per_gate
+from .conventions import gate_order
 from .spec import LayerSpec
 
 
 def layer_count(spec: LayerSpec, layer: int) -> int:
     """Parameters of one direction of layer ``layer``."""
     h, x = spec.units, spec.layer_input_size(layer)
-    per_gate = x * h + spec.hidden_out * h + biases_per_gate(spec) * h
+    biases = sum(frameworks.gate_biases(spec, q) for q in gate_order(spec)) * h  # nb·H per gate, usually
     peepholes = len(PEEPHOLE_GATES) * h if spec.peepholes else 0
-    return spec.gates * per_gate + spec.proj_size * h + peepholes
+    return spec.gates * (x * h + spec.hidden_out * h) + biases + spec.proj_size * h + peepholes
 
 
 def total_count(spec: LayerSpec) -> int:

@@ -18,6 +18,7 @@ Formats, chosen by extension and then checked by content:
   dict), loaded only with ``torch.load(path, weights_only=True, map_location="cpu")``.
 - ``.safetensors``: through ``safetensors.numpy`` (no torch).
 - ``.npz``: ``np.load(path, allow_pickle=False)``.
+- ``.msgpack``: a Flax parameter tree (``flax.serialization``), paths joined with ``/``.
 
 Flat files (state_dict, safetensors, npz) hold PyTorch names, grouped into modules by
 their prefix (``encoder.lstm.weight_ih_l0``), or our Keras keys
@@ -38,15 +39,15 @@ from pathlib import Path
 import numpy as np
 
 from .conventions import GATE_NAMES, all_tensors, gate_order, weights_key
-from .converting import TORCH_NAME, infer_framework, unknown_options
+from .converting import TORCH_NAME, candidate_frameworks, infer_framework, unknown_options
 from .converting import infer_layer_spec as _infer_spec
 from .errors import FileError
 from .counting import total_count
-from .frameworks import make_spec
+from .frameworks import legacy_h5_framework, make_spec
 from .spec import LayerSpec, SpecError
 
 FILES_EXTRA = "pip install 'lstmcalc[files]'"
-EXTENSIONS = (".keras", ".h5", ".hdf5", ".pt", ".pth", ".bin", ".safetensors", ".npz")
+EXTENSIONS = (".keras", ".h5", ".hdf5", ".pt", ".pth", ".bin", ".safetensors", ".npz", ".msgpack")
 KERAS_RNN_CLASSES = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
 KERAS_CELL_CLASSES = {"LSTMCell": "lstm", "GRUCell": "gru", "SimpleRNNCell": "rnn"}
 
@@ -203,6 +204,8 @@ def gate_stats(spec: LayerSpec, weights: Mapping[str, np.ndarray]) -> tuple[Gate
                 block = np.take(a, range(s.start, s.stop), axis=s.axis)
                 if t.role == "bias" and a.ndim == 2:  # Keras GRU (2, 3H): row 0 input, row 1 recurrent
                     parts[s.gate]["bias_input"], parts[s.gate]["bias_recurrent"] = block[0], block[1]
+                elif t.role == "bias_both":  # one tensor, two slices per gate: input side, then recurrent
+                    parts[s.gate]["bias_recurrent" if "bias_input" in parts[s.gate] else "bias_input"] = block
                 else:
                     parts[s.gate][t.role] = block
         for gate, p in parts.items():
@@ -259,6 +262,7 @@ def read_layers(path, layer: str | None = None) -> list[FoundLayer]:
         ".bin": _read_torch,
         ".safetensors": _read_safetensors,
         ".npz": _read_npz,
+        ".msgpack": _read_msgpack,
     }[suffix]
     found = _unique_names(reader(file))
     if not found:
@@ -644,7 +648,8 @@ def _keras_found(file: str, lay: _H5Layer, item: dict | None, name: str) -> Foun
     cell = KERAS_RNN_CLASSES.get(item["class"]) if item else None
     reset_after = conf.get("reset_after") if cell == "gru" else None
     try:
-        spec = _infer_spec(weights, framework="keras", cell=cell, reset_after=reset_after)
+        framework = legacy_h5_framework(lay.forward.arrays) if not lay.forward.native else "keras"
+        spec = _infer_spec(weights, framework=framework, cell=cell, reset_after=reset_after)
     except (FileError, SpecError) as e:
         raise FileError(f"{file}: {name}: {_dataset_names(str(e), lay)}") from None
     if item is not None:
@@ -829,6 +834,38 @@ def _read_npz(file: str) -> list[FoundLayer]:
     return _flat_layers(file, flat)
 
 
+def _read_msgpack(file: str) -> list[FoundLayer]:
+    """A Flax parameter tree (``flax.serialization.msgpack_serialize``), flattened with
+    ``/``; a top-level ``params`` collection is stepped into."""
+    try:
+        from flax import serialization
+    except ImportError:
+        raise FileError(f"{file}: reading .msgpack files needs the flax package: pip install flax") from None
+    with open(file, "rb") as fh:
+        raw = fh.read()
+    try:
+        tree = serialization.msgpack_restore(raw)
+    except Exception as e:  # msgpack raises ExtraData, UnpackValueError, ValueError, ... for bad bytes
+        raise FileError(f"{file}: not a readable Flax msgpack file ({_first_line(e)})") from None
+    if not isinstance(tree, Mapping):
+        raise FileError(f"{file}: holds a {type(tree).__name__}, not a parameter tree (a dict of arrays)")
+    if isinstance(tree.get("params"), Mapping):
+        tree = tree["params"]
+    flat: dict[str, np.ndarray] = {}
+
+    def flatten(mapping: Mapping, prefix: str):
+        for key, value in mapping.items():
+            if isinstance(value, Mapping):
+                flatten(value, f"{prefix}{key}/")
+            else:
+                flat[f"{prefix}{key}"] = np.asarray(value)
+
+    flatten(tree, "")
+    if not flat:
+        raise FileError(f"{file}: the tree holds no arrays")
+    return _flat_layers(file, flat)
+
+
 def _plain(a: np.ndarray) -> np.ndarray:
     """bfloat16 / float8 arrays (ml_dtypes, registered once Keras or JAX is imported) as float32."""
     if a.dtype.kind == "V" or a.dtype.name.startswith(("bfloat16", "float8")):
@@ -852,11 +889,15 @@ def _flat_layers(file: str, flat: dict[str, np.ndarray]) -> list[FoundLayer]:
                 f"{file}: no recurrent layer: no PyTorch RNN names (weight_ih_l0, …) or Keras keys "
                 f"(kernel, recurrent_kernel, …) among {shown}"
             ) from None
-        assert framework == "keras"
-        try:
-            spec = _infer_spec(flat, framework="keras")
-        except (FileError, SpecError) as e:
-            raise FileError(f"{file}: {e}") from None
+        spec, errors = None, []
+        for fw in candidate_frameworks(flat) or [framework]:  # the first whose shapes fit (keras, keras2 share names)
+            try:
+                spec = _infer_spec(flat, framework=fw)
+                break
+            except (FileError, SpecError) as e:
+                errors.append(e)
+        if spec is None:
+            raise FileError(f"{file}: {errors[0]}") from None
         return [_found(Path(file).stem, spec, flat, file, "")]
     groups: dict[str, dict[str, np.ndarray]] = {}
     for key in torch_keys:

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import frameworks
-from .conventions import DIRECTIONS, KERAS_CLASSES, framework_letter, framework_title
+from .conventions import DIRECTIONS, KERAS_CLASSES, framework_letter, framework_title, gate_order
 if TYPE_CHECKING:  # the renderers take the library's results; they never import them at run time
     from .counting import Breakdown
 
@@ -127,7 +127,7 @@ def _slice_text(b: Breakdown, tensor) -> str:
 def tensor_table(b: Breakdown) -> Table:
     """The framework's own tensors, with the slice that belongs to each gate."""
     spec = b.spec
-    order = " ".join(framework_letter(spec, g) for g in (s.gate for s in b.tensors[0].slices))
+    order = " ".join(framework_letter(spec, g) for g in gate_order(spec))  # per-gate trees (Flax) too
     renamed = [
         f"{framework_letter(spec, g)} is our {g}" for g in ("g", "n") if framework_letter(spec, g) != g
     ]

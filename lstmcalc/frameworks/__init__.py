@@ -13,14 +13,20 @@ A framework module provides:
   differs from ours), ``NAMES_HINT`` (its weights keys, for messages);
 - ``OPTIONS``: the layer options it has beyond the common ones (``merge_mode``,
   ``proj_size``, ``reset_before``, ``return_sequences``, ``return_state``, ``peepholes``,
-  ``layout``), and ``WHY_NOT`` ({option: why it has no such thing});
+  ``layout``), and ``WHY_NOT`` ({option: why it has no such thing}; also ``no_bias``,
+  ``bidirectional``, ``layers`` for a convention that has no bias-free, bidirectional or
+  stacked form, which :func:`make_spec` then refuses);
 - the arithmetic and the words (stdlib): ``layer_tensors(spec, layer, direction)``,
   ``weights_key(spec, tensor)``, ``biases_per_gate(spec)``, ``formula(spec, layer)``,
   ``outputs(spec)``, ``constructor(spec)``, ``recognises(key)``, ``parse_name(key)``;
 - weights (NumPy, imported inside the functions): ``describe_names(names)``,
   ``infer_options(weights, parsed, cell)``, ``to_canonical(weights, spec)``,
   ``from_canonical(canonical, spec)``, ``init_weights(spec, rng, dtype)``,
-  ``forward_result(spec, output, h_n, c_n)``.
+  ``forward_result(spec, output, h_n, c_n)``;
+- optional: ``gate_biases(spec, gate)`` (bias vectors of length H of one gate, where they
+  differ between gates; else ``biases_per_gate``), ``claims_h5(arrays)`` (a legacy Keras
+  ``.h5`` layer's datasets {kernel, recurrent_kernel, bias} are this convention's),
+  ``bias_note(spec)`` (the sentence ``breakdown`` says about its biases).
 
 Adding a framework: its module, one line in :data:`MODULES`, its reader if it brings a new
 file format, tests and docs; nothing else.
@@ -37,6 +43,12 @@ from ..spec import ACTIVATIONS, CELLS, MERGE_MODES, LayerSpec, SpecError
 MODULES = {
     "keras": "lstmcalc.frameworks.keras",
     "torch": "lstmcalc.frameworks.torch",
+    "keras2": "lstmcalc.frameworks.keras2",
+    "mlx": "lstmcalc.frameworks.mlx",
+    "equinox": "lstmcalc.frameworks.equinox",
+    "flax": "lstmcalc.frameworks.flax",
+    "flax_nnx": "lstmcalc.frameworks.flax_nnx",
+    "flax_nnx_opt": "lstmcalc.frameworks.flax_nnx_opt",
 }
 
 FRAMEWORKS = tuple(MODULES)
@@ -57,6 +69,23 @@ def get(name: str) -> ModuleType:
 def of(spec: LayerSpec) -> ModuleType:
     """The framework module of ``spec``."""
     return get(spec.framework)
+
+
+def legacy_h5_framework(arrays: dict) -> str:
+    """The framework whose layer a legacy Keras ``.h5`` holds, from its datasets: the first
+    module whose ``claims_h5`` says so, else ``keras``."""
+    for name in FRAMEWORKS:
+        claims = getattr(get(name), "claims_h5", None)
+        if claims is not None and claims(arrays):
+            return name
+    return "keras"
+
+
+def gate_biases(spec: LayerSpec, gate: str) -> int:
+    """Bias vectors of length H that gate ``gate`` has (per layer and direction)."""
+    fw = of(spec)
+    per_gate = getattr(fw, "gate_biases", None)
+    return per_gate(spec, gate) if per_gate is not None else fw.biases_per_gate(spec)
 
 
 def having(option: str) -> list[ModuleType]:
@@ -136,6 +165,11 @@ def make_spec(
     return_sequences = _flag("return_sequences", return_sequences)
     return_state = _flag("return_state", return_state)
     peepholes = _flag("peepholes", peepholes)
+    # what some conventions cannot have at all (WHY_NOT "no_bias", "bidirectional", "layers")
+    for wanted, option, param in ((not bias, "no_bias", "bias"), (bidirectional, "bidirectional", None),
+                                  (layers > 1, "layers", None)):
+        if wanted and option in fw.WHY_NOT:
+            raise SpecError(param or option, fw.WHY_NOT[option])
 
     if merge_mode is not None:
         merge_mode = _choice("merge_mode", merge_mode, MERGE_MODES)

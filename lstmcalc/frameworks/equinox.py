@@ -1,0 +1,106 @@
+"""Equinox: ``equinox.nn.LSTMCell`` and ``GRUCell`` (one cell, run over time with
+``jax.lax.scan`` as Equinox's docstrings show).
+
+Source (read, not guessed): ``equinox/nn/_rnn.py`` of equinox 0.13.8. ``LSTMCell``:
+``weight_ih`` (4H, X), ``weight_hh`` (4H, H), ``bias`` (4H,) added once; blocks i, f, g, o
+(``jnp.split(lin, 4)``); hidden is the tuple ``(h, c)``. ``GRUCell``: ``weight_ih`` (3H, X),
+``weight_hh`` (3H, H), ``bias`` (3H,) on the input side, ``bias_n`` (H,) inside
+r ⊙ (W_hn h + b_n); blocks r, z, n; h' = n + z ⊙ (h − n). ``use_bias=False`` drops both
+biases. No SimpleRNN cell, no stacking, no bidirectional wrapper.
+
+Weights files: keys ``weight_ih``, ``weight_hh``, ``bias``, ``bias_n`` (the cell's field
+names; ``equinox.tree_serialise_leaves`` writes no names, so save them as an .npz).
+"""
+
+from __future__ import annotations
+
+from ..spec import LayerSpec
+from . import fused
+
+NAME = "equinox"
+TITLE = "Equinox"
+SHORT = "Equinox"
+CELLS = ("lstm", "gru")
+CELL_TITLES = {"lstm": "LSTMCell", "gru": "GRUCell"}
+GATE_ORDER = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
+LETTERS: dict = {}
+OPTIONS = frozenset()
+WHY_NOT = fused.single_layer_only(TITLE)
+NAMES = {
+    "lstm": {"input": "weight_ih", "recurrent": "weight_hh", "bias": "bias", "bias_n": None},
+    "gru": {"input": "weight_ih", "recurrent": "weight_hh", "bias": "bias", "bias_n": "bias_n"},
+}
+NAMES_HINT = "weight_ih, weight_hh, bias[, bias_n for the GRU]"
+
+
+def layer_tensors(spec: LayerSpec, layer: int, direction: str):
+    """The cell's array fields in declaration order."""
+    return fused.layer_tensors(NAMES, GATE_ORDER, spec, layer, direction)
+
+
+def weights_key(spec: LayerSpec, tensor) -> str:
+    return tensor.name
+
+
+def biases_per_gate(spec: LayerSpec) -> int:
+    return 1 if spec.bias else 0
+
+
+gate_biases = fused.gate_biases
+formula = fused.formula
+
+
+def outputs(spec: LayerSpec):
+    """What a ``jax.lax.scan`` of the cell over T steps carries out: the final state."""
+    states = [("h", f"final hidden state after {spec.time} steps")]
+    if spec.cell == "lstm":
+        states.append(("c", f"final cell state after {spec.time} steps (hidden is the tuple (h, c))"))
+    return fused.outputs_of(spec, states, sequence=False)
+
+
+def constructor(spec: LayerSpec) -> list[str]:
+    args = [str(spec.input_size), str(spec.units)]
+    if not spec.bias:
+        args.append("use_bias=False")
+    args.append("key=jax.random.key(0)")
+    return [f"equinox.nn.{CELL_TITLES[spec.cell]}({', '.join(args)})"]
+
+
+def recognises(key: str) -> bool:
+    return fused.parse(NAMES, key) is not None
+
+
+def parse_name(key: str):
+    return fused.parse(NAMES, key)
+
+
+def describe_names(names) -> dict:
+    return fused.describe_names(NAMES, "an Equinox", NAMES_HINT, names)
+
+
+def infer_options(weights, parsed: dict, cell: str | None) -> dict:
+    return fused.infer_options(NAMES, weights, parsed, cell, TITLE)
+
+
+def to_canonical(weights, spec: LayerSpec):
+    return fused.to_canonical(NAMES, GATE_ORDER, weights, spec)
+
+
+def from_canonical(c, spec: LayerSpec) -> dict:
+    return fused.from_canonical(NAMES, GATE_ORDER, TITLE, c, spec)
+
+
+forward_result = fused.forward_result
+
+
+def init_weights(spec: LayerSpec, rng, dtype) -> dict:
+    """Equinox's defaults: every array U(−1/√H, 1/√H) (same distribution, not JAX's stream)."""
+    return fused.init_weights(layer_tensors, spec, rng, dtype)
+
+
+def bias_note(spec: LayerSpec) -> str:
+    h = spec.units
+    if spec.cell == "gru":
+        return (f"Equinox's GRUCell adds bias (3H = {3 * h}) to the input projection and keeps bias_n (H = {h}) "
+                "inside r ⊙ (W_hn h + bias_n): 4H biases, PyTorch's 6H less the 2H that only ever add up.")
+    return f"Equinox's LSTMCell keeps one bias per gate ({4 * h}); PyTorch's bias_ih + bias_hh convert into it as their sum."

@@ -1,0 +1,120 @@
+"""Flax nnx: ``flax.nnx.LSTMCell``, ``GRUCell``, ``SimpleCell`` (one cell; run over time
+with ``flax.nnx.RNN``). ``OptimizedLSTMCell`` has another tree: ``flax_nnx_opt``.
+
+Source (read, not guessed): ``flax/nnx/nn/recurrent.py`` of flax 0.12.8. Kernels are
+``nnx.Linear`` kernels (in_features, out_features), applied as ``x @ kernel``.
+
+- ``LSTMCell``: ``ii, if_, ig, io`` (X, H) without bias, ``hi, hf, hg, ho`` (H, H) with
+  bias (H,); ``if_`` because ``if`` is a Python keyword (linen's Dense is named ``if``).
+  Carry ``(c, h)``. 4H(X + H) + 4H.
+- ``GRUCell``: ``dense_i`` kernel (X, 3H) with bias (3H,), ``dense_h`` kernel (H, 3H)
+  *without* bias, blocks r, z, n: n = tanh(x W_in + b_in + r ⊙ (h W_hn)). There is no
+  recurrent candidate bias b_hn (google/flax#5594): 3H(X + H) + 3H. A GRU whose b_hn is
+  not zero (PyTorch, Keras reset_after, MLX, Equinox, linen) has no nnx equivalent and is
+  refused; one whose b_hn is zero converts exactly.
+- ``SimpleCell``: ``dense_h`` kernel (H, H) without bias, ``dense_i`` kernel (X, H) with
+  bias; tanh.
+
+Weights files: ``nnx.state(cell, nnx.Param)`` as a pure dict (``nnx.to_pure_dict``)
+flattened with ``/`` in an ``.npz``, or ``flax.serialization.msgpack_serialize`` of it.
+"""
+
+from __future__ import annotations
+
+from ..spec import LayerSpec
+from . import flax as _linen
+from . import fused, treeparams
+from .treeparams import Leaf
+
+NAME = "flax_nnx"
+TITLE = "Flax nnx"
+SHORT = "Flax nnx"
+CELLS = ("lstm", "gru", "rnn")
+CELL_TITLES = {"lstm": "LSTMCell", "gru": "GRUCell", "rnn": "SimpleCell"}
+GATE_ORDER = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"), "rnn": ("h",)}
+LETTERS: dict = {}
+OPTIONS = frozenset()
+WHY_NOT = {**fused.single_layer_only(TITLE),
+           "no_bias": "Flax nnx's LSTMCell, GRUCell and SimpleCell always have their biases (no use_bias option)"}
+GATE_NAMES = {"i": "ii", "f": "if_", "g": "ig", "o": "io"}
+TREE = {
+    "lstm": tuple(Leaf(f"{GATE_NAMES[g]}/kernel", "input", (g,)) for g in "ifgo")
+    + tuple(leaf for g in "ifgo" for leaf in (Leaf(f"h{g}/kernel", "recurrent", (g,)), Leaf(f"h{g}/bias", "bias", (g,)))),
+    "gru": (Leaf("dense_i/kernel", "input", ("r", "z", "n")), Leaf("dense_i/bias", "bias", ("r", "z", "n")),
+            Leaf("dense_h/kernel", "recurrent", ("r", "z", "n"))),
+    "rnn": (Leaf("dense_h/kernel", "recurrent", ("h",)), Leaf("dense_i/kernel", "input", ("h",)),
+            Leaf("dense_i/bias", "bias", ("h",))),
+}
+NAMES_HINT = "ii/kernel, if_/kernel, ..., hi/kernel, hi/bias, ... (LSTM); dense_i/kernel, dense_i/bias, dense_h/kernel"
+WHY_NO_BHN = ("Flax nnx's GRUCell has no recurrent candidate bias b_hn (google/flax#5594: n = tanh(x W_in + b_in + "
+              "r ⊙ (h W_hn))); this GRU's b_hn is not zero, so no nnx GRUCell computes the same outputs")
+
+
+def layer_tensors(spec: LayerSpec, layer: int, direction: str):
+    """The cell's ``nnx.Param`` leaves in attribute order."""
+    return treeparams.layer_tensors(TREE, spec, layer, direction)
+
+
+def weights_key(spec: LayerSpec, tensor) -> str:
+    return tensor.name
+
+
+def biases_per_gate(spec: LayerSpec) -> int:
+    return 1
+
+
+def gate_biases(spec: LayerSpec, gate: str) -> int:
+    return treeparams.gate_biases(TREE, spec, gate)
+
+
+def formula(spec: LayerSpec, layer: int):
+    return treeparams.formula(TREE, spec, layer)
+
+
+outputs = _linen.outputs
+
+
+def constructor(spec: LayerSpec) -> list[str]:
+    cell = f"flax.nnx.{CELL_TITLES[spec.cell]}({spec.input_size}, {spec.units}, rngs=flax.nnx.Rngs(0))"
+    return [f"flax.nnx.RNN({cell}, return_carry=True)"]
+
+
+def recognises(key: str) -> bool:
+    return treeparams.recognises(TREE, key)
+
+
+def parse_name(key: str):
+    return (0, "forward", key) if recognises(key) else None
+
+
+def describe_names(names) -> dict:
+    return treeparams.describe_names(TREE, TITLE, NAMES_HINT, names)
+
+
+def infer_options(weights, parsed: dict, cell: str | None) -> dict:
+    return treeparams.infer_options(TREE, weights, parsed, cell, TITLE)
+
+
+def to_canonical(weights, spec: LayerSpec):
+    return treeparams.to_canonical(TREE, weights, spec)
+
+
+def from_canonical(c, spec: LayerSpec) -> dict:
+    return treeparams.from_canonical(TREE, TITLE, c, spec, why_no_bhn=WHY_NO_BHN)
+
+
+forward_result = _linen.forward_result
+
+
+def init_weights(spec: LayerSpec, rng, dtype) -> dict:
+    """Flax's defaults (lecun_normal, orthogonal, zeros), as linen's."""
+    return _linen.initial_tree(layer_tensors(spec, 0, "forward"), rng, dtype)
+
+
+def bias_note(spec: LayerSpec) -> str:
+    h = spec.units
+    if spec.cell == "gru":
+        return (f"Flax nnx's GRUCell has one bias per gate on the input side (dense_i, 3H = {3 * h}) and none on "
+                "dense_h, so no b_hn inside r ⊙ (h W_hn) (google/flax#5594): 3H biases, H fewer than Keras' "
+                "reset-after GRU and linen's GRUCell, which compute something else whenever b_hn ≠ 0.")
+    return _linen.bias_note(spec).replace("Flax's", "Flax nnx's")

@@ -1,0 +1,119 @@
+"""MLX: ``mlx.nn.LSTM``, ``GRU`` and ``RNN`` (one layer, one direction).
+
+Source (read, not guessed): ``python/mlx/nn/layers/recurrent.py`` of mlx 0.32.4.
+``LSTM``: ``Wx`` (4H, X), ``Wh`` (4H, H), ``bias`` (4H,), blocks i, f, g, o along the first
+axis (``mx.split(ifgo, 4)``). ``GRU``: ``Wx`` (3H, X), ``Wh`` (3H, H), ``b`` (3H,) added to
+the input projection, ``bhn`` (H,) inside r ⊙ (W_hn h + b_hn); blocks r, z, n; h_t =
+(1 − z) ⊙ n + z ⊙ h. ``RNN``: ``Wxh`` (H, X), ``Whh`` (H, H), ``bias`` (H,),
+``nonlinearity`` tanh (any callable; relu here). ``bias=False`` drops every bias.
+
+Calls return every step: LSTM ``(hidden, cell)`` each (B, T, H); GRU and RNN ``hidden``
+(B, T, H). State order (h, c), starting from zeros when no state is given. mlx#3249: GRU
+versions that skipped ``bhn`` at t = 0 (no hidden state given) disagree with this at the
+first step whenever ``bhn`` ≠ 0; 0.32.4 adds ``r * bhn`` there (the zero-state form).
+
+Orientation: (G·H, X), (G·H, H) as read above. Issue 16 reports that MLX before 0.18 stored
+the transposes ((X, 4H)); a file whose ``Wh`` is (H, G·H) is refused with that reason
+(transpose it to read it), and an RNN ``Wxh`` that is (X, H) where X ≠ H likewise; a square
+``Wxh``/``Whh`` cannot show its orientation and is read as today's.
+
+Weights files: ``model.save_weights`` / ``mx.savez`` of the layer itself, keys ``Wx``,
+``Wh``, ``bias`` | ``b``, ``bhn`` | ``Wxh``, ``Whh``, ``bias`` (.safetensors or .npz).
+"""
+
+from __future__ import annotations
+
+from ..spec import LayerSpec
+from . import fused
+
+NAME = "mlx"
+TITLE = "MLX"
+SHORT = "MLX"
+CELLS = ("lstm", "gru", "rnn")
+CELL_TITLES = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
+GATE_ORDER = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"), "rnn": ("h",)}
+LETTERS: dict = {}
+OPTIONS = frozenset()
+WHY_NOT = fused.single_layer_only(TITLE)
+NAMES = {
+    "lstm": {"input": "Wx", "recurrent": "Wh", "bias": "bias", "bias_n": None},
+    "gru": {"input": "Wx", "recurrent": "Wh", "bias": "b", "bias_n": "bhn"},
+    "rnn": {"input": "Wxh", "recurrent": "Whh", "bias": "bias", "bias_n": None},
+}
+NAMES_HINT = "Wx, Wh, bias (LSTM); Wx, Wh, b, bhn (GRU); Wxh, Whh, bias (RNN)"
+
+
+def layer_tensors(spec: LayerSpec, layer: int, direction: str):
+    """The module's parameters in ``parameters()`` order."""
+    return fused.layer_tensors(NAMES, GATE_ORDER, spec, layer, direction)
+
+
+def weights_key(spec: LayerSpec, tensor) -> str:
+    return tensor.name
+
+
+def biases_per_gate(spec: LayerSpec) -> int:
+    return 1 if spec.bias else 0
+
+
+gate_biases = fused.gate_biases
+formula = fused.formula
+
+
+def outputs(spec: LayerSpec):
+    if spec.cell == "lstm":
+        states = [("hidden", "h_t at every step"), ("cell", "c_t at every step")]
+    else:
+        states = [("hidden", "h_t at every step")]
+    return fused.outputs_of(spec, states, sequence=True)
+
+
+def constructor(spec: LayerSpec) -> list[str]:
+    args = [str(spec.input_size), str(spec.units)]
+    if not spec.bias:
+        args.append("bias=False")
+    if spec.cell == "rnn" and spec.activation == "relu":
+        args.append("nonlinearity=nn.relu")
+    return [f"mlx.nn.{CELL_TITLES[spec.cell]}({', '.join(args)})"]
+
+
+def recognises(key: str) -> bool:
+    return fused.parse(NAMES, key) is not None
+
+
+def parse_name(key: str):
+    return fused.parse(NAMES, key)
+
+
+def describe_names(names) -> dict:
+    return fused.describe_names(NAMES, "an MLX", NAMES_HINT, names)
+
+
+def infer_options(weights, parsed: dict, cell: str | None) -> dict:
+    return fused.infer_options(NAMES, weights, parsed, cell, TITLE)
+
+
+def to_canonical(weights, spec: LayerSpec):
+    return fused.to_canonical(NAMES, GATE_ORDER, weights, spec)
+
+
+def from_canonical(c, spec: LayerSpec) -> dict:
+    return fused.from_canonical(NAMES, GATE_ORDER, TITLE, c, spec)
+
+
+forward_result = fused.forward_result
+
+
+def init_weights(spec: LayerSpec, rng, dtype) -> dict:
+    """MLX's defaults: every tensor U(−1/√H, 1/√H) (same distribution, not MLX's stream)."""
+    return fused.init_weights(layer_tensors, spec, rng, dtype)
+
+
+def bias_note(spec: LayerSpec) -> str:
+    h = spec.units
+    if spec.cell == "gru":
+        return (f"MLX's GRU adds b (3H = {3 * h}) to the input projection and keeps bhn (H = {h}) inside "
+                "r ⊙ (W_hn h + bhn): 4H biases, PyTorch's 6H less the 2H (b_hr, b_hz) that only ever add to "
+                "b_ir, b_iz. mlx#3249: versions that skip bhn at t = 0 differ at the first step.")
+    return (f"MLX keeps one bias per {'gate' if spec.gates > 1 else 'block'} ({spec.gates * h}); PyTorch's "
+            "bias_ih + bias_hh convert into it exactly as their sum.")

@@ -14,7 +14,16 @@ from typer.testing import CliRunner
 
 import lstmcalc
 from lstmcalc import frameworks
-from lstmcalc.cells import forward
+from lstmcalc import frameworks
+from lstmcalc.cells import forward as forward_returning
+
+
+def forward(x, weights, **options):
+    """The whole output sequence in every convention (Keras-like ones return the last step
+    unless asked), so that conventions can be compared step by step."""
+    if "return_sequences" in frameworks.get(options.get("framework", "keras")).OPTIONS:
+        options.setdefault("return_sequences", True)
+    return forward_returning(x, weights, **options)
 from lstmcalc.cli import app
 from lstmcalc.converting import convert_weights
 from lstmcalc.errors import FileError

@@ -104,3 +104,7 @@ def bias_note(spec: LayerSpec) -> str:
         return (f"Equinox's GRUCell adds bias (3H = {3 * h}) to the input projection and keeps bias_n (H = {h}) "
                 "inside r ⊙ (W_hn h + bias_n): 4H biases, PyTorch's 6H less the 2H that only ever add up.")
     return f"Equinox's LSTMCell keeps one bias per gate ({4 * h}); PyTorch's bias_ih + bias_hh convert into it as their sum."
+
+
+returned_fields = fused.returned_fields
+unknown_options = fused.unknown_options

@@ -154,3 +154,7 @@ def bias_note(spec: LayerSpec) -> str:
         return (f"Flax's LSTMCell puts the one bias per gate on the recurrent Dense (hi, hf, hg, ho): 4H = {4 * h}; "
                 "PyTorch's bias_ih + bias_hh convert into it as their sum. Its carry is (c, h), not (h, c).")
     return f"Flax's SimpleCell has one bias, on the input Dense i (H = {h})."
+
+
+returned_fields = fused.returned_fields
+unknown_options = fused.unknown_options

@@ -118,3 +118,7 @@ def bias_note(spec: LayerSpec) -> str:
                 "dense_h, so no b_hn inside r ⊙ (h W_hn) (google/flax#5594): 3H biases, H fewer than Keras' "
                 "reset-after GRU and linen's GRUCell, which compute something else whenever b_hn ≠ 0.")
     return _linen.bias_note(spec).replace("Flax's", "Flax nnx's")
+
+
+returned_fields = fused.returned_fields
+unknown_options = fused.unknown_options

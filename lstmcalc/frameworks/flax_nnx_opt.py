@@ -13,7 +13,7 @@ from __future__ import annotations
 from ..spec import LayerSpec
 from . import flax as _linen
 from . import flax_nnx as _nnx
-from . import treeparams
+from . import fused, treeparams
 from .treeparams import Leaf
 
 NAME = "flax_nnx_opt"
@@ -91,3 +91,7 @@ def init_weights(spec: LayerSpec, rng, dtype) -> dict:
 def bias_note(spec: LayerSpec) -> str:
     return (f"Flax nnx's OptimizedLSTMCell keeps one bias per gate, on dense_h (4H = {4 * spec.units}); "
             "PyTorch's bias_ih + bias_hh convert into it as their sum. Its carry is (c, h), not (h, c).")
+
+
+returned_fields = fused.returned_fields
+unknown_options = fused.unknown_options

@@ -166,6 +166,16 @@ def forward_result(spec: LayerSpec, output, h_n, c_n) -> dict:
             "h_backward": None, "c_backward": None}
 
 
+def returned_fields(spec: LayerSpec) -> tuple[str, ...]:
+    """Every step's h, the final h and (LSTM) c: the ForwardResult fields returned."""
+    return ("output", "h", "c")
+
+
+def unknown_options(spec: LayerSpec) -> dict[str, tuple]:
+    """What names and shapes cannot show: a simple RNN cell's nonlinearity."""
+    return {"activation": ("tanh", "relu")} if spec.cell == "rnn" else {}
+
+
 def init_weights(layer_tensors_of, spec: LayerSpec, rng, dtype) -> dict:
     """Every tensor U(−1/√H, 1/√H), as both MLX and Equinox initialise them."""
     import numpy as np

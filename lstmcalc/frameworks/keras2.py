@@ -249,3 +249,7 @@ def _bias_words(spec: LayerSpec) -> str:
         "stays inside r ⊙ (R_h h + b_Rh), so both halves matter. Keras 2 loads them into GRU(reset_after=True) "
         "as a (2, 3H) bias: the same count."
     )
+
+
+returned_fields = _keras.returned_fields
+unknown_options = _keras.unknown_options

@@ -117,3 +117,7 @@ def bias_note(spec: LayerSpec) -> str:
                 "b_ir, b_iz. mlx#3249: versions that skip bhn at t = 0 differ at the first step.")
     return (f"MLX keeps one bias per {'gate' if spec.gates > 1 else 'block'} ({spec.gates * h}); PyTorch's "
             "bias_ih + bias_hh convert into it exactly as their sum.")
+
+
+returned_fields = fused.returned_fields
+unknown_options = fused.unknown_options

@@ -31,17 +31,8 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from .conventions import all_tensors, gate_order, weights_key
+from .errors import FileError
 from .spec import CELLS, FRAMEWORKS, LayerSpec, SpecError, make_spec
-
-
-class FileError(ValueError):
-    """A weights file, or a tensor in it, that does not describe a recurrent layer.
-
-    ``code`` is the command-line exit status (1: bad file). The message is one line and
-    names the file or the tensor.
-    """
-
-    code = 1
 
 
 CELL_BY_GATES = {4: "lstm", 3: "gru", 1: "rnn"}

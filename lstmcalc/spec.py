@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from .errors import LstmcalcError
+
 CELLS = ("lstm", "gru", "rnn")
 FRAMEWORKS = ("keras", "torch")
 MERGE_MODES = ("concat", "sum", "mul", "ave")
@@ -44,12 +46,14 @@ OPTION_NAMES = {
 }
 
 
-class SpecError(ValueError):
+class SpecError(LstmcalcError):
     """An option value, or a combination of options, that describes no real layer.
 
     ``param`` is the library keyword (``"input_size"``), ``option`` the command-line
-    spelling (``"--input"``) and ``problem`` the sentence without the name.
+    spelling (``"--input"``) and ``problem`` the sentence without the name. Exit code 2.
     """
+
+    code = 2
 
     def __init__(self, param: str, problem: str):
         self.param = param

@@ -16,6 +16,8 @@ import json
 import math
 import os
 import stat
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -27,6 +29,15 @@ MAX_JSON_DEPTH = 256  # nested lists and objects; a Keras config of nested model
 MAX_PICKLE_BYTES = 64 * 1024**2  # a torch.save archive's data.pkl: names and shapes, not the numbers
 NPY_MAX_HEADER = 10_000  # numpy's own default limit for .npy headers
 WEIGHT_DTYPES = ("float16", "float32", "float64")
+
+
+ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, zlib.error, NotImplementedError)
+
+
+def first_line(e: BaseException) -> str:
+    """The first line of an exception's message, or its type's name."""
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
 
 
 def size_text(n: int) -> str:
@@ -163,6 +174,35 @@ def check_zip_member(file: str, info, file_size: int, budget: Budget | None, cap
         budget.take(what, size)
 
 
+def check_npz(file: str) -> None:
+    """An ``.npz`` (a zip of ``.npy`` arrays) checked before NumPy reads it: a regular file,
+    a zip, only ``.npy`` members, each member's declared size within the file and the memory
+    budget, and each member's ``.npy`` header declaring no more than the member holds."""
+    _, size = regular_file(file)
+    budget = Budget(file)
+    try:
+        if not zipfile.is_zipfile(file):
+            with open(file, "rb") as fh:
+                magic = fh.read(6)
+            if magic == b"\x93NUMPY":
+                raise FileError(f"{file}: holds one array (.npy), not named arrays (.npz)")
+            raise FileError(f"{file}: not an .npz archive, or a truncated one (an .npz is a zip of .npy files)")
+        with zipfile.ZipFile(file) as z:
+            infos = z.infolist()
+            odd = [i.filename for i in infos if not i.filename.endswith(".npy")]
+            if odd:
+                shown = ", ".join(odd[:3]) + (", …" if len(odd) > 3 else "")
+                raise FileError(f"{file}: not an .npz archive: a zip with members that are not .npy arrays ({shown})")
+            for info in infos:
+                check_zip_member(file, info, size, budget)
+                with z.open(info) as member:
+                    npy_header(file, info.filename, member, int(info.file_size))
+    except FileError:
+        raise
+    except ZIP_ERRORS as e:
+        raise FileError(f"{file}: damaged or truncated .npz archive ({first_line(e)})") from None
+
+
 # --- .npy headers -----------------------------------------------------------------------------
 
 
@@ -187,7 +227,7 @@ def npy_header(file: str, what: str, fh, data_bytes: int) -> tuple[tuple[int, ..
             from None
     if dtype.hasobject:
         raise FileError(
-            f"{file}: {what}: holds Python objects, which need unpickling; lstmcalc loads with allow_pickle=False"
+            f"{file}: {what}: holds object arrays, which need unpickling; lstmcalc loads with allow_pickle=False"
         )
     header = fh.tell() - start
     declared = declared_bytes(shape, dtype.itemsize)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-import zlib
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -45,10 +44,11 @@ from .limits import (
     MAX_JSON_BYTES,
     MAX_PICKLE_BYTES,
     Budget,
+    ZIP_ERRORS,
     check_h5_dataset,
+    check_npz,
     check_numbers,
     check_zip_member,
-    npy_header,
     parse_json,
     regular_file,
     safetensors_header,
@@ -351,9 +351,6 @@ def _snake(name: str) -> str:
 
 # While an h5 file is read: (the h5's size in bytes, the file's memory budget), for the dataset checks.
 _H5_LIMITS: ContextVar[tuple[int, Budget]] = ContextVar("_H5_LIMITS")
-
-ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, zlib.error, NotImplementedError)
-
 
 def _read_keras_archive(file: str) -> list[FoundLayer]:
     _, size = regular_file(file)
@@ -872,35 +869,6 @@ def _read_npz(file: str) -> list[FoundLayer]:
     if not flat:
         raise FileError(f"{file}: holds no arrays")
     return _flat_layers(file, flat)
-
-
-def check_npz(file: str) -> None:
-    """An ``.npz`` (a zip of ``.npy`` arrays) checked before NumPy reads it: a regular file,
-    a zip, only ``.npy`` members, each member's declared size within the file and the memory
-    budget, and each member's ``.npy`` header declaring no more than the member holds."""
-    _, size = regular_file(file)
-    budget = Budget(file)
-    try:
-        if not zipfile.is_zipfile(file):
-            with open(file, "rb") as fh:
-                magic = fh.read(6)
-            if magic == b"\x93NUMPY":
-                raise FileError(f"{file}: holds one array (.npy), not named arrays (.npz)")
-            raise FileError(f"{file}: not an .npz archive, or a truncated one (an .npz is a zip of .npy files)")
-        with zipfile.ZipFile(file) as z:
-            infos = z.infolist()
-            odd = [i.filename for i in infos if not i.filename.endswith(".npy")]
-            if odd:
-                shown = ", ".join(odd[:3]) + (", …" if len(odd) > 3 else "")
-                raise FileError(f"{file}: not an .npz archive: a zip with members that are not .npy arrays ({shown})")
-            for info in infos:
-                check_zip_member(file, info, size, budget)
-                with z.open(info) as member:
-                    npy_header(file, info.filename, member, int(info.file_size))
-    except FileError:
-        raise
-    except ZIP_ERRORS as e:
-        raise FileError(f"{file}: damaged or truncated .npz archive ({_first_line(e)})") from None
 
 
 def _plain(a: np.ndarray) -> np.ndarray:

@@ -41,9 +41,11 @@ def first_line(e: BaseException) -> str:
 
 
 def size_text(n: int) -> str:
-    """``3,221,225,472 bytes (3.00 GiB)``."""
-    if n >= 1024**2:
+    """``3,221,225,472 bytes (3.00 GiB)``, ``67,108,864 bytes (64.0 MiB)``."""
+    if n >= GIB:
         return f"{n:,} bytes ({n / GIB:,.2f} GiB)"
+    if n >= 1024**2:
+        return f"{n:,} bytes ({n / 1024**2:,.1f} MiB)"
     return f"{n:,} bytes"
 
 

@@ -393,9 +393,9 @@ def check_output_path(path: str, option: str = "--output", inputs: Iterable = ()
     :class:`SpecError` for another extension (a bad option), :class:`FileError` for a
     directory, a missing or unwritable folder, or one of ``inputs`` (see
     :func:`lstmcalc.atomic.check_target`)."""
+    check_target(path, option, inputs)  # first: a directory or device is refused as a path (exit 1)
     if not str(path).endswith(".npz"):
         raise SpecError("save" if option == "--save" else "output", f"{path!r} must end in .npz")
-    check_target(path, option, inputs)
 
 
 def save_arrays(path: str, arrays: Mapping[str, np.ndarray], option: str = "--output", inputs: Iterable = ()) -> None:

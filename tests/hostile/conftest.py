@@ -5,6 +5,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -25,16 +26,20 @@ def environment() -> dict:
     return env
 
 
-def run_capped(argvs: list[list[str]], cwd) -> list[dict]:
+def run_capped(argvs: list[list[str]], cwd, mode: str = "") -> list[dict]:
     """Run each argv through lstmcalc.cli.main in ONE subprocess under ulimit -v and a
-    timeout; the results, one per argv (see driver.py)."""
-    try:
-        out = subprocess.run([sys.executable, str(HERE / "driver.py"), json.dumps(argvs)], capture_output=True,
-                             text=True, timeout=TIMEOUT, cwd=cwd, env=environment(), preexec_fn=_cap)
-    except subprocess.TimeoutExpired as e:
-        done = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
-        pytest.fail(f"hung: no answer within {TIMEOUT} s; finished before the hang: {done[-2000:]}")
-    results = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    timeout; the results, one per argv (see driver.py; ``mode`` full or closed stdout)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        report = Path(scratch) / "report.jsonl"
+        try:
+            out = subprocess.run([sys.executable, str(HERE / "driver.py"), json.dumps(argvs), mode, str(report)],
+                                 capture_output=True, text=True, timeout=TIMEOUT, cwd=cwd, env=environment(),
+                                 preexec_fn=_cap)
+        except subprocess.TimeoutExpired:
+            done = report.read_text() if report.exists() else ""
+            pytest.fail(f"hung: no answer within {TIMEOUT} s; finished before the hang: {done[-2000:]}")
+        lines = report.read_text().splitlines() if report.exists() else []
+    results = [json.loads(line) for line in lines]
     assert len(results) == len(argvs), (out.returncode, out.stderr[-3000:])
     return results
 

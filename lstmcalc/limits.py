@@ -16,6 +16,7 @@ import json
 import math
 import os
 import stat
+import tokenize
 import zipfile
 import zlib
 
@@ -223,7 +224,8 @@ def npy_header(file: str, what: str, fh, data_bytes: int) -> tuple[tuple[int, ..
             shape, _, dtype = fmt.read_array_header_2_0(fh, max_header_size=NPY_MAX_HEADER)
         else:
             raise ValueError(f"unknown .npy format version {major}.{minor}")
-    except (ValueError, OSError, EOFError, SyntaxError, TypeError, KeyError) as e:
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError, KeyError, RecursionError, MemoryError,
+            tokenize.TokenError) as e:  # numpy parses the header with tokenize and ast.literal_eval
         text = str(e).strip().splitlines()
         raise FileError(f"{file}: {what}: not a readable .npy header ({text[0] if text else type(e).__name__})") \
             from None

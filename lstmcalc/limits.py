@@ -16,6 +16,7 @@ import json
 import math
 import os
 import stat
+import struct
 import tokenize
 import zipfile
 import zlib
@@ -32,7 +33,10 @@ NPY_MAX_HEADER = 10_000  # numpy's own default limit for .npy headers
 WEIGHT_DTYPES = ("float16", "float32", "float64")
 
 
-ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, zlib.error, NotImplementedError)
+# what zipfile raises for a damaged archive: bad structures, names that are not UTF-8, bad
+# deflate streams, unknown compression methods, offsets that do not unpack
+ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, zlib.error, NotImplementedError,
+              ValueError, struct.error)
 
 
 def first_line(e: BaseException) -> str:

@@ -6,7 +6,9 @@ examples, a 256 MiB memory budget), plus a fixed sample in a subprocess under ul
 
 from __future__ import annotations
 
+import functools
 import os
+import tempfile
 
 import numpy as np
 import pytest
@@ -29,14 +31,14 @@ BUDGET = 256 * 1024**2
 EXAMPLES = int(os.environ.get("LSTMCALC_FUZZ_EXAMPLES", "40"))  # per format; raise it for a longer campaign
 
 
-@pytest.fixture(scope="module")
-def valid(tmp_path_factory) -> dict[str, bytes]:
-    folder = tmp_path_factory.mktemp("valid")
-    out = {}
-    for ext in EXTENSIONS:
-        hf.VALID[ext](folder / f"v{ext}")
-        out[ext] = (folder / f"v{ext}").read_bytes()
-    return out
+@functools.lru_cache(maxsize=None)
+def valid(ext: str) -> bytes:
+    """The bytes of a valid file of one LSTM layer (a function, not a fixture: hypothesis
+    would print every fixture's value with each failing example)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, f"v{ext}")
+        hf.VALID[ext](path)
+        return open(path, "rb").read()
 
 
 def commands(path: str, ext: str) -> list[list[str]]:
@@ -94,10 +96,10 @@ def check(result, argv):
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(mutations=st.lists(MUTATION, min_size=1, max_size=3))
-def test_mutated_files_are_read_or_refused_in_one_line(valid, tmp_path_factory, ext, mutations):
+def test_mutated_files_are_read_or_refused_in_one_line(tmp_path_factory, ext, mutations):
     folder = tmp_path_factory.mktemp("fuzz")
     path = folder / f"m{ext}"
-    path.write_bytes(mutate(valid[ext], mutations))
+    path.write_bytes(mutate(valid(ext), mutations))
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(memory, "memory_limits", lambda: {"the test's budget": BUDGET})
         for argv in commands(str(path), ext):
@@ -105,7 +107,7 @@ def test_mutated_files_are_read_or_refused_in_one_line(valid, tmp_path_factory, 
     assert os.listdir(folder) == [path.name]
 
 
-def test_a_sample_of_mutations_in_a_capped_subprocess(valid, tmp_path):
+def test_a_sample_of_mutations_in_a_capped_subprocess(tmp_path):
     """The same, for 5 fixed mutations per format, as the real command line runs them
     (under ulimit -v: a crash or hang of a C library would show here)."""
     rng = np.random.default_rng(12)
@@ -116,7 +118,7 @@ def test_a_sample_of_mutations_in_a_capped_subprocess(valid, tmp_path):
             mutations = [(kinds[(k + j) % len(kinds)], float(rng.random()), int(rng.integers(8)),
                           rng.bytes(int(rng.integers(1, 16)))) for j in range(1 + k % 3)]
             name = f"m{k}{ext}"
-            (tmp_path / name).write_bytes(mutate(valid[ext], mutations))
+            (tmp_path / name).write_bytes(mutate(valid(ext), mutations))
             argvs += commands(name, ext)
     before = sorted(os.listdir(tmp_path))
     for result in run_capped(argvs, cwd=tmp_path):

@@ -175,3 +175,25 @@ def test_the_guard_names_what_limits_it(fake_system):
 
     with pytest.raises(memory.SizeError, match=r"more than the 1\.00 GiB of memory available \(limited by cgroup"):
         memory.check_memory(make_spec(1024, 1024, batch=64, time=1000))
+
+
+def test_readme_states_the_limits_in_force():
+    """The README's Errors section gives the limits the code applies, and the exit codes."""
+    from pathlib import Path
+
+    from lstmcalc import limits
+    from lstmcalc.spec import SpecError
+    from lstmcalc.errors import FileError
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    errors = text.split("## Errors\n", 1)[1].split("\n## ", 1)[0]
+    assert f"at most {limits.MAX_JSON_BYTES // 2**20} MiB" in errors  # config.json
+    assert limits.MAX_PICKLE_BYTES == limits.MAX_JSON_BYTES  # "config.json and ... data.pkl at most 64 MiB"
+    assert f"{limits.MAX_JSON_DEPTH} levels of nesting" in errors
+    assert f"at most {limits.NPY_MAX_HEADER:,} bytes" in errors
+    assert f"the file and {limits.SAFETENSORS_MAX_HEADER // 10**6} MB" in errors
+    assert f"(above {memory.ALWAYS_FITS // 2**20} MiB)" in errors
+    assert f"{memory.FALLBACK_AVAILABLE // 2**30} GiB is\nassumed" in errors
+    assert "| 1 | a file or the environment" in errors and "| 2 | a bad option" in errors
+    assert (SpecError.code, FileError.code, memory.SizeError.code) == (2, 1, 1)
+    assert "`SpecError` (2), `FileError` (1), `SizeError` (1)" in errors

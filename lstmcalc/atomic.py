@@ -106,7 +106,10 @@ def write_atomic(path, write: Callable[[BinaryIO], None], option: str, inputs: I
             write(f)
             f.flush()
             os.fsync(f.fileno())
-            os.fchmod(f.fileno(), mode) if hasattr(os, "fchmod") else os.chmod(tmp, mode)
+            if hasattr(os, "fchmod"):  # mkstemp made it 0600
+                os.fchmod(f.fileno(), mode)
+            else:  # Windows
+                os.chmod(tmp, mode)
         os.replace(tmp, real)
         tmp = None
     except OSError as e:

@@ -19,6 +19,10 @@ Formats, chosen by extension and then checked by content:
 - ``.safetensors``: through ``safetensors.numpy`` (no torch).
 - ``.npz``: ``np.load(path, allow_pickle=False)``.
 
+Every file is checked by :mod:`lstmcalc.limits` before it is read: a regular file, declared
+sizes (zip members, HDF5 datasets, the safetensors header, ``.npy`` headers) within the file
+and the memory budget, bounded JSON; and after: finite floats of one dtype per layer.
+
 Flat files (state_dict, safetensors, npz) hold PyTorch names, grouped into modules by
 their prefix (``encoder.lstm.weight_ih_l0``), or our Keras keys
 (:func:`lstmcalc.conventions.weights_key`). The cell follows from the shapes: the
@@ -764,6 +768,11 @@ def _read_torch(file: str) -> list[FoundLayer]:
             raise FileError(
                 f"{file}: holds a pickled Python object ({found[1]}), not only tensors; lstmcalc loads PyTorch "
                 "files only with weights_only=True, so save model.state_dict() rather than the model"
+            ) from None
+        alloc = re.search(r"you tried to allocate (\d+) bytes", text)
+        if alloc:  # a legacy (pre-zip) pickle declares its storages' sizes inside the pickle
+            raise FileError(
+                f"{file}: declares a tensor storage of {size_text(int(alloc[1]))}, more than the memory available"
             ) from None
         reason = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)
         detail = reason[1].strip() if reason else f"{type(e).__name__}: {_first_line(e)}"

@@ -251,6 +251,18 @@ def torch_storage_liar(path) -> None:
     open(path, "wb").write(bytes(data))
 
 
+def torch_legacy_huge(path) -> None:
+    """A legacy (pre-zip, torch.save(..., _use_new_zipfile_serialization=False)) file whose
+    pickle declares a storage of 2**40 floats; the pickle is protocol 2, without frames, so
+    the number can be replaced by a longer one."""
+    import torch
+
+    torch.save({"weight_ih_l0": torch.zeros(8, 3)}, path, _use_new_zipfile_serialization=False)
+    data = open(path, "rb").read()
+    at = data.index(b"X\x03\x00\x00\x00cpuq\x06K\x18") + len(b"X\x03\x00\x00\x00cpuq\x06")
+    open(path, "wb").write(data[:at] + b"\x8a\x06" + (2**40).to_bytes(6, "little") + data[at + 2:])  # LONG1
+
+
 # --- bad numbers ------------------------------------------------------------------------------------
 
 

@@ -34,6 +34,7 @@ CASES = [
     ("liar.npy", hf.npy_liar, "inputs", "declares shape (1024, 1024, 1024) of float32"),
     ("attack.pt", lambda p: hf.torch_pickle_attack(p, MARKER), "inspect", "holds a pickled Python object"),
     ("liar.pt", hf.torch_storage_liar, "inspect", "declares 3,221,225,472 bytes (3.00 GiB) but the whole file"),
+    ("legacy_huge.pt", hf.torch_legacy_huge, "inspect", "declares a tensor storage of 4,398,046,511,104 bytes"),
     ("nan.pt", hf.torch_file_of(hf.with_nan(hf.torch_weights(), "weight_hh_l0")), "inspect",
      "weight_hh_l0: holds 1 NaN"),
     ("inf.safetensors", hf.safetensors_of(hf.with_nan(hf.torch_weights(), "bias_ih_l0", np.inf)), "inspect",

@@ -51,7 +51,14 @@ class MergeMode(str, Enum):
     ave = "ave"
 
 
+def _one_line(message: str) -> str:
+    """``message`` with every control character escaped (a newline or a terminal escape in a
+    name read from a file must not break the one line or reach the terminal)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+
+
 def _fail(message: str, code: int) -> int:
+    message = _one_line(message)
     if sys.stderr is not None:  # with stderr closed, the exit code is all that is left
         try:
             sys.stderr.write(f"{PROG}: error: {message}\n")

@@ -467,7 +467,7 @@ def _find_rnns(file: str, h5) -> list[_H5Rnn]:
         parts = name.split("/")
         # Keras 3: <layer>/cell/vars/{0,1[,2]}
         if parts[-1] == "vars" and len(parts) >= 2 and parts[-2] == "cell":
-            keys = sorted(obj.keys())
+            keys = sorted(k for k in obj.keys() if isinstance(k, str))  # h5py gives bytes for non-UTF-8 names
             if keys in (["0", "1"], ["0", "1", "2"]) and all(isinstance(obj[k], h5py.Dataset) for k in keys):
                 roles = ("kernel", "recurrent_kernel", "bias")
                 arrays = {r: _read_dataset(file, obj[k]) for r, k in zip(roles, keys)}
@@ -475,7 +475,9 @@ def _find_rnns(file: str, h5) -> list[_H5Rnn]:
                 found.append(_H5Rnn("/".join(parts[:-2]), True, arrays, sources))
             return
         # legacy: kernel[:0], recurrent_kernel[:0][, bias[:0]] side by side
-        datasets = {k.split(":")[0]: obj[k] for k in obj.keys() if isinstance(obj[k], h5py.Dataset)}
+        datasets = {
+            k.split(":")[0]: obj[k] for k in obj.keys() if isinstance(k, str) and isinstance(obj[k], h5py.Dataset)
+        }
         if "kernel" in datasets and "recurrent_kernel" in datasets:
             roles = [k for k in ("kernel", "recurrent_kernel", "bias") if k in datasets]
             arrays = {k: _read_dataset(file, datasets[k]) for k in roles}

@@ -263,6 +263,24 @@ def torch_legacy_huge(path) -> None:
     open(path, "wb").write(data[:at] + b"\x8a\x06" + (2**40).to_bytes(6, "little") + data[at + 2:])  # LONG1
 
 
+def keras_control_names(path) -> None:
+    """A .keras whose weights member is named with a newline and a terminal escape."""
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("config.json", json.dumps(KERAS_CONFIG))
+        z.writestr("model.weights\n\x1b[31mh5", weights_h5_bytes())
+
+
+def h5_bytes_names(path) -> None:
+    """A .weights.h5 whose cell/vars group holds a dataset named by bytes that are not UTF-8
+    (h5py then lists str and bytes names together)."""
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        group = f.create_group("layers/lstm/cell/vars")
+        group.create_dataset("0", data=keras_weights()["kernel"])
+        group.create_dataset(b"\xff\xfe", data=keras_weights()["recurrent_kernel"])
+
+
 # --- bad numbers ------------------------------------------------------------------------------------
 
 

@@ -25,6 +25,8 @@ CASES = [
     ("deep.keras", hf.keras_deep_config, "inspect", "config.json is nested"),
     ("unwritten.keras", hf.keras_never_written, "inspect", "(200000, 800000)"),
     ("unwritten.weights.h5", hf.h5_never_written, "inspect", "(200000, 800000)"),
+    ("control.keras", hf.keras_control_names, "inspect", r"(found: config.json, model.weights\n\x1b[31mh5)"),
+    ("bytes_names.weights.h5", hf.h5_bytes_names, "inspect", "no LSTM, GRU or SimpleRNN layer"),
     ("bomb.npz", hf.npz_bomb, "inspect", "kernel.npy needs 3,221,225,600 bytes"),
     ("liar.npz", hf.npz_liar, "inspect", "kernel.npy: the header declares shape (32768, 65536)"),
     ("bomb_weights.npz", hf.npz_bomb, "weights", "kernel.npy needs 3,221,225,600 bytes"),

@@ -53,6 +53,7 @@ from .limits import (
     check_npz,
     check_numbers,
     check_zip_member,
+    is_zip,
     parse_json,
     regular_file,
     safetensors_header,
@@ -359,11 +360,7 @@ _H5_LIMITS: ContextVar[tuple[int, Budget]] = ContextVar("_H5_LIMITS")
 def _read_keras_archive(file: str) -> list[FoundLayer]:
     _, size = regular_file(file)
     budget = Budget(file)
-    try:
-        is_zip = zipfile.is_zipfile(file)
-    except OSError as e:
-        raise FileError(f"{file}: cannot read ({_first_line(e)})") from None
-    if not is_zip:
+    if not is_zip(file):
         raise FileError(
             f"{file}: not a zip archive, or a truncated one "
             "(a .keras file is a zip with config.json and model.weights.h5)"
@@ -462,7 +459,7 @@ def _find_rnns(file: str, h5) -> list[_H5Rnn]:
     found: list[_H5Rnn] = []
 
     def visit(name, obj):
-        if not isinstance(obj, h5py.Group):
+        if not isinstance(name, str) or not isinstance(obj, h5py.Group):  # bytes: a name that is not UTF-8
             return
         parts = name.split("/")
         # Keras 3: <layer>/cell/vars/{0,1[,2]}
@@ -750,12 +747,12 @@ def _read_torch(file: str) -> list[FoundLayer]:
     _, size = regular_file(file)
     with open(file, "rb") as fh:
         head = fh.read(1)
-    is_zip = zipfile.is_zipfile(file)
-    if not is_zip and head != b"\x80":  # torch.save writes a zip; before 1.6, a pickle
+    zipped = is_zip(file)
+    if not zipped and head != b"\x80":  # torch.save writes a zip; before 1.6, a pickle
         raise FileError(
             f"{file}: not a PyTorch file, or a truncated one (torch.save writes a zip archive; this is no complete zip)"
         )
-    if is_zip:
+    if zipped:
         _check_torch_zip(file, size)
     try:
         with warnings.catch_warnings():

@@ -1,7 +1,10 @@
 """The ``lstmcalc`` command: parse options, call the library, render the result.
 
 Errors become one line on stderr here, at the edge: bad options and impossible
-combinations exit 2, bad files exit 1; never a traceback, nothing on stdout.
+combinations exit 2, bad files and the environment (memory, a full disk, a closed
+stdout) exit 1; never a traceback, nothing on stdout. Only the library's own errors
+(:class:`lstmcalc.errors.LstmcalcError`) are caught: anything else is a bug and shows
+as one.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from . import __version__
+from .errors import LstmcalcError
 from .frameworks import FRAMEWORKS
 from .spec import SpecError
 
@@ -49,9 +53,107 @@ class MergeMode(str, Enum):
     ave = "ave"
 
 
+def _one_line(message: str) -> str:
+    """``message`` with every control character escaped (a newline or a terminal escape in a
+    name read from a file must not break the one line or reach the terminal)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+
+
+# Library keyword (SpecError.param) -> command-line option: errors name the flag here, at the edge.
+OPTION_NAMES = {
+    "units": "--units",
+    "input_size": "--input",
+    "cell": "--cell",
+    "framework": "--framework",
+    "bias": "--no-bias",
+    "bidirectional": "--bidirectional",
+    "merge_mode": "--merge-mode",
+    "layers": "--layers",
+    "proj_size": "--proj-size",
+    "reset_after": "--reset-after/--no-reset-after",
+    "batch": "--batch",
+    "time": "--time",
+    "return_sequences": "--return-sequences",
+    "return_state": "--return-state",
+    "activation": "--activation",
+    "dtype": "--dtype",
+    "source": "--from",
+    "target": "--to",
+    "output": "--output/-o",
+    "layer": "--layer",
+    "seed": "--seed",
+    "save": "--save",
+    "backend": "--backend",
+    "x": "--inputs",
+    "weights": "--weights",
+    "peepholes": "--peepholes",
+    "layout": "--layout",
+    "plot": "--plot",
+    "initial_state": "--initial-state",
+    "lengths": "--lengths",
+}
+
+
+def option_name(param: str) -> str:
+    """The flag that sets library keyword ``param``."""
+    return OPTION_NAMES.get(param, "--" + param.replace("_", "-"))
+
+
 def _fail(message: str, code: int) -> int:
-    sys.stderr.write(f"{PROG}: error: {message}\n")
+    message = _one_line(message)
+    if sys.stderr is not None:  # with stderr closed, the exit code is all that is left
+        try:
+            sys.stderr.write(f"{PROG}: error: {message}\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
     return code
+
+
+class _OutputError(LstmcalcError):
+    """Standard output cannot be written (a full disk, a closed descriptor)."""
+
+
+class _Stdout:
+    """sys.stdout while a command runs: a write or flush that fails with an OSError (a full
+    disk, ``> /dev/full``) becomes :class:`_OutputError`, one line, not a traceback; a
+    closed pipe (``| head``) stays a BrokenPipeError, which ends the command quietly."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def _guard(self, call, *args):
+        try:
+            return call(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise _OutputError(f"cannot write to standard output ({e.strerror or e})") from None
+
+    def write(self, text):
+        return self._guard(self._stream.write, text)
+
+    def writelines(self, lines):
+        return self._guard(self._stream.writelines, lines)
+
+    def flush(self):
+        return self._guard(self._stream.flush)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _silence_stdout() -> None:
+    """Point fd 1 at /dev/null, so the interpreter's last flush of what is still buffered
+    cannot fail again at exit ("Exception ignored ... BrokenPipeError")."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ is not None else 1)
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _click_message(err) -> str:
@@ -221,29 +323,56 @@ class _Group(TyperGroup):
         _write_help(self, ctx, formatter, [("Commands", rows), ("Options", options)])
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if sys.stdout is None:  # started with fd 1 closed (`>&-`): nowhere to put any output
+            code = _fail("standard output is closed; nothing can be printed (redirect it to a file or /dev/null)", 1)
+            if standalone_mode:
+                sys.exit(code)
+            return code
+        real_stdout = sys.stdout
+        sys.stdout = _Stdout(real_stdout)
         try:
-            rv = super().main(
-                args=args, prog_name=prog_name or PROG, complete_var=complete_var,
-                standalone_mode=False, **extra,
-            )
-            code = rv if isinstance(rv, int) else 0
-        except SpecError as err:
-            code = _fail(f"{err.option}: {err.problem}", 2)
-        except ValueError as err:  # the library's other errors carry their exit code
-            code = _fail(str(err), getattr(err, "code", 1))
-        except typer.TyperException as err:  # Click's usage errors (exit_code 2)
-            if type(err).__name__ == "NoArgsIsHelpError":
-                sys.stdout.write(err.ctx.get_help() + "\n")
-                code = 0
-            else:
-                code = _fail(_click_message(err), getattr(err, "exit_code", 2))
-        except typer.Abort:
-            code = _fail("aborted", 1)
-        except BrokenPipeError:
-            code = 1
+            code = self._run(args, prog_name, complete_var, extra)
+        finally:
+            sys.stdout = real_stdout
         if standalone_mode:
             sys.exit(code)
         return code
+
+    def _run(self, args, prog_name, complete_var, extra) -> int:
+        """The command, its errors as (one line on stderr, exit code), stdout flushed."""
+        try:
+            try:
+                rv = super().main(
+                    args=args, prog_name=prog_name or PROG, complete_var=complete_var,
+                    standalone_mode=False, **extra,
+                )
+                code = rv if isinstance(rv, int) else 0
+            except typer.TyperException as err:  # Click's usage errors (exit_code 2)
+                if type(err).__name__ != "NoArgsIsHelpError":
+                    raise
+                sys.stdout.write(err.ctx.get_help() + "\n")
+                code = 0
+            sys.stdout.flush()  # a full disk shows here, not in the interpreter's last flush
+            return code
+        except SpecError as err:  # an option: exit 2, named by its flag
+            return _fail(f"{option_name(err.param)}: {err.problem}", 2)
+        except LstmcalcError as err:  # a file or the environment: exit 1
+            if isinstance(err, _OutputError):
+                _silence_stdout()
+            return _fail(str(err), 1)
+        except typer.TyperException as err:
+            return _fail(_click_message(err), getattr(err, "exit_code", 2))
+        except typer.Abort:
+            return _fail("aborted", 1)
+        except BrokenPipeError:
+            _silence_stdout()
+            return 1
+        except MemoryError:  # the memory guard estimates; this is the allocation it did not foresee
+            from .memory import memory_budget
+
+            free, source = memory_budget()
+            return _fail(f"out of memory ({free / 1024**3:,.2f} GiB available, limited by {source}); "
+                         "use smaller sizes or a smaller file", 1)
 
 
 app = typer.Typer(
@@ -648,10 +777,7 @@ def run(
     if save is not None:
         from .converting import check_output_path
 
-        try:
-            check_output_path(save)  # before any work: a bad path writes nothing
-        except SpecError as err:
-            raise SpecError("save", err.problem) from None
+        check_output_path(save, "--save", [weights, inputs])  # before any work: a bad path writes nothing
     for name, value in (("seed", seed), ("batch", batch), ("time", time), ("layers", layers)):
         if value is not None and value < (0 if name == "seed" else 1):
             raise SpecError(name, f"must be a whole number >= {0 if name == 'seed' else 1}, got {value}")
@@ -703,7 +829,7 @@ def run(
     if save is not None:
         from .weights import save_npz
 
-        save_npz(save, report.result, report.spec)
+        save_npz(save, report.result, report.spec, inputs=[weights, inputs])
     if json:
         _print_json(report.to_dict())
     else:
@@ -742,7 +868,7 @@ def convert(
     from .converting import check_output_path, convert_weights, save_arrays
     from .readers import read_layer
 
-    check_output_path(output)  # before reading anything: a bad path writes nothing
+    check_output_path(output, "--output", [path])  # before reading anything: a bad path writes nothing
     found = read_layer(path, layer)
     spec = found.spec
     if cell is not None and cell.value != spec.cell:
@@ -759,7 +885,7 @@ def convert(
     arrays = convert_weights(found.weights, cell=spec.cell, source=spec.framework, target=to,
                              bidirectional=bidirectional, layers=layers,
                              reset_after=reset_after if spec.cell == "gru" else None)
-    save_arrays(output, arrays)
+    save_arrays(output, arrays, "--output", [path])
     if json:
         _print_json({"input": path, "output": output, "cell": spec.cell, "from": spec.framework, "to": to,
                      "unknown": {k: list(v) for k, v in found.unknown.items() if k != "reset_after"},

@@ -23,13 +23,12 @@ Tensors whose names or shapes contradict each other raise :class:`FileError`.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 
 import numpy as np
 
 from . import frameworks
+from .atomic import check_target, write_atomic
 from .conventions import all_tensors, weights_key
 from .errors import FileError
 from .frameworks import make_spec
@@ -229,26 +228,18 @@ def _bad_choice(param: str, value, allowed: tuple[str, ...]):
     raise SpecError(param, f"must be one of {', '.join(allowed)}, got {value!r}")
 
 
-def check_output_path(path: str) -> None:
-    """An ``.npz`` path whose folder exists; checked before any work is done."""
+def check_output_path(path: str, option: str = "--output", inputs: Iterable = ()) -> None:
+    """An ``.npz`` path that can be written without losing anything, checked before any work:
+    :class:`SpecError` for another extension (a bad option), :class:`FileError` for a
+    directory, a missing or unwritable folder, or one of ``inputs`` (see
+    :func:`lstmcalc.atomic.check_target`)."""
+    check_target(path, option, inputs)  # first: a directory or device is refused as a path (exit 1)
     if not str(path).endswith(".npz"):
-        raise SpecError("output", f"{path!r} must end in .npz")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise SpecError("output", f"folder {folder!r} does not exist")
+        raise SpecError("save" if option == "--save" else "output", f"{path!r} must end in .npz")
 
 
-def save_arrays(path: str, arrays: Mapping[str, np.ndarray]) -> None:
-    """Write ``arrays`` to an ``.npz`` atomically: a temporary file in the same folder,
-    then a rename, so a failure never leaves a half-written file behind."""
-    check_output_path(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".lstmcalc-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def save_arrays(path: str, arrays: Mapping[str, np.ndarray], option: str = "--output", inputs: Iterable = ()) -> None:
+    """Write ``arrays`` to an ``.npz`` atomically (:func:`lstmcalc.atomic.write_atomic`): a
+    failure never leaves a half-written file behind, and the target is never an input."""
+    check_output_path(path, option, inputs)
+    write_atomic(path, lambda f: np.savez(f, **arrays), option, inputs)

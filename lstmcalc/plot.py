@@ -3,34 +3,32 @@
 from __future__ import annotations
 
 import os
-import tempfile
 
+from .atomic import check_target, write_atomic
 from .counting import Grid
+from .errors import LstmcalcError
+from .spec import SpecError
 
 FORMATS = (".png", ".svg")
 WIDTH_IN, HEIGHT_IN, DPI = 8.0, 5.0, 100  # a PNG of 800 × 500 pixels
 
 
-class PlotError(ValueError):
-    """A plot that cannot be written: missing extra, bad path or extension."""
-
-    def __init__(self, message: str, code: int = 2):
-        self.code = code
-        super().__init__(message)
+class PlotError(LstmcalcError):
+    """A plot that cannot be made here: matplotlib (the ``plot`` extra) is not installed. A
+    bad extension is a :class:`~lstmcalc.spec.SpecError`, a path that cannot be written a
+    :class:`~lstmcalc.errors.FileError`."""
 
 
 def check_path(path: str) -> str:
     """Validate the output path before any work: its folder must exist, its extension be known."""
     ext = os.path.splitext(path)[1].lower()
     if ext not in FORMATS:
-        raise PlotError(f"--plot: {path!r} has extension {ext or '(none)'!r}; allowed: .png, .svg")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise PlotError(f"--plot: folder {folder!r} does not exist")
+        raise SpecError("plot", f"{path!r} has extension {ext or '(none)'!r}; allowed: .png, .svg")
+    check_target(path, "--plot")
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise PlotError("--plot needs matplotlib: pip install 'lstmcalc[plot]'") from None
+        raise PlotError("drawing a plot needs matplotlib: pip install 'lstmcalc[plot]'") from None
     return ext
 
 
@@ -58,13 +56,4 @@ def plot_grid(grid: Grid, path: str, title: str) -> None:
     ax.legend(fontsize="small")
     fig.tight_layout()
 
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".lstmcalc-", suffix=ext, dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format=ext[1:], dpi=DPI)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, lambda f: fig.savefig(f, format=ext[1:], dpi=DPI), "--plot")

@@ -20,6 +20,10 @@ Formats, chosen by extension and then checked by content:
 - ``.npz``: ``np.load(path, allow_pickle=False)``.
 - ``.msgpack``: a Flax parameter tree (``flax.serialization``), paths joined with ``/``.
 
+Every file is checked by :mod:`lstmcalc.limits` before it is read: a regular file, declared
+sizes (zip members, HDF5 datasets, the safetensors header, ``.npy`` headers) within the file
+and the memory budget, bounded JSON; and after: finite floats of one dtype per layer.
+
 Flat files (state_dict, safetensors, npz) hold PyTorch names, grouped into modules by
 their prefix (``encoder.lstm.weight_ih_l0``), or our Keras keys
 (:func:`lstmcalc.conventions.weights_key`). The cell follows from the shapes: the
@@ -29,10 +33,10 @@ recurrent tensor holds G blocks of H (4 LSTM, 3 GRU, 1 SimpleRNN).
 from __future__ import annotations
 
 import io
-import json
 import re
 import zipfile
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +48,21 @@ from .converting import infer_layer_spec as _infer_spec
 from .errors import FileError
 from .counting import total_count
 from .frameworks import legacy_h5_framework, make_spec
+from .limits import (
+    MAX_JSON_BYTES,
+    MAX_PICKLE_BYTES,
+    Budget,
+    ZIP_ERRORS,
+    check_h5_dataset,
+    check_npz,
+    check_numbers,
+    check_zip_member,
+    is_zip,
+    parse_json,
+    regular_file,
+    safetensors_header,
+    size_text,
+)
 from .spec import LayerSpec, SpecError
 
 FILES_EXTRA = "pip install 'lstmcalc[files]'"
@@ -227,7 +246,10 @@ def gate_stats(spec: LayerSpec, weights: Mapping[str, np.ndarray]) -> tuple[Gate
 
 def _found(name: str, spec: LayerSpec, weights: dict, file: str, location: str, unknown: dict | None = None) -> FoundLayer:
     """``unknown``: what the file does not say; None for a file without config (then every
-    option its tensors cannot show, :func:`~lstmcalc.converting.unknown_options`)."""
+    option its tensors cannot show, :func:`~lstmcalc.converting.unknown_options`).
+    ``location``: flat files name the tensors by prefix ("encoder.lstm.weight_ih_l0"), h5 files
+    by the layer."""
+    check_numbers(file, weights, location if not location or location.endswith(".") else f"{name}: ")
     unknown = unknown_options(spec) if unknown is None else unknown
     return FoundLayer(name, spec, weights, gate_stats(spec, weights), file, location, unknown)
 
@@ -246,13 +268,10 @@ def read_layers(path, layer: str | None = None) -> list[FoundLayer]:
     """
     file = str(path)
     p = Path(path)
-    if not p.exists():
-        raise FileError(f"{file}: no such file")
-    if p.is_dir():
-        raise FileError(f"{file}: is a directory, not a weights file")
     suffix = p.suffix.lower()
     if suffix not in EXTENSIONS:
         raise FileError(f"{file}: unknown extension {p.suffix or '(none)'!r}; allowed: {', '.join(EXTENSIONS)}")
+    regular_file(file)  # before anything opens it: no directory, FIFO or device
     reader = {
         ".keras": _read_keras_archive,
         ".h5": _read_h5_file,
@@ -358,8 +377,13 @@ def _snake(name: str) -> str:
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
+# While an h5 file is read: (the h5's size in bytes, the file's memory budget), for the dataset checks.
+_H5_LIMITS: ContextVar[tuple[int, Budget]] = ContextVar("_H5_LIMITS")
+
 def _read_keras_archive(file: str) -> list[FoundLayer]:
-    if not zipfile.is_zipfile(file):
+    _, size = regular_file(file)
+    budget = Budget(file)
+    if not is_zip(file):
         raise FileError(
             f"{file}: not a zip archive, or a truncated one "
             "(a .keras file is a zip with config.json and model.weights.h5)"
@@ -371,44 +395,70 @@ def _read_keras_archive(file: str) -> list[FoundLayer]:
                 if member not in names:
                     listing = ", ".join(sorted(names)[:5]) + (", …" if len(names) > 5 else "") or "nothing"
                     raise FileError(f"{file}: the archive has no {member} (found: {listing})")
-            config_bytes = z.read("config.json")
-            h5_bytes = z.read("model.weights.h5")
+            config_info, h5_info = z.getinfo("config.json"), z.getinfo("model.weights.h5")
+            check_zip_member(file, config_info, size, budget, cap=MAX_JSON_BYTES)
+            check_zip_member(file, h5_info, size, budget)
+            config_bytes = z.read(config_info)
+            h5_bytes = z.read(h5_info)
     except FileError:
         raise
-    except (zipfile.BadZipFile, EOFError, OSError, zipfile.LargeZipFile) as e:
+    except ZIP_ERRORS as e:
         raise FileError(f"{file}: truncated or damaged archive ({_first_line(e)})") from None
-    try:
-        config = json.loads(config_bytes)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise FileError(f"{file}: config.json is not valid JSON ({_first_line(e)})") from None
+    config = parse_json(file, "config.json", config_bytes)
     h5py = _need("h5py", file, ".keras files")
     try:
         h5 = h5py.File(io.BytesIO(h5_bytes), "r")
-    except OSError as e:
+    except (OSError, ValueError) as e:  # h5py raises both for a damaged file image
         raise FileError(
             f"{file}: model.weights.h5 in the archive is not a readable HDF5 file ({_first_line(e)})"
         ) from None
-    with h5:
-        return _keras_layers(file, h5, config, archive=True)
+    token = _H5_LIMITS.set((len(h5_bytes), budget))
+    try:
+        with h5:
+            return _keras_layers(file, h5, config, archive=True)
+    finally:
+        _H5_LIMITS.reset(token)
 
 
 def _read_h5_file(file: str) -> list[FoundLayer]:
     h5py = _need("h5py", file, ".h5 files")
-    if not h5py.is_hdf5(file):
-        raise FileError(f"{file}: not an HDF5 file")
+    _, size = regular_file(file)
     try:
+        if not h5py.is_hdf5(file):
+            raise FileError(f"{file}: not an HDF5 file")
         h5 = h5py.File(file, "r")
-    except OSError as e:
+    except (OSError, ValueError) as e:
         raise FileError(f"{file}: damaged or truncated HDF5 file ({_first_line(e)})") from None
-    with h5:
-        config = None
-        raw = h5.attrs.get("model_config")  # legacy model.save("m.h5")
-        if raw is not None:
-            try:
-                config = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                config = None
-        return _keras_layers(file, h5, config)
+    token = _H5_LIMITS.set((size, Budget(file)))
+    try:
+        with h5:
+            return _keras_layers(file, h5, _legacy_config(file, h5))
+    except (OSError, RuntimeError, KeyError) as e:  # h5py: damaged groups, links or attributes
+        raise FileError(f"{file}: damaged HDF5 file ({_first_line(e)})") from None
+    finally:
+        _H5_LIMITS.reset(token)
+
+
+def _legacy_config(file: str, h5):
+    """A legacy ``model.save("m.h5")`` file's ``model_config`` attribute, bounded; None when
+    absent or unreadable (the weights are then read by their names alone)."""
+    if "model_config" not in h5.attrs:
+        return None
+    try:
+        stored = int(h5.attrs.get_id("model_config").get_storage_size())
+    except (OSError, KeyError, ValueError, RuntimeError):
+        return None
+    if stored > MAX_JSON_BYTES:
+        raise FileError(f"{file}: the model_config attribute is {size_text(stored)}; allowed: at most "
+                        f"{size_text(MAX_JSON_BYTES)}")
+    try:
+        raw = h5.attrs["model_config"]
+    except (OSError, KeyError, ValueError, RuntimeError, TypeError):
+        return None
+    try:
+        return parse_json(file, "the model_config attribute", raw if isinstance(raw, bytes) else str(raw))
+    except FileError:
+        return None
 
 
 def _first_line(e: BaseException) -> str:
@@ -417,9 +467,11 @@ def _first_line(e: BaseException) -> str:
 
 
 def _read_dataset(file: str, ds) -> np.ndarray:
+    size, budget = _H5_LIMITS.get()
+    check_h5_dataset(file, ds, size, budget)  # before a byte of it is read
     try:
         return _plain(np.asarray(ds[()]))
-    except (OSError, ValueError, TypeError) as e:
+    except (OSError, ValueError, TypeError, RuntimeError) as e:
         raise FileError(f"{file}: {ds.name}: unreadable dataset ({_first_line(e)})") from None
 
 
@@ -430,12 +482,12 @@ def _find_rnns(file: str, h5) -> list[_H5Rnn]:
     found: list[_H5Rnn] = []
 
     def visit(name, obj):
-        if not isinstance(obj, h5py.Group):
+        if not isinstance(name, str) or not isinstance(obj, h5py.Group):  # bytes: a name that is not UTF-8
             return
         parts = name.split("/")
         # Keras 3: <layer>/cell/vars/{0,1[,2]}
         if parts[-1] == "vars" and len(parts) >= 2 and parts[-2] == "cell":
-            keys = sorted(obj.keys())
+            keys = sorted(k for k in obj.keys() if isinstance(k, str))  # h5py gives bytes for non-UTF-8 names
             if keys in (["0", "1"], ["0", "1", "2"]) and all(isinstance(obj[k], h5py.Dataset) for k in keys):
                 roles = ("kernel", "recurrent_kernel", "bias")
                 arrays = {r: _read_dataset(file, obj[k]) for r, k in zip(roles, keys)}
@@ -443,7 +495,9 @@ def _find_rnns(file: str, h5) -> list[_H5Rnn]:
                 found.append(_H5Rnn("/".join(parts[:-2]), True, arrays, sources))
             return
         # legacy: kernel[:0], recurrent_kernel[:0][, bias[:0]] side by side
-        datasets = {k.split(":")[0]: obj[k] for k in obj.keys() if isinstance(obj[k], h5py.Dataset)}
+        datasets = {
+            k.split(":")[0]: obj[k] for k in obj.keys() if isinstance(k, str) and isinstance(obj[k], h5py.Dataset)
+        }
         if "kernel" in datasets and "recurrent_kernel" in datasets:
             roles = [k for k in ("kernel", "recurrent_kernel", "bias") if k in datasets]
             arrays = {k: _read_dataset(file, datasets[k]) for k in roles}
@@ -721,16 +775,22 @@ def _read_torch(file: str) -> list[FoundLayer]:
     torch = _need("torch", file, "PyTorch files")
     import warnings
 
+    _, size = regular_file(file)
     with open(file, "rb") as fh:
         head = fh.read(1)
-    if not zipfile.is_zipfile(file) and head != b"\x80":  # torch.save writes a zip; before 1.6, a pickle
+    zipped = is_zip(file)
+    if not zipped and head != b"\x80":  # torch.save writes a zip; before 1.6, a pickle
         raise FileError(
             f"{file}: not a PyTorch file, or a truncated one (torch.save writes a zip archive; this is no complete zip)"
         )
+    if zipped:
+        _check_torch_zip(file, size)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch warns about pickle protocols on the way to its error
             obj = torch.load(file, weights_only=True, map_location="cpu")
+    except MemoryError:
+        raise FileError(f"{file}: the tensors it declares do not fit in the memory available") from None
     except Exception as e:  # torch raises UnpicklingError, RuntimeError, OSError, KeyError, ... for bad files
         text = str(e)
         found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
@@ -738,6 +798,11 @@ def _read_torch(file: str) -> list[FoundLayer]:
             raise FileError(
                 f"{file}: holds a pickled Python object ({found[1]}), not only tensors; lstmcalc loads PyTorch "
                 "files only with weights_only=True, so save model.state_dict() rather than the model"
+            ) from None
+        alloc = re.search(r"you tried to allocate (\d+) bytes", text)
+        if alloc:  # a legacy (pre-zip) pickle declares its storages' sizes inside the pickle
+            raise FileError(
+                f"{file}: declares a tensor storage of {size_text(int(alloc[1]))}, more than the memory available"
             ) from None
         reason = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)
         detail = reason[1].strip() if reason else f"{type(e).__name__}: {_first_line(e)}"
@@ -754,7 +819,11 @@ def _read_torch(file: str) -> list[FoundLayer]:
                 t = value.detach().cpu()
                 if t.dtype in (torch.bfloat16,) or str(t.dtype).startswith("torch.float8"):
                     t = t.float()
-                flat[prefix + str(key)] = t.numpy()
+                try:
+                    flat[prefix + str(key)] = t.numpy()
+                except (TypeError, RuntimeError):  # quantized, sparse, meta or other tensors NumPy cannot hold
+                    raise FileError(f"{file}: {prefix}{key}: a {t.dtype} tensor ({t.layout}), not plain numbers; "
+                                    "allowed: float16, float32, float64") from None
             elif isinstance(value, Mapping):
                 flatten(value, f"{prefix}{key}.")
 
@@ -764,14 +833,33 @@ def _read_torch(file: str) -> list[FoundLayer]:
     return _flat_layers(file, flat)
 
 
+def _check_torch_zip(file: str, size: int) -> None:
+    """Every member of a ``torch.save`` zip, by its declared size, before torch reads one:
+    the pickle at most 64 MiB, each storage within the file and all of them within the budget."""
+    budget = Budget(file)
+    try:
+        with zipfile.ZipFile(file) as z:
+            for info in z.infolist():
+                if info.filename.endswith(".pkl"):
+                    check_zip_member(file, info, size, None, cap=MAX_PICKLE_BYTES)
+                else:
+                    check_zip_member(file, info, size, budget)
+    except FileError:
+        raise
+    except ZIP_ERRORS as e:
+        raise FileError(f"{file}: not a PyTorch file, or a truncated one ({_first_line(e)})") from None
+
+
 def _read_safetensors(file: str) -> list[FoundLayer]:
     st = _need("safetensors.numpy", file, ".safetensors files")
+    _, size = regular_file(file)
+    tensors = safetensors_header(file, size, Budget(file))  # length, JSON, offsets, sizes: before safetensors reads
     try:
         flat = st.load_file(file)
     except TypeError as e:
         if "bfloat16" not in str(e):
             raise FileError(f"{file}: not a readable safetensors file ({_first_line(e)})") from None
-        flat = _safetensors_bfloat16(file)  # the header passed safetensors' checks; NumPy has no bfloat16
+        flat = _safetensors_bfloat16(file, tensors)  # the header passed our checks; NumPy has no bfloat16
     except Exception as e:  # SafetensorError: a header that is not JSON, offsets past the end, ...
         raise FileError(f"{file}: not a readable safetensors file ({_first_line(e)})") from None
     if not flat:
@@ -779,20 +867,18 @@ def _read_safetensors(file: str) -> list[FoundLayer]:
     return _flat_layers(file, dict(flat))
 
 
-def _safetensors_bfloat16(file: str) -> dict[str, np.ndarray]:
+def _safetensors_bfloat16(file: str, tensors: dict) -> dict[str, np.ndarray]:
     """A safetensors file with bfloat16 tensors, read as float32 (bfloat16 is float32's top 16 bits).
 
     Layout (huggingface/safetensors): u64 little-endian header size N, N bytes of JSON
-    ``{name: {"dtype", "shape", "data_offsets": [begin, end]}}``, then the data.
+    ``{name: {"dtype", "shape", "data_offsets": [begin, end]}}``, then the data. ``tensors``:
+    that header, already checked by :func:`lstmcalc.limits.safetensors_header`.
     """
     dtypes = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1", "U8": "u1"}
     out = {}
     with open(file, "rb") as fh:
         size = int.from_bytes(fh.read(8), "little")
-        header = json.loads(fh.read(size))
-        for name, info in header.items():
-            if name == "__metadata__":
-                continue
+        for name, info in tensors.items():
             begin, end = info["data_offsets"]
             fh.seek(8 + size + begin)
             raw = fh.read(end - begin)
@@ -807,17 +893,7 @@ def _safetensors_bfloat16(file: str) -> dict[str, np.ndarray]:
 
 
 def _read_npz(file: str) -> list[FoundLayer]:
-    if not zipfile.is_zipfile(file):
-        with open(file, "rb") as fh:
-            magic = fh.read(6)
-        if magic == b"\x93NUMPY":
-            raise FileError(f"{file}: holds one array (.npy), not named arrays (.npz)")
-        raise FileError(f"{file}: not an .npz archive, or a truncated one (an .npz is a zip of .npy files)")
-    with zipfile.ZipFile(file) as z:
-        odd = [n for n in z.namelist() if not n.endswith(".npy")]
-    if odd:
-        shown = ", ".join(odd[:3]) + (", …" if len(odd) > 3 else "")
-        raise FileError(f"{file}: not an .npz archive: a zip with members that are not .npy arrays ({shown})")
+    check_npz(file)  # a zip of .npy members whose declared sizes fit
     try:
         with np.load(file, allow_pickle=False) as data:
             flat = {k: np.asarray(data[k]) for k in data.files}
@@ -827,7 +903,7 @@ def _read_npz(file: str) -> list[FoundLayer]:
                 f"{file}: holds object arrays, which need unpickling; lstmcalc loads .npz with allow_pickle=False"
             ) from None
         raise FileError(f"{file}: damaged .npz archive ({_first_line(e)})") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as e:
+    except ZIP_ERRORS as e:
         raise FileError(f"{file}: damaged or truncated .npz archive ({_first_line(e)})") from None
     if not flat:
         raise FileError(f"{file}: holds no arrays")

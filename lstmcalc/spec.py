@@ -9,52 +9,23 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from .errors import LstmcalcError
+
 CELLS = ("lstm", "gru", "rnn")
 MERGE_MODES = ("concat", "sum", "mul", "ave")
 ACTIVATIONS = ("tanh", "relu")
 
-# Library keyword -> command-line option, for messages that must name the option.
-OPTION_NAMES = {
-    "units": "--units",
-    "input_size": "--input",
-    "cell": "--cell",
-    "framework": "--framework",
-    "bias": "--no-bias",
-    "bidirectional": "--bidirectional",
-    "merge_mode": "--merge-mode",
-    "layers": "--layers",
-    "proj_size": "--proj-size",
-    "reset_after": "--reset-after/--no-reset-after",
-    "batch": "--batch",
-    "time": "--time",
-    "return_sequences": "--return-sequences",
-    "return_state": "--return-state",
-    "activation": "--activation",
-    "dtype": "--dtype",
-    "source": "--from",
-    "target": "--to",
-    "output": "--output/-o",
-    "layer": "--layer",
-    "seed": "--seed",
-    "save": "--save",
-    "backend": "--backend",
-    "x": "--inputs",
-    "weights": "--weights",
-    "peepholes": "--peepholes",
-    "layout": "--layout",
-}
 
 
-class SpecError(ValueError):
+class SpecError(LstmcalcError):
     """An option value, or a combination of options, that describes no real layer.
 
-    ``param`` is the library keyword (``"input_size"``), ``option`` the command-line
-    spelling (``"--input"``) and ``problem`` the sentence without the name.
+    ``param`` is the library keyword's Python name (``"input_size"``) and ``problem`` the
+    sentence without the name; the CLI names the flag (``--input``) and exits 2.
     """
 
     def __init__(self, param: str, problem: str):
         self.param = param
-        self.option = OPTION_NAMES.get(param, param)
         self.problem = problem
         super().__init__(f"{param}: {problem}")
 

@@ -11,21 +11,20 @@ bidirectional layer). Which tensors a layer has, and their shapes, come from
 from __future__ import annotations
 
 import os
-import tempfile
-import zipfile
 from collections.abc import Mapping
 from dataclasses import replace
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
 from . import frameworks
+from .atomic import write_atomic
 from .conventions import all_tensors, weights_key
 from .converting import describe_allowed, infer_layer_spec, unknown_options
 from .errors import FileError
 from .frameworks import make_spec
 from .frameworks.shared import describe as _describe
+from .limits import ZIP_ERRORS, Budget, check_npz, check_numbers, declared_bytes, npy_header, regular_file
 from .memory import check_bytes, itemsize, weight_elements
 from .spec import CELLS, MERGE_MODES, LayerSpec, SpecError
 
@@ -167,14 +166,9 @@ def init_weights(spec: LayerSpec, seed: int = 0, dtype="float32") -> dict[str, n
 # --- files ------------------------------------------------------------------------------------
 
 
-def _existing_file(path) -> str:
-    file = os.fspath(path)
-    p = Path(file)
-    if not p.exists():
-        raise FileError(f"{file}: no such file")
-    if p.is_dir():
-        raise FileError(f"{file}: is a directory, not a file")
-    return file
+def _existing_file(path) -> tuple[str, int]:
+    """(path, size) of a readable regular file: no directory, FIFO or device."""
+    return regular_file(path)
 
 
 def _first_line(e: BaseException) -> str:
@@ -201,9 +195,8 @@ def load_npz(path) -> dict[str, np.ndarray]:
     :class:`FileError` (one line, naming the file) for a missing, damaged or non-``.npz``
     file, object arrays, other dtypes, other ranks, and NaN/inf.
     """
-    file = _existing_file(path)
-    if not zipfile.is_zipfile(file):
-        raise FileError(f"{file}: not an .npz archive (an .npz is a zip of .npy arrays), or a truncated one")
+    file, _ = _existing_file(path)
+    check_npz(file)  # a zip of .npy members whose declared sizes fit the file and the memory
     out: dict[str, np.ndarray] = {}
     try:
         with np.load(file, allow_pickle=False) as archive:
@@ -213,7 +206,7 @@ def load_npz(path) -> dict[str, np.ndarray]:
         if "pickle" in str(e):
             raise FileError(f"{file}: holds object arrays, which need unpickling; lstmcalc loads with allow_pickle=False") from None
         raise FileError(f"{file}: damaged .npz member ({_first_line(e)})") from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
+    except (*ZIP_ERRORS, KeyError) as e:
         raise FileError(f"{file}: damaged .npz archive ({_first_line(e)})") from None
     if not out:
         raise FileError(f"{file}: holds no arrays")
@@ -221,6 +214,7 @@ def load_npz(path) -> dict[str, np.ndarray]:
         if a.ndim not in (1, 2):
             raise FileError(f"{file}: {name} has shape {a.shape}; a weight is a vector or a matrix")
         _check_float(file, name, a)
+    check_numbers(file, out)  # and one dtype for all
     return out
 
 
@@ -228,16 +222,19 @@ def load_inputs(path, input_size: int | None = None) -> np.ndarray:
     """x (B, T, X) from an ``.npy`` file: float32 or float64, finite, 3 dimensions, none
     empty, and X = ``input_size`` when given. Raises :class:`FileError` (one line, naming
     the file) otherwise."""
-    file = _existing_file(path)
+    file, size = _existing_file(path)
     try:
         with open(file, "rb") as f:
             magic = f.read(6)
+            if magic.startswith(b"PK\x03\x04"):
+                raise FileError(f"{file}: is an .npz archive; inputs are one .npy array (batch, time, features)")
+            if magic != b"\x93NUMPY":
+                raise FileError(f"{file}: not a readable .npy array (no .npy header); save inputs with numpy.save")
+            f.seek(0)
+            shape, dtype = npy_header(file, "not a readable .npy array", f, size)  # before the array is allocated
     except OSError as e:
         raise FileError(f"{file}: cannot read ({e.strerror or _first_line(e)})") from None
-    if magic.startswith(b"PK\x03\x04"):
-        raise FileError(f"{file}: is an .npz archive; inputs are one .npy array (batch, time, features)")
-    if magic != b"\x93NUMPY":
-        raise FileError(f"{file}: not a readable .npy array (no .npy header); save inputs with numpy.save")
+    Budget(file).take(f"the input array {shape} of {dtype}", declared_bytes(shape, dtype.itemsize))
     try:
         a = np.load(file, allow_pickle=False)
     except ValueError as e:
@@ -246,6 +243,8 @@ def load_inputs(path, input_size: int | None = None) -> np.ndarray:
         raise FileError(f"{file}: not a readable .npy array ({_first_line(e)})") from None
     except (OSError, EOFError) as e:
         raise FileError(f"{file}: not a readable .npy array ({_first_line(e)})") from None
+    except MemoryError:
+        raise FileError(f"{file}: the array {shape} of {dtype} does not fit in the memory available") from None
     if isinstance(a, np.lib.npyio.NpzFile):
         a.close()
         raise FileError(f"{file}: is an .npz archive; inputs are one .npy array (batch, time, features)")
@@ -265,42 +264,11 @@ def result_arrays(result, spec: LayerSpec | None = None) -> dict[str, np.ndarray
     return dict(result.returned)
 
 
-def _new_file_mode(file: str) -> int:
-    try:
-        return os.stat(file).st_mode & 0o777  # overwriting: keep the old file's mode
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def save_npz(path, result, spec: LayerSpec | None = None) -> None:
+def save_npz(path, result, spec: LayerSpec | None = None, inputs=()) -> None:
     """Write a :class:`~lstmcalc.cells.ForwardResult` to ``path`` as ``.npz`` (see
-    :func:`result_arrays`), atomically: a temporary file in the same folder, then
-    ``os.replace``, so a failure leaves no half-written file. :class:`FileError` names the
-    file when the folder is missing or not writable."""
-    file = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(file))
-    if not os.path.isdir(folder):
-        raise FileError(f"{file}: the folder {folder} does not exist")
-    if os.path.isdir(file):
-        raise FileError(f"{file}: is a directory")
+    :func:`result_arrays`) through :func:`lstmcalc.atomic.write_atomic`: a temporary file in
+    the same folder, then a rename, so a failure leaves no half-written file.
+    :class:`FileError` names the file when it cannot be written: a missing or unwritable
+    folder, a directory or device, or one of ``inputs`` (the files the run read)."""
     arrays = result_arrays(result, spec)
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".lstmcalc-", suffix=".npz.tmp", dir=folder)
-        os.chmod(tmp, _new_file_mode(file))  # mkstemp makes 0600; give it an ordinary file's mode
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, file)
-        tmp = None
-    except OSError as e:
-        raise FileError(f"{file}: cannot write ({e.strerror or _first_line(e)})") from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+    write_atomic(os.fspath(path), lambda f: np.savez(f, **arrays), "--save", inputs)

@@ -515,7 +515,7 @@ def test_huge_layer_is_refused_from_its_estimate_alone():
 
 def test_forward_checks_memory_before_allocating(monkeypatch):
     _, weights, x = lstm_case()
-    monkeypatch.setattr(memory, "available_bytes", lambda: 1000)
+    monkeypatch.setattr(memory, "memory_limits", lambda: {"MemAvailable": 1000})
     monkeypatch.setattr(memory, "ALWAYS_FITS", 0)  # small passes skip reading /proc/meminfo
     with pytest.raises(SizeError, match=r"needs about 0\.00 GiB, more than the 0\.00 GiB of memory available"):
         forward(x, weights, framework="torch")

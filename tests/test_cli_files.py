@@ -77,7 +77,7 @@ def test_convert_gru_gate_order(tmp_path):
     (["inspect", "{d}/missing.pt"], 1, "missing.pt"),
     (["convert", "{d}/missing.npz", "-o", "{d}/out.npz"], 1, "missing.npz"),
     (["convert", "{d}/k.npz", "-o", "{d}/out.txt"], 2, "--output"),
-    (["convert", "{d}/k.npz", "-o", "{d}/nofolder/out.npz"], 2, "--output"),
+    (["convert", "{d}/k.npz", "-o", "{d}/nofolder/out.npz"], 1, "--output"),
     (["convert", "{d}/k.npz", "--cell", "gru", "-o", "{d}/out.npz"], 2, "--cell"),
     (["convert", "{d}/k.npz", "--from", "torch", "-o", "{d}/out.npz"], 2, "--from"),
     (["convert", "{d}/k.npz", "--to", "keras", "-o", "{d}/out.npz"], 2, "--to"),

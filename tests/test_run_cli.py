@@ -152,12 +152,12 @@ def _files(tmp_path):
     (["--input", "1"], 2, "--units"),
     (["--units", "2"], 2, "--input"),
     (["-u", "2", "-x", "1", "--save", "{d}/out.txt"], 2, "--save"),
-    (["-u", "2", "-x", "1", "--save", "{d}/missing/out.npz"], 2, "--save"),
+    (["-u", "2", "-x", "1", "--save", "{d}/missing/out.npz"], 1, "--save"),  # a path: exit 1
     (["-u", "2", "-x", "1", "--dtype", "float16"], 2, "--dtype"),
     (["-u", "2", "-x", "1", "--activation", "relu"], 2, "--activation"),
     (["-u", "2", "-x", "1", "--seed", "-1"], 2, "--seed"),
     (["-u", "2", "-x", "1", "--batch", "0"], 2, "--batch"),
-    (["-u", "200000", "-x", "200000", "--batch", "4096", "--time", "4096"], 2, "GiB"),
+    (["-u", "200000", "-x", "200000", "--batch", "4096", "--time", "4096"], 1, "GiB"),  # memory: exit 1
     (["--weights", "{d}/missing.npz"], 1, "missing.npz"),
     (["--weights", "{d}/corrupt.npz"], 1, "corrupt.npz"),
     (["--weights", "{d}/w.npz", "--units", "5"], 2, "units"),

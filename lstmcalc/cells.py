@@ -171,7 +171,7 @@ def _given_options(cell, framework, bidirectional, proj_size, reset_after, activ
         given["reset_after"] = reset_after
     if cell == "rnn" or activation != "tanh":
         given["activation"] = activation
-    if (bidirectional is True and framework == "keras") or merge_mode != "concat":
+    if (bidirectional is True and "merge_mode" in frameworks.get(framework).OPTIONS) or merge_mode != "concat":
         given["merge_mode"] = merge_mode
     return given
 

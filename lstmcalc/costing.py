@@ -236,7 +236,7 @@ def _merge_per_vector(spec: LayerSpec) -> int:
 
 def _emits_sequence(spec: LayerSpec, layer: int) -> bool:
     """Whether ``layer``'s output is (B, T, .) (every step) rather than (B, .) (last step)."""
-    return spec.framework == "torch" or layer < spec.layers - 1 or spec.return_sequences
+    return "return_sequences" not in frameworks.of(spec).OPTIONS or layer < spec.layers - 1 or spec.return_sequences
 
 
 def step_flops(spec: LayerSpec) -> Flops:
@@ -495,7 +495,7 @@ def mac_formula(spec: LayerSpec) -> str:
     if L == 1 or x0 == x1:
         sym, num = times("B·T·D·L", _joined(b, t, d, L), *term("X", x0))
         return f"{sym} = {num} = {macs}"
-    if spec.framework == "keras" and spec.bidirectional and spec.merge_mode != "concat":
+    if spec.bidirectional and spec.merge_mode != "concat":
         x1_sym = "H"  # merged directions keep H features
     else:
         x1_sym = "(D·P)" if p else "(D·H)"
@@ -520,7 +520,7 @@ def _notes(spec: LayerSpec, final_merge: int) -> list[str]:
         "through time: the parameters and their gradients, and every step's gate activations "
         "and states of every layer, without optimizer state.",
     ]
-    if spec.framework == "keras" and spec.bidirectional:
+    if spec.bidirectional and "merge_mode" in frameworks.of(spec).OPTIONS:
         if spec.merge_mode == "concat":
             notes.append("Bidirectional merge_mode='concat' copies the two directions side by side: no FLOPs.")
         else:

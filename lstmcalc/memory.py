@@ -242,7 +242,7 @@ def estimate_elements(spec: LayerSpec) -> dict[str, int]:
     h, g, d, h_out = spec.units, spec.gates, spec.directions, spec.hidden_out
     width = max([d * h_out] + [spec.layer_input_size(k) for k in range(1, spec.layers)])
     sequences = 2 * b * t * width
-    if spec.framework == "keras" and spec.bidirectional and spec.merge_mode != "concat":
+    if spec.bidirectional and spec.merge_mode != "concat":
         sequences += d * b * t * h_out
     return {
         "input": 2 * b * t * x,
@@ -250,7 +250,7 @@ def estimate_elements(spec: LayerSpec) -> dict[str, int]:
         "sequences": sequences,
         "states": d * spec.layers * b * (h_out + h) + 3 * b * g * h,
         "weights": 2 * weight_elements(spec) + max(t.count for t in all_tensors(spec))
-        + (h_out * g * h if spec.cell == "gru" and spec.framework == "keras" and not spec.reset_after else 0),
+        + (h_out * g * h if spec.cell == "gru" and not spec.reset_after else 0),
     }
 
 

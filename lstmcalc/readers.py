@@ -47,6 +47,7 @@ from .converting import TORCH_NAME, candidate_frameworks, infer_framework, unkno
 from .converting import infer_layer_spec as _infer_spec
 from .errors import FileError
 from .counting import total_count
+from . import frameworks
 from .frameworks import legacy_h5_framework, make_spec
 from .limits import (
     MAX_JSON_BYTES,
@@ -191,7 +192,7 @@ class FoundLayer:
             "proj_size": s.proj_size,
             "reset_after": known("reset_after", s.reset_after) if s.cell == "gru" else None,
             "merge_mode": self.reported.get("merge_mode", known("merge_mode", s.merge_mode))
-            if s.bidirectional and s.framework == "keras" else None,
+            if s.bidirectional and "merge_mode" in frameworks.of(s).OPTIONS else None,
             "activation": known("activation", s.activation) if s.cell == "rnn" else None,
             "unknown": {k: list(v) for k, v in self.unknown.items()},
             "total": self.total,
@@ -763,7 +764,7 @@ def _spec_options(spec: LayerSpec) -> dict:
     )
     if spec.cell == "gru":
         options["reset_after"] = spec.reset_after
-    if spec.bidirectional and spec.framework == "keras":
+    if spec.bidirectional and "merge_mode" in frameworks.of(spec).OPTIONS:
         options["merge_mode"] = spec.merge_mode
     return options
 

@@ -249,7 +249,7 @@ def summary_line(spec) -> str:
     if spec.layers > 1:
         parts.append(f"{spec.layers} layers")
     if spec.bidirectional:
-        parts.append("bidirectional" + (f" {spec.merge_mode}" if spec.framework == "keras" else ""))
+        parts.append("bidirectional" + (f" {spec.merge_mode}" if "merge_mode" in frameworks.of(spec).OPTIONS else ""))
     if spec.proj_size:
         parts.append(f"proj_size {spec.proj_size}")
     if not spec.bias:

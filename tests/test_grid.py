@@ -115,7 +115,7 @@ def test_plot_without_matplotlib_says_what_to_install(tmp_path):
         f"main(['count', '--units', '1,2', '--input', '1', '--plot', {str(tmp_path / 'p.png')!r}])\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
-    assert out.returncode == 2
+    assert out.returncode == 1  # the environment lacks an optional package: exit 1
     assert out.stdout == ""
     assert "pip install 'lstmcalc[plot]'" in out.stderr
     assert list(tmp_path.iterdir()) == []

@@ -195,5 +195,5 @@ def test_readme_states_the_limits_in_force():
     assert f"(above {memory.ALWAYS_FITS // 2**20} MiB)" in errors
     assert f"{memory.FALLBACK_AVAILABLE // 2**30} GiB is\nassumed" in errors
     assert "| 1 | a file or the environment" in errors and "| 2 | a bad option" in errors
-    assert (SpecError.code, FileError.code, memory.SizeError.code) == (2, 1, 1)
-    assert "`SpecError` (2), `FileError` (1), `SizeError` (1)" in errors
+    assert not any(hasattr(cls, "code") for cls in (SpecError, FileError, memory.SizeError))  # the CLI maps them
+    assert "`SpecError` (2), `FileError` (1), `SizeError` (1)" in " ".join(errors.split())

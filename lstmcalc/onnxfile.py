@@ -482,12 +482,12 @@ def write_onnx_model(
     clip: float | None = None,
     activations=None,
     initial_states: bool = False,
-    dtype: str = "float32",
 ) -> None:
     """Write a runnable ONNX model: one LSTM / GRU / RNN node per layer, weights as
     initializers, atomically (a temporary file in the same folder, then ``os.replace``).
 
-    ``layers``: one mapping per layer with the operator's tensors ``W`` [D, G·H, X_k],
+    ``layers``: one mapping per layer (arrays cast to float32: onnxruntime's LSTM, GRU and
+    RNN kernels refuse double) with the operator's tensors ``W`` [D, G·H, X_k],
     ``R`` [D, G·H, H], optional ``B`` [D, 2·G·H] and (LSTM) ``P`` [D, 3·H], gate orders
     i, o, f, c (LSTM) and z, r, h (GRU); X_0 = ``input_size``, X_k = D·H after.
 
@@ -518,8 +518,6 @@ def write_onnx_model(
         raise ValueError(f"linear_before_reset={linear_before_reset!r}; allowed: 0, 1")
     if linear_before_reset and op != "GRU":
         raise ValueError("linear_before_reset=1 is a GRU attribute; the cell is " + cell)
-    if dtype not in ("float32", "float64"):
-        raise ValueError(f"dtype={dtype!r}; allowed: float32, float64")
     for name, value in (("hidden_size", hidden_size), ("input_size", input_size)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name}={value!r}; must be a positive integer")
@@ -533,7 +531,7 @@ def write_onnx_model(
     from onnx import TensorProto, helper, numpy_helper
 
     G, H, D, L = RNN_OPS[op], hidden_size, (2 if direction == "bidirectional" else 1), len(layers)
-    elem = TensorProto.FLOAT if dtype == "float32" else TensorProto.DOUBLE
+    dtype, elem = "float32", TensorProto.FLOAT  # onnxruntime runs LSTM / GRU / RNN in float32 only
     if activations is not None:
         activations = [str(a) for a in activations]
         per = {"LSTM": 3, "GRU": 2, "RNN": 1}[op] * D

@@ -45,6 +45,13 @@ DIRECTIONS = ("forward", "reverse", "bidirectional")
 # onnxruntime since 1.8 runs opset 14.
 WRITE_OPSET = 14
 ONNX_EXTRA = "pip install 'lstmcalc[onnx]'"
+# Attributes of the three operators and their AttributeProto types (spec); the GRU alone has
+# linear_before_reset, the LSTM alone input_forget.
+ATTRIBUTE_TYPES = {
+    "hidden_size": "INT", "direction": "STRING", "layout": "INT", "clip": "FLOAT",
+    "activations": "STRINGS", "activation_alpha": "FLOATS", "activation_beta": "FLOATS",
+    "linear_before_reset": "INT", "input_forget": "INT",
+}
 _IDENTITY_HOPS = 64  # bound on Identity chains followed (a cycle cannot loop forever)
 
 
@@ -187,37 +194,37 @@ class _Reader:
         self.file, self.path, self.model = file, path, model
         self.file_size = path.stat().st_size
         g = model.graph
-        self.initializers = {t.name: t for t in g.initializer}
-        self.graph_inputs = {i.name: i for i in g.input}
+        self.initializers = {_text(t.name): t for t in g.initializer}
+        self.graph_inputs = {_text(i.name): i for i in g.input}
         self.producers = {}  # output name -> (index, node)
         for k, n in enumerate(g.node):
             for out in n.output:
                 if out:
-                    self.producers[out] = (k, n)
+                    self.producers[_text(out)] = (k, n)
 
     def read(self) -> OnnxModel:
         onnx = _need_onnx(self.file)
         g = self.model.graph
-        opset = next((o.version for o in self.model.opset_import if o.domain in ("", "ai.onnx")), None)
-        nodes = [self._node(k, n) for k, n in enumerate(g.node) if n.op_type in RNN_OPS and n.domain in ("", "ai.onnx")]
+        opset = next((o.version for o in self.model.opset_import if _default_domain(o.domain)), None)
+        nodes = [self._node(k, n) for k, n in enumerate(g.node) if _text(n.op_type) in RNN_OPS and _default_domain(n.domain)]
         nodes = [self._with_upstream(n, nodes) for n in nodes]
-        loops = tuple(f"{n.op_type} {n.name!r}" for n in g.node if n.op_type in LOOP_OPS)
+        loops = tuple(_label(n) for n in g.node if _text(n.op_type) in LOOP_OPS)
         nested = []
         for n in g.node:
             for a in n.attribute:
                 subgraphs = [a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)
                 for sub in subgraphs:
-                    nested += _rnn_ops_in(sub, f"{n.op_type} {n.name!r}", onnx)
+                    nested += _rnn_ops_in(sub, _label(n), onnx)
         for fn in self.model.functions:
-            nested += [f"{m.op_type} {m.name!r} in function {fn.name!r}" for m in fn.node if m.op_type in RNN_OPS]
-        producer = " ".join(s for s in (self.model.producer_name, self.model.producer_version) if s)
+            nested += [f"{_label(m)} in function {_text(fn.name)!r}" for m in fn.node if _text(m.op_type) in RNN_OPS]
+        producer = " ".join(_text(s) for s in (self.model.producer_name, self.model.producer_version) if s)
         return OnnxModel(
             file=self.file,
             rnn_nodes=tuple(nodes),
             opset=opset,
             ir_version=int(self.model.ir_version),
             producer=producer,
-            op_counts=dict(Counter(n.op_type for n in g.node)),
+            op_counts=dict(Counter(_text(n.op_type) for n in g.node)),
             loops=loops,
             nested_rnn=tuple(nested),
         )
@@ -226,13 +233,22 @@ class _Reader:
 
     def _node(self, index: int, node) -> OnnxRnnNode:
         onnx = _need_onnx(self.file)
-        op = node.op_type
-        label = f"{op} node {node.name!r}" if node.name else f"{op} node #{index}"
-        known = {"hidden_size", "direction", "layout", "clip", "activations", "activation_alpha", "activation_beta"}
-        known |= {"linear_before_reset"} if op == "GRU" else set()
-        known |= {"input_forget"} if op == "LSTM" else set()
-        attrs = {}
+        op = _text(node.op_type)
+        label = f"{op} node {_text(node.name)!r}" if node.name else f"{op} node #{index}"
+        expected = dict(ATTRIBUTE_TYPES)
+        if op != "GRU":
+            del expected["linear_before_reset"]
+        if op != "LSTM":
+            del expected["input_forget"]
+        attrs, other = {}, []
         for a in node.attribute:
+            if _text(a.name) not in expected:
+                other.append(_text(a.name))
+                continue
+            kind = getattr(onnx.AttributeProto, expected[a.name])
+            if a.type != kind:
+                raise OnnxFileError(f"{self.file}: {label}: attribute {a.name} is of type "
+                                    f"{_attribute_type_name(onnx, a.type)}; the spec says {expected[a.name]}")
             try:
                 attrs[a.name] = onnx.helper.get_attribute_value(a)
             except Exception as e:
@@ -241,17 +257,14 @@ class _Reader:
         if direction not in DIRECTIONS:
             raise OnnxFileError(f"{self.file}: {label}: direction {direction!r}; allowed: {', '.join(DIRECTIONS)}")
         hidden_size = attrs.get("hidden_size")
-        if hidden_size is not None and (not isinstance(hidden_size, int) or hidden_size < 1):
+        if hidden_size is not None and hidden_size < 1:
             raise OnnxFileError(f"{self.file}: {label}: hidden_size {hidden_size!r} is not a positive integer")
         layout = attrs.get("layout", 0)
         if layout not in (0, 1):
             raise OnnxFileError(f"{self.file}: {label}: layout {layout!r}; allowed: 0, 1")
 
         def ints(name):
-            value = attrs.get(name, 0)
-            if not isinstance(value, int):
-                raise OnnxFileError(f"{self.file}: {label}: attribute {name} is {value!r}, not an integer")
-            return value
+            return attrs.get(name, 0)
 
         def floats(name):
             return None if name not in attrs else tuple(float(v) for v in attrs[name])
@@ -263,15 +276,15 @@ class _Reader:
         if len(node.input) > len(slots):
             raise OnnxFileError(f"{self.file}: {label}: {len(node.input)} inputs; {op} takes at most {len(slots)}")
         for k, slot in enumerate(slots):
-            name = node.input[k] if k < len(node.input) else ""
+            name = _text(node.input[k]) if k < len(node.input) else ""
             inputs[slot] = self._input(slot, name, label)
         for slot in ("X", "W", "R"):
             if inputs[slot].source == "absent":
                 raise OnnxFileError(f"{self.file}: {label}: required input {slot} is missing")
-        outputs = tuple(node.output[k] if k < len(node.output) else "" for k in range(len(OUTPUT_SLOTS[op])))
+        outputs = tuple(_text(node.output[k]) if k < len(node.output) else "" for k in range(len(OUTPUT_SLOTS[op])))
         return OnnxRnnNode(
             op_type=op,
-            name=node.name,
+            name=_text(node.name),
             index=index,
             hidden_size=hidden_size,
             direction=direction,
@@ -284,7 +297,7 @@ class _Reader:
             activation_beta=floats("activation_beta"),
             inputs=inputs,
             outputs=outputs,
-            other_attributes=tuple(sorted(set(attrs) - known)),
+            other_attributes=tuple(sorted(other)),
         )
 
     def _with_upstream(self, node: OnnxRnnNode, nodes: list[OnnxRnnNode]) -> OnnxRnnNode:
@@ -300,7 +313,7 @@ class _Reader:
             if k in rnn_at and k != node.index:
                 found.append(rnn_at[k])
                 continue  # the nearest RNN node on this path; not beyond it
-            stack.extend(producer.input)
+            stack.extend(_text(i) for i in producer.input)
         found.sort(key=lambda n: n.index)
         names = tuple(n.name or f"#{n.index}" for n in found)
         return _replace(node, upstream=names)
@@ -327,29 +340,36 @@ class _Reader:
                 raise OnnxFileError(f"{self.file}: {label}: input {slot} {current!r} is produced by no node, "
                                     "initializer or graph input")
             _, producer = self.producers[current]
-            if producer.op_type == "Identity" and producer.domain in ("", "ai.onnx") and producer.input:
-                via.append(producer.name or producer.output[0])
-                current = producer.input[0]
+            kind = _text(producer.op_type)
+            if kind == "Identity" and _default_domain(producer.domain) and producer.input:
+                via.append(_text(producer.name or producer.output[0]))
+                current = _text(producer.input[0])
                 continue
-            if producer.op_type == "Constant" and producer.domain in ("", "ai.onnx"):
-                array = self._constant(producer, f"{label}: {slot} (Constant {producer.name or current!r})")
+            if kind == "Constant" and _default_domain(producer.domain):
+                array = self._constant(producer, f"{label}: {slot} (Constant {_text(producer.name) or current!r})")
                 return OnnxInput(slot, name, "constant", array, tuple(array.shape), array.dtype.name, via=tuple(via))
-            return OnnxInput(slot, name, "computed", via=tuple(via), producer=f"{producer.op_type} {producer.name!r}")
+            return OnnxInput(slot, name, "computed", via=tuple(via), producer=_label(producer))
         raise OnnxFileError(f"{self.file}: {label}: input {slot} goes through more than {_IDENTITY_HOPS} Identity nodes")
 
     def _constant(self, node, where: str):
         onnx = _need_onnx(self.file)
         import numpy as np
 
+        AP = onnx.AttributeProto
+        readable = {"value": AP.TENSOR, "value_float": AP.FLOAT, "value_floats": AP.FLOATS,
+                    "value_int": AP.INT, "value_ints": AP.INTS}
         for a in node.attribute:
-            if a.name == "value":
+            name = _text(a.name)
+            if name not in readable:
+                continue
+            if a.type != readable[name]:
+                raise OnnxFileError(f"{self.file}: {where}: attribute {name} is of type "
+                                    f"{_attribute_type_name(onnx, a.type)}")
+            if name == "value":
                 return self._array(a.t, where)
-            if a.name in ("value_float", "value_int"):
-                return np.asarray(onnx.helper.get_attribute_value(a), dtype="float32" if a.name == "value_float" else "int64")
-            if a.name in ("value_floats", "value_ints"):
-                return np.asarray(list(onnx.helper.get_attribute_value(a)),
-                                  dtype="float32" if a.name == "value_floats" else "int64")
-        kinds = ", ".join(a.name for a in node.attribute) or "no value"
+            dtype = "float32" if name.startswith("value_float") else "int64"
+            return np.asarray(onnx.helper.get_attribute_value(a), dtype=dtype)
+        kinds = ", ".join(_text(a.name) for a in node.attribute) or "no value"
         raise OnnxFileError(f"{self.file}: {where}: a Constant with {kinds}; lstmcalc reads value, value_float(s), value_int(s)")
 
     def _array(self, tensor, where: str):
@@ -366,7 +386,7 @@ class _Reader:
         except Exception:
             raise OnnxFileError(f"{self.file}: {where}: unknown tensor data type {tensor.data_type}") from None
         if tensor.data_type not in (TP.FLOAT, TP.DOUBLE, TP.FLOAT16, TP.BFLOAT16, TP.INT32, TP.INT64):
-            type_name = TP.DataType.Name(tensor.data_type)
+            type_name = _enum_name(TP.DataType, tensor.data_type)
             raise OnnxFileError(f"{self.file}: {where}: data type {type_name}; lstmcalc reads "
                                 "float, double, float16, bfloat16, int32 and int64 tensors")
         count = math.prod(dims)
@@ -399,7 +419,7 @@ class _Reader:
     def _external(self, tensor, nbytes: int, where: str):
         """A copy of ``tensor`` with its external bytes read into raw_data, after checking that
         the data file is inside the model's folder and holds the declared bytes."""
-        info = {e.key: e.value for e in tensor.external_data}
+        info = {_text(e.key): _text(e.value) for e in tensor.external_data}
         location = info.get("location", "")
         if not location:
             raise OnnxFileError(f"{self.file}: {where}: external data without a location")
@@ -430,15 +450,26 @@ class _Reader:
         return copy
 
 
+def _attribute_type_name(onnx, kind: int) -> str:
+    return _enum_name(onnx.AttributeProto.AttributeType, kind)
+
+
+def _enum_name(enum, value: int) -> str:
+    try:
+        return enum.Name(value)
+    except ValueError:  # a number the enum does not define (a damaged or newer file)
+        return str(value)
+
+
 def _rnn_ops_in(graph, where: str, onnx) -> list[str]:
     found = []
     for n in graph.node:
-        if n.op_type in RNN_OPS:
-            found.append(f"{n.op_type} {n.name!r} inside {where}")
+        if _text(n.op_type) in RNN_OPS:
+            found.append(f"{_label(n)} inside {where}")
         for a in n.attribute:
             subgraphs = [a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)
             for sub in subgraphs:
-                found += _rnn_ops_in(sub, f"{n.op_type} {n.name!r} inside {where}", onnx)
+                found += _rnn_ops_in(sub, f"{_label(n)} inside {where}", onnx)
     return found
 
 
@@ -450,15 +481,29 @@ def _declared(value_info) -> tuple[tuple | None, str | None]:
     tt = t.tensor_type
     import onnx
 
-    dtype = onnx.TensorProto.DataType.Name(tt.elem_type) if tt.elem_type else None
+    try:
+        dtype = onnx.TensorProto.DataType.Name(tt.elem_type) if tt.elem_type else None
+    except ValueError:
+        dtype = f"unknown type {tt.elem_type}"
     if not tt.HasField("shape"):
         return None, dtype
-    dims = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim)
+    dims = tuple(d.dim_value if d.HasField("dim_value") else (_text(d.dim_param) or "?") for d in tt.shape.dim)
     return dims, dtype
 
 
 def _text(value) -> str:
+    """A protobuf string as str: protobuf hands back bytes for a string field that is not
+    valid UTF-8 (proto2 does not validate), so every name read goes through here."""
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _label(node) -> str:
+    """"Expand '/Expand_1'": a node's op type and name, for messages and reports."""
+    return f"{_text(node.op_type)} {_text(node.name)!r}"
+
+
+def _default_domain(domain) -> bool:
+    return _text(domain) in ("", "ai.onnx")
 
 
 def _replace(node, **changes):

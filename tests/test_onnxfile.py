@@ -420,3 +420,66 @@ def test_writer_replaces_atomically(tmp_path, monkeypatch):
     with pytest.raises(OnnxFileError, match="cannot write \\(No space left on device\\)"):
         write_onnx_model(path, _layers(rng, 1, 1, 1), cell="rnn", hidden_size=H, input_size=X)
     assert path.read_bytes() == b"old" and os.listdir(tmp_path) == ["m.onnx"]
+
+
+# --- found by mutating bytes of real models (each crashed with a traceback before) -------------
+
+
+def test_attribute_of_the_wrong_type(tmp_path):
+    model, _ = _lstm_model()
+    model.graph.node[-1].attribute.append(helper.make_attribute("clip", [1.0, 2.0]))
+    assert "attribute clip is of type FLOATS; the spec says FLOAT" in _error(_save(model, tmp_path / "m.onnx"))
+
+
+def test_constant_attribute_of_the_wrong_type(tmp_path):
+    model, _ = _lstm_model(extra_nodes=[helper.make_node("Constant", [], ["Bc"], value_floats=[1.0])],
+                           inputs_override=["X", "W", "R", "Bc"])
+    const = model.graph.node[0]
+    const.attribute[0].type = onnx.AttributeProto.GRAPH
+    assert "attribute value_floats is of type GRAPH" in _error(_save(model, tmp_path / "m.onnx"))
+
+
+def test_names_that_are_not_utf8(tmp_path):
+    """protobuf hands back bytes for a string field that is not valid UTF-8."""
+    model, (W, _, _) = _lstm_model()
+    data = model.SerializeToString()
+    model.producer_name = "PRODUCERX"
+    model.graph.node[-1].name = "NODENAMEX"
+    data = model.SerializeToString().replace(b"PRODUCERX", b"PRODUCER\xff").replace(b"NODENAMEX", b"NODENAME\xfe")
+    path = tmp_path / "m.onnx"
+    path.write_bytes(data)
+    (node,) = read_onnx(path)
+    assert node.name == "NODENAME\ufffd" and read_onnx_model(path).producer == "PRODUCER\ufffd"
+    np.testing.assert_array_equal(node.array("W"), W)
+
+
+def test_graph_input_of_an_unknown_type(tmp_path):
+    model, _ = _lstm_model("graph input")
+    model.graph.input[1].type.tensor_type.elem_type = 95
+    (node,) = read_onnx(_save(model, tmp_path / "m.onnx"))
+    assert node.inputs["W"].source == "graph input" and node.inputs["W"].dtype == "unknown type 95"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mutated_models_read_or_fail_in_one_line(tmp_path, seed):
+    """Flip 1-5 random bytes of a written stack, 150 times: every file either reads or gives
+    one OnnxFileError line (never another exception)."""
+    rng = np.random.default_rng(seed)
+    path = tmp_path / "base.onnx"
+    write_onnx_model(path, _layers(rng, 4, 2, 2, peepholes=True), cell="lstm", hidden_size=H, input_size=X,
+                     direction="bidirectional", initial_states=True, clip=2.0)
+    base = path.read_bytes()
+    bad = tmp_path / "bad.onnx"
+    outcomes = set()
+    for _ in range(150):
+        data = bytearray(base)
+        for _ in range(rng.integers(1, 6)):
+            data[rng.integers(len(data))] = rng.integers(256)
+        bad.write_bytes(bytes(data))
+        try:
+            read_onnx_model(bad)
+            outcomes.add("read")
+        except OnnxFileError as e:
+            assert "\n" not in str(e) and str(e).startswith(str(bad))
+            outcomes.add("error")
+    assert outcomes == {"read", "error"}

@@ -51,9 +51,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import frameworks
+from .canonical import Canonical, bias_sum
 from .conventions import layer_tensors, weights_key
 from .memory import SizeError, check_memory, estimate_bytes  # noqa: F401  (re-exported)
-from .spec import FRAMEWORKS, LayerSpec, SpecError
+from .spec import LayerSpec, SpecError
 from .weights import infer_spec
 
 BACKENDS = ("numpy", "numba", "auto")
@@ -175,68 +177,53 @@ def _given_options(cell, framework, bidirectional, proj_size, reset_after, activ
 # --- weights ----------------------------------------------------------------------------------
 
 
-def _blocks(spec: LayerSpec, tensor, a: np.ndarray) -> dict[str, np.ndarray]:
-    """{gate: block} of a fused tensor, sliced where ``conventions`` says each gate lives."""
-    out = {}
-    for s in tensor.slices:
-        index = [slice(None)] * a.ndim
-        index[s.axis] = slice(s.start, s.stop)
-        out[s.gate] = a[tuple(index)]
-    return out
-
-
-def _fill(dst: np.ndarray, blocks: dict, order, n_sig: int, h: int, transpose: bool) -> np.ndarray:
-    """dst (rows, G·H) ← the gate blocks in ``order``, sigmoid gates halved (exact), in one
-    pass per block (no temporaries: a fresh large temporary costs page faults every call)."""
+def _fill(dst: np.ndarray, blocks: dict, order, n_sig: int, h: int) -> np.ndarray:
+    """dst (rows, G·H) ← the transposed gate blocks (H, rows) in ``order``, sigmoid gates
+    halved (exact), in one pass per block (no temporaries: a fresh large temporary costs page
+    faults every call)."""
     for q, g in enumerate(order):
-        src = blocks[g].T if transpose else blocks[g]
-        np.multiply(src, 0.5 if q < n_sig else 1.0, out=dst[..., q * h : (q + 1) * h], casting="unsafe")
+        src = np.asarray(blocks[g])
+        np.multiply(src.T if src.ndim == 2 else src, 0.5 if q < n_sig else 1.0,
+                    out=dst[..., q * h : (q + 1) * h], casting="unsafe")
     return dst
 
 
 def prepare(spec: LayerSpec, weights: Mapping[str, np.ndarray], dtype) -> list[list[Prepared]]:
     """``[layer][direction]`` :class:`Prepared` weights from framework-named ``weights``."""
+    return prepare_canonical(frameworks.of(spec).to_canonical(weights, spec), spec, dtype)
+
+
+def prepare_canonical(c: Canonical, spec: LayerSpec, dtype) -> list[list[Prepared]]:
+    """``[layer][direction]`` :class:`Prepared` weights from the canonical form: W_q, U_q
+    transposed into (X_k, G·H), (H_out, G·H) in the internal order; b = b_w + b_u, except
+    the reset-after GRU candidate, whose b_u stays apart (``bhn``)."""
     dtype = np.dtype(dtype)
     order = INTERNAL_ORDER[spec.cell]
     n_sig = SIGMOID_GATES[spec.cell]
     h, gh = spec.units, spec.gates * spec.units
-    torch = spec.framework == "torch"  # PyTorch blocks are (H, X_k), (H, H_out): transposed
     reset_after = spec.cell == "gru" and spec.reset_after
     out = []
-    for layer in range(spec.layers):
+    for layer, row_parts in enumerate(c.layers):
         row = []
-        for direction in ("forward", "backward")[: spec.directions]:
-            by_role = {t.role: t for t in layer_tensors(spec, layer, direction)}
-
-            def blocks(role):
-                t = by_role[role]
-                return _blocks(spec, t, np.asarray(weights[weights_key(spec, t)]))
-
+        for part in row_parts:
             x_k = spec.layer_input_size(layer)
-            wx = _fill(np.empty((x_k, gh), dtype=dtype), blocks("input"), order, n_sig, h, torch)  # (X_k, G·H)
-            wh = _fill(np.empty((spec.hidden_out, gh), dtype=dtype), blocks("recurrent"), order, n_sig, h, torch)  # (H_out, G·H)
+            wx = _fill(np.empty((x_k, gh), dtype=dtype), part.w, order, n_sig, h)  # (X_k, G·H)
+            wh = _fill(np.empty((spec.hidden_out, gh), dtype=dtype), part.u, order, n_sig, h)  # (H_out, G·H)
             bx = np.zeros(gh, dtype=dtype)  # (G·H,)
             bhn = np.zeros(h, dtype=dtype)  # (H,)
             has_bhn = False
-            if spec.bias:
-                if torch:
-                    bi, bh = blocks("bias_input"), blocks("bias_recurrent")
-                else:
-                    b = blocks("bias")  # GRU reset-after: (2, H) per gate, row 0 input, row 1 recurrent
-                    bi = {g: v[0] if v.ndim == 2 else v for g, v in b.items()}
-                    bh = {g: v[1] if v.ndim == 2 else 0.0 for g, v in b.items()}
+            if part.b_w is not None:
                 summed = {}
                 for g in order:
-                    if reset_after and g == "n":
-                        summed[g] = bi[g]  # b_hn stays inside r ⊙ (U_n h + b_hn)
-                        bhn[:] = bh[g]
+                    if reset_after and g == "n" and part.b_u is not None:
+                        summed[g] = part.b_w[g]  # b_hn stays inside r ⊙ (U_n h + b_hn)
+                        bhn[:] = part.b_u[g]
                         has_bhn = True
                     else:
-                        summed[g] = np.add(bi[g], bh[g], dtype=np.float64)  # b_ih + b_hh
-                _fill(bx, summed, order, n_sig, h, False)
-            if spec.proj_size:
-                w_hr = np.asarray(weights[weights_key(spec, by_role["projection"])])  # (P, H)
-                whr = np.ascontiguousarray(w_hr.T, dtype=dtype)  # (H, P)
+                        summed[g] = bias_sum(part, g)  # b_ih + b_hh
+                _fill(bx, summed, order, n_sig, h)
+            if part.proj is not None:
+                whr = np.ascontiguousarray(np.asarray(part.proj).T, dtype=dtype)  # (H, P)
             else:
                 whr = np.zeros((0, 0), dtype=dtype)
             row.append(Prepared(wx=wx, wh=wh, bx=bx, bhn=bhn, whr=whr, has_bhn=has_bhn))
@@ -447,7 +434,7 @@ def forward(
     :func:`estimate_bytes` exceeds the memory available (checked before allocating).
     """
     _choice("cell", cell, ("lstm", "gru", "rnn"))
-    _choice("framework", framework, FRAMEWORKS)
+    frameworks.get(framework)  # SpecError naming the registered frameworks
     _choice("backend", backend, BACKENDS)
     x = _check_input(x)
     if not isinstance(weights, Mapping):
@@ -484,8 +471,7 @@ def _run(spec: LayerSpec, params: list[list[Prepared]], x: np.ndarray, backend: 
     dt = x.dtype
     b, t_len, _ = x.shape
     h, h_out, d = spec.units, spec.hidden_out, spec.directions
-    keras = spec.framework == "keras"
-    merged = keras and spec.bidirectional and spec.merge_mode != "concat"
+    merged = spec.bidirectional and spec.merge_mode != "concat"
     h_n = np.zeros((d * spec.layers, b, h_out), dtype=dt)  # (D·L, B, H_out)
     c_n = np.zeros((d * spec.layers, b, h), dtype=dt) if spec.cell == "lstm" else None  # (D·L, B, H)
     compile_ms = 0.0
@@ -518,17 +504,5 @@ def _run(spec: LayerSpec, params: list[list[Prepared]], x: np.ndarray, backend: 
             del halves
         seq = layer_out
     output = seq  # (B, T, D·H_out) or (B, T, H)
-    if not keras:
-        return ForwardResult(output, h_n, c_n, backend, compile_ms, spec)
-    last = (spec.layers - 1) * d
-    pick = lambda a, i: None if a is None else a[i].copy()  # noqa: E731
-    return ForwardResult(
-        output=output,
-        h=h_n[last].copy(),
-        c=pick(c_n, last),
-        backend=backend,
-        compile_ms=compile_ms,
-        spec=spec,
-        h_backward=h_n[last + 1].copy() if spec.bidirectional else None,
-        c_backward=pick(c_n, last + 1) if spec.bidirectional else None,
-    )
+    returned = frameworks.of(spec).forward_result(spec, output, h_n, c_n)  # the framework's own shapes
+    return ForwardResult(backend=backend, compile_ms=compile_ms, spec=spec, **returned)

@@ -14,6 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from . import __version__
+from .frameworks import FRAMEWORKS
 from .spec import SpecError
 
 PROG = "lstmcalc"
@@ -35,9 +36,8 @@ class Cell(str, Enum):
     rnn = "rnn"
 
 
-class Framework(str, Enum):
-    keras = "keras"
-    torch = "torch"
+# --framework choices: every registered framework (lstmcalc.frameworks.MODULES)
+Framework = Enum("Framework", {name: name for name in FRAMEWORKS}, type=str)
 
 
 class MergeMode(str, Enum):
@@ -272,7 +272,7 @@ def count(
         _grid(hs, xs, options, plot, json)
         return
     from .counting import total_count
-    from .spec import make_spec
+    from .frameworks import make_spec
 
     spec = make_spec(hs[0], xs[0], **options)
     total = total_count(spec)
@@ -389,7 +389,7 @@ def cost(
     if len(hs) * len(xs) > 1 or plot:
         _grid(hs, xs, options, plot, json, value=lambda spec: cost_spec(spec, dtype.value).macs, quantity="macs")
         return
-    from .spec import make_spec
+    from .frameworks import make_spec
 
     result = cost_spec(make_spec(hs[0], xs[0], **options), dtype.value)
     if json:
@@ -428,7 +428,7 @@ def explain(
         lstmcalc explain --units 64 --input 10 --cell gru --framework torch
     """
     from .explain import questions
-    from .spec import make_spec
+    from .frameworks import make_spec
 
     hs, xs = _sizes(units, input_size)
     if len(hs) * len(xs) > 1:
@@ -499,7 +499,8 @@ def run(
         lstmcalc run --weights lstm.npz --inputs x.npy --framework torch --save out.npz
     """
     from .running import run_layer
-    from .spec import make_spec, parse_sizes
+    from .frameworks import make_spec
+    from .spec import parse_sizes
 
     if save is not None:
         from .converting import check_output_path

@@ -24,140 +24,44 @@ Tensors whose names or shapes contradict each other raise :class:`FileError`.
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from .conventions import all_tensors, gate_order, weights_key
-from .spec import CELLS, FRAMEWORKS, LayerSpec, SpecError, make_spec
+from . import frameworks
+from .conventions import all_tensors, weights_key
+from .errors import FileError
+from .frameworks import make_spec
+from .frameworks.shared import as_array, describe, shape_of
+from .frameworks.torch import TORCH_NAME  # noqa: F401  (module-prefixed state_dict names, for readers)
+from .spec import CELLS, LayerSpec, SpecError
 
-
-class FileError(ValueError):
-    """A weights file, or a tensor in it, that does not describe a recurrent layer.
-
-    ``code`` is the command-line exit status (1: bad file). The message is one line and
-    names the file or the tensor.
-    """
-
-    code = 1
-
-
-CELL_BY_GATES = {4: "lstm", 3: "gru", 1: "rnn"}
-CELL_WORDS = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN/RNN"}
-A_CELL = {"lstm": "an LSTM", "gru": "a GRU", "rnn": "a SimpleRNN/RNN"}
-
-# PyTorch state_dict names, optionally after a module prefix such as "encoder.lstm.".
-TORCH_NAME = re.compile(
-    r"^(?P<prefix>(?:.*\.)?)(?P<name>weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)"
-    r"_l(?P<layer>\d+)(?P<reverse>_reverse)?$"
-)
-# Our Keras keys: bare, or layer{k}/{forward|backward}/{name} (conventions.weights_key).
-KERAS_BARE = re.compile(r"^(?P<name>kernel|recurrent_kernel|bias)$")
-KERAS_NESTED = re.compile(
-    r"^layer(?P<layer>\d+)/(?P<direction>forward|backward)/(?P<name>kernel|recurrent_kernel|bias)$"
-)
-
-KERAS_HINT = "kernel, recurrent_kernel, bias or layer{k}/{forward|backward}/{name}"
-TORCH_HINT = "weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k}, bias_hh_l{k}, weight_hr_l{k}, suffix _reverse"
+__all__ = ["FileError", "convert_weights", "infer_framework", "infer_layer_spec", "save_arrays"]
 
 
 def infer_framework(names: Iterable[str]) -> str:
-    """``"torch"`` when every name is a PyTorch ``state_dict`` name (``weight_ih_l0``,
-    ``encoder.lstm.weight_hh_l1_reverse``), ``"keras"`` when every name is one of our Keras
-    keys (``kernel``, ``layer1/backward/recurrent_kernel``); otherwise :class:`FileError`.
-    """
+    """The registered framework whose weights keys every name is (``weight_ih_l0`` PyTorch,
+    ``layer1/backward/recurrent_kernel`` Keras, ...); otherwise :class:`FileError`."""
     names = list(names)
     if not names:
         raise FileError("no tensors: nothing to tell the framework from")
-    torch_like = [bool(TORCH_NAME.match(n)) for n in names]
-    keras_like = [bool(KERAS_BARE.match(n) or KERAS_NESTED.match(n)) for n in names]
-    if all(torch_like):
-        return "torch"
-    if all(keras_like):
-        return "keras"
-    if any(torch_like) and any(keras_like):
-        first_t = names[torch_like.index(True)]
-        first_k = names[keras_like.index(True)]
-        raise FileError(f"{first_t!r} is a PyTorch name but {first_k!r} is a Keras name; a file holds one framework")
-    odd = next(n for n, t, k in zip(names, torch_like, keras_like) if not (t or k))
-    raise FileError(
-        f"{odd!r} is neither a Keras name ({KERAS_HINT}) nor a PyTorch state_dict name ({TORCH_HINT})"
-    )
+    modules = [frameworks.get(n) for n in frameworks.names()]
+    matches = {m.NAME: [m.recognises(n) for n in names] for m in modules}
+    full = [fw for fw, hits in matches.items() if all(hits)]
+    if full:
+        return full[0]
+    partial = [(fw, hits.index(True)) for fw, hits in matches.items() if any(hits)]
+    if len(partial) > 1:
+        (fa, ia), (fb, ib) = partial[:2]
+        a, b = frameworks.get(fa), frameworks.get(fb)
+        raise FileError(f"{names[ia]!r} is a {a.TITLE} name but {names[ib]!r} is a {b.TITLE} name; a file holds one framework")
+    odd = next(n for k, n in enumerate(names) if not any(hits[k] for hits in matches.values()))
+    hints = " nor ".join(f"a {m.TITLE} name ({m.NAMES_HINT})" for m in modules)
+    raise FileError(f"{odd!r} is neither {hints}")
 
 
-def _shape(a) -> tuple[int, ...]:
-    return tuple(int(d) for d in np.shape(a))
-
-
-def _as_array(key: str, value) -> np.ndarray:
-    a = np.asarray(value)
-    if a.dtype.kind not in "fiu":
-        raise FileError(f"{key}: dtype {a.dtype} is not a real number type")
-    return a
-
-
-def _parse_names(names: Iterable[str], framework: str) -> dict[tuple[int, str, str], str]:
-    """{(layer, direction, role): key}; role is the framework's tensor name without suffix."""
-    parsed: dict[tuple[int, str, str], str] = {}
-    bare = nested = False
-    for key in names:
-        if framework == "torch":
-            m = TORCH_NAME.match(key)
-            if not m or m["prefix"]:
-                raise FileError(f"{key!r} is not a PyTorch RNN state_dict name ({TORCH_HINT})")
-            slot = (int(m["layer"]), "backward" if m["reverse"] else "forward", m["name"])
-        else:
-            m = KERAS_BARE.match(key)
-            if m:
-                bare = True
-                slot = (0, "forward", m["name"])
-            else:
-                m = KERAS_NESTED.match(key)
-                if not m:
-                    raise FileError(f"{key!r} is not a Keras weights key ({KERAS_HINT})")
-                nested = True
-                slot = (int(m["layer"]), m["direction"], m["name"])
-        if bare and nested:
-            raise FileError(
-                f"{key!r}: bare Keras names (kernel) and layer{{k}}/{{direction}}/ names mixed in one set"
-            )
-        parsed[slot] = key
-    return parsed
-
-
-def _describe(spec: LayerSpec) -> str:
-    parts = [f"{spec.framework} {CELL_WORDS[spec.cell]}", f"units {spec.units}", f"input {spec.input_size}"]
-    if spec.layers > 1:
-        parts.append(f"{spec.layers} layers")
-    if spec.bidirectional:
-        parts.append("bidirectional")
-    if spec.proj_size:
-        parts.append(f"proj_size {spec.proj_size}")
-    if not spec.bias:
-        parts.append("no bias")
-    return ", ".join(parts)
-
-
-def _cell_from_blocks(key: str, shape: tuple[int, ...], blocks: int, h: int, cell: str | None) -> str:
-    found = CELL_BY_GATES.get(blocks)
-    if cell is None:
-        if found is None:
-            raise FileError(
-                f"{key}: shape {shape} holds {blocks} blocks of H={h}; an LSTM has 4, a GRU 3, a SimpleRNN 1"
-            )
-        return found
-    want = {"lstm": 4, "gru": 3, "rnn": 1}[cell]
-    if blocks != want:
-        what = f"{A_CELL[found]}'s" if found else "no cell's"
-        raise FileError(
-            f"{key}: shape {shape} holds {blocks} gate blocks of H={h} ({what}), not the {want} of {A_CELL[cell]}"
-        )
-    return cell
-
-
-def _infer_spec(
+def infer_layer_spec(
     weights: Mapping[str, np.ndarray],
     *,
     framework: str,
@@ -168,129 +72,55 @@ def _infer_spec(
 ) -> LayerSpec:
     """The :class:`LayerSpec` that the names and shapes of ``weights`` describe.
 
-    ``weights`` use the keys of :func:`lstmcalc.conventions.weights_key` (PyTorch:
-    bare ``state_dict`` names). ``cell``, ``bidirectional`` and ``layers`` are inferred
-    when ``None`` and checked against the tensors otherwise. ``reset_after`` (Keras GRU)
-    follows from the bias shape; without a bias it defaults to Keras' ``True``.
-    Every tensor is checked against the shape the spec gives it: :class:`FileError`
-    names the first one that contradicts the rest.
+    ``weights`` use the framework's keys (:func:`lstmcalc.conventions.weights_key`).
+    ``cell``, ``bidirectional`` and ``layers`` are inferred when ``None`` and checked
+    against the tensors otherwise. ``reset_after`` (Keras GRU) follows from the bias shape;
+    without a bias it defaults to ``True``. Every tensor is checked against the shape the
+    spec gives it: :class:`FileError` names the first one that contradicts the rest.
     """
     if not weights:
         raise FileError("no tensors")
-    parsed = _parse_names(weights, framework)
-    n_layers = max(layer for layer, _, _ in parsed) + 1
-    bidir = any(direction == "backward" for _, direction, _ in parsed)
-    if layers is not None and layers != n_layers:
-        raise SpecError("layers", f"is {layers}, but the tensors describe {n_layers} layer(s)")
-    if bidirectional is not None and bidirectional != bidir:
-        found = "both directions" if bidir else "the forward direction only"
-        raise SpecError("bidirectional", f"is {bidirectional}, but the tensors hold {found}")
-
-    def get(layer: int, name: str) -> tuple[str, np.ndarray]:
-        key = parsed.get((layer, "forward", name))
-        if key is None:
-            raise FileError(f"{name}: missing for layer {layer}, forward direction")
-        return key, _as_array(key, weights[key])
-
-    proj = 0
-    if framework == "keras":
-        rk_key, rk = get(0, "recurrent_kernel")
-        if rk.ndim != 2 or rk.shape[0] == 0 or rk.shape[1] % rk.shape[0]:
-            raise FileError(f"{rk_key}: shape {_shape(rk)} is not (H, G·H)")
-        units = rk.shape[0]
-        cell = _cell_from_blocks(rk_key, _shape(rk), rk.shape[1] // units, units, cell)
-        k_key, kernel = get(0, "kernel")
-        if kernel.ndim != 2:
-            raise FileError(f"{k_key}: shape {_shape(kernel)} is not (X, G·H)")
-        input_size = kernel.shape[0]
-        bias_keys = [k for (layer, d, name), k in parsed.items() if name == "bias"]
-        has_bias = bool(bias_keys)
-        ra = None
-        if cell == "gru":
-            if has_bias:
-                b_key = bias_keys[0]
-                ra = np.ndim(weights[b_key]) == 2
-                if reset_after is not None and reset_after != ra:
-                    raise SpecError(
-                        "reset_after",
-                        f"is {reset_after}, but {b_key} has shape {_shape(weights[b_key])}"
-                        f" ({'(2, 3H): reset_after=True' if ra else '(3H,): reset_after=False'})",
-                    )
-            else:
-                ra = True if reset_after is None else reset_after
-        merge = None
-        if bidir:
-            merge = "concat"
-            if n_layers > 1:
-                key1 = parsed.get((1, "forward", "kernel"))
-                if key1 is not None and np.ndim(weights[key1]) == 2 and np.shape(weights[key1])[0] == units:
-                    merge = "sum"  # sum, mul and ave all hand H features on; the weights cannot tell which
-    else:
-        hh_key, hh = get(0, "weight_hh")
-        if hh.ndim != 2 or hh.shape[1] == 0:
-            raise FileError(f"{hh_key}: shape {_shape(hh)} is not (G·H, H)")
-        hr_key = parsed.get((0, "forward", "weight_hr"))
-        if hr_key is not None:
-            hr = _as_array(hr_key, weights[hr_key])
-            if hr.ndim != 2:
-                raise FileError(f"{hr_key}: shape {_shape(hr)} is not (P, H)")
-            proj, units = hr.shape
-            if hh.shape[1] != proj:
-                raise FileError(
-                    f"{hh_key}: shape {_shape(hh)} contradicts {hr_key} {_shape(hr)}: expected ({hh.shape[0]}, {proj})"
-                )
-        else:
-            units = hh.shape[1]
-        if hh.shape[0] % units:
-            raise FileError(f"{hh_key}: shape {_shape(hh)} is not (G·H, H) for H={units}")
-        cell = _cell_from_blocks(hh_key, _shape(hh), hh.shape[0] // units, units, cell)
-        ih_key, ih = get(0, "weight_ih")
-        if ih.ndim != 2:
-            raise FileError(f"{ih_key}: shape {_shape(ih)} is not (G·H, X)")
-        input_size = ih.shape[1]
-        has_bias = any(name in ("bias_ih", "bias_hh") for _, _, name in parsed)
-        ra = None
-        merge = None
+    fw = frameworks.get(framework)
+    parsed = fw.describe_names(weights)
+    found = fw.infer_options(weights, parsed, cell)
+    if layers is not None and layers != found["layers"]:
+        raise SpecError("layers", f"is {layers}, but the tensors describe {found['layers']} layer(s)")
+    if bidirectional is not None and bidirectional != found["bidirectional"]:
+        what = "both directions" if found["bidirectional"] else "the forward direction only"
+        raise SpecError("bidirectional", f"is {bidirectional}, but the tensors hold {what}")
+    if found["cell"] == "gru":
+        shown = found.get("reset_after")
+        if shown is not None and reset_after is not None and reset_after != shown:
+            b_key = next(k for (_, _, name), k in parsed.items() if name == "bias")
+            form = "(2, 3H): reset_after=True" if shown else "(3H,): reset_after=False"
+            raise SpecError("reset_after", f"is {reset_after}, but {b_key} has shape {shape_of(weights[b_key])} ({form})")
+        if shown is None and reset_after is not None:
+            found["reset_after"] = reset_after
     try:
-        spec = make_spec(
-            units,
-            input_size,
-            cell=cell,
-            framework=framework,
-            bias=has_bias,
-            bidirectional=bidir,
-            layers=n_layers,
-            proj_size=proj,
-            reset_after=ra,
-            merge_mode=merge,
-        )
+        spec = make_spec(**found, framework=framework)
     except SpecError as e:
         raise FileError(f"the tensor shapes describe no real layer: {e}") from None
-    _check_tensors(weights, spec)
+    check_tensors(weights, spec)
     return spec
 
 
-def _check_tensors(weights: Mapping[str, np.ndarray], spec: LayerSpec) -> None:
-    """Every tensor the spec needs is there with its shape, and nothing else is."""
+_infer_spec = infer_layer_spec  # the old name, for callers not yet moved
+
+
+def check_tensors(weights: Mapping[str, np.ndarray], spec: LayerSpec) -> None:
+    """Every tensor the spec needs is there with its shape, and nothing else is
+    (:class:`FileError` naming the first that is not)."""
     expected = {weights_key(spec, t): t.shape for t in all_tensors(spec)}
     for key, shape in expected.items():
         if key not in weights:
-            raise FileError(f"{key}: missing; the other tensors describe a {_describe(spec)}, which needs it {shape}")
-        got = _shape(weights[key])
+            raise FileError(f"{key}: missing; the other tensors describe a {describe(spec)}, which needs it {shape}")
+        got = shape_of(weights[key])
         if got != shape:
-            raise FileError(f"{key}: shape {got} contradicts the other tensors ({_describe(spec)}): expected {shape}")
-        _as_array(key, weights[key])
+            raise FileError(f"{key}: shape {got} contradicts the other tensors ({describe(spec)}): expected {shape}")
+        as_array(key, weights[key])
     for key in weights:
         if key not in expected:
-            raise FileError(f"{key}: unexpected for a {_describe(spec)} (it has {len(expected)} tensors)")
-
-
-def _reorder(a: np.ndarray, axis: int, units: int, src: tuple[str, ...], dst: tuple[str, ...]) -> np.ndarray:
-    """Gate blocks of ``units`` along ``axis`` from order ``src`` to order ``dst``."""
-    if src == dst:
-        return a
-    blocks = {g: np.take(a, range(k * units, (k + 1) * units), axis=axis) for k, g in enumerate(src)}
-    return np.concatenate([blocks[g] for g in dst], axis=axis)
+            raise FileError(f"{key}: unexpected for a {describe(spec)} (it has {len(expected)} tensors)")
 
 
 def convert_weights(
@@ -303,95 +133,62 @@ def convert_weights(
     layers: int | None = None,
     reset_after: bool | None = None,
 ) -> dict[str, np.ndarray]:
-    """The same layer's weights in the other framework's names, shapes and gate order.
+    """The same layer's weights in another framework's names, shapes and gate order:
+    source tensors → :mod:`lstmcalc.canonical` → target tensors.
 
-    ``weights``: Keras keys (``kernel`` (X, G·H), ``recurrent_kernel`` (H, G·H), ``bias``
-    (G·H,) or GRU (2, 3H); ``layer{k}/{forward|backward}/...`` for several layers or a
-    backward direction) or PyTorch ``state_dict`` names (``weight_ih_l{k}`` (G·H, X_k),
-    ``weight_hh_l{k}`` (G·H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (G·H,), ``_reverse``).
+    ``weights``: the source framework's keys (:func:`lstmcalc.conventions.weights_key`).
     ``bidirectional`` and ``layers`` are checked against the names when given.
     ``reset_after`` matters only for a bias-free Keras GRU, whose tensors cannot show it
     (default ``True``, Keras' own); with a bias it is read from the bias shape.
 
-    Returns a new dict in the target framework's tensor order, dtypes kept. A Keras
-    ``Bidirectional`` with ``merge_mode`` sum/mul/ave converts for one layer (PyTorch then
-    returns the concatenation; merge it yourself) but not stacked, where layer 1 would
-    read H features and PyTorch's reads 2H.
+    Returns a new dict in the target framework's tensor order, dtypes kept. What the target
+    cannot express (a projection, peepholes, a reset-before GRU into PyTorch, a stacked
+    merged Bidirectional into PyTorch) is refused with a :class:`SpecError` giving the reason.
+    A Keras ``Bidirectional`` with ``merge_mode`` sum/mul/ave converts for one layer
+    (PyTorch then returns the concatenation; merge it yourself).
     """
     if cell not in CELLS:
         _bad_choice("cell", cell, CELLS)
-    if source not in FRAMEWORKS:
-        _bad_choice("source", source, FRAMEWORKS)
-    if target not in FRAMEWORKS:
-        _bad_choice("target", target, FRAMEWORKS)
+    if source not in frameworks.names():
+        _bad_choice("source", source, frameworks.names())
+    if target not in frameworks.names():
+        _bad_choice("target", target, frameworks.names())
     if source == target:
         raise SpecError("target", f"is the source framework too ({source}); nothing to convert")
 
-    spec = _infer_spec(
+    spec = infer_layer_spec(
         weights, framework=source, cell=cell, bidirectional=bidirectional, layers=layers, reset_after=reset_after
     )
-    if source == "keras" and cell == "gru" and not spec.reset_after:
-        raise SpecError(
-            "reset_after",
-            "Keras GRU with reset_after=False (bias (3H,)) has no PyTorch equivalent: Keras applies the reset gate "
-            "to h_(t-1) before the recurrent product, (r ⊙ h_(t-1)) W_hn; PyTorch applies it after, "
-            "r ⊙ (W_hn h_(t-1) + b_hn)",
-        )
-    if source == "keras" and spec.bidirectional and spec.layers > 1 and spec.merge_mode != "concat":
-        raise SpecError(
-            "merge_mode",
-            "stacked Keras Bidirectional layers that sum, multiply or average the directions have no PyTorch "
-            "equivalent: layer 1's kernel reads H features, PyTorch's weight_ih_l1 reads the 2H concatenation",
-        )
-    if source == "torch" and spec.proj_size:
-        raise SpecError(
-            "proj_size",
-            f"PyTorch LSTM with a projection (weight_hr_l0, proj_size={spec.proj_size}) has no Keras equivalent: "
-            "Keras LSTM has no weight_hr, its h_t is the H-wide o ⊙ tanh(c_t), "
-            "PyTorch's is P-wide, W_hr (o ⊙ tanh(c_t))",
-        )
-    target_spec = make_spec(
-        spec.units,
-        spec.input_size,
-        cell=cell,
+    canonical = frameworks.get(source).to_canonical(weights, spec)
+    return from_canonical(canonical, target)
+
+
+def from_canonical(canonical, target: str) -> dict[str, np.ndarray]:
+    """The target framework's tensors for a canonical layer (see :mod:`lstmcalc.canonical`)."""
+    fw = frameworks.get(target)
+    options = {}
+    if canonical.cell == "gru":
+        # a reset-before GRU into a framework without one: the spec says reset-after and the
+        # module's from_canonical refuses with its reason
+        options["reset_after"] = canonical.reset_after or "reset_before" not in fw.OPTIONS
+    if canonical.cell == "rnn":
+        options["activation"] = canonical.activation
+    for option, value in (("proj_size", canonical.proj_size), ("peepholes", canonical.peepholes)):
+        if value and option in fw.OPTIONS:
+            options[option] = value  # otherwise from_canonical refuses with the reason
+    if canonical.bidirectional and canonical.merge_mode != "concat" and "merge_mode" in fw.OPTIONS:
+        options["merge_mode"] = canonical.merge_mode
+    spec = make_spec(
+        canonical.units,
+        canonical.input_size,
+        cell=canonical.cell,
         framework=target,
-        bias=spec.bias,
-        bidirectional=spec.bidirectional,
-        layers=spec.layers,
+        bias=canonical.bias,
+        bidirectional=canonical.bidirectional,
+        layers=len(canonical.layers),
+        **options,
     )
-    src_order, dst_order = gate_order(spec), gate_order(target_spec)
-    h = spec.units
-    src = {(t.layer, t.direction, t.role): weights_key(spec, t) for t in all_tensors(spec)}
-    out: dict[str, np.ndarray] = {}
-    for t in all_tensors(target_spec):
-        slot = (t.layer, t.direction)
-        if source == "keras":
-            if t.role == "input":  # kernel (X, G·H) -> weight_ih (G·H, X)
-                a = _reorder(np.asarray(weights[src[slot + ("input",)]]).T, 0, h, src_order, dst_order)
-            elif t.role == "recurrent":  # recurrent_kernel (H, G·H) -> weight_hh (G·H, H)
-                a = _reorder(np.asarray(weights[src[slot + ("recurrent",)]]).T, 0, h, src_order, dst_order)
-            else:
-                bias = np.asarray(weights[src[slot + ("bias",)]])
-                if bias.ndim == 2:  # GRU (2, 3H): row 0 input bias, row 1 recurrent bias
-                    a = _reorder(bias[0 if t.role == "bias_input" else 1], 0, h, src_order, dst_order)
-                elif t.role == "bias_input":  # (G·H,): the whole bias goes to b_ih
-                    a = _reorder(bias, 0, h, src_order, dst_order)
-                else:  # b_hh: zeros, so b_ih + b_hh is the Keras bias
-                    a = np.zeros_like(bias)
-        else:
-            if t.role == "input":  # weight_ih (G·H, X) -> kernel (X, G·H)
-                a = _reorder(np.asarray(weights[src[slot + ("input",)]]), 0, h, src_order, dst_order).T
-            elif t.role == "recurrent":  # weight_hh (G·H, H) -> recurrent_kernel (H, G·H)
-                a = _reorder(np.asarray(weights[src[slot + ("recurrent",)]]), 0, h, src_order, dst_order).T
-            else:
-                b_ih = np.asarray(weights[src[slot + ("bias_input",)]])
-                b_hh = np.asarray(weights[src[slot + ("bias_recurrent",)]])
-                if cell == "gru":  # (2, 3H): both kept, the recurrent one sits inside r ⊙ (...)
-                    a = np.stack([_reorder(b, 0, h, src_order, dst_order) for b in (b_ih, b_hh)])
-                else:  # both are added to the same pre-activation
-                    a = _reorder(b_ih + b_hh, 0, h, src_order, dst_order)
-        out[weights_key(target_spec, t)] = np.ascontiguousarray(a)
-    return out
+    return fw.from_canonical(canonical, spec)
 
 
 def _bad_choice(param: str, value, allowed: tuple[str, ...]):

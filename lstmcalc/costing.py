@@ -34,7 +34,8 @@ from dataclasses import dataclass
 
 from .conventions import constructor
 from .counting import biases_per_gate, total_count
-from .spec import LayerSpec, SpecError, make_spec
+from .frameworks import make_spec
+from .spec import LayerSpec, SpecError
 
 # Bytes per element of each dtype we price memory in.
 DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}

@@ -4,7 +4,7 @@ Per layer and direction, with G gate blocks (LSTM 4, GRU 3, SimpleRNN 1), H unit
 X_k inputs to layer k, H_out = P with a PyTorch projection (else H) and nb biases
 per gate (Keras 1, or 2 for GRU with reset_after; PyTorch 2; 0 without bias):
 
-    params_k = G × (X_k·H + H_out·H + nb·H) + P·H
+    params_k = G × (X_k·H + H_out·H + nb·H) + P·H (+ 3H with LSTM peepholes)
 
 Keras writes the same LSTM count as 4 × ((X + H) × H + H); PyTorch keeps b_ih and
 b_hh, so it has 4H more per LSTM layer and direction, H more for SimpleRNN, and the
@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import explain
-from .conventions import DIRECTIONS, GATE_NAMES, TensorLayout, all_tensors, constructor, gate_order
-from .spec import LayerSpec, make_spec
+from . import explain, frameworks
+from .canonical import DIRECTIONS, GATE_NAMES, PEEPHOLE_GATES, Output, TensorLayout
+from .conventions import all_tensors, biases_per_gate, constructor, gate_order
+from .frameworks import make_spec
+from .spec import LayerSpec
 
 
 @dataclass(frozen=True)
@@ -32,10 +34,11 @@ class GateRow:
     recurrent_weights: int  # H_out·H: its block of recurrent_kernel / weight_hh
     bias: int  # H per bias vector the framework keeps for it
     projection: int  # P·H for the "proj" row, else 0
+    peephole: int = 0  # H for i, f and o with peepholes (ONNX P), else 0
 
     @property
     def total(self) -> int:
-        return self.input_weights + self.recurrent_weights + self.bias + self.projection
+        return self.input_weights + self.recurrent_weights + self.bias + self.projection + self.peephole
 
     def to_dict(self) -> dict:
         return {
@@ -47,6 +50,7 @@ class GateRow:
             "recurrent_weights": self.recurrent_weights,
             "bias": self.bias,
             "projection": self.projection,
+            "peephole": self.peephole,
             "total": self.total,
         }
 
@@ -73,18 +77,6 @@ class LayerFormula:
             "directions": self.directions,
             "total": self.total,
         }
-
-
-@dataclass(frozen=True)
-class Output:
-    """One tensor the layer returns, in the framework's return order."""
-
-    name: str
-    shape: tuple[int, ...]
-    meaning: str
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "shape": list(self.shape), "meaning": self.meaning}
 
 
 @dataclass(frozen=True)
@@ -134,20 +126,12 @@ class Breakdown:
         return breakdown_html(self)
 
 
-def biases_per_gate(spec: LayerSpec) -> int:
-    """nb: bias vectors of length H per gate (0, 1 or 2)."""
-    if not spec.bias:
-        return 0
-    if spec.framework == "torch":
-        return 2  # bias_ih and bias_hh
-    return 2 if spec.cell == "gru" and spec.reset_after else 1
-
-
 def layer_count(spec: LayerSpec, layer: int) -> int:
     """Parameters of one direction of layer ``layer``."""
     h, x = spec.units, spec.layer_input_size(layer)
     per_gate = x * h + spec.hidden_out * h + biases_per_gate(spec) * h
-    return spec.gates * per_gate + spec.proj_size * h
+    peepholes = len(PEEPHOLE_GATES) * h if spec.peepholes else 0
+    return spec.gates * per_gate + spec.proj_size * h + peepholes
 
 
 def total_count(spec: LayerSpec) -> int:
@@ -171,33 +155,7 @@ def count(units, input_size, **options) -> int:
 
 def _formula(spec: LayerSpec, layer: int) -> tuple[str, str]:
     """The count of one direction of ``layer`` as a formula and with numbers substituted."""
-    g, h, p = spec.gates, spec.units, spec.proj_size
-    x = spec.layer_input_size(layer)
-    nb = biases_per_gate(spec)
-    prefix, prefix_n = (f"{g} × ", f"{g} × ") if g > 1 else ("", "")
-    if spec.framework == "keras":
-        bias_sym = {0: "", 1: " + H", 2: " + 2H"}[nb]
-        bias_num = {0: "", 1: f" + {h}", 2: f" + 2 × {h}"}[nb]
-        if nb:
-            sym = f"{prefix}((X + H) × H{bias_sym})"
-            num = f"{prefix_n}(({x} + {h}) × {h}{bias_num})"
-        else:
-            sym = f"{prefix}(X + H) × H"
-            num = f"{prefix_n}({x} + {h}) × {h}"
-        if g == 1 and nb:
-            sym, num = sym[1:-1], num[1:-1]  # no outer parentheses without a gate factor
-        return sym, num
-    rec_sym, rec_num = ("P·H", f"{p}·{h}") if p else ("H·H", f"{h}·{h}")
-    bias_sym, bias_num = (" + 2H", f" + 2·{h}") if nb else ("", "")
-    inner_sym = f"X·H + {rec_sym}{bias_sym}"
-    inner_num = f"{x}·{h} + {rec_num}{bias_num}"
-    if g > 1:
-        sym, num = f"{g} × ({inner_sym})", f"{g} × ({inner_num})"
-    else:
-        sym, num = inner_sym, inner_num
-    if p:
-        sym, num = f"{sym} + P·H", f"{num} + {p}·{h}"
-    return sym, num
+    return frameworks.of(spec).formula(spec, layer)
 
 
 def _gate_rows(spec: LayerSpec) -> list[GateRow]:
@@ -207,8 +165,9 @@ def _gate_rows(spec: LayerSpec) -> list[GateRow]:
         x = spec.layer_input_size(layer)
         for direction in DIRECTIONS[: spec.directions]:
             for gate in gate_order(spec):
+                peep = h if spec.peepholes and gate in PEEPHOLE_GATES else 0
                 rows.append(
-                    GateRow(layer, direction, gate, GATE_NAMES[gate], x * h, spec.hidden_out * h, nb * h, 0)
+                    GateRow(layer, direction, gate, GATE_NAMES[gate], x * h, spec.hidden_out * h, nb * h, 0, peep)
                 )
             if spec.proj_size:
                 rows.append(GateRow(layer, direction, "proj", "projection", 0, 0, 0, spec.proj_size * h))
@@ -216,31 +175,7 @@ def _gate_rows(spec: LayerSpec) -> list[GateRow]:
 
 
 def _outputs(spec: LayerSpec) -> list[Output]:
-    b, t, h = spec.batch, spec.time, spec.units
-    if spec.framework == "torch":
-        d, h_out = spec.directions, spec.hidden_out
-        out = [
-            Output("output", (b, t, d * h_out), "h_t of the last layer at every step (batch_first=True)"),
-            Output("h_n", (d * spec.layers, b, h_out), "final h of every layer and direction"),
-        ]
-        if spec.cell == "lstm":
-            out.append(Output("c_n", (d * spec.layers, b, h), "final c of every layer and direction"))
-        return out
-    merged = 2 * h if spec.bidirectional and spec.merge_mode == "concat" else h
-    merge = f", {spec.merge_mode} of both directions" if spec.bidirectional else ""
-    if spec.return_sequences:
-        out = [Output("output", (b, t, merged), f"h_t at every step{merge}")]
-    else:
-        out = [Output("output", (b, merged), f"h_T, the last step only{merge}")]
-    if spec.return_state:
-        states = ["h", "c"] if spec.cell == "lstm" else ["h"]
-        words = {"h": "final hidden state", "c": "final cell state"}
-        if spec.bidirectional:
-            for suffix, side in (("fw", "forward"), ("bw", "backward")):
-                out += [Output(f"{s}_{suffix}", (b, h), f"{words[s]}, {side} layer") for s in states]
-        else:
-            out += [Output(s, (b, h), words[s]) for s in states]
-    return out
+    return frameworks.of(spec).outputs(spec)
 
 
 def breakdown_spec(spec: LayerSpec) -> Breakdown:
@@ -310,20 +245,21 @@ class Grid:
 
 
 def other_framework_options(options: dict) -> dict | None:
-    """The same layer's options in the other framework, or None where it has no twin
-    (PyTorch projection; Keras GRU without reset_after; Keras-only options)."""
+    """The same layer's options in the framework plots compare against (PyTorch, or Keras
+    for a PyTorch layer), or None where that framework has no such layer (a projection,
+    a reset-before GRU, a merged Bidirectional, peepholes, ...)."""
+    from .spec import SpecError
+
     framework = options.get("framework", "keras")
-    if framework == "torch":
-        if options.get("proj_size"):
-            return None
-        return {**options, "framework": "keras"}
-    if options.get("cell") == "gru" and options.get("reset_after") is False:
-        return None
-    twin = {**options, "framework": "torch", "merge_mode": None}
-    twin.pop("return_sequences", None)
-    twin.pop("return_state", None)
+    twin = {**options, "framework": "keras" if framework == "torch" else "torch"}
+    for option in ("merge_mode", "return_sequences", "return_state", "layout"):
+        twin.pop(option, None)  # how a layer is called, not which parameters it has
     if options.get("bidirectional") and options.get("merge_mode") not in (None, "concat"):
-        return None  # PyTorch always concatenates the directions
+        return None  # a merged stack's layer 1 reads H features, the twin's 2H
+    try:
+        make_spec(1, 1, **twin)
+    except SpecError:
+        return None
     return twin
 
 

@@ -38,9 +38,12 @@ from pathlib import Path
 import numpy as np
 
 from .conventions import GATE_NAMES, all_tensors, gate_order, weights_key
-from .converting import TORCH_NAME, FileError, _infer_spec, infer_framework
+from .converting import TORCH_NAME, infer_framework
+from .converting import infer_layer_spec as _infer_spec
+from .errors import FileError
 from .counting import total_count
-from .spec import LayerSpec, SpecError, make_spec
+from .frameworks import make_spec
+from .spec import LayerSpec, SpecError
 
 FILES_EXTRA = "pip install 'lstmcalc[files]'"
 EXTENSIONS = (".keras", ".h5", ".hdf5", ".pt", ".pth", ".bin", ".safetensors", ".npz")

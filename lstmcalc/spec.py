@@ -1,8 +1,8 @@
 """A recurrent layer described by its sizes and options, validated once (stdlib only).
 
-Every public entry point (``count``, ``breakdown``, later ``run`` and ``cost``)
-turns its keywords into a :class:`LayerSpec` through :func:`make_spec`, so the
-rules about which option goes with which cell and framework live here alone.
+Every public entry point turns its keywords into a :class:`LayerSpec` through
+:func:`lstmcalc.frameworks.make_spec`, which checks them against the framework's own
+options (its module in :mod:`lstmcalc.frameworks` says which it has).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 CELLS = ("lstm", "gru", "rnn")
-FRAMEWORKS = ("keras", "torch")
 MERGE_MODES = ("concat", "sum", "mul", "ave")
 ACTIVATIONS = ("tanh", "relu")
 
@@ -41,6 +40,8 @@ OPTION_NAMES = {
     "backend": "--backend",
     "x": "--inputs",
     "weights": "--weights",
+    "peepholes": "--peepholes",
+    "layout": "--layout",
 }
 
 
@@ -77,6 +78,8 @@ class LayerSpec:
     return_sequences: bool = False  # Keras: output (B, T, .) instead of (B, .) from the last layer
     return_state: bool = False  # Keras: also return the last layer's final states
     activation: str = "tanh"  # SimpleRNN / torch.nn.RNN nonlinearity
+    peepholes: bool = False  # ONNX LSTM P: peephole weights from the cell state into i, f, o
+    layout: int = 0  # ONNX layout: 0 time-major X (T, B, X), 1 batch-major (B, T, X)
 
     @property
     def directions(self) -> int:
@@ -97,143 +100,12 @@ class LayerSpec:
         """Features that reach layer ``layer`` (0-based) at each time step."""
         if layer == 0:
             return self.input_size
-        if self.framework == "keras" and self.bidirectional and self.merge_mode != "concat":
+        if self.bidirectional and self.merge_mode != "concat":
             return self.hidden_out  # sum/mul/ave merges keep H features
         return self.directions * self.hidden_out
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def _size(param: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(param, f"must be a whole number >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise SpecError(param, f"must be a whole number >= {minimum}, got {value}")
-    return value
-
-
-def _choice(param: str, value, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise SpecError(param, f"must be one of {', '.join(allowed)}, got {value!r}")
-    return value
-
-
-def _flag(param: str, value) -> bool:
-    if not isinstance(value, bool):
-        raise SpecError(param, f"must be True or False, got {value!r}")
-    return value
-
-
-def make_spec(
-    units,
-    input_size,
-    *,
-    cell="lstm",
-    framework="keras",
-    bias=True,
-    bidirectional=False,
-    merge_mode=None,
-    layers=1,
-    proj_size=0,
-    reset_after=None,
-    batch=32,
-    time=1,
-    return_sequences=False,
-    return_state=False,
-    activation=None,
-) -> LayerSpec:
-    """Validate keywords as the CLI and the API take them and return a :class:`LayerSpec`.
-
-    ``None`` for ``merge_mode``, ``reset_after`` and ``activation`` means "not given":
-    the framework default applies, and giving them where they mean nothing is an error.
-    """
-    units = _size("units", units)
-    input_size = _size("input_size", input_size)
-    cell = _choice("cell", cell, CELLS)
-    framework = _choice("framework", framework, FRAMEWORKS)
-    bias = _flag("bias", bias)
-    bidirectional = _flag("bidirectional", bidirectional)
-    layers = _size("layers", layers)
-    batch = _size("batch", batch)
-    time = _size("time", time)
-    return_sequences = _flag("return_sequences", return_sequences)
-    return_state = _flag("return_state", return_state)
-
-    if merge_mode is not None:
-        merge_mode = _choice("merge_mode", merge_mode, MERGE_MODES)
-        if framework != "keras":
-            raise SpecError(
-                "merge_mode",
-                "is a Keras Bidirectional option; PyTorch always concatenates the two directions",
-            )
-        if not bidirectional:
-            raise SpecError("merge_mode", "needs --bidirectional (it says how the two directions merge)")
-    else:
-        merge_mode = "concat"
-
-    if isinstance(proj_size, bool) or not isinstance(proj_size, int):
-        raise SpecError("proj_size", f"must be a whole number 0 < P < units, got {proj_size!r}")
-    if proj_size != 0:
-        if framework != "torch" or cell != "lstm":
-            raise SpecError(
-                "proj_size",
-                f"exists only for PyTorch LSTM (--framework torch --cell lstm), not {framework} {cell}",
-            )
-        if not 0 < proj_size < units:
-            raise SpecError(
-                "proj_size", f"must be 0 < P < units ({units}), got {proj_size}"
-            )
-
-    if reset_after is not None:
-        reset_after = _flag("reset_after", reset_after)
-        if cell != "gru":
-            raise SpecError("reset_after", f"applies to --cell gru only, not {cell}")
-        if framework == "torch" and not reset_after:
-            raise SpecError(
-                "reset_after",
-                "PyTorch's GRU is always the reset-after form; --no-reset-after is Keras only",
-            )
-    else:
-        reset_after = True
-
-    if activation is not None:
-        activation = _choice("activation", activation, ACTIVATIONS)
-        if cell != "rnn" and activation != "tanh":
-            raise SpecError(
-                "activation", f"relu applies to --cell rnn only; {cell} gates use sigmoid and tanh"
-            )
-    else:
-        activation = "tanh"
-
-    if framework == "torch":
-        if return_sequences:
-            raise SpecError(
-                "return_sequences",
-                "is a Keras option; PyTorch always returns the whole output sequence",
-            )
-        if return_state:
-            raise SpecError(
-                "return_state", "is a Keras option; PyTorch always returns the final states"
-            )
-
-    return LayerSpec(
-        units=units,
-        input_size=input_size,
-        cell=cell,
-        framework=framework,
-        bias=bias,
-        bidirectional=bidirectional,
-        merge_mode=merge_mode,
-        layers=layers,
-        proj_size=proj_size,
-        reset_after=reset_after,
-        batch=batch,
-        time=time,
-        return_sequences=return_sequences,
-        return_state=return_state,
-        activation=activation,
-    )
 
 
 MAX_GRID_CELLS = 10_000

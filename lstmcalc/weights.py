@@ -20,15 +20,19 @@ from pathlib import Path
 
 import numpy as np
 
+from . import frameworks
 from .conventions import all_tensors, weights_key
-from .converting import FileError, _describe, _infer_spec
+from .converting import infer_layer_spec
+from .errors import FileError
+from .frameworks import make_spec
+from .frameworks.shared import describe as _describe
 from .memory import check_bytes, itemsize, weight_elements
-from .spec import CELLS, FRAMEWORKS, LayerSpec, SpecError, make_spec
+from .spec import CELLS, LayerSpec, SpecError
 
 __all__ = ["FileError", "infer_spec", "init_weights", "load_inputs", "load_npz", "save_npz"]
 
 GIVEN = ("units", "input_size", "bias", "proj_size", "reset_after", "merge_mode", "activation",
-         "batch", "time", "return_sequences", "return_state")
+         "batch", "time", "return_sequences", "return_state", "peepholes", "layout")
 FLOAT_DTYPES = ("float16", "float32", "float64")
 
 
@@ -59,8 +63,7 @@ def infer_spec(
     """
     if cell not in CELLS:
         raise SpecError("cell", f"must be one of {', '.join(CELLS)}, got {cell!r}")
-    if framework not in FRAMEWORKS:
-        raise SpecError("framework", f"must be one of {', '.join(FRAMEWORKS)}, got {framework!r}")
+    frameworks.get(framework)  # SpecError naming the registered frameworks
     unknown = sorted(set(given) - set(GIVEN))
     if unknown:
         raise SpecError(unknown[0], f"is not a layer option; allowed: {', '.join(GIVEN)}")
@@ -70,7 +73,7 @@ def infer_spec(
     if bad_key is not None:
         raise SpecError("weights", f"tensor names must be strings, got {bad_key!r}")
     try:
-        found = _infer_spec(
+        found = infer_layer_spec(
             weights,
             framework=framework,
             cell=cell,
@@ -90,7 +93,8 @@ def infer_spec(
         "layers": found.layers,
         "proj_size": found.proj_size,
         "reset_after": found.reset_after if cell == "gru" else None,
-        "merge_mode": found.merge_mode if framework == "keras" and found.bidirectional else None,
+        "merge_mode": found.merge_mode if "merge_mode" in frameworks.get(framework).OPTIONS and found.bidirectional else None,
+        "peepholes": found.peepholes,
     }
     options.update(given)
     spec = make_spec(**options)
@@ -129,19 +133,6 @@ def check_tensors(weights: Mapping[str, np.ndarray], spec: LayerSpec) -> None:
 # --- default initialisation --------------------------------------------------------------------
 
 
-def _orthogonal(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-    """Keras 3 ``Orthogonal`` (keras/src/initializers/random_initializers.py): QR of a normal
-    (max, min) matrix, columns sign-corrected by diag(R), transposed when rows < cols, so a
-    (H, G·H) recurrent kernel has orthonormal rows: K Kᵀ = I_H."""
-    rows, cols = shape
-    a = rng.standard_normal((max(rows, cols), min(rows, cols)))  # (max, min)
-    q, r = np.linalg.qr(a)
-    q *= np.sign(np.diag(r))
-    if rows < cols:
-        q = q.T
-    return q.reshape(shape)  # (rows, cols): (H, G·H) for a recurrent kernel
-
-
 def init_weights(spec: LayerSpec, seed: int = 0, dtype="float32") -> dict[str, np.ndarray]:
     """The framework's default initial weights for ``spec``, keyed as ``weights_key`` gives.
 
@@ -161,25 +152,7 @@ def init_weights(spec: LayerSpec, seed: int = 0, dtype="float32") -> dict[str, n
         raise SpecError("dtype", f"must be float32 or float64, got {dtype!r}")
     check_bytes(2 * weight_elements(spec) * itemsize(dt), f"the weights of this layer ({weight_elements(spec):,} numbers)")
     rng = np.random.default_rng(seed)
-    h = spec.units
-    out = {}
-    for t in all_tensors(spec):
-        if spec.framework == "torch":
-            bound = 1.0 / np.sqrt(h)
-            a = rng.uniform(-bound, bound, size=t.shape)
-        elif t.role == "input":
-            fan_in, fan_out = t.shape
-            limit = np.sqrt(6.0 / (fan_in + fan_out))
-            a = rng.uniform(-limit, limit, size=t.shape)
-        elif t.role == "recurrent":
-            a = _orthogonal(rng, t.shape)
-        else:
-            a = np.zeros(t.shape)
-            if spec.cell == "lstm":
-                forget = next(s for s in t.slices if s.gate == "f")
-                a[forget.start : forget.stop] = 1.0
-        out[weights_key(spec, t)] = np.ascontiguousarray(a, dtype=dt)
-    return out
+    return frameworks.of(spec).init_weights(spec, rng, dt)
 
 
 # --- files ------------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ import lstmcalc
 from lstmcalc import memory
 from lstmcalc.cells import ForwardResult, SizeError, estimate_bytes, forward
 from lstmcalc.conventions import all_tensors, weights_key
-from lstmcalc.spec import SpecError, make_spec
+from lstmcalc.frameworks import make_spec
+from lstmcalc.spec import SpecError
 
 B, T, X, H, P = 2, 5, 2, 3, 2  # X != H != P so a transposed or swapped block cannot fit
 

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from lstmcalc.conventions import all_tensors, weights_key
 from lstmcalc.converting import FileError, convert_weights, infer_framework
-from lstmcalc.spec import SpecError, make_spec
+from lstmcalc.frameworks import make_spec
+from lstmcalc.spec import SpecError
 
 
 def random_weights(framework, cell, units, input_size, *, layers=1, bidirectional=False, bias=True,

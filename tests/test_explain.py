@@ -106,7 +106,7 @@ def test_forward_result_displays_as_html_and_rich():
     import numpy as np
 
     import lstmcalc
-    from lstmcalc.spec import make_spec
+    from lstmcalc.frameworks import make_spec
     from lstmcalc.weights import init_weights
 
     spec = make_spec(3, 2, batch=4, time=5)

@@ -12,7 +12,7 @@ import json
 import numpy as np
 import lstmcalc
 from lstmcalc import _numba
-from lstmcalc.spec import make_spec
+from lstmcalc.frameworks import make_spec
 from lstmcalc.weights import init_weights
 
 spec = make_spec(3, 2, cell="rnn", framework="torch", batch=2, time=4)

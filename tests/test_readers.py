@@ -15,7 +15,7 @@ import pytest
 from lstmcalc.conventions import all_tensors, weights_key
 from lstmcalc.counting import count
 from lstmcalc.readers import FileError, Stats, read_layer, read_layers
-from lstmcalc.spec import make_spec
+from lstmcalc.frameworks import make_spec
 
 
 def random_weights(framework, cell, units, input_size, seed=0, dtype=np.float32, **options):

@@ -17,7 +17,8 @@ import pytest
 from lstmcalc import memory, weights as W
 from lstmcalc.cells import forward
 from lstmcalc.conventions import all_tensors, weights_key
-from lstmcalc.spec import SpecError, make_spec
+from lstmcalc.frameworks import make_spec
+from lstmcalc.spec import SpecError
 from lstmcalc.weights import FileError, infer_spec, init_weights, load_inputs, load_npz, save_npz
 
 SPECS = [

@@ -16,7 +16,7 @@ keras = pytest.importorskip("keras")
 pytest.importorskip("h5py")
 
 from lstmcalc.readers import FileError, Stats, read_layer, read_layers  # noqa: E402
-from lstmcalc.spec import make_spec  # noqa: E402
+from lstmcalc.frameworks import make_spec  # noqa: E402
 
 T, X = 5, 3
 

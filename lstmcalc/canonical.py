@@ -1,0 +1,175 @@
+"""One vocabulary and one in-memory form for a recurrent layer's weights, shared by every
+framework module (stdlib at import; the weights themselves are NumPy arrays).
+
+Gate letters (ours, whatever the framework calls them): LSTM ``i, f, g, o`` (g is the cell
+candidate; ``c`` is only the cell state), GRU ``z, r, n``, SimpleRNN ``h`` (its one block).
+
+The canonical form of one layer and direction keeps, per gate, the input block ``w``
+(H, X_k), the recurrent block ``u`` (H, H_out), and up to two bias vectors: ``b_w`` on the
+input side and ``b_u`` on the recurrent side, each (H,). For every gate but the reset-after
+GRU candidate only their sum reaches the output; the reset-after candidate keeps ``b_u``
+inside the reset product. The equations every framework module converts to and from
+(x_t (B, X_k), h_{t-1} (B, H_out), c_{t-1} (B, H); σ the logistic sigmoid):
+
+    a_q = W_q x_t + b_w[q] + U_q h_{t-1} + b_u[q]           every gate q but the GRU candidate
+    LSTM   i = σ(a_i + p_i ⊙ c_{t-1}), f = σ(a_f + p_f ⊙ c_{t-1}), g = tanh(a_g)
+           c_t = f ⊙ c_{t-1} + i ⊙ g
+           o = σ(a_o + p_o ⊙ c_t);  h_t = o ⊙ tanh(c_t), or W_hr (o ⊙ tanh(c_t)) with a projection
+           (p: peepholes, ONNX ``P``; zero where the framework has none)
+    GRU    z = σ(a_z), r = σ(a_r)
+           reset after:  n = tanh(W_n x_t + b_w[n] + r ⊙ (U_n h_{t-1} + b_u[n]))
+           reset before: n = tanh(W_n x_t + b_w[n] + U_n (r ⊙ h_{t-1}) + b_u[n])
+           h_t = z ⊙ h_{t-1} + (1 − z) ⊙ n
+    RNN    h_t = act(a_h), act = tanh or relu
+
+With ``clip`` (ONNX), every pre-activation is clipped to [−clip, clip] before its
+activation function.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+CELL_GATES = {"lstm": ("i", "f", "g", "o"), "gru": ("z", "r", "n"), "rnn": ("h",)}
+GATE_NAMES = {
+    "i": "input",
+    "f": "forget",
+    "g": "candidate",
+    "o": "output",
+    "z": "update",
+    "r": "reset",
+    "n": "candidate",
+    "h": "hidden state",
+}
+PEEPHOLE_GATES = ("i", "f", "o")
+DIRECTIONS = ("forward", "backward")
+
+
+@dataclass(frozen=True)
+class GateSlice:
+    """Gate ``gate``'s block is ``[start:stop]`` along ``axis`` of its tensor."""
+
+    gate: str
+    axis: int
+    start: int
+    stop: int
+
+    def to_dict(self) -> dict:
+        return {"gate": self.gate, "axis": self.axis, "start": self.start, "stop": self.stop}
+
+
+@dataclass(frozen=True)
+class TensorLayout:
+    """One trainable tensor, as its framework names and shapes it."""
+
+    name: str  # the framework's own name: "kernel", "weight_ih_l0_reverse", "W", ...
+    layer: int  # 0-based layer index
+    direction: str  # "forward" | "backward"; "both" for a tensor that holds both (ONNX)
+    shape: tuple[int, ...]
+    # "input" | "recurrent" | "bias" | "bias_input" | "bias_recurrent" | "bias_both" |
+    # "projection" | "peephole"
+    role: str
+    slices: tuple[GateSlice, ...]  # where each gate's block lies; empty for the projection
+
+    @property
+    def count(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+
+@dataclass(frozen=True)
+class Output:
+    """One tensor the layer returns, in the framework's return order."""
+
+    name: str
+    shape: tuple[int, ...]
+    meaning: str
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "shape": list(self.shape), "meaning": self.meaning}
+
+
+@dataclass(eq=False)
+class Direction:
+    """One layer and direction's weights, gate by gate (gate letters as :data:`CELL_GATES`).
+
+    ``w[q]`` (H, X_k) input block, ``u[q]`` (H, H_out) recurrent block; ``b_w[q]``, ``b_u[q]``
+    (H,) the input- and recurrent-side biases, ``None`` where the layer has no bias at all
+    (``b_w``) or keeps one bias per gate (``b_u``); ``proj`` (P, H) PyTorch's ``weight_hr``;
+    ``peep[q]`` (H,) the LSTM peepholes of i, f, o (ONNX ``P``).
+    """
+
+    w: dict
+    u: dict
+    b_w: dict | None = None
+    b_u: dict | None = None
+    proj: np.ndarray | None = None
+    peep: dict | None = None
+
+
+@dataclass(eq=False)
+class Canonical:
+    """A whole layer (or stack): ``layers[k][d]`` is layer k's direction d (0 forward,
+    1 backward). ``reset_after`` says where a GRU's reset gate applies (see the module
+    docstring); ``activation`` is the SimpleRNN's; ``clip`` the ONNX cell clip (None: none).
+    ``merge_mode`` is how two directions hand their outputs on (Keras ``Bidirectional``)."""
+
+    cell: str
+    layers: list = field(default_factory=list)  # [layer][direction] -> Direction
+    reset_after: bool = True
+    activation: str = "tanh"
+    clip: float | None = None
+    merge_mode: str = "concat"
+
+    @property
+    def first(self) -> Direction:
+        return self.layers[0][0]
+
+    @property
+    def units(self) -> int:
+        return int(self.first.w[CELL_GATES[self.cell][0]].shape[0])
+
+    @property
+    def input_size(self) -> int:
+        return int(self.first.w[CELL_GATES[self.cell][0]].shape[1])
+
+    @property
+    def proj_size(self) -> int:
+        return 0 if self.first.proj is None else int(self.first.proj.shape[0])
+
+    @property
+    def bidirectional(self) -> bool:
+        return len(self.layers[0]) == 2
+
+    @property
+    def bias(self) -> bool:
+        return self.first.b_w is not None
+
+    @property
+    def peepholes(self) -> bool:
+        return self.first.peep is not None
+
+    def directions(self):
+        """(layer, direction name, Direction) for every layer and direction, in order."""
+        for k, row in enumerate(self.layers):
+            for d, part in enumerate(row):
+                yield k, DIRECTIONS[d], part
+
+
+def bias_sum(part: Direction, gate: str):
+    """b_w[gate] + b_u[gate] in float64 (what reaches every gate but the reset-after GRU
+    candidate), or None without bias."""
+    import numpy as np
+
+    if part.b_w is None:
+        return None
+    total = np.asarray(part.b_w[gate], dtype=np.float64)
+    if part.b_u is not None:
+        total = total + np.asarray(part.b_u[gate], dtype=np.float64)
+    return total

@@ -1,0 +1,210 @@
+"""The framework registry: one module per framework convention (stdlib at import).
+
+Each module (``keras.py``, ``torch.py``, ...) says, as data where it can, how its framework
+names, shapes and orders a recurrent layer's tensors, what the layer returns, which options
+it has, and converts its weights to and from :mod:`lstmcalc.canonical`. Nothing outside
+this package names a framework module: callers look one up with :func:`get`.
+
+A framework module provides:
+
+- ``NAME`` (the ``--framework`` value), ``TITLE`` (for headings), ``SHORT`` (in running
+  text), ``CELLS``, ``CELL_TITLES`` ({cell: class name}), ``GATE_ORDER`` ({cell: our gate
+  letters in its tensor order}), ``LETTERS`` ({(cell, gate): its own letter} where it
+  differs from ours), ``NAMES_HINT`` (its weights keys, for messages);
+- ``OPTIONS``: the layer options it has beyond the common ones (``merge_mode``,
+  ``proj_size``, ``reset_before``, ``return_sequences``, ``return_state``, ``peepholes``,
+  ``layout``), and ``WHY_NOT`` ({option: why it has no such thing});
+- the arithmetic and the words (stdlib): ``layer_tensors(spec, layer, direction)``,
+  ``weights_key(spec, tensor)``, ``biases_per_gate(spec)``, ``formula(spec, layer)``,
+  ``outputs(spec)``, ``constructor(spec)``, ``recognises(key)``, ``parse_name(key)``;
+- weights (NumPy, imported inside the functions): ``describe_names(names)``,
+  ``infer_options(weights, parsed, cell)``, ``to_canonical(weights, spec)``,
+  ``from_canonical(canonical, spec)``, ``init_weights(spec, rng, dtype)``,
+  ``forward_result(spec, output, h_n, c_n)``.
+
+Adding a framework: its module, one line in :data:`MODULES`, its reader if it brings a new
+file format, tests and docs; nothing else.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from ..spec import ACTIVATIONS, CELLS, MERGE_MODES, LayerSpec, SpecError
+
+# The registry: --framework value -> module. Order is the order in help and messages.
+MODULES = {
+    "keras": "lstmcalc.frameworks.keras",
+    "torch": "lstmcalc.frameworks.torch",
+}
+
+FRAMEWORKS = tuple(MODULES)
+
+
+def names() -> tuple[str, ...]:
+    """Every registered framework's ``--framework`` value."""
+    return FRAMEWORKS
+
+
+def get(name: str) -> ModuleType:
+    """The framework module registered as ``name``; :class:`SpecError` for another name."""
+    if name not in MODULES:
+        raise SpecError("framework", f"must be one of {', '.join(FRAMEWORKS)}, got {name!r}")
+    return importlib.import_module(MODULES[name])
+
+
+def of(spec: LayerSpec) -> ModuleType:
+    """The framework module of ``spec``."""
+    return get(spec.framework)
+
+
+def having(option: str) -> list[ModuleType]:
+    """The framework modules that have ``option``."""
+    return [m for m in map(get, FRAMEWORKS) if option in m.OPTIONS]
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def _size(param: str, value, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(param, f"must be a whole number >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise SpecError(param, f"must be a whole number >= {minimum}, got {value}")
+    return value
+
+
+def _choice(param: str, value, allowed: tuple) -> object:
+    if value not in allowed:
+        raise SpecError(param, f"must be one of {', '.join(map(str, allowed))}, got {value!r}")
+    return value
+
+
+def _flag(param: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise SpecError(param, f"must be True or False, got {value!r}")
+    return value
+
+
+def _only(option: str) -> str:
+    """'Keras and ONNX': the frameworks that have ``option``."""
+    return " and ".join(m.SHORT for m in having(option)) or "no framework"
+
+
+def _refuse(fw: ModuleType, option: str, param: str | None = None, default: str = "") -> None:
+    raise SpecError(param or option, fw.WHY_NOT.get(option) or default or f"is not a {fw.TITLE} option; it is {_only(option)} only")
+
+
+def make_spec(
+    units,
+    input_size,
+    *,
+    cell="lstm",
+    framework="keras",
+    bias=True,
+    bidirectional=False,
+    merge_mode=None,
+    layers=1,
+    proj_size=0,
+    reset_after=None,
+    batch=32,
+    time=1,
+    return_sequences=False,
+    return_state=False,
+    activation=None,
+    peepholes=False,
+    layout=None,
+) -> LayerSpec:
+    """Validate keywords as the CLI and the API take them and return a :class:`LayerSpec`.
+
+    ``None`` for ``merge_mode``, ``reset_after``, ``activation`` and ``layout`` means "not
+    given": the framework default applies, and giving them where they mean nothing is an
+    error, with the reason the framework module gives.
+    """
+    units = _size("units", units)
+    input_size = _size("input_size", input_size)
+    cell = _choice("cell", cell, CELLS)
+    fw = get(framework)
+    if cell not in fw.CELLS:
+        raise SpecError("cell", f"{fw.TITLE} has no {cell} layer; it has {', '.join(fw.CELLS)}")
+    bias = _flag("bias", bias)
+    bidirectional = _flag("bidirectional", bidirectional)
+    layers = _size("layers", layers)
+    batch = _size("batch", batch)
+    time = _size("time", time)
+    return_sequences = _flag("return_sequences", return_sequences)
+    return_state = _flag("return_state", return_state)
+    peepholes = _flag("peepholes", peepholes)
+
+    if merge_mode is not None:
+        merge_mode = _choice("merge_mode", merge_mode, MERGE_MODES)
+        if "merge_mode" not in fw.OPTIONS:
+            _refuse(fw, "merge_mode")
+        if not bidirectional:
+            raise SpecError("merge_mode", "needs --bidirectional (it says how the two directions merge)")
+    else:
+        merge_mode = "concat"
+
+    if isinstance(proj_size, bool) or not isinstance(proj_size, int):
+        raise SpecError("proj_size", f"must be a whole number 0 < P < units, got {proj_size!r}")
+    if proj_size != 0:
+        if "proj_size" not in fw.OPTIONS or cell != "lstm":
+            owners = having("proj_size")
+            where = " or ".join(f"{m.TITLE} LSTM (--framework {m.NAME} --cell lstm)" for m in owners)
+            raise SpecError("proj_size", f"exists only for {where}, not {framework} {cell}")
+        if not 0 < proj_size < units:
+            raise SpecError("proj_size", f"must be 0 < P < units ({units}), got {proj_size}")
+
+    if reset_after is not None:
+        reset_after = _flag("reset_after", reset_after)
+        if cell != "gru":
+            raise SpecError("reset_after", f"applies to --cell gru only, not {cell}")
+        if not reset_after and "reset_before" not in fw.OPTIONS:
+            raise SpecError(
+                "reset_after", f"{fw.WHY_NOT['reset_before']}; --no-reset-after is {_only('reset_before')} only"
+            )
+    else:
+        reset_after = True
+
+    if activation is not None:
+        activation = _choice("activation", activation, ACTIVATIONS)
+        if cell != "rnn" and activation != "tanh":
+            raise SpecError("activation", f"relu applies to --cell rnn only; {cell} gates use sigmoid and tanh")
+    else:
+        activation = "tanh"
+
+    if peepholes:
+        if "peepholes" not in fw.OPTIONS:
+            _refuse(fw, "peepholes")
+        if cell != "lstm":
+            raise SpecError("peepholes", f"are LSTM connections from the cell state; a {cell} has no cell state")
+    if layout is not None:
+        layout = _choice("layout", layout, (0, 1))
+        if "layout" not in fw.OPTIONS:
+            _refuse(fw, "layout")
+    else:
+        layout = 0
+    for option, value in (("return_sequences", return_sequences), ("return_state", return_state)):
+        if value and option not in fw.OPTIONS:
+            _refuse(fw, option)
+
+    return LayerSpec(
+        units=units,
+        input_size=input_size,
+        cell=cell,
+        framework=framework,
+        bias=bias,
+        bidirectional=bidirectional,
+        merge_mode=merge_mode,
+        layers=layers,
+        proj_size=proj_size,
+        reset_after=reset_after,
+        batch=batch,
+        time=time,
+        return_sequences=return_sequences,
+        return_state=return_state,
+        activation=activation,
+        peepholes=peepholes,
+        layout=layout,
+    )

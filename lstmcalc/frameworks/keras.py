@@ -1,0 +1,344 @@
+"""Keras 3: ``keras.layers.LSTM``, ``GRU``, ``SimpleRNN`` and ``Bidirectional``.
+
+Source (read, not guessed): ``keras/src/layers/rnn/lstm.py``, ``gru.py``, ``simple_rnn.py``,
+``bidirectional.py``. ``kernel`` (X, G·H) and ``recurrent_kernel`` (H, G·H) hold the gate
+blocks along the last axis, LSTM order i, f, c, o (c is our g), GRU z, r, h (h is our n);
+``bias`` is (G·H,), or (2, 3H) for a GRU with ``reset_after=True`` (the default): row 0 the
+input bias, row 1 the recurrent bias, which the candidate keeps inside r ⊙ (...).
+``reset_after=False`` applies the reset gate before the recurrent product,
+(r ⊙ h_(t-1)) U_n, with one bias per gate. A ``Bidirectional`` wrapper lists its forward
+layer's weights, then its backward layer's; ``merge_mode`` concat | sum | mul | ave.
+
+Weights files use our keys: ``kernel``, ``recurrent_kernel``, ``bias`` for one
+unidirectional layer; ``layer{k}/{forward|backward}/{name}`` otherwise (Keras itself
+repeats the bare names in every layer).
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..canonical import CELL_GATES, DIRECTIONS, Canonical, Direction, GateSlice, Output, TensorLayout
+from ..spec import LayerSpec, SpecError
+
+NAME = "keras"
+TITLE = "Keras 3"
+SHORT = "Keras"  # in running text
+CELLS = ("lstm", "gru", "rnn")
+CELL_TITLES = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
+GATE_ORDER = {"lstm": ("i", "f", "g", "o"), "gru": ("z", "r", "n"), "rnn": ("h",)}
+LETTERS = {("lstm", "g"): "c", ("gru", "n"): "h"}  # Keras: k_i, k_f, k_c, k_o; x_z, x_r, x_h
+OPTIONS = frozenset({"merge_mode", "reset_before", "return_sequences", "return_state"})
+WHY_NOT = {
+    "proj_size": "Keras LSTM has no projection (proj_size is PyTorch's weight_hr)",
+    "peepholes": "Keras 3 LSTM has no peephole connections",
+    "layout": "is an ONNX attribute; Keras inputs are always (batch, time, features)",
+}
+
+BARE = re.compile(r"^(?P<name>kernel|recurrent_kernel|bias)$")
+NESTED = re.compile(r"^layer(?P<layer>\d+)/(?P<direction>forward|backward)/(?P<name>kernel|recurrent_kernel|bias)$")
+NAMES_HINT = "kernel, recurrent_kernel, bias or layer{k}/{forward|backward}/{name}"
+
+
+# --- layout (stdlib) -------------------------------------------------------------------------
+
+
+def _slices(spec: LayerSpec, axis: int) -> tuple[GateSlice, ...]:
+    h = spec.units
+    return tuple(GateSlice(g, axis, k * h, (k + 1) * h) for k, g in enumerate(GATE_ORDER[spec.cell]))
+
+
+def layer_tensors(spec: LayerSpec, layer: int, direction: str) -> list[TensorLayout]:
+    """The tensors of one layer and direction, in Keras' own order."""
+    g, h, x = spec.gates, spec.units, spec.layer_input_size(layer)
+    out = [
+        TensorLayout("kernel", layer, direction, (x, g * h), "input", _slices(spec, 1)),
+        TensorLayout("recurrent_kernel", layer, direction, (h, g * h), "recurrent", _slices(spec, 1)),
+    ]
+    if spec.bias:
+        if spec.cell == "gru" and spec.reset_after:
+            # row 0: input bias, row 1: recurrent bias (applied inside r * (...))
+            out.append(TensorLayout("bias", layer, direction, (2, g * h), "bias", _slices(spec, 1)))
+        else:
+            out.append(TensorLayout("bias", layer, direction, (g * h,), "bias", _slices(spec, 0)))
+    return out
+
+
+def weights_key(spec: LayerSpec, tensor: TensorLayout) -> str:
+    """``kernel`` for one unidirectional layer, else ``layer{k}/{direction}/kernel``."""
+    if spec.layers == 1 and not spec.bidirectional:
+        return tensor.name
+    return f"layer{tensor.layer}/{tensor.direction}/{tensor.name}"
+
+
+def biases_per_gate(spec: LayerSpec) -> int:
+    """Bias vectors of length H per gate: 1, or 2 for a reset-after GRU; 0 without bias."""
+    if not spec.bias:
+        return 0
+    return 2 if spec.cell == "gru" and spec.reset_after else 1
+
+
+def formula(spec: LayerSpec, layer: int) -> tuple[str, str]:
+    """One direction's count as Keras' docs write it, symbolic and with numbers."""
+    g, h, x = spec.gates, spec.units, spec.layer_input_size(layer)
+    nb = biases_per_gate(spec)
+    prefix = f"{g} × " if g > 1 else ""
+    bias_sym = {0: "", 1: " + H", 2: " + 2H"}[nb]
+    bias_num = {0: "", 1: f" + {h}", 2: f" + 2 × {h}"}[nb]
+    if nb:
+        sym = f"{prefix}((X + H) × H{bias_sym})"
+        num = f"{prefix}(({x} + {h}) × {h}{bias_num})"
+    else:
+        sym = f"{prefix}(X + H) × H"
+        num = f"{prefix}({x} + {h}) × {h}"
+    if g == 1 and nb:
+        sym, num = sym[1:-1], num[1:-1]  # no outer parentheses without a gate factor
+    return sym, num
+
+
+def outputs(spec: LayerSpec) -> list[Output]:
+    """What the last layer returns, in Keras' order (output, then states with return_state)."""
+    b, t, h = spec.batch, spec.time, spec.units
+    merged = 2 * h if spec.bidirectional and spec.merge_mode == "concat" else h
+    merge = f", {spec.merge_mode} of both directions" if spec.bidirectional else ""
+    if spec.return_sequences:
+        out = [Output("output", (b, t, merged), f"h_t at every step{merge}")]
+    else:
+        out = [Output("output", (b, merged), f"h_T, the last step only{merge}")]
+    if spec.return_state:
+        states = ["h", "c"] if spec.cell == "lstm" else ["h"]
+        words = {"h": "final hidden state", "c": "final cell state"}
+        if spec.bidirectional:
+            for suffix, side in (("fw", "forward"), ("bw", "backward")):
+                out += [Output(f"{s}_{suffix}", (b, h), f"{words[s]}, {side} layer") for s in states]
+        else:
+            out += [Output(s, (b, h), words[s]) for s in states]
+    return out
+
+
+def constructor(spec: LayerSpec) -> list[str]:
+    """Python lines that build the same layer in Keras 3."""
+    lines = []
+    for layer in range(spec.layers):
+        last = layer == spec.layers - 1
+        args = [str(spec.units)]
+        if spec.cell == "rnn" and spec.activation != "tanh":
+            args.append(f'activation="{spec.activation}"')
+        if not spec.bias:
+            args.append("use_bias=False")
+        if spec.cell == "gru" and not spec.reset_after:
+            args.append("reset_after=False")
+        if not last or spec.return_sequences:
+            args.append("return_sequences=True")
+        if last and spec.return_state:
+            args.append("return_state=True")
+        line = f"keras.layers.{CELL_TITLES[spec.cell]}({', '.join(args)})"
+        if spec.bidirectional:
+            merge = f', merge_mode="{spec.merge_mode}"' if spec.merge_mode != "concat" else ""
+            line = f"keras.layers.Bidirectional({line}{merge})"
+        lines.append(line)
+    return lines
+
+
+# --- weights (NumPy) -------------------------------------------------------------------------
+
+
+def recognises(key: str) -> bool:
+    """One of our Keras keys (``kernel``, ``layer1/backward/bias``)."""
+    return parse_name(key) is not None
+
+
+def parse_name(key: str) -> tuple[int, str, str] | None:
+    """(layer, direction, tensor name) of one of our Keras keys, or None."""
+    m = BARE.match(key)
+    if m:
+        return 0, "forward", m["name"]
+    m = NESTED.match(key)
+    if m:
+        return int(m["layer"]), m["direction"], m["name"]
+    return None
+
+
+def describe_names(names) -> dict[tuple[int, str, str], str]:
+    """{(layer, direction, name): key}; a FileError-style ValueError for a key that is not ours
+    or for bare and nested keys mixed in one set."""
+    from ..errors import FileError
+
+    parsed, bare, nested = {}, False, False
+    for key in names:
+        slot = parse_name(key)
+        if slot is None:
+            raise FileError(f"{key!r} is not a Keras weights key ({NAMES_HINT})")
+        if BARE.match(key):
+            bare = True
+        else:
+            nested = True
+        if bare and nested:
+            raise FileError(f"{key!r}: bare Keras names (kernel) and layer{{k}}/{{direction}}/ names mixed in one set")
+        parsed[slot] = key
+    return parsed
+
+
+def infer_options(weights, parsed: dict, cell: str | None) -> dict:
+    """Sizes and options that the names and shapes of Keras tensors show; see
+    :func:`lstmcalc.weights.infer_spec`. ``merge_mode`` of a stacked Bidirectional whose
+    layer 1 reads H features is one of sum, mul, ave: the tensors cannot tell which, so it is
+    returned as ``None`` with ``merge_unknown`` set."""
+    import numpy as np
+
+    from ..errors import FileError
+    from .shared import as_array, cell_from_blocks, shape_of
+
+    def get(layer: int, name: str):
+        key = parsed.get((layer, "forward", name))
+        if key is None:
+            raise FileError(f"{name}: missing for layer {layer}, forward direction")
+        return key, as_array(key, weights[key])
+
+    n_layers = max(layer for layer, _, _ in parsed) + 1
+    bidir = any(direction == "backward" for _, direction, _ in parsed)
+    rk_key, rk = get(0, "recurrent_kernel")
+    if rk.ndim != 2 or rk.shape[0] == 0 or rk.shape[1] % rk.shape[0]:
+        raise FileError(f"{rk_key}: shape {shape_of(rk)} is not (H, G·H)")
+    units = rk.shape[0]
+    cell = cell_from_blocks(rk_key, shape_of(rk), rk.shape[1] // units, units, cell)
+    k_key, kernel = get(0, "kernel")
+    if kernel.ndim != 2:
+        raise FileError(f"{k_key}: shape {shape_of(kernel)} is not (X, G·H)")
+    bias_keys = [k for (layer, d, name), k in parsed.items() if name == "bias"]
+    options = {
+        "units": units, "input_size": kernel.shape[0], "cell": cell, "bias": bool(bias_keys),
+        "bidirectional": bidir, "layers": n_layers, "proj_size": 0,
+    }
+    if cell == "gru" and bias_keys:
+        options["reset_after"] = np.ndim(weights[bias_keys[0]]) == 2
+    if bidir and n_layers > 1:
+        key1 = parsed.get((1, "forward", "kernel"))
+        if key1 is not None and np.ndim(weights[key1]) == 2 and np.shape(weights[key1])[0] == units:
+            options["merge_mode"] = "sum"  # sum, mul and ave all hand H features on
+    return options
+
+
+def to_canonical(weights, spec: LayerSpec) -> Canonical:
+    """Keras tensors (checked against ``spec``) as the canonical form: kernel columns of gate q
+    transposed to (H, X_k); one bias per gate goes to ``b_w``; the GRU (2, 3H) rows to
+    ``b_w`` and ``b_u``."""
+    import numpy as np
+
+    layers = []
+    for layer in range(spec.layers):
+        row = []
+        for direction in DIRECTIONS[: spec.directions]:
+            t = {x.role: x for x in layer_tensors(spec, layer, direction)}
+            kernel = np.asarray(weights[weights_key(spec, t["input"])])  # (X_k, G·H)
+            rec = np.asarray(weights[weights_key(spec, t["recurrent"])])  # (H, G·H)
+            part = Direction(
+                w={s.gate: kernel[:, s.start : s.stop].T for s in t["input"].slices},  # (H, X_k)
+                u={s.gate: rec[:, s.start : s.stop].T for s in t["recurrent"].slices},  # (H, H)
+            )
+            if spec.bias:
+                bias = np.asarray(weights[weights_key(spec, t["bias"])])
+                if bias.ndim == 2:  # GRU reset-after (2, 3H)
+                    part.b_w = {s.gate: bias[0, s.start : s.stop] for s in t["bias"].slices}
+                    part.b_u = {s.gate: bias[1, s.start : s.stop] for s in t["bias"].slices}
+                else:
+                    part.b_w = {s.gate: bias[s.start : s.stop] for s in t["bias"].slices}
+            row.append(part)
+        layers.append(row)
+    return Canonical(spec.cell, layers, reset_after=spec.reset_after, activation=spec.activation,
+                     merge_mode=spec.merge_mode)
+
+
+def from_canonical(c: Canonical, spec: LayerSpec) -> dict:
+    """Keras tensors for ``spec`` from the canonical form. One Keras bias per gate carries
+    b_w + b_u (exact: both reach the same pre-activation), except the reset-after GRU, whose
+    (2, 3H) bias keeps both rows."""
+    import numpy as np
+
+    if c.proj_size:
+        raise SpecError(
+            "proj_size",
+            f"an LSTM with a projection (weight_hr, proj_size={c.proj_size}) has no Keras equivalent: Keras LSTM has "
+            "no weight_hr, its h_t is the H-wide o ⊙ tanh(c_t), the projected one is P-wide, W_hr (o ⊙ tanh(c_t))",
+        )
+    if c.peepholes:
+        raise SpecError("peepholes", WHY_NOT["peepholes"] + ": the weights' P would be dropped and the outputs change")
+    if c.clip is not None:
+        raise SpecError("clip", f"Keras 3 has no cell clip; this layer clips every pre-activation to ±{c.clip}")
+    out = {}
+    for layer, direction, part in c.directions():
+        for t in layer_tensors(spec, layer, direction):
+            if t.role in ("input", "recurrent"):
+                blocks = part.w if t.role == "input" else part.u
+                a = np.concatenate([np.asarray(blocks[g]).T for g in GATE_ORDER[spec.cell]], axis=1)
+            elif len(t.shape) == 2:  # GRU reset-after (2, 3H)
+                b_u = part.b_u or {g: np.zeros_like(v) for g, v in part.b_w.items()}
+                a = np.stack([np.concatenate([np.asarray(b[g]) for g in GATE_ORDER[spec.cell]]) for b in (part.b_w, b_u)])
+            else:
+                if part.b_u is not None:
+                    dt = np.result_type(*part.b_w.values(), *part.b_u.values())
+                    a = np.concatenate([np.add(part.b_w[g], part.b_u[g], dtype=dt) for g in GATE_ORDER[spec.cell]])
+                else:
+                    a = np.concatenate([np.asarray(part.b_w[g]) for g in GATE_ORDER[spec.cell]])
+            out[weights_key(spec, t)] = np.ascontiguousarray(a)
+    return out
+
+
+def forward_result(spec: LayerSpec, output, h_n, c_n) -> dict:
+    """ForwardResult fields from the core's output (B, T, ·) and states (D·L, B, ·): the
+    whole sequence, and the last layer's final states, forward then backward."""
+    last = (spec.layers - 1) * spec.directions
+
+    def pick(a, i):
+        return None if a is None else a[i].copy()
+
+    return {
+        "output": output,
+        "h": pick(h_n, last),
+        "c": pick(c_n, last),
+        "h_backward": pick(h_n, last + 1) if spec.bidirectional else None,
+        "c_backward": pick(c_n, last + 1) if spec.bidirectional else None,
+    }
+
+
+def init_weights(spec: LayerSpec, rng, dtype) -> dict:
+    """Keras 3's default initial weights: ``kernel`` glorot_uniform, U(±sqrt(6 / (X + G·H)));
+    ``recurrent_kernel`` orthogonal (rows orthonormal); ``bias`` zeros with the LSTM forget
+    block at 1 (``unit_forget_bias=True``). Same distributions, not Keras' random stream."""
+    import numpy as np
+
+    out = {}
+    for layer in range(spec.layers):
+        for direction in DIRECTIONS[: spec.directions]:
+            for t in layer_tensors(spec, layer, direction):
+                if t.role == "input":
+                    fan_in, fan_out = t.shape
+                    limit = np.sqrt(6.0 / (fan_in + fan_out))
+                    a = rng.uniform(-limit, limit, size=t.shape)
+                elif t.role == "recurrent":
+                    a = _orthogonal(rng, t.shape)
+                else:
+                    a = np.zeros(t.shape)
+                    if spec.cell == "lstm":
+                        forget = next(s for s in t.slices if s.gate == "f")
+                        a[forget.start : forget.stop] = 1.0
+                out[weights_key(spec, t)] = np.ascontiguousarray(a, dtype=dtype)
+    return out
+
+
+def _orthogonal(rng, shape: tuple[int, int]):
+    """Keras 3 ``Orthogonal`` (keras/src/initializers/random_initializers.py): QR of a normal
+    (max, min) matrix, columns sign-corrected by diag(R), transposed when rows < cols, so a
+    (H, G·H) recurrent kernel has orthonormal rows: K Kᵀ = I_H."""
+    import numpy as np
+
+    rows, cols = shape
+    a = rng.standard_normal((max(rows, cols), min(rows, cols)))  # (max, min)
+    q, r = np.linalg.qr(a)
+    q *= np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return q.reshape(shape)  # (rows, cols): (H, G·H) for a recurrent kernel
+
+
+assert set(GATE_ORDER) == set(CELL_GATES)

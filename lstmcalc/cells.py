@@ -117,6 +117,7 @@ class Prepared:
     bhn: np.ndarray
     whr: np.ndarray
     has_bhn: bool = field(default=False)
+    peep: np.ndarray | None = None  # (3, H): ONNX peepholes of i, f, o, halved like their gates
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -157,7 +158,7 @@ def _check_finite(name: str, a: np.ndarray) -> None:
 
 def _choice(param: str, value, allowed) -> str:
     if value not in allowed:
-        raise SpecError(param, f"must be one of {', '.join(allowed)}, got {value!r}")
+        raise SpecError(param, f"must be one of {', '.join(map(str, allowed))}, got {value!r}")
     return value
 
 
@@ -198,6 +199,9 @@ def prepare_canonical(c: Canonical, spec: LayerSpec, dtype) -> list[list[Prepare
     transposed into (X_k, G·H), (H_out, G·H) in the internal order; b = b_w + b_u, except
     the reset-after GRU candidate, whose b_u stays apart (``bhn``)."""
     dtype = np.dtype(dtype)
+    if c.clip is not None:
+        raise SpecError("clip", f"the forward pass does not model the ONNX cell clip (±{c.clip}); "
+                                "run the model in onnxruntime")
     order = INTERNAL_ORDER[spec.cell]
     n_sig = SIGMOID_GATES[spec.cell]
     h, gh = spec.units, spec.gates * spec.units
@@ -226,7 +230,10 @@ def prepare_canonical(c: Canonical, spec: LayerSpec, dtype) -> list[list[Prepare
                 whr = np.ascontiguousarray(np.asarray(part.proj).T, dtype=dtype)  # (H, P)
             else:
                 whr = np.zeros((0, 0), dtype=dtype)
-            row.append(Prepared(wx=wx, wh=wh, bx=bx, bhn=bhn, whr=whr, has_bhn=has_bhn))
+            peep = None
+            if part.peep is not None:  # σ(a + p ⊙ c) = ½ tanh(a/2 + (p/2) ⊙ c) + ½: halved like a
+                peep = np.stack([np.asarray(part.peep[q], dtype=dtype) for q in ("i", "f", "o")]) * dtype.type(0.5)
+            row.append(Prepared(wx=wx, wh=wh, bx=bx, bhn=bhn, whr=whr, has_bhn=has_bhn, peep=peep))
         out.append(row)
     return out
 
@@ -253,6 +260,8 @@ def time_steps(t_len: int, reverse: bool) -> range:
 def _lstm_numpy(p: Prepared, xp, out, reverse, h_final, c_final) -> None:
     """xp (B, T, 4H) projections in order [i, f, o, g] (σ columns halved); writes h_t to
     out (B, T, H_out), the final states to h_final (B, H_out) and c_final (B, H)."""
+    if p.peep is not None:
+        return _lstm_peephole_numpy(p, xp, out, reverse, h_final, c_final)
     b, t_len, gh = xp.shape
     h = gh // 4
     gates = np.empty((b, gh), dtype=xp.dtype)  # (B, 4H)
@@ -281,6 +290,49 @@ def _lstm_numpy(p: Prepared, xp, out, reverse, h_final, c_final) -> None:
             np.matmul(tmp, p.whr, out=out[:, t])  # h_t = (o ⊙ tanh(c_t)) W_hr^T
         else:
             np.multiply(o, tmp, out=out[:, t])  # h_t = o ⊙ tanh(c_t)
+        h_prev = out[:, t]
+    h_final[...] = h_prev
+
+
+def _lstm_peephole_numpy(p: Prepared, xp, out, reverse, h_final, c_final) -> None:
+    """The LSTM with ONNX peepholes (Gers & Schmidhuber 2000; onnx Operators.md, LSTM):
+    i = σ(a_i + p_i ⊙ c_{t-1}), f = σ(a_f + p_f ⊙ c_{t-1}), o = σ(a_o + p_o ⊙ c_t).
+    xp (B, T, 4H) in order [i, f, o, g] with σ columns halved, p.peep (3, H) halved too;
+    writes h_t to out (B, T, H), the final states to h_final and c_final (B, H)."""
+    b, t_len, gh = xp.shape
+    h = gh // 4
+    gates = np.empty((b, gh), dtype=xp.dtype)  # (B, 4H)
+    i, f, o, g = (gates[:, k * h : (k + 1) * h] for k in range(4))  # (B, H) each
+    p_i, p_f, p_o = p.peep  # (H,) each, halved
+    c = c_final
+    c[...] = 0
+    tmp = np.empty((b, h), dtype=xp.dtype)  # (B, H)
+    h_prev = None
+    for t in time_steps(t_len, reverse):
+        if h_prev is None:
+            np.copyto(gates, xp[:, t])  # h_0 = 0, c_0 = 0: no recurrent product, no peephole
+        else:
+            np.matmul(h_prev, p.wh, out=gates)
+            gates += xp[:, t]
+            np.multiply(p_i, c, out=tmp)
+            i += tmp
+            np.multiply(p_f, c, out=tmp)
+            f += tmp
+        for gate in (i, f):
+            np.tanh(gate, out=gate)
+            gate *= 0.5
+            gate += 0.5  # σ(a) = ½ tanh(a/2) + ½
+        np.tanh(g, out=g)
+        c *= f
+        np.multiply(i, g, out=tmp)
+        c += tmp  # c_t = f ⊙ c_{t-1} + i ⊙ g
+        np.multiply(p_o, c, out=tmp)
+        o += tmp  # the output gate peeks at c_t, not c_{t-1}
+        np.tanh(o, out=o)
+        o *= 0.5
+        o += 0.5
+        np.tanh(c, out=tmp)
+        np.multiply(o, tmp, out=out[:, t])  # h_t = o ⊙ tanh(c_t)
         h_prev = out[:, t]
     h_final[...] = h_prev
 
@@ -414,6 +466,7 @@ def forward(
     activation: str = "tanh",
     bias: bool = True,
     merge_mode: str = "concat",
+    layout: int | None = None,
 ) -> ForwardResult:
     """Run a recurrent layer (or a stack) on ``x`` with ``weights``; see the module docstring.
 
@@ -427,7 +480,13 @@ def forward(
     size come from the shapes; the keywords must agree with the tensors.
 
     ``backend``: "numpy", "numba" (needs ``lstmcalc[numba]``) or "auto" (Numba when it
-    imports, else NumPy).
+    imports, else NumPy). LSTM peepholes (ONNX ``P``) run on NumPy: "auto" picks it, "numba"
+    is refused.
+
+    ONNX (``framework="onnx"``): ``x`` is the node's X, [T, B, X] with ``layout`` 0 (the
+    default) or [B, T, X] with 1; weights ``W`` [D, G·H, X], ``R`` [D, G·H, H], ``B``
+    [D, 2·G·H], ``P`` [D, 3H] (``layer{k}/W``, ... for a stack); ``reset_after`` is
+    ``linear_before_reset`` (True: 1).
 
     Raises :class:`SpecError` for a bad option, a tensor that is missing, extra or of the
     wrong shape, a bad ``x``, or NaN/inf in ``x`` or a weight; :class:`SizeError` when
@@ -439,8 +498,13 @@ def forward(
     x = _check_input(x)
     if not isinstance(weights, Mapping):
         raise SpecError("weights", f"must be a mapping of tensor names to arrays, got {type(weights).__name__}")
+    fw = frameworks.get(framework)
+    if hasattr(fw, "forward_input"):  # the framework's own input layout -> the core's (B, T, X)
+        x = fw.forward_input(x, 0 if layout is None else _choice("layout", layout, (0, 1)))
     b, t_len, x_size = x.shape
     given = _given_options(cell, framework, bidirectional, proj_size, reset_after, activation, bias, merge_mode)
+    if layout is not None:
+        given["layout"] = layout
     spec = infer_spec(
         weights,
         cell=cell,
@@ -461,7 +525,9 @@ def forward(
     check_memory(spec, x.dtype)
     for key, value in weights.items():
         _check_finite(key, np.asarray(value))
-    chosen = _pick_backend(backend)
+    if spec.peepholes and backend == "numba":
+        raise SpecError("backend", "numba has no peephole kernel; use backend='numpy' or 'auto' (which runs NumPy)")
+    chosen = "numpy" if spec.peepholes else _pick_backend(backend)
     params = prepare(spec, weights, x.dtype)
     return _run(spec, params, x, chosen)
 

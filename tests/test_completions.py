@@ -46,7 +46,7 @@ def test_bash_completes_subcommand():
 
 def test_bash_offers_cells_and_frameworks():
     assert _complete(["lstmcalc", "count", "--cell", ""], 3) == ["gru", "lstm", "rnn"]
-    assert _complete(["lstmcalc", "count", "--framework", ""], 3) == ["keras", "torch"]
+    assert _complete(["lstmcalc", "count", "--framework", ""], 3) == ["keras", "onnx", "torch"]
 
 
 def test_install_completion_writes_the_bash_script(tmp_path):

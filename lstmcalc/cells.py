@@ -483,10 +483,11 @@ def forward(
     imports, else NumPy). LSTM peepholes (ONNX ``P``) run on NumPy: "auto" picks it, "numba"
     is refused.
 
-    ONNX (``framework="onnx"``): ``x`` is the node's X, [T, B, X] with ``layout`` 0 (the
-    default) or [B, T, X] with 1; weights ``W`` [D, G·H, X], ``R`` [D, G·H, H], ``B``
+    ONNX (``framework="onnx"``): weights ``W`` [D, G·H, X], ``R`` [D, G·H, H], ``B``
     [D, 2·G·H], ``P`` [D, 3H] (``layer{k}/W``, ... for a stack); ``reset_after`` is
-    ``linear_before_reset`` (True: 1).
+    ``linear_before_reset`` (True: 1); ``x`` is (B, T, X) as for every framework (the
+    node's X with layout 1; transpose a layout-0 [T, B, X]), and the result is in the
+    node's shapes for ``layout`` (default 0): Y [T, D, B, H], Y_h [D, B, H].
 
     Raises :class:`SpecError` for a bad option, a tensor that is missing, extra or of the
     wrong shape, a bad ``x``, or NaN/inf in ``x`` or a weight; :class:`SizeError` when
@@ -498,9 +499,6 @@ def forward(
     x = _check_input(x)
     if not isinstance(weights, Mapping):
         raise SpecError("weights", f"must be a mapping of tensor names to arrays, got {type(weights).__name__}")
-    fw = frameworks.get(framework)
-    if hasattr(fw, "forward_input"):  # the framework's own input layout -> the core's (B, T, X)
-        x = fw.forward_input(x, 0 if layout is None else _choice("layout", layout, (0, 1)))
     b, t_len, x_size = x.shape
     given = _given_options(cell, framework, bidirectional, proj_size, reset_after, activation, bias, merge_mode)
     if layout is not None:
@@ -526,7 +524,7 @@ def forward(
     for key, value in weights.items():
         _check_finite(key, np.asarray(value))
     if spec.peepholes and backend == "numba":
-        raise SpecError("backend", "numba has no peephole kernel; use backend='numpy' or 'auto' (which runs NumPy)")
+        raise SpecError("backend", "numba has no peephole kernel; use numpy, or auto (which runs NumPy for peepholes)")
     chosen = "numpy" if spec.peepholes else _pick_backend(backend)
     params = prepare(spec, weights, x.dtype)
     return _run(spec, params, x, chosen)

@@ -156,13 +156,15 @@ def _root(
 Units = Annotated[str, typer.Option("--units", "-u", help="H: units (Keras `units`, PyTorch `hidden_size`); a list 1,2,4 or range 32:256:32 makes a grid.", show_default=False)]
 Input = Annotated[str, typer.Option("--input", "-x", help="X: input features per time step; a list or range makes a grid.", show_default=False)]
 CellOpt = Annotated[Cell, typer.Option("--cell", help="lstm, gru or rnn (Keras SimpleRNN / torch.nn.RNN).")]
-FrameworkOpt = Annotated[Framework, typer.Option("--framework", "-f", help="Whose convention: keras or torch.")]
+FrameworkOpt = Annotated[Framework, typer.Option("--framework", "-f", help="Whose convention: keras, torch or onnx.")]
 NoBias = Annotated[bool, typer.Option("--no-bias", help="Layers without bias (Keras use_bias=False, PyTorch bias=False).")]
 Bidirectional = Annotated[bool, typer.Option("--bidirectional", help="Keras Bidirectional(...) / PyTorch bidirectional=True.")]
 Merge = Annotated[Optional[MergeMode], typer.Option("--merge-mode", help="Keras Bidirectional merge_mode [default: concat].", show_default=False)]
 Layers = Annotated[int, typer.Option("--layers", "-l", help="L: stacked layers (PyTorch num_layers).")]
 Proj = Annotated[int, typer.Option("--proj-size", help="P: PyTorch LSTM proj_size, 0 < P < units (0 = none).")]
 ResetAfter = Annotated[Optional[bool], typer.Option("--reset-after/--no-reset-after", help="Keras GRU reset_after [default: on, as in Keras 3].", show_default=False)]
+Peepholes = Annotated[bool, typer.Option("--peepholes", help="ONNX LSTM peepholes P [D, 3H] (i, o, f look at the cell state).")]
+LayoutOpt = Annotated[Optional[int], typer.Option("--layout", help="ONNX layout: 0 X [T, B, X], 1 X [B, T, X] [default: 0].", show_default=False)]
 Batch = Annotated[int, typer.Option("--batch", "-b", help="B: batch size, for shapes.")]
 Time = Annotated[int, typer.Option("--time", "-t", help="T: time steps, for shapes.")]
 ReturnSeq = Annotated[bool, typer.Option("--return-sequences", help="Keras return_sequences on the last layer.")]
@@ -173,7 +175,8 @@ Plot = Annotated[Optional[str], typer.Option("--plot", help="Also draw the total
 
 
 def _options(cell, framework, no_bias, bidirectional, merge_mode, layers,
-             proj_size, reset_after, batch, time, return_sequences, return_state) -> dict:
+             proj_size, reset_after, batch, time, return_sequences, return_state,
+             peepholes=False, layout=None) -> dict:
     """The layer keywords shared by every command (everything but the sizes)."""
     return dict(
         cell=cell.value, framework=framework.value,
@@ -181,6 +184,7 @@ def _options(cell, framework, no_bias, bidirectional, merge_mode, layers,
         merge_mode=merge_mode.value if merge_mode is not None else None, layers=layers,
         proj_size=proj_size, reset_after=reset_after, batch=batch, time=time,
         return_sequences=return_sequences, return_state=return_state,
+        peepholes=peepholes, layout=layout,
     )
 
 
@@ -244,6 +248,8 @@ def count(
     layers: Layers = 1,
     proj_size: Proj = 0,
     reset_after: ResetAfter = None,
+    peepholes: Peepholes = False,
+    layout: LayoutOpt = None,
     batch: Batch = 32,
     time: Time = 1,
     return_sequences: ReturnSeq = False,
@@ -267,7 +273,7 @@ def count(
     """
     hs, xs = _sizes(units, input_size)
     options = _options(cell, framework, no_bias, bidirectional, merge_mode, layers, proj_size,
-                       reset_after, batch, time, return_sequences, return_state)
+                       reset_after, batch, time, return_sequences, return_state, peepholes, layout)
     if len(hs) * len(xs) > 1 or plot:
         _grid(hs, xs, options, plot, json)
         return
@@ -294,6 +300,8 @@ def breakdown(
     layers: Layers = 1,
     proj_size: Proj = 0,
     reset_after: ResetAfter = None,
+    peepholes: Peepholes = False,
+    layout: LayoutOpt = None,
     batch: Batch = 32,
     time: Time = 1,
     return_sequences: ReturnSeq = False,
@@ -321,7 +329,7 @@ def breakdown(
     """
     hs, xs = _sizes(units, input_size)
     options = _options(cell, framework, no_bias, bidirectional, merge_mode, layers, proj_size,
-                       reset_after, batch, time, return_sequences, return_state)
+                       reset_after, batch, time, return_sequences, return_state, peepholes, layout)
     if len(hs) * len(xs) > 1 or plot:
         _grid(hs, xs, options, plot, json)
         return
@@ -358,6 +366,8 @@ def cost(
     layers: Layers = 1,
     proj_size: Proj = 0,
     reset_after: ResetAfter = None,
+    peepholes: Peepholes = False,
+    layout: LayoutOpt = None,
     batch: Batch = 32,
     time: Time = 1,
     return_sequences: ReturnSeq = False,
@@ -385,7 +395,7 @@ def cost(
 
     hs, xs = _sizes(units, input_size)
     options = _options(cell, framework, no_bias, bidirectional, merge_mode, layers, proj_size,
-                       reset_after, batch, time, return_sequences, return_state)
+                       reset_after, batch, time, return_sequences, return_state, peepholes, layout)
     if len(hs) * len(xs) > 1 or plot:
         _grid(hs, xs, options, plot, json, value=lambda spec: cost_spec(spec, dtype.value).macs, quantity="macs")
         return
@@ -410,6 +420,8 @@ def explain(
     layers: Layers = 1,
     proj_size: Proj = 0,
     reset_after: ResetAfter = None,
+    peepholes: Peepholes = False,
+    layout: LayoutOpt = None,
     batch: Batch = 32,
     time: Time = 1,
     return_sequences: ReturnSeq = False,
@@ -435,7 +447,7 @@ def explain(
         raise SpecError("units", "explain takes one size for --units and --input, not a list")
     spec = make_spec(hs[0], xs[0], **_options(cell, framework, no_bias, bidirectional, merge_mode, layers,
                                               proj_size, reset_after, batch, time, return_sequences,
-                                              return_state))
+                                              return_state, peepholes, layout))
     qa = questions(spec)
     if json:
         _print_json({"config": spec.to_dict(), "questions": [{"question": q, "answer": a} for q, a in qa]})
@@ -473,6 +485,7 @@ def run(
     layers: Annotated[Optional[int], typer.Option("--layers", "-l", help="L: stacked layers [default: 1, or from --weights].", show_default=False)] = None,
     proj_size: Annotated[Optional[int], typer.Option("--proj-size", help="P: PyTorch LSTM proj_size [default: 0, or from --weights].", show_default=False)] = None,
     reset_after: ResetAfter = None,
+    peepholes: Annotated[bool, typer.Option("--peepholes", help="ONNX LSTM peepholes P [default: off, or from --weights].", show_default=False)] = False,
     batch: Annotated[Optional[int], typer.Option("--batch", "-b", help="B [default: 32, or from --inputs].", show_default=False)] = None,
     time: Annotated[Optional[int], typer.Option("--time", "-t", help="T [default: 1, or from --inputs].", show_default=False)] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for the weights and the random batch.")] = 0,
@@ -536,6 +549,7 @@ def run(
         merge_mode=merge_mode.value if merge_mode is not None else None,
         reset_after=reset_after, activation=activation.value if activation is not None else None,
         batch=batch or (x.shape[0] if x is not None else 32), time=time or (x.shape[1] if x is not None else 1),
+        peepholes=True if peepholes else None,
     )
     w = None
     if weights is not None:

@@ -86,7 +86,7 @@ def _matrix(b: Breakdown, t: TensorLayout) -> Text:
 def diagram_view(b: Breakdown) -> Group:
     """The first layer's input and recurrent weight matrices, one block per gate."""
     spec = b.spec
-    tensors = [t for t in b.tensors if t.layer == 0 and t.direction == "forward" and t.role in ("input", "recurrent")]
+    tensors = [t for t in b.tensors if t.layer == 0 and t.direction in ("forward", "both") and t.role in ("input", "recurrent")]
     order = " ".join(framework_letter(spec, sl.gate) for sl in tensors[0].slices)
     axis = "columns" if tensors[0].slices[0].axis == 1 else "rows"
     intro = Text(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from . import frameworks
 from .spec import LayerSpec
 
 CELL_HISTORY = {
@@ -76,7 +77,10 @@ def notes(spec: LayerSpec, total: int) -> list[str]:
         f"other length) adds computation, not parameters."
     )
 
-    if spec.bias:
+    framework_notes = getattr(frameworks.of(spec), "notes", None)  # a framework's own words, if it has them
+    if framework_notes is not None:
+        out += framework_notes(spec)
+    elif spec.bias:
         extra = g * h if spec.cell != "gru" else 0
         if spec.framework == "torch":
             out.append(

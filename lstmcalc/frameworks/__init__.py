@@ -20,8 +20,7 @@ A framework module provides:
 - weights (NumPy, imported inside the functions): ``describe_names(names)``,
   ``infer_options(weights, parsed, cell)``, ``to_canonical(weights, spec)``,
   ``from_canonical(canonical, spec)``, ``init_weights(spec, rng, dtype)``,
-  ``forward_result(spec, output, h_n, c_n)``; optionally ``forward_input(x, layout)``, the
-  core's (B, T, X) from the framework's own input (ONNX layout 0 takes [T, B, X]).
+  ``forward_result(spec, output, h_n, c_n)``.
 
 Adding a framework: its module, one line in :data:`MODULES`, its reader if it brings a new
 file format, tests and docs; nothing else.

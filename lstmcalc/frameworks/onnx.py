@@ -153,6 +153,58 @@ def constructor(spec: LayerSpec) -> list[str]:
     return lines
 
 
+def notes(spec: LayerSpec) -> list[str]:
+    """What is particular to the ONNX operator, for breakdown's notes: the bias split, the
+    gate order against Keras' and PyTorch's, linear_before_reset, peepholes, layout and
+    stacking. Every number is computed for ``spec``."""
+    g, h, d = spec.gates, spec.units, spec.directions
+    out = []
+    if spec.bias:
+        one_bias = g * h if spec.cell != "gru" or not spec.reset_after else 0
+        keras = (f"Keras keeps one bias per gate here, {one_bias} fewer per layer and direction"
+                 if one_bias else "Keras' GRU with reset_after=True keeps two as well")
+        out.append(
+            f"B holds two bias vectors per gate, Wb then Rb: [D, 2·G·H] = [{d}, {2 * g * h}] per layer. Only their "
+            "sum reaches a gate" + (" (except the GRU candidate's Rbh with linear_before_reset = 1, which sits "
+                                     "inside the reset product)" if spec.cell == "gru" and spec.reset_after else "")
+            + f"; PyTorch's bias_ih/bias_hh give the same count, {keras}."
+        )
+    if spec.cell == "lstm":
+        out.append(
+            "W, R and B hold the gates in the order i, o, f, c (the spec's W[iofc]; c is the candidate, our g). "
+            "Keras uses i, f, c, o and PyTorch i, f, g, o: a converter that reads iofc as ifco swaps the forget "
+            "and output gates and the candidate and raises no error, only wrong outputs."
+        )
+    elif spec.cell == "gru":
+        lbr = 1 if spec.reset_after else 0
+        form = ("the candidate is h = tanh(Wh x + r ⊙ (Rh h_(t-1) + Rbh) + Wbh): PyTorch's GRU and Keras' "
+                "reset_after=True" if lbr else
+                "the candidate is h = tanh(Wh x + Rh (r ⊙ h_(t-1)) + Rbh + Wbh): Keras' reset_after=False; "
+                "PyTorch has no such GRU")
+        out.append(
+            f"The gate order is z, r, h (Keras z, r, h; PyTorch r, z, n). linear_before_reset = {lbr} here: {form}. "
+            "The attribute is not in the tensors, and the operator's default is 0: a PyTorch GRU exported "
+            "without linear_before_reset = 1 runs with no error and different outputs."
+        )
+    if spec.peepholes:
+        out.append(
+            f"P [D, 3H] = [{d}, {3 * h}] adds {3 * h} peephole weights per layer and direction: i and f also "
+            "read p ⊙ c_(t-1), o reads p ⊙ c_t (order i, o, f). Keras and PyTorch have no peepholes, so this "
+            "layer converts to neither."
+        )
+    order = "[T, B, X], Y [T, D, B, H]" if spec.layout == 0 else "[B, T, X], Y [B, T, D, H]"
+    out.append(
+        f"layout = {spec.layout}: X is {order}. onnxruntime runs only layout 0 (lstmcalc writes that); "
+        "the weights do not depend on it."
+    )
+    if spec.layers > 1:
+        out.append(
+            f"The operator has no stacking: these are {spec.layers} nodes, and layer k ≥ 1 reads the previous "
+            f"node's Y transposed and reshaped to [T, B, D·H] = {d * h} features."
+        )
+    return out
+
+
 # --- weights (NumPy) -------------------------------------------------------------------------
 
 
@@ -309,11 +361,6 @@ def forward_result(spec: LayerSpec, output, h_n, c_n) -> dict:
         h = np.ascontiguousarray(h_n.swapaxes(0, 1))  # (B, L·D, H)
         c = None if c_n is None else np.ascontiguousarray(c_n.swapaxes(0, 1))
     return {"output": y, "h": h, "c": c}
-
-
-def forward_input(x, layout: int):
-    """The core's (B, T, X) from the node's X: [T, B, X] (layout 0) or [B, T, X] (layout 1)."""
-    return x.swapaxes(0, 1) if layout == 0 else x
 
 
 def init_weights(spec: LayerSpec, rng, dtype) -> dict:

@@ -583,7 +583,7 @@ def run(
 @commands.command()
 def convert(
     path: Annotated[str, typer.Argument(help="Weights to convert: .npz, .keras, .weights.h5, .h5, .pt/.pth, .safetensors.", metavar="IN", show_default=False)],
-    output: Annotated[str, typer.Option("--output", "-o", help="Where to write the converted .npz.", show_default=False)],
+    output: Annotated[str, typer.Option("--output", "-o", help="Where to write: an .npz of tensors, or (ONNX) a runnable .onnx model.", show_default=False)],
     cell: Annotated[Optional[Cell], typer.Option("--cell", help="lstm, gru or rnn [default: from the file].", show_default=False)] = None,
     source: Annotated[Optional[Framework], typer.Option("--from", help="The file's convention [default: from the tensor names].", show_default=False)] = None,
     target: Annotated[Optional[Framework], typer.Option("--to", help="The convention to write [default: the other one].", show_default=False)] = None,
@@ -611,18 +611,30 @@ def convert(
     from .converting import check_output_path, convert_weights, save_arrays
     from .readers import read_layer
 
-    check_output_path(output)  # before reading anything: a bad path writes nothing
+    as_model = output.endswith(".onnx")  # a runnable ONNX model rather than an .npz of tensors
+    if as_model:
+        if target is not None and target.value != "onnx":
+            raise SpecError("output", f"{output!r} is an ONNX model; --to {target.value} writes an .npz")
+        check_output_path(output[: -len(".onnx")] + ".npz")  # the same folder check
+    else:
+        check_output_path(output)  # before reading anything: a bad path writes nothing
     found = read_layer(path, layer)
     spec = found.spec
     if cell is not None and cell.value != spec.cell:
         raise SpecError("cell", f"is {cell.value}, but {path} holds {spec.cell} weights")
     if source is not None and source.value != spec.framework:
         raise SpecError("source", f"is {source.value}, but the tensor names in {path} are {spec.framework}'s")
-    to = target.value if target is not None else ("torch" if spec.framework == "keras" else "keras")
+    to = "onnx" if as_model else target.value if target is not None else ("torch" if spec.framework == "keras" else "keras")
     arrays = convert_weights(found.weights, cell=spec.cell, source=spec.framework, target=to,
                              bidirectional=bidirectional, layers=layers,
                              reset_after=spec.reset_after if spec.cell == "gru" else None)
-    save_arrays(output, arrays)
+    if as_model:
+        from .onnxfile import write_onnx_weights
+
+        write_onnx_weights(output, arrays, cell=spec.cell, activation=spec.activation,
+                           reset_after=spec.reset_after if spec.cell == "gru" else True)
+    else:
+        save_arrays(output, arrays)
     if json:
         _print_json({"input": path, "output": output, "cell": spec.cell, "from": spec.framework, "to": to,
                      "tensors": [{"name": k, "shape": list(a.shape), "count": int(a.size)} for k, a in arrays.items()]})

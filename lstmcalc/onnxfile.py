@@ -701,3 +701,103 @@ def _atomic_write(file: str, data: bytes) -> None:
                 os.unlink(tmp)
             except OSError:
                 pass
+
+
+# --- bridges to the rest of lstmcalc -------------------------------------------------------------
+
+ACTIVATION_OF = {("Tanh",): "tanh", ("Relu",): "relu"}  # RNN node activations -> our activation
+DEFAULT_ACTIVATIONS = {"LSTM": ("Sigmoid", "Tanh", "Tanh"), "GRU": ("Sigmoid", "Tanh"), "RNN": ("Tanh",)}
+
+
+def onnx_layers(path) -> list[tuple[str, str, dict, dict]]:
+    """(name, location, weights, options) for every RNN node of the model at ``path``, one
+    layer each: ``weights`` {"W", "R"[, "B"][, "P"]} as NumPy arrays, ``options`` {"cell",
+    "reset_after", "activation", "layout"}. Raises :class:`OnnxFileError` (one line) for a
+    model with no RNN node (saying what it has instead: Loop/Scan, or an unrolled graph), a
+    weight that is not constant in the file, and what lstmcalc does not model (clip,
+    activations other than the defaults and RNN Relu, input_forget, sequence_lens)."""
+    model = read_onnx_model(path)
+    file = model.file
+    if not model.rnn_nodes:
+        raise OnnxFileError(f"{file}: {_no_rnn_reason(model)}")
+    out = []
+    for node in model.rnn_nodes:
+        label = f"{node.op_type} node {node.name!r}" if node.name else f"{node.op_type} node #{node.index}"
+        unsupported = []
+        if node.clip is not None:
+            unsupported.append(f"clip={node.clip:g}")
+        acts = node.activations
+        if acts is not None:
+            per = len(DEFAULT_ACTIVATIONS[node.op_type])
+            first = tuple(acts[:per])
+            if any(tuple(acts[k:k + per]) != first for k in range(0, len(acts), per)) or (
+                first != DEFAULT_ACTIVATIONS[node.op_type] and not (node.op_type == "RNN" and first in ACTIVATION_OF)
+            ):
+                unsupported.append(f"activations={list(acts)}")
+        if node.input_forget:
+            unsupported.append("input_forget=1")
+        if node.inputs["sequence_lens"].source != "absent":
+            unsupported.append("sequence_lens")
+        if unsupported:
+            raise OnnxFileError(f"{file}: {label}: has {', '.join(unsupported)}, which lstmcalc does not model "
+                                "(it reads the default LSTM/GRU/RNN and RNN Relu)")
+        weights = {}
+        for slot in ("W", "R", "B", "P"):
+            if slot not in node.inputs or node.inputs[slot].source == "absent":
+                continue
+            value = node.inputs[slot]
+            if not value.is_constant:
+                where = value.producer or value.source
+                raise OnnxFileError(f"{file}: {label}: {slot} ({value.name!r}) is not a constant in the file "
+                                    f"(it is a {value.source}{': ' + where if value.producer else ''}); "
+                                    "export with the weights as initializers")
+            weights[slot] = value.array
+        activation = "tanh"
+        if node.op_type == "RNN" and acts is not None:
+            activation = ACTIVATION_OF[tuple(acts[:1])]
+        options = {
+            "cell": node.op_type.lower(),
+            "reset_after": bool(node.linear_before_reset) if node.op_type == "GRU" else None,
+            "activation": activation,
+            "layout": node.layout,
+        }
+        out.append((node.name or f"#{node.index}", f"node {node.index}", weights, options))
+    return out
+
+
+def _no_rnn_reason(model: OnnxModel) -> str:
+    """One sentence on a model without a top-level RNN node: what it has instead."""
+    if model.nested_rnn:
+        return (f"no LSTM, GRU or RNN node in the main graph; {len(model.nested_rnn)} inside subgraphs or "
+                f"functions ({model.nested_rnn[0]}), which lstmcalc does not read")
+    if model.loops:
+        return (f"no LSTM, GRU or RNN node; it has {', '.join(model.loops)}: a recurrent layer unrolled by its "
+                "exporter into a loop, whose weights lstmcalc cannot attribute to gates")
+    matmul = model.op_counts.get("MatMul", 0) + model.op_counts.get("Gemm", 0)
+    acts = sum(model.op_counts.get(k, 0) for k in ("Tanh", "Sigmoid", "Relu"))
+    if matmul and acts:
+        return (f"no LSTM, GRU or RNN node; it has {matmul} MatMul/Gemm and {acts} Tanh/Sigmoid/Relu nodes, "
+                "which may be a recurrent layer unrolled step by step (torch.onnx.export's default exporter "
+                "writes nn.RNN that way): lstmcalc reads only LSTM, GRU and RNN nodes")
+    return "no LSTM, GRU or RNN node in this model"
+
+
+def write_onnx_weights(path, arrays, *, cell: str, reset_after: bool = True, activation: str = "tanh") -> None:
+    """Write ONNX tensors (``W``, ``R``, ``B``, ``P``, or ``layer{k}/W``, ...) as a runnable
+    model with :func:`write_onnx_model`: sizes and direction from the shapes,
+    ``linear_before_reset`` = 1 when ``reset_after`` (GRU), RNN ``activation`` tanh or relu."""
+    keys = list(arrays)
+    stacked = any("/" in k for k in keys)
+    count = 1 + max((int(k.split("/")[0][5:]) for k in keys if "/" in k), default=0)
+    layers = []
+    for k in range(count):
+        prefix = f"layer{k}/" if stacked else ""
+        layers.append({s: arrays[prefix + s] for s in ("W", "R", "B", "P") if prefix + s in arrays})
+    r, w = layers[0]["R"], layers[0]["W"]
+    d = int(r.shape[0])
+    acts = None
+    if cell == "rnn" and activation != "tanh":
+        acts = [{"relu": "Relu", "tanh": "Tanh"}[activation]] * d
+    write_onnx_model(path, layers, cell=cell, hidden_size=int(r.shape[2]), input_size=int(w.shape[2]),
+                     direction="bidirectional" if d == 2 else "forward",
+                     linear_before_reset=1 if cell == "gru" and reset_after else 0, activations=acts)

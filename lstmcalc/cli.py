@@ -549,8 +549,9 @@ def run(
         merge_mode=merge_mode.value if merge_mode is not None else None,
         reset_after=reset_after, activation=activation.value if activation is not None else None,
         batch=batch or (x.shape[0] if x is not None else 32), time=time or (x.shape[1] if x is not None else 1),
-        peepholes=True if peepholes else None,
     )
+    if peepholes:
+        options["peepholes"] = True  # else the weights (P present or not) or the default say
     w = None
     if weights is not None:
         from .weights import infer_spec, load_npz

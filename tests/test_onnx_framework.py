@@ -166,3 +166,10 @@ def test_cli_inspect_refuses_what_it_does_not_model(tmp_path):
                      hidden_size=1, input_size=2, clip=1.5)
     r = invoke("inspect", path)
     assert r.exit_code == 1 and "has clip=1.5, which lstmcalc does not model" in r.stderr
+
+
+def test_diagram_draws_direction_0_with_gate_rows():
+    r = invoke("breakdown", "-u", 2, "-x", 1, "-f", "onnx", "--cell", "gru", "--diagram")
+    assert r.exit_code == 0, r.stderr
+    assert "gate blocks along rows, order z r h" in r.stdout
+    assert "W[0] (6 × 1), the forward direction" in r.stdout and "R[0] (6 × 2), the forward direction" in r.stdout

@@ -1,14 +1,16 @@
 """lstmcalc: exact parameter counts, tensor shapes, cost and numerics of LSTM, GRU and SimpleRNN
-layers, in the Keras and the PyTorch conventions.
+layers, in the conventions of every framework in :data:`FRAMEWORKS`.
 
-Public API: :func:`count`, :func:`breakdown`, :func:`cost`, :func:`forward`. ``count``,
-``breakdown`` and ``cost`` use the standard library only; NumPy is imported when
-:func:`forward` is first called.
+Public API: :func:`count`, :func:`breakdown`, :func:`cost`, :func:`forward`, :func:`convert`,
+:func:`read_layers` and :data:`FRAMEWORKS`. ``count``, ``breakdown`` and ``cost`` use the
+standard library only; NumPy is imported when a function that handles weights is first called.
 """
 
 __version__ = "0.1.0"
 
 from .counting import Breakdown, breakdown, count  # noqa: E402
+from .errors import FileError  # noqa: E402
+from .frameworks import FRAMEWORKS  # noqa: E402
 from .spec import LayerSpec, SpecError  # noqa: E402
 
 
@@ -38,4 +40,30 @@ def forward(x, weights, **options):
     return _forward(x, weights, **options)
 
 
-__all__ = ["Breakdown", "Cost", "LayerSpec", "SpecError", "breakdown", "cost", "count", "forward", "__version__"]
+def convert(weights, *, cell, source, target, **options):
+    """The same layer's weights in another framework's names, shapes and gate order
+    (source → canonical form → target); see :func:`lstmcalc.converting.convert_weights`.
+
+    >>> import numpy as np
+    >>> w = {"kernel": np.ones((1, 8)), "recurrent_kernel": np.ones((2, 8)), "bias": np.zeros(8)}
+    >>> sorted(convert(w, cell="lstm", source="keras", target="torch"))
+    ['bias_hh_l0', 'bias_ih_l0', 'weight_hh_l0', 'weight_ih_l0']
+    """
+    from .converting import convert_weights
+
+    return convert_weights(weights, cell=cell, source=source, target=target, **options)
+
+
+def read_layers(path, layer=None):
+    """Every recurrent layer in a saved model or weights file (what ``lstmcalc inspect``
+    shows), each a ``FoundLayer`` with its spec, weights and per-gate statistics; ``layer``
+    picks one by name. See :func:`lstmcalc.readers.read_layers`."""
+    from .readers import read_layers as _read_layers
+
+    return _read_layers(path, layer)
+
+
+__all__ = [
+    "FRAMEWORKS", "Breakdown", "Cost", "FileError", "LayerSpec", "SpecError", "breakdown", "convert", "cost",
+    "count", "forward", "read_layers", "__version__",
+]

@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
-from .cells import input_projections, time_steps
+from .prepared import input_projections, time_steps
 
 JIT = {"cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False, "fastmath": {"contract"}}
 KERNEL = JIT  # one chunk of rows per call; threads are Python's (see run_chunks)

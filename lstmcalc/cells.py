@@ -6,7 +6,7 @@ input weights, U the recurrent weights, one block per gate; σ the logistic sigm
 ⊙ elementwise; h_0 = c_0 = 0):
 
     LSTM  (Hochreiter & Schmidhuber 1997, "Long Short-Term Memory", with the forget gate of
-           Gers, Schmidhuber & Cummins 2000, "Learning to Forget"; no peepholes)
+           Gers, Schmidhuber & Cummins 2000, "Learning to Forget"; ONNX peepholes p ⊙ c: see _lstm_peephole_numpy)
         i = σ(W_i x_t + U_i h_{t-1} + b_i)        input gate
         f = σ(W_f x_t + U_f h_{t-1} + b_f)        forget gate
         g = tanh(W_g x_t + U_g h_{t-1} + b_g)     cell candidate
@@ -47,24 +47,20 @@ How it is computed (both backends):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import frameworks
-from .canonical import Canonical, bias_sum
 from .conventions import layer_tensors, weights_key
 from .memory import SizeError, check_memory, estimate_bytes  # noqa: F401  (re-exported)
+from .prepared import Prepared, input_projections, prepare_canonical, time_steps
 from .spec import LayerSpec, SpecError
 from .weights import infer_spec
 
 BACKENDS = ("numpy", "numba", "auto")
 DTYPES = ("float32", "float64")
 NUMBA_EXTRA = "pip install 'lstmcalc[numba]'"
-
-# Internal gate order: the sigmoid gates first, then the tanh block (see the module docstring).
-INTERNAL_ORDER = {"lstm": ("i", "f", "o", "g"), "gru": ("z", "r", "n"), "rnn": ("h",)}
-SIGMOID_GATES = {"lstm": 3, "gru": 2, "rnn": 0}
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,25 +95,6 @@ class ForwardResult:
         from .render import forward_html
 
         return forward_html(self)
-
-
-@dataclass(frozen=True, eq=False)
-class Prepared:
-    """One layer and direction's weights, in x's dtype and the internal gate order.
-
-    ``wx`` (X_k, G·H), ``wh`` (H_out, G·H), ``bx`` (G·H,) the bias added to the input
-    projection (PyTorch: b_ih + b_hh, except the GRU candidate's b_hn), ``bhn`` (H,) the GRU
-    reset-after recurrent candidate bias (zeros otherwise), ``whr`` (H, P) the transposed
-    PyTorch projection ((0, 0) without one). Sigmoid-gate columns are pre-scaled by ½.
-    """
-
-    wx: np.ndarray
-    wh: np.ndarray
-    bx: np.ndarray
-    bhn: np.ndarray
-    whr: np.ndarray
-    has_bhn: bool = field(default=False)
-    peep: np.ndarray | None = None  # (3, H): ONNX peepholes of i, f, o, halved like their gates
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -178,83 +155,15 @@ def _given_options(cell, framework, bidirectional, proj_size, reset_after, activ
 # --- weights ----------------------------------------------------------------------------------
 
 
-def _fill(dst: np.ndarray, blocks: dict, order, n_sig: int, h: int) -> np.ndarray:
-    """dst (rows, G·H) ← the transposed gate blocks (H, rows) in ``order``, sigmoid gates
-    halved (exact), in one pass per block (no temporaries: a fresh large temporary costs page
-    faults every call)."""
-    for q, g in enumerate(order):
-        src = np.asarray(blocks[g])
-        np.multiply(src.T if src.ndim == 2 else src, 0.5 if q < n_sig else 1.0,
-                    out=dst[..., q * h : (q + 1) * h], casting="unsafe")
-    return dst
-
-
 def prepare(spec: LayerSpec, weights: Mapping[str, np.ndarray], dtype) -> list[list[Prepared]]:
     """``[layer][direction]`` :class:`Prepared` weights from framework-named ``weights``."""
     return prepare_canonical(frameworks.of(spec).to_canonical(weights, spec), spec, dtype)
 
 
-def prepare_canonical(c: Canonical, spec: LayerSpec, dtype) -> list[list[Prepared]]:
-    """``[layer][direction]`` :class:`Prepared` weights from the canonical form: W_q, U_q
-    transposed into (X_k, G·H), (H_out, G·H) in the internal order; b = b_w + b_u, except
-    the reset-after GRU candidate, whose b_u stays apart (``bhn``)."""
-    dtype = np.dtype(dtype)
-    if c.clip is not None:
-        raise SpecError("clip", f"the forward pass does not model the ONNX cell clip (±{c.clip}); "
-                                "run the model in onnxruntime")
-    order = INTERNAL_ORDER[spec.cell]
-    n_sig = SIGMOID_GATES[spec.cell]
-    h, gh = spec.units, spec.gates * spec.units
-    reset_after = spec.cell == "gru" and spec.reset_after
-    out = []
-    for layer, row_parts in enumerate(c.layers):
-        row = []
-        for part in row_parts:
-            x_k = spec.layer_input_size(layer)
-            wx = _fill(np.empty((x_k, gh), dtype=dtype), part.w, order, n_sig, h)  # (X_k, G·H)
-            wh = _fill(np.empty((spec.hidden_out, gh), dtype=dtype), part.u, order, n_sig, h)  # (H_out, G·H)
-            bx = np.zeros(gh, dtype=dtype)  # (G·H,)
-            bhn = np.zeros(h, dtype=dtype)  # (H,)
-            has_bhn = False
-            if part.b_w is not None:
-                summed = {}
-                for g in order:
-                    if reset_after and g == "n" and part.b_u is not None:
-                        summed[g] = part.b_w[g]  # b_hn stays inside r ⊙ (U_n h + b_hn)
-                        bhn[:] = part.b_u[g]
-                        has_bhn = True
-                    else:
-                        summed[g] = bias_sum(part, g)  # b_ih + b_hh
-                _fill(bx, summed, order, n_sig, h)
-            if part.proj is not None:
-                whr = np.ascontiguousarray(np.asarray(part.proj).T, dtype=dtype)  # (H, P)
-            else:
-                whr = np.zeros((0, 0), dtype=dtype)
-            peep = None
-            if part.peep is not None:  # σ(a + p ⊙ c) = ½ tanh(a/2 + (p/2) ⊙ c) + ½: halved like a
-                peep = np.stack([np.asarray(part.peep[q], dtype=dtype) for q in ("i", "f", "o")]) * dtype.type(0.5)
-            row.append(Prepared(wx=wx, wh=wh, bx=bx, bhn=bhn, whr=whr, has_bhn=has_bhn, peep=peep))
-        out.append(row)
-    return out
 
-
-def input_projections(p: Prepared, seq: np.ndarray) -> np.ndarray:
-    """xp (B, T, G·H) = seq (B, T, X_k) W_x + b: every step's input projections, in one
-    product on NumPy's BLAS."""
-    b, t_len, x_k = seq.shape
-    gh = p.wx.shape[1]
-    xp = np.empty((b, t_len, gh), dtype=seq.dtype)  # (B, T, G·H)
-    np.matmul(seq.reshape(b * t_len, x_k), p.wx, out=xp.reshape(b * t_len, gh))  # (B·T, X) @ (X, G·H)
-    xp += p.bx
-    return xp
 
 
 # --- the NumPy recurrent loops ------------------------------------------------------------------
-
-
-def time_steps(t_len: int, reverse: bool) -> range:
-    """The time indices in the order a direction visits them: the backward one from T − 1."""
-    return range(t_len - 1, -1, -1) if reverse else range(t_len)
 
 
 def _lstm_numpy(p: Prepared, xp, out, reverse, h_final, c_final) -> None:

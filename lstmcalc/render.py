@@ -8,6 +8,7 @@ terminal or when NO_COLOR is set, which is how ``lstmcalc ... | cat`` stays plai
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Group
@@ -15,10 +16,10 @@ from rich.table import Table
 from rich.text import Text
 
 from . import frameworks
-from .conventions import DIRECTIONS, KERAS_CLASSES, framework_letter
-from .counting import Breakdown
+from .conventions import DIRECTIONS, KERAS_CLASSES, framework_letter, framework_title
+if TYPE_CHECKING:  # the renderers take the library's results; they never import them at run time
+    from .counting import Breakdown
 
-FRAMEWORK_TITLES = {name: frameworks.get(name).TITLE for name in frameworks.names()}  # "Keras 3", ...
 CELL_TITLES = KERAS_CLASSES  # LSTM, GRU, SimpleRNN
 GATE_STYLES = {
     "i": "green",
@@ -44,7 +45,7 @@ DIRECTION_SHORT = {"forward": "fw", "backward": "bw"}
 def _layer_title(spec, total: int, text: Text | None = None) -> Text:
     """'Keras 3 LSTM, units H = 2, input X = 1[, 2 layers, ...]: 32 parameters'."""
     text = text if text is not None else Text()
-    text.append(f"{FRAMEWORK_TITLES[spec.framework]} {CELL_TITLES[spec.cell]}", style="bold")
+    text.append(f"{framework_title(spec)} {CELL_TITLES[spec.cell]}", style="bold")
     text.append(f", units H = {spec.units}, input X = {spec.input_size}")
     if spec.layers > 1:
         text.append(f", {spec.layers} layers")
@@ -144,7 +145,7 @@ def tensor_table(b: Breakdown) -> Table:
     renamed = [
         f"{framework_letter(spec, g)} is our {g}" for g in ("g", "n") if framework_letter(spec, g) != g
     ]
-    title = f"{FRAMEWORK_TITLES[spec.framework]} tensors (gate order {order}"
+    title = f"{framework_title(spec)} tensors (gate order {order}"
     title += f"; {renamed[0]}, the candidate)" if renamed else ")"
     table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
     keras_where = spec.framework == "keras"  # PyTorch's names already carry layer and direction
@@ -220,7 +221,7 @@ def code_view(b: Breakdown) -> Group:
     grid.add_column(style="green")
     for line in b.code:
         grid.add_row("", line)
-    return Group(Text("The same layer in " + FRAMEWORK_TITLES[b.spec.framework], style="bold"), grid)
+    return Group(Text("The same layer in " + framework_title(b.spec), style="bold"), grid)
 
 
 def breakdown_view(b: Breakdown) -> Group:
@@ -244,7 +245,7 @@ def grid_table(grid) -> Table:
     """Totals with units down and input sizes across, for the framework asked for."""
     fw = grid.frameworks[0]
     opts = grid.options
-    title = f"{FRAMEWORK_TITLES[fw]} {CELL_TITLES[opts.get('cell', 'lstm')]} {grid.quantity}"
+    title = f"{frameworks.get(fw).TITLE} {CELL_TITLES[opts.get('cell', 'lstm')]} {grid.quantity}"
     table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
     table.add_column("units H \\ input X", justify="right")
     for x in grid.inputs:
@@ -291,7 +292,7 @@ def breakdown_html(b: Breakdown) -> str:
         _html_table(["layer", "direction", "gate", "input", "recurrent", "bias", "projection", "total"],
                     gate_rows, "Parameters per gate"),
         _html_table(["name", "layer", "direction", "shape", "count", "gate slices"], tensors,
-                    f"{FRAMEWORK_TITLES[spec.framework]} tensors"),
+                    f"{framework_title(spec)} tensors"),
         _html_table(["layer", "X", "formula", "with numbers", "per direction", "directions", "total"],
                     formulas, "Formula"),
         _html_table(["name", "shape", "what it is"], outputs, f"Outputs for B = {spec.batch}, T = {spec.time}"),
@@ -322,7 +323,7 @@ def _bytes(n: int) -> str:
 def _run_title(spec, dtype: str) -> Text:
     """'Keras 3 LSTM, units H = 2, input X = 1, batch B = 32, time T = 1, float32'."""
     title = Text()
-    title.append(f"{FRAMEWORK_TITLES[spec.framework]} {CELL_TITLES[spec.cell]}", style="bold")
+    title.append(f"{framework_title(spec)} {CELL_TITLES[spec.cell]}", style="bold")
     title.append(f", units H = {spec.units}, input X = {spec.input_size}, batch B = {spec.batch}, "
                  f"time T = {spec.time}, {dtype}")
     return title
@@ -433,7 +434,7 @@ def inspect_view(found) -> Group:
 
 
 def convert_view(source: str, target: str, arrays: dict, path: str) -> Table:
-    table = Table(title=f"{FRAMEWORK_TITLES[source]} → {FRAMEWORK_TITLES[target]}: wrote {path}",
+    table = Table(title=f"{frameworks.get(source).TITLE} → {frameworks.get(target).TITLE}: wrote {path}",
                   box=box.SIMPLE_HEAD, title_justify="left")
     table.add_column("tensor")
     table.add_column("shape")
@@ -479,7 +480,7 @@ def cost_html(c) -> str:
     flops = [[k, getattr(step, k), getattr(c.flops, k)] for k in kinds]
     memory = [[k, getattr(c.memory_bytes, k)] for k in ("parameters", "inference", "training")]
     tools = [[n.tool, n.version, getattr(c.compare, n.tool), n.note] for n in c.compare.notes]
-    title = (f"{FRAMEWORK_TITLES[spec.framework]} {CELL_TITLES[spec.cell]}, H = {spec.units}, X = {spec.input_size}, "
+    title = (f"{framework_title(spec)} {CELL_TITLES[spec.cell]}, H = {spec.units}, X = {spec.input_size}, "
              f"B = {spec.batch}, T = {spec.time}, {c.dtype}: {c.macs:,} MACs")
     return "".join([
         f"<div class=\"lstmcalc\"><p><b>{escape(title)}</b></p><pre>{escape(c.formula)}</pre>",
@@ -505,7 +506,7 @@ def _forward_rows(r) -> list[list[str]]:
 def forward_view(r) -> Group:
     """A forward result: each returned array's shape, dtype and first values."""
     spec = r.spec
-    table = Table(title=f"{FRAMEWORK_TITLES[spec.framework]} {CELL_TITLES[spec.cell]} forward ({r.backend})",
+    table = Table(title=f"{framework_title(spec)} {CELL_TITLES[spec.cell]} forward ({r.backend})",
                   box=box.SIMPLE_HEAD, title_justify="left")
     for head in ("array", "shape", "dtype", "first values"):
         table.add_column(head)
@@ -517,4 +518,4 @@ def forward_view(r) -> Group:
 def forward_html(r) -> str:
     spec = r.spec
     return _html_table(["array", "shape", "dtype", "first values"], _forward_rows(r),
-                       f"{FRAMEWORK_TITLES[spec.framework]} {CELL_TITLES[spec.cell]} forward ({r.backend})")
+                       f"{framework_title(spec)} {CELL_TITLES[spec.cell]} forward ({r.backend})")

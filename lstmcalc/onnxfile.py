@@ -747,11 +747,23 @@ def onnx_layers(path) -> list[tuple[str, str, dict, dict]]:
                 continue
             value = node.inputs[slot]
             if not value.is_constant:
-                where = value.producer or value.source
+                what = f"computed by {value.producer}" if value.producer else f"a {value.source}"
                 raise OnnxFileError(f"{file}: {label}: {slot} ({value.name!r}) is not a constant in the file "
-                                    f"(it is a {value.source}{': ' + where if value.producer else ''}); "
-                                    "export with the weights as initializers")
+                                    f"(it is {what}); export with the weights as initializers")
             weights[slot] = value.array
+        r = weights["R"]
+        h = int(r.shape[-1]) if getattr(r, "ndim", 0) == 3 else None
+        if h is not None and node.hidden_size is not None and node.hidden_size != h:
+            raise OnnxFileError(f"{file}: {label}: hidden_size={node.hidden_size} but R has shape {tuple(r.shape)} "
+                                f"(H = {h})")
+        for slot in ("initial_h", "initial_c"):
+            state = node.inputs.get(slot)
+            if h is not None and state is not None and state.is_constant and state.array.ndim == 3 \
+                    and state.array.shape[-1] != h:
+                raise OnnxFileError(
+                    f"{file}: {label}: {slot} has shape {tuple(state.array.shape)} but R says H = {h}: the node "
+                    "contradicts itself (torch.onnx.export of an LSTM with proj_size writes such a node, which "
+                    "onnxruntime refuses to run)")
         activation = "tanh"
         if node.op_type == "RNN" and acts is not None:
             activation = ACTIVATION_OF[tuple(acts[:1])]

@@ -173,3 +173,20 @@ def test_diagram_draws_direction_0_with_gate_rows():
     assert r.exit_code == 0, r.stderr
     assert "gate blocks along rows, order z r h" in r.stdout
     assert "W[0] (6 × 1), the forward direction" in r.stdout and "R[0] (6 × 2), the forward direction" in r.stdout
+
+
+def test_cli_inspect_says_why_weights_are_not_readable(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    r_init = numpy_helper.from_array(np.zeros((1, 4, 1), "float32"), "R")
+    nodes = [helper.make_node("Concat", ["Wa", "Wb"], ["W"], axis=1, name="cat"),
+             helper.make_node("LSTM", ["X", "W", "R"], ["Y"], hidden_size=1, name="lstm")]
+    inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("X", "Wa", "Wb")]
+    graph = helper.make_graph(nodes, "g", inputs, [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)], [r_init])
+    path = tmp_path / "computed.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]).SerializeToString())
+    r = invoke("inspect", path)
+    assert r.exit_code == 1 and r.stdout == ""
+    assert "LSTM node 'lstm': W ('W') is not a constant in the file (it is computed by Concat 'cat')" in r.stderr
+    assert onnx is not None

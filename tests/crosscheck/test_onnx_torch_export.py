@@ -241,3 +241,8 @@ def test_projection_is_not_exportable(tmp_path):
     assert node.hidden_size == 2 and node.inputs["W"].shape == (1, 8, 3)  # 4·proj_size rows, not 4·H = 16
     with pytest.raises(Exception, match="initial_c"):
         run_ort(path, {"input": x.numpy()})
+    # lstmcalc's reader for inspect/convert refuses it rather than reading an H = 2 LSTM
+    from lstmcalc.onnxfile import OnnxFileError, onnx_layers
+
+    with pytest.raises(OnnxFileError, match=r"initial_c has shape \(1, 2, 4\) but R says H = 2"):
+        onnx_layers(path)

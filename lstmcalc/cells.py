@@ -6,7 +6,7 @@ input weights, U the recurrent weights, one block per gate; σ the logistic sigm
 ⊙ elementwise; h_0 = c_0 = 0):
 
     LSTM  (Hochreiter & Schmidhuber 1997, "Long Short-Term Memory", with the forget gate of
-           Gers, Schmidhuber & Cummins 2000, "Learning to Forget"; no peepholes)
+           Gers, Schmidhuber & Cummins 2000, "Learning to Forget"; ONNX peepholes p ⊙ c: see _lstm_peephole_numpy)
         i = σ(W_i x_t + U_i h_{t-1} + b_i)        input gate
         f = σ(W_f x_t + U_f h_{t-1} + b_f)        forget gate
         g = tanh(W_g x_t + U_g h_{t-1} + b_g)     cell candidate
@@ -159,7 +159,7 @@ def _check_finite(name: str, a: np.ndarray) -> None:
 
 def _choice(param: str, value, allowed) -> str:
     if value not in allowed:
-        raise SpecError(param, f"must be one of {', '.join(allowed)}, got {value!r}")
+        raise SpecError(param, f"must be one of {', '.join(map(str, allowed))}, got {value!r}")
     return value
 
 
@@ -193,6 +193,8 @@ def prepare(spec: LayerSpec, weights: Mapping[str, np.ndarray], dtype) -> list[l
 def _lstm_numpy(p: Prepared, xp, out, reverse, h_final, c_final) -> None:
     """xp (B, T, 4H) projections in order [i, f, o, g] (σ columns halved); writes h_t to
     out (B, T, H_out), the final states to h_final (B, H_out) and c_final (B, H)."""
+    if p.peep is not None:
+        return _lstm_peephole_numpy(p, xp, out, reverse, h_final, c_final)
     b, t_len, gh = xp.shape
     h = gh // 4
     gates = np.empty((b, gh), dtype=xp.dtype)  # (B, 4H)
@@ -221,6 +223,49 @@ def _lstm_numpy(p: Prepared, xp, out, reverse, h_final, c_final) -> None:
             np.matmul(tmp, p.whr, out=out[:, t])  # h_t = (o ⊙ tanh(c_t)) W_hr^T
         else:
             np.multiply(o, tmp, out=out[:, t])  # h_t = o ⊙ tanh(c_t)
+        h_prev = out[:, t]
+    h_final[...] = h_prev
+
+
+def _lstm_peephole_numpy(p: Prepared, xp, out, reverse, h_final, c_final) -> None:
+    """The LSTM with ONNX peepholes (Gers & Schmidhuber 2000; onnx Operators.md, LSTM):
+    i = σ(a_i + p_i ⊙ c_{t-1}), f = σ(a_f + p_f ⊙ c_{t-1}), o = σ(a_o + p_o ⊙ c_t).
+    xp (B, T, 4H) in order [i, f, o, g] with σ columns halved, p.peep (3, H) halved too;
+    writes h_t to out (B, T, H), the final states to h_final and c_final (B, H)."""
+    b, t_len, gh = xp.shape
+    h = gh // 4
+    gates = np.empty((b, gh), dtype=xp.dtype)  # (B, 4H)
+    i, f, o, g = (gates[:, k * h : (k + 1) * h] for k in range(4))  # (B, H) each
+    p_i, p_f, p_o = p.peep  # (H,) each, halved
+    c = c_final
+    c[...] = 0
+    tmp = np.empty((b, h), dtype=xp.dtype)  # (B, H)
+    h_prev = None
+    for t in time_steps(t_len, reverse):
+        if h_prev is None:
+            np.copyto(gates, xp[:, t])  # h_0 = 0, c_0 = 0: no recurrent product, no peephole
+        else:
+            np.matmul(h_prev, p.wh, out=gates)
+            gates += xp[:, t]
+            np.multiply(p_i, c, out=tmp)
+            i += tmp
+            np.multiply(p_f, c, out=tmp)
+            f += tmp
+        for gate in (i, f):
+            np.tanh(gate, out=gate)
+            gate *= 0.5
+            gate += 0.5  # σ(a) = ½ tanh(a/2) + ½
+        np.tanh(g, out=g)
+        c *= f
+        np.multiply(i, g, out=tmp)
+        c += tmp  # c_t = f ⊙ c_{t-1} + i ⊙ g
+        np.multiply(p_o, c, out=tmp)
+        o += tmp  # the output gate peeks at c_t, not c_{t-1}
+        np.tanh(o, out=o)
+        o *= 0.5
+        o += 0.5
+        np.tanh(c, out=tmp)
+        np.multiply(o, tmp, out=out[:, t])  # h_t = o ⊙ tanh(c_t)
         h_prev = out[:, t]
     h_final[...] = h_prev
 
@@ -345,6 +390,7 @@ def forward(
     merge_mode: str = "concat",
     return_sequences: bool = False,
     return_state: bool = False,
+    layout: int | None = None,
 ) -> ForwardResult:
     """Run a recurrent layer (or a stack) on ``x`` with ``weights``; see the module docstring.
 
@@ -361,6 +407,14 @@ def forward(
     imports, else NumPy). ``return_sequences``, ``return_state``: Keras' options (of the last
     layer; PyTorch always returns the sequence and the states), with Keras' defaults: the
     result's ``output`` and :attr:`ForwardResult.returned` are what Keras returns for them.
+    imports, else NumPy). LSTM peepholes (ONNX ``P``) run on NumPy: "auto" picks it, "numba"
+    is refused.
+
+    ONNX (``framework="onnx"``): weights ``W`` [D, G·H, X], ``R`` [D, G·H, H], ``B``
+    [D, 2·G·H], ``P`` [D, 3H] (``layer{k}/W``, ... for a stack); ``reset_after`` is
+    ``linear_before_reset`` (True: 1); ``x`` is (B, T, X) as for every framework (the
+    node's X with layout 1; transpose a layout-0 [T, B, X]), and the result is in the
+    node's shapes for ``layout`` (default 0): Y [T, D, B, H], Y_h [D, B, H].
 
     Raises :class:`SpecError` for a bad option, a tensor that is missing, extra or of the
     wrong shape, a bad ``x``, or NaN/inf in ``x`` or a weight; :class:`SizeError` when
@@ -374,6 +428,8 @@ def forward(
         raise SpecError("weights", f"must be a mapping of tensor names to arrays, got {type(weights).__name__}")
     b, t_len, x_size = x.shape
     given = _given_options(cell, framework, bidirectional, proj_size, reset_after, activation, bias, merge_mode)
+    if layout is not None:
+        given["layout"] = layout
     spec = infer_spec(
         weights,
         cell=cell,
@@ -394,7 +450,9 @@ def forward(
     check_memory(spec, x.dtype)
     for key, value in weights.items():
         _check_finite(key, np.asarray(value))
-    chosen = _pick_backend(backend)
+    if spec.peepholes and backend == "numba":
+        raise SpecError("backend", "numba has no peephole kernel; use numpy, or auto (which runs NumPy for peepholes)")
+    chosen = "numpy" if spec.peepholes else _pick_backend(backend)
     params = prepare(spec, weights, x.dtype)
     return _run(spec, params, x, chosen)
 

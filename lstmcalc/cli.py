@@ -431,6 +431,8 @@ Merge = Annotated[Optional[MergeMode], typer.Option("--merge-mode", help="Keras 
 Layers = Annotated[int, typer.Option("--layers", "-l", help="L: stacked layers (PyTorch num_layers).", rich_help_panel=SIZES)]
 Proj = Annotated[int, typer.Option("--proj-size", help="P: PyTorch LSTM proj_size, 0 < P < H; 0 = none.", rich_help_panel=SIZES)]
 ResetAfter = Annotated[Optional[bool], typer.Option("--reset-after/--no-reset-after", help="Keras GRU reset_after.", show_default="--reset-after, as Keras 3", rich_help_panel=LAYER)]
+Peepholes = Annotated[bool, typer.Option("--peepholes", help="ONNX LSTM peepholes P [D, 3H]: i, o, f read the cell state.", rich_help_panel=LAYER)]
+LayoutOpt = Annotated[Optional[int], typer.Option("--layout", help="ONNX layout: 0 X [T, B, X], 1 X [B, T, X].", show_default="0", rich_help_panel=LAYER)]
 Batch = Annotated[int, typer.Option("--batch", "-b", help="B: batch size, for shapes.", rich_help_panel=SIZES)]
 Time = Annotated[int, typer.Option("--time", "-t", help="T: time steps, for shapes.", rich_help_panel=SIZES)]
 ReturnSeq = Annotated[bool, typer.Option("--return-sequences", help="Keras: output every step of the last layer.", rich_help_panel=LAYER)]
@@ -441,7 +443,8 @@ Plot = Annotated[Optional[str], typer.Option("--plot", help="Also draw the total
 
 
 def _options(cell, framework, no_bias, bidirectional, merge_mode, layers,
-             proj_size, reset_after, batch, time, return_sequences, return_state) -> dict:
+             proj_size, reset_after, batch, time, return_sequences, return_state,
+             peepholes=False, layout=None) -> dict:
     """The layer keywords shared by every command (everything but the sizes)."""
     return dict(
         cell=cell.value, framework=framework.value,
@@ -449,6 +452,7 @@ def _options(cell, framework, no_bias, bidirectional, merge_mode, layers,
         merge_mode=merge_mode.value if merge_mode is not None else None, layers=layers,
         proj_size=proj_size, reset_after=reset_after, batch=batch, time=time,
         return_sequences=return_sequences, return_state=return_state,
+        peepholes=peepholes, layout=layout,
     )
 
 
@@ -512,6 +516,8 @@ def count(
     layers: Layers = 1,
     proj_size: Proj = 0,
     reset_after: ResetAfter = None,
+    peepholes: Peepholes = False,
+    layout: LayoutOpt = None,
     batch: Batch = 32,
     time: Time = 1,
     return_sequences: ReturnSeq = False,
@@ -535,7 +541,7 @@ def count(
     """
     hs, xs = _sizes(units, input_size)
     options = _options(cell, framework, no_bias, bidirectional, merge_mode, layers, proj_size,
-                       reset_after, batch, time, return_sequences, return_state)
+                       reset_after, batch, time, return_sequences, return_state, peepholes, layout)
     if len(hs) * len(xs) > 1 or plot:
         _grid(hs, xs, options, plot, json)
         return
@@ -562,6 +568,8 @@ def breakdown(
     layers: Layers = 1,
     proj_size: Proj = 0,
     reset_after: ResetAfter = None,
+    peepholes: Peepholes = False,
+    layout: LayoutOpt = None,
     batch: Batch = 32,
     time: Time = 1,
     return_sequences: ReturnSeq = False,
@@ -589,7 +597,7 @@ def breakdown(
     """
     hs, xs = _sizes(units, input_size)
     options = _options(cell, framework, no_bias, bidirectional, merge_mode, layers, proj_size,
-                       reset_after, batch, time, return_sequences, return_state)
+                       reset_after, batch, time, return_sequences, return_state, peepholes, layout)
     if len(hs) * len(xs) > 1 or plot:
         _grid(hs, xs, options, plot, json)
         return
@@ -626,6 +634,8 @@ def cost(
     layers: Layers = 1,
     proj_size: Proj = 0,
     reset_after: ResetAfter = None,
+    peepholes: Peepholes = False,
+    layout: LayoutOpt = None,
     batch: Batch = 32,
     time: Time = 1,
     return_sequences: ReturnSeq = False,
@@ -653,7 +663,7 @@ def cost(
 
     hs, xs = _sizes(units, input_size)
     options = _options(cell, framework, no_bias, bidirectional, merge_mode, layers, proj_size,
-                       reset_after, batch, time, return_sequences, return_state)
+                       reset_after, batch, time, return_sequences, return_state, peepholes, layout)
     if len(hs) * len(xs) > 1 or plot:
         _grid(hs, xs, options, plot, json, value=lambda spec: cost_spec(spec, dtype.value).macs, quantity="macs")
         return
@@ -678,6 +688,8 @@ def explain(
     layers: Layers = 1,
     proj_size: Proj = 0,
     reset_after: ResetAfter = None,
+    peepholes: Peepholes = False,
+    layout: LayoutOpt = None,
     batch: Batch = 32,
     time: Time = 1,
     return_sequences: ReturnSeq = False,
@@ -703,7 +715,7 @@ def explain(
         raise SpecError("units", "explain takes one size for --units and --input, not a list")
     spec = make_spec(hs[0], xs[0], **_options(cell, framework, no_bias, bidirectional, merge_mode, layers,
                                               proj_size, reset_after, batch, time, return_sequences,
-                                              return_state))
+                                              return_state, peepholes, layout))
     qa = answers(spec)
     if json:
         _print_json({"config": spec.to_dict(), "questions": [a.to_dict() for a in qa]})
@@ -741,6 +753,7 @@ def run(
     layers: Annotated[Optional[int], typer.Option("--layers", "-l", help="L: stacked layers.", show_default="1, or from --weights", rich_help_panel=SIZES)] = None,
     proj_size: Annotated[Optional[int], typer.Option("--proj-size", help="P: PyTorch LSTM proj_size.", show_default="0, or from --weights", rich_help_panel=SIZES)] = None,
     reset_after: Annotated[Optional[bool], typer.Option("--reset-after/--no-reset-after", help="Keras GRU reset_after.", show_default="--reset-after; needed with bias-free GRU --weights", rich_help_panel=LAYER)] = None,
+    peepholes: Annotated[bool, typer.Option("--peepholes", help="ONNX LSTM peepholes P.", show_default="off, or from --weights", rich_help_panel=LAYER)] = False,
     batch: Annotated[Optional[int], typer.Option("--batch", "-b", help="B: batch size.", show_default="32, or from --inputs", rich_help_panel=SIZES)] = None,
     time: Annotated[Optional[int], typer.Option("--time", "-t", help="T: time steps.", show_default="1, or from --inputs", rich_help_panel=SIZES)] = None,
     return_sequences: ReturnSeq = False,
@@ -807,6 +820,8 @@ def run(
         return_sequences=return_sequences, return_state=return_state,
         batch=batch or (x.shape[0] if x is not None else 32), time=time or (x.shape[1] if x is not None else 1),
     )
+    if peepholes:
+        options["peepholes"] = True  # else the weights (P present or not) or the default say
     w = None
     if weights is not None:
         from .weights import infer_spec, load_npz
@@ -839,7 +854,7 @@ def run(
 @commands.command(cls=_Command)
 def convert(
     path: Annotated[str, typer.Argument(help="Weights: .npz, .keras, .weights.h5, .h5, .pt/.pth, .safetensors.", metavar="IN", show_default=False)],
-    output: Annotated[str, typer.Option("--output", "-o", help="Where to write the converted .npz.", show_default=False, rich_help_panel=OUTPUT)],
+    output: Annotated[str, typer.Option("--output", "-o", help="Where to write: an .npz of tensors, or (ONNX) a runnable .onnx model.", show_default=False, rich_help_panel=OUTPUT)],
     cell: Annotated[Optional[Cell], typer.Option("--cell", help="Check the cell.", show_default="from the file", rich_help_panel=LAYER)] = None,
     source: Annotated[Optional[Framework], typer.Option("--from", help="The file's convention.", show_default="from the tensor names", rich_help_panel=LAYER)] = None,
     target: Annotated[Optional[Framework], typer.Option("--to", help="The convention to write.", show_default="the other one", rich_help_panel=LAYER)] = None,
@@ -868,14 +883,20 @@ def convert(
     from .converting import check_output_path, convert_weights, save_arrays
     from .readers import read_layer
 
-    check_output_path(output, "--output", [path])  # before reading anything: a bad path writes nothing
+    as_model = output.endswith(".onnx")  # a runnable ONNX model rather than an .npz of tensors
+    if as_model:
+        if target is not None and target.value != "onnx":
+            raise SpecError("output", f"{output!r} is an ONNX model; --to {target.value} writes an .npz")
+        check_output_path(output[: -len(".onnx")] + ".npz", "--output", [path])  # the same folder checks
+    else:
+        check_output_path(output, "--output", [path])  # before reading anything: a bad path writes nothing
     found = read_layer(path, layer)
     spec = found.spec
     if cell is not None and cell.value != spec.cell:
         raise SpecError("cell", f"is {cell.value}, but {path} holds {spec.cell} weights")
     if source is not None and source.value != spec.framework:
         raise SpecError("source", f"is {source.value}, but the tensor names in {path} are {spec.framework}'s")
-    to = target.value if target is not None else ("torch" if spec.framework == "keras" else "keras")
+    to = "onnx" if as_model else target.value if target is not None else ("torch" if spec.framework == "keras" else "keras")
     if reset_after is not None and spec.cell != "gru":
         raise SpecError("reset_after", f"applies to GRU weights only; {path} holds {spec.cell} weights")
     if reset_after is not None and "reset_after" not in found.unknown and reset_after != spec.reset_after:
@@ -885,7 +906,13 @@ def convert(
     arrays = convert_weights(found.weights, cell=spec.cell, source=spec.framework, target=to,
                              bidirectional=bidirectional, layers=layers,
                              reset_after=reset_after if spec.cell == "gru" else None)
-    save_arrays(output, arrays, "--output", [path])
+    if as_model:
+        from .onnxfile import write_onnx_weights
+
+        write_onnx_weights(output, arrays, cell=spec.cell, activation=spec.activation,
+                           reset_after=reset_after if spec.cell == "gru" else True)
+    else:
+        save_arrays(output, arrays, "--output", [path])
     if json:
         _print_json({"input": path, "output": output, "cell": spec.cell, "from": spec.framework, "to": to,
                      "unknown": {k: list(v) for k, v in found.unknown.items() if k != "reset_after"},

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 from .conventions import constructor
 from . import frameworks
-from .counting import total_count
+from .counting import biases_per_gate, total_count
 from .frameworks import make_spec
 from .memory import estimate_elements, overhead_bytes
 from .spec import LayerSpec, SpecError
@@ -212,9 +212,12 @@ def cell_elementwise(spec: LayerSpec) -> int:
                                                   = 8H
     SimpleRNN:
         x·W + h_prev·U                            H adds
+    LSTM peepholes (ONNX P): p_i⊙c_prev, p_f⊙c_prev, p_o⊙c and their adds
+                                                  + 6H  (3 multiplies, 3 adds)
     """
     h = spec.units
-    return {"lstm": 8 * h, "gru": 8 * h, "rnn": h}[spec.cell]
+    peepholes = 6 * h if spec.peepholes else 0
+    return {"lstm": 8 * h + peepholes, "gru": 8 * h, "rnn": h}[spec.cell]
 
 
 def cell_activations(spec: LayerSpec) -> int:
@@ -235,8 +238,10 @@ def _merge_per_vector(spec: LayerSpec) -> int:
 
 
 def _emits_sequence(spec: LayerSpec, layer: int) -> bool:
-    """Whether ``layer``'s output is (B, T, .) (every step) rather than (B, .) (last step)."""
-    return "return_sequences" not in frameworks.of(spec).OPTIONS or layer < spec.layers - 1 or spec.return_sequences
+    """Whether ``layer``'s output is (B, T, .) (every step) rather than (B, .) (last step):
+    always in a framework without return_sequences (PyTorch, ONNX)."""
+    always = "return_sequences" not in frameworks.of(spec).OPTIONS
+    return always or layer < spec.layers - 1 or spec.return_sequences
 
 
 def step_flops(spec: LayerSpec) -> Flops:
@@ -336,10 +341,12 @@ def torch_twin(spec: LayerSpec) -> tuple[LayerSpec | None, str | None]:
         return spec, None
     if spec.cell == "gru" and not spec.reset_after:
         return None, (
-            "Keras GRU with reset_after=False applies r to h_prev before the recurrent matmul "
-            "and keeps one bias; torch.nn.GRU is always reset-after with two biases, so no "
+            "A GRU with reset_after=False (Keras; ONNX linear_before_reset=0) applies r to h_prev "
+            "before the recurrent matmul; torch.nn.GRU is always reset-after, so no "
             "PyTorch layer computes the same thing"
         )
+    if spec.peepholes:
+        return None, "torch.nn.LSTM has no peepholes, so no PyTorch layer computes the same thing"
     if spec.bidirectional and spec.merge_mode != "concat" and spec.layers > 1:
         return None, (
             f"Keras merges the two directions with {spec.merge_mode}, so layers above the first "
@@ -358,7 +365,7 @@ def torch_twin(spec: LayerSpec) -> tuple[LayerSpec | None, str | None]:
         activation=spec.activation if spec.cell == "rnn" else None,
     )
     caveats = []
-    if spec.bias and not (spec.cell == "gru" and spec.reset_after):
+    if spec.bias and biases_per_gate(spec) == 1:
         caveats.append(
             f"the torch layer keeps two biases (bias_ih, bias_hh) where Keras keeps one, "
             f"{spec.gates * spec.units} more parameters per layer and direction"

@@ -33,8 +33,9 @@ def _matrix(b: Breakdown, t: TensorLayout) -> Text:
     spec = b.spec
     gates = [sl.gate for sl in t.slices]
     h = spec.units
-    gate_axis = t.slices[0].axis
-    other = t.shape[1 - gate_axis]
+    lead = len(t.shape) - 2  # a leading directions axis (ONNX [D, G·H, X]): draw direction 0
+    gate_axis = t.slices[0].axis - lead
+    other = t.shape[lead:][1 - gate_axis]
     cols_are_gates = gate_axis == 1
     s = _scale(h, other, len(gates), cols_are_gates)
     cells_per_gate = -(-h // s)
@@ -45,7 +46,9 @@ def _matrix(b: Breakdown, t: TensorLayout) -> Text:
         return Text(letter + " ", style=f"bold black on {GATE_COLOURS[gate]}")
 
     shape = " × ".join(str(d) for d in t.shape)
-    head = Text(f"{t.name} ({shape})", style="bold")
+    if lead:
+        shape = " × ".join(str(d) for d in t.shape[lead:])
+    head = Text(f"{t.name}[0] ({shape}), the forward direction" if lead else f"{t.name} ({shape})", style="bold")
     if s > 1:
         head.append(f"  scaled: one cell = {s} × {s} weights")
     source = "x" if t.role == "input" else "h"  # what the non-gate axis indexes
@@ -93,9 +96,9 @@ def _bias_words(b: Breakdown, h: int) -> str:
 def diagram_view(b: Breakdown) -> Group:
     """The first layer's input and recurrent weight matrices, one block per gate."""
     spec = b.spec
-    tensors = [t for t in b.tensors if t.layer == 0 and t.direction == "forward" and t.role in ("input", "recurrent")]
+    tensors = [t for t in b.tensors if t.layer == 0 and t.direction in ("forward", "both") and t.role in ("input", "recurrent")]
     order = " ".join(framework_letter(spec, g) for g in gate_order(spec))  # per-gate trees (Flax) too
-    axis = "columns" if tensors[0].slices[0].axis == 1 else "rows"
+    axis = "columns" if tensors[0].slices[0].axis - (len(tensors[0].shape) - 2) == 1 else "rows"
     intro = Text(
         f"Weight matrices of layer 0 (gate blocks along {axis}, order {order}; each cell one weight):",
         style="bold",

@@ -420,10 +420,13 @@ def _stack_note(f: _Facts) -> Sentence | None:
 
 
 def note_sentences(spec: LayerSpec) -> list[Sentence]:
-    """The breakdown's notes, each with the numbers it states."""
+    """The breakdown's notes, each with the numbers it states. A framework module with its
+    own ``notes(spec)`` (ONNX: W/R/B, iofc, linear_before_reset) words its biases itself."""
     f = _Facts(spec)
+    own = getattr(frameworks.of(spec), "notes", None)
+    bias = [Sentence(text, ()) for text in own(spec)] if own is not None else [_bias_note(f)]
     parts = [
-        _input_note(f), _recurrent_note(f), _time_note(f), _bias_note(f), _history_note(f),
+        _input_note(f), _recurrent_note(f), _time_note(f), *bias, _history_note(f),
         _projection_note(f), _bidirectional_note(f), _stack_note(f),
     ]
     return [p for p in parts if p is not None]

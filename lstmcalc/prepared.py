@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .canonical import Canonical, bias_sum
-from .spec import LayerSpec
+from .spec import LayerSpec, SpecError
 
 # Internal gate order: the sigmoid gates first, then the tanh block (see the module docstring).
 INTERNAL_ORDER = {"lstm": ("i", "f", "o", "g"), "gru": ("z", "r", "n"), "rnn": ("h",)}
@@ -37,6 +37,7 @@ class Prepared:
     bhn: np.ndarray
     whr: np.ndarray
     has_bhn: bool = field(default=False)
+    peep: np.ndarray | None = None  # (3, H): ONNX peepholes of i, f, o, halved like their gates
 
 
 
@@ -56,6 +57,9 @@ def prepare_canonical(c: Canonical, spec: LayerSpec, dtype) -> list[list[Prepare
     transposed into (X_k, G·H), (H_out, G·H) in the internal order; b = b_w + b_u, except
     the reset-after GRU candidate, whose b_u stays apart (``bhn``)."""
     dtype = np.dtype(dtype)
+    if c.clip is not None:
+        raise SpecError("clip", f"the forward pass does not model the ONNX cell clip (±{c.clip}); "
+                                "run the model in onnxruntime")
     order = INTERNAL_ORDER[spec.cell]
     n_sig = SIGMOID_GATES[spec.cell]
     h, gh = spec.units, spec.gates * spec.units
@@ -84,7 +88,10 @@ def prepare_canonical(c: Canonical, spec: LayerSpec, dtype) -> list[list[Prepare
                 whr = np.ascontiguousarray(np.asarray(part.proj).T, dtype=dtype)  # (H, P)
             else:
                 whr = np.zeros((0, 0), dtype=dtype)
-            row.append(Prepared(wx=wx, wh=wh, bx=bx, bhn=bhn, whr=whr, has_bhn=has_bhn))
+            peep = None
+            if part.peep is not None:  # σ(a + p ⊙ c) = ½ tanh(a/2 + (p/2) ⊙ c) + ½: halved like a
+                peep = np.stack([np.asarray(part.peep[q], dtype=dtype) for q in ("i", "f", "o")]) * dtype.type(0.5)
+            row.append(Prepared(wx=wx, wh=wh, bx=bx, bhn=bhn, whr=whr, has_bhn=has_bhn, peep=peep))
         out.append(row)
     return out
 

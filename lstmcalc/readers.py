@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .conventions import GATE_NAMES, all_tensors, gate_order, weights_key
+from .conventions import DIRECTIONS, GATE_NAMES, all_tensors, gate_order, weights_key
 from .converting import TORCH_NAME, candidate_frameworks, infer_framework, unknown_options
 from .converting import infer_layer_spec as _infer_spec
 from .errors import FileError
@@ -67,7 +67,7 @@ from .limits import (
 from .spec import LayerSpec, SpecError
 
 FILES_EXTRA = "pip install 'lstmcalc[files]'"
-EXTENSIONS = (".keras", ".h5", ".hdf5", ".pt", ".pth", ".bin", ".safetensors", ".npz", ".msgpack")
+EXTENSIONS = (".keras", ".h5", ".hdf5", ".pt", ".pth", ".bin", ".safetensors", ".npz", ".msgpack", ".onnx")
 KERAS_RNN_CLASSES = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
 KERAS_CELL_CLASSES = {"LSTMCell": "lstm", "GRUCell": "gru", "SimpleRNNCell": "rnn"}
 
@@ -211,16 +211,22 @@ def gate_stats(spec: LayerSpec, weights: Mapping[str, np.ndarray]) -> tuple[Gate
     rows = []
     by_slot: dict[tuple[int, str], list] = {}
     for t in all_tensors(spec):
-        by_slot.setdefault((t.layer, t.direction), []).append(t)
+        a = np.asarray(weights[weights_key(spec, t)])
+        if t.direction == "both":  # one tensor, directions along axis 0 (ONNX): one view each
+            for d, direction in enumerate(DIRECTIONS[: a.shape[0]]):
+                by_slot.setdefault((t.layer, direction), []).append((t, a[d : d + 1]))
+        else:
+            by_slot.setdefault((t.layer, t.direction), []).append((t, a))
     for (layer, direction), tensors in by_slot.items():
         parts: dict[str, dict[str, np.ndarray]] = {g: {} for g in gate_order(spec)}
         projection = None
-        for t in tensors:
-            a = np.asarray(weights[weights_key(spec, t)])
+        for t, a in tensors:
             if t.role == "projection":
                 projection = Stats.of(a)
                 continue
-            for s in t.slices:
+            if t.role == "peephole":
+                continue  # not a gate block of W/R/B; counted in the breakdown
+            for k, s in enumerate(t.slices):
                 block = np.take(a, range(s.start, s.stop), axis=s.axis)
                 if t.role == "bias" and a.ndim == 2:  # Keras GRU (2, 3H): row 0 input, row 1 recurrent
                     parts[s.gate]["bias_input"], parts[s.gate]["bias_recurrent"] = block[0], block[1]
@@ -243,6 +249,27 @@ def gate_stats(spec: LayerSpec, weights: Mapping[str, np.ndarray]) -> tuple[Gate
         if projection is not None:
             rows.append(GateStats(layer, direction, "proj", "projection", None, None, None, None, None, projection))
     return tuple(rows)
+
+
+def _read_onnx(file: str) -> list[FoundLayer]:
+    """One layer per LSTM / GRU / RNN node, read by :mod:`lstmcalc.onnxfile` (the onnx package)."""
+    from dataclasses import replace
+
+    from .onnxfile import OnnxFileError, onnx_layers
+
+    try:
+        nodes = onnx_layers(file)
+    except OnnxFileError as e:
+        raise FileError(str(e)) from None
+    out = []
+    for name, location, weights, options in nodes:
+        try:
+            spec = _infer_spec(weights, framework="onnx", cell=options["cell"], reset_after=options["reset_after"])
+            spec = replace(spec, layout=options["layout"], activation=options["activation"])
+        except (FileError, SpecError) as e:
+            raise FileError(f"{file}: {name}: {e}") from None
+        out.append(_found(name, spec, weights, file, location))
+    return out
 
 
 def _found(name: str, spec: LayerSpec, weights: dict, file: str, location: str, unknown: dict | None = None) -> FoundLayer:
@@ -283,6 +310,7 @@ def read_layers(path, layer: str | None = None) -> list[FoundLayer]:
         ".safetensors": _read_safetensors,
         ".npz": _read_npz,
         ".msgpack": _read_msgpack,
+        ".onnx": _read_onnx,
     }[suffix]
     found = _unique_names(reader(file))
     if not found:

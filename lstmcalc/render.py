@@ -53,6 +53,8 @@ def _layer_title(spec, total: int, text: Text | None = None) -> Text:
         text.append(", bidirectional")
     if spec.proj_size:
         text.append(f", proj_size P = {spec.proj_size}")
+    if spec.peepholes:
+        text.append(", peepholes")
     if not spec.bias:
         text.append(", no bias")
     text.append(": ")
@@ -80,6 +82,8 @@ def gate_table(b: Breakdown) -> Table:
     table.add_column("bias", justify="right")
     if spec.proj_size:
         table.add_column("proj P·H", justify="right")
+    if spec.peepholes:
+        table.add_column("peephole H", justify="right")
     table.add_column("total", justify="right")
 
     for formula in b.formulas:
@@ -99,6 +103,8 @@ def gate_table(b: Breakdown) -> Table:
                     cells += [label, f"{row.input_weights:,}", f"{row.recurrent_weights:,}", f"{row.bias:,}"]
                 if spec.proj_size:
                     cells.append(f"{row.projection:,}" if row.gate == "proj" else "")
+                if spec.peepholes:
+                    cells.append(f"{row.peephole:,}")
                 cells.append(f"{row.total:,}")
                 table.add_row(*cells, end_section=k == len(rows) - 1 and multi)
     lead = [""] * ((spec.layers > 1) + spec.bidirectional)
@@ -117,8 +123,16 @@ def _slice_text(b: Breakdown, tensor) -> str:
     )
     if ndim == 1:
         return parts
-    where = "cols" if axis == ndim - 1 else "rows"
+    if tensor.role == "bias_both":  # input-side biases, then recurrent-side ones (ONNX Wb, Rb)
+        half = len(tensor.slices) // 2
+        parts = " ".join(f"[{s.start}:{s.stop}]={framework_letter(b.spec, s.gate)}" for s in tensor.slices[:half])
+        parts += " input side; " + " ".join(
+            f"[{s.start}:{s.stop}]={framework_letter(b.spec, s.gate)}" for s in tensor.slices[half:]
+        ) + " recurrent side"
+    where = f"axis {axis}" if ndim > 2 else ("cols" if axis == ndim - 1 else "rows")
     text = f"{where} {parts}"
+    if ndim > 2 or tensor.role in ("bias_both", "peephole"):  # a leading directions axis
+        text = ("axis 0 [0]=fw [1]=bw; " if tensor.direction == "both" else "axis 0 [0]=fw; ") + text
     if tensor.role == "bias" and ndim == 2:  # Keras GRU with reset_after: (2, 3H)
         text = "row 0 input, row 1 recurrent; " + text
     return text

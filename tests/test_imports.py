@@ -11,7 +11,7 @@ try:
     main({argv!r})
 except SystemExit:
     pass
-heavy = sorted({{m.split('.')[0] for m in sys.modules}} & {{'numpy', 'numba', 'rich', 'torch', 'keras'}})
+heavy = sorted({{m.split('.')[0] for m in sys.modules}} & {{'numpy', 'numba', 'rich', 'torch', 'keras', 'onnx'}})
 sys.stderr.write(json.dumps(heavy))
 """
 
@@ -24,6 +24,11 @@ def _heavy_modules(argv):
 def test_count_imports_neither_numpy_numba_nor_rich():
     assert _heavy_modules(["count", "--units", "2", "--input", "1"]) == []
     assert _heavy_modules(["count", "--units", "2", "--input", "1", "--json"]) == []
+
+
+def test_onnx_count_imports_neither_numpy_nor_onnx():
+    assert _heavy_modules(["count", "--units", "2", "--input", "1", "--framework", "onnx", "--peepholes"]) == []
+    assert _heavy_modules(["breakdown", "--units", "2", "--input", "1", "--framework", "onnx", "--json"]) == []
 
 
 def test_count_errors_import_nothing_heavy():

@@ -43,6 +43,7 @@ from ..spec import ACTIVATIONS, CELLS, MERGE_MODES, LayerSpec, SpecError
 MODULES = {
     "keras": "lstmcalc.frameworks.keras",
     "torch": "lstmcalc.frameworks.torch",
+    "onnx": "lstmcalc.frameworks.onnx",
     "keras2": "lstmcalc.frameworks.keras2",
     "mlx": "lstmcalc.frameworks.mlx",
     "equinox": "lstmcalc.frameworks.equinox",

@@ -424,7 +424,7 @@ SIZES, LAYER, OUTPUT, RUN, FILES = "Sizes", "Layer", "Output", "Run", "Files"
 Units = Annotated[str, typer.Option("--units", "-u", help="H: units (Keras units, PyTorch hidden_size); a list 1,2,4 or a range 32:256:32 makes a grid.", show_default=False, rich_help_panel=SIZES)]
 Input = Annotated[str, typer.Option("--input", "-x", help="X: input features per time step; a list or a range makes a grid.", show_default=False, rich_help_panel=SIZES)]
 CellOpt = Annotated[Cell, typer.Option("--cell", help="rnn is Keras SimpleRNN / torch.nn.RNN.", rich_help_panel=LAYER)]
-FrameworkOpt = Annotated[Framework, typer.Option("--framework", "-f", help="Whose convention.", rich_help_panel=LAYER)]
+FrameworkOpt = Annotated[Framework, typer.Option("--framework", "-f", help=f"Whose convention: {', '.join(FRAMEWORKS)}.", metavar="NAME", rich_help_panel=LAYER)]
 NoBias = Annotated[bool, typer.Option("--no-bias", help="No bias (Keras use_bias=False, PyTorch bias=False).", rich_help_panel=LAYER)]
 Bidirectional = Annotated[bool, typer.Option("--bidirectional", help="Keras Bidirectional, PyTorch bidirectional=True.", rich_help_panel=LAYER)]
 Merge = Annotated[Optional[MergeMode], typer.Option("--merge-mode", help="Keras Bidirectional merge_mode.", show_default="concat", rich_help_panel=LAYER)]
@@ -753,7 +753,7 @@ def run(
     layers: Annotated[Optional[int], typer.Option("--layers", "-l", help="L: stacked layers.", show_default="1, or from --weights", rich_help_panel=SIZES)] = None,
     proj_size: Annotated[Optional[int], typer.Option("--proj-size", help="P: PyTorch LSTM proj_size.", show_default="0, or from --weights", rich_help_panel=SIZES)] = None,
     reset_after: Annotated[Optional[bool], typer.Option("--reset-after/--no-reset-after", help="Keras GRU reset_after.", show_default="--reset-after; needed with bias-free GRU --weights", rich_help_panel=LAYER)] = None,
-    peepholes: Annotated[bool, typer.Option("--peepholes", help="ONNX LSTM peepholes P.", show_default="off, or from --weights", rich_help_panel=LAYER)] = False,
+    peepholes: Annotated[bool, typer.Option("--peepholes", help="ONNX LSTM peepholes P (also read from --weights).", show_default="off", rich_help_panel=LAYER)] = False,
     batch: Annotated[Optional[int], typer.Option("--batch", "-b", help="B: batch size.", show_default="32, or from --inputs", rich_help_panel=SIZES)] = None,
     time: Annotated[Optional[int], typer.Option("--time", "-t", help="T: time steps.", show_default="1, or from --inputs", rich_help_panel=SIZES)] = None,
     return_sequences: ReturnSeq = False,
@@ -856,8 +856,8 @@ def convert(
     path: Annotated[str, typer.Argument(help="Weights: .npz, .keras, .weights.h5, .h5, .pt/.pth, .safetensors.", metavar="IN", show_default=False)],
     output: Annotated[str, typer.Option("--output", "-o", help="Where to write: an .npz of tensors, or (ONNX) a runnable .onnx model.", show_default=False, rich_help_panel=OUTPUT)],
     cell: Annotated[Optional[Cell], typer.Option("--cell", help="Check the cell.", show_default="from the file", rich_help_panel=LAYER)] = None,
-    source: Annotated[Optional[Framework], typer.Option("--from", help="The file's convention.", show_default="from the tensor names", rich_help_panel=LAYER)] = None,
-    target: Annotated[Optional[Framework], typer.Option("--to", help="The convention to write.", show_default="the other one", rich_help_panel=LAYER)] = None,
+    source: Annotated[Optional[Framework], typer.Option("--from", help="The file's convention (a --framework name).", metavar="NAME", show_default="from the tensor names", rich_help_panel=LAYER)] = None,
+    target: Annotated[Optional[Framework], typer.Option("--to", help="The convention to write (a --framework name).", metavar="NAME", show_default="the other one", rich_help_panel=LAYER)] = None,
     layer: Annotated[Optional[str], typer.Option("--layer", help="Which recurrent layer, when the file holds several.", show_default="the only one", rich_help_panel=LAYER)] = None,
     bidirectional: Annotated[Optional[bool], typer.Option("--bidirectional/--unidirectional", help="Check the direction count.", show_default="from the names", rich_help_panel=LAYER)] = None,
     layers: Annotated[Optional[int], typer.Option("--layers", "-l", help="Check the layer count.", show_default="from the names", rich_help_panel=LAYER)] = None,
@@ -883,11 +883,13 @@ def convert(
     from .converting import check_output_path, convert_weights, save_arrays
     from .readers import read_layer
 
+    from .atomic import check_target
+
     as_model = output.endswith(".onnx")  # a runnable ONNX model rather than an .npz of tensors
     if as_model:
         if target is not None and target.value != "onnx":
             raise SpecError("output", f"{output!r} is an ONNX model; --to {target.value} writes an .npz")
-        check_output_path(output[: -len(".onnx")] + ".npz", "--output", [path])  # the same folder checks
+        check_target(output, "--output", [path])  # the same checks as for an .npz, before any work
     else:
         check_output_path(output, "--output", [path])  # before reading anything: a bad path writes nothing
     found = read_layer(path, layer)

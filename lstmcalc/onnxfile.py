@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .atomic import write_atomic
+from .errors import FileError
 
 RNN_OPS = {"LSTM": 4, "GRU": 3, "RNN": 1}  # op type -> gates G
 LOOP_OPS = ("Loop", "Scan")
@@ -55,14 +57,9 @@ ATTRIBUTE_TYPES = {
 _IDENTITY_HOPS = 64  # bound on Identity chains followed (a cycle cannot loop forever)
 
 
-class OnnxFileError(ValueError):
-    """An ONNX file that cannot be read, or that does not say what an RNN node needs.
-
-    ``code`` is the command-line exit status (1: bad file). The message is one line and names
-    the file (and the node or tensor).
-    """
-
-    code = 1
+# An ONNX file that cannot be read, or that does not say what an RNN node needs: the project's
+# FileError (one line naming the file, node or tensor), under the name this module's callers use.
+OnnxFileError = FileError
 
 
 # --- results ---------------------------------------------------------------------------------
@@ -674,39 +671,7 @@ def write_onnx_model(
     except Exception as e:  # a bug here, not the caller's: say so in one line
         raise ValueError(f"the ONNX model built is not valid ({_first_line(e)})") from None
     data = model.SerializeToString()
-    _atomic_write(file, data)
-
-
-def _atomic_write(file: str, data: bytes) -> None:
-    target = Path(file)
-    if target.is_dir():
-        raise OnnxFileError(f"{file}: is a directory; give a file name ending in .onnx")
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise OnnxFileError(f"{file}: folder {str(folder)!r} does not exist")
-    tmp = None
-    try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{target.name}.", suffix=".tmp", delete=False) as fh:
-            tmp = fh.name
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-        tmp = None
-    except OSError as e:
-        raise OnnxFileError(f"{file}: cannot write ({e.strerror or _first_line(e)})") from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-
-
-# --- bridges to the rest of lstmcalc -------------------------------------------------------------
-
-ACTIVATION_OF = {("Tanh",): "tanh", ("Relu",): "relu"}  # RNN node activations -> our activation
-DEFAULT_ACTIVATIONS = {"LSTM": ("Sigmoid", "Tanh", "Tanh"), "GRU": ("Sigmoid", "Tanh"), "RNN": ("Tanh",)}
+    write_atomic(file, lambda f: f.write(data), "--output")  # the one atomic writer (lstmcalc.atomic)
 
 
 def onnx_layers(path) -> list[tuple[str, str, dict, dict]]:

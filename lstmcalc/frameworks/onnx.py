@@ -363,6 +363,16 @@ def forward_result(spec: LayerSpec, output, h_n, c_n) -> dict:
     return {"output": y, "h": h, "c": c}
 
 
+def returned_fields(spec: LayerSpec) -> tuple[str, ...]:
+    """Y, Y_h and (LSTM) Y_c: a node returns all of them."""
+    return ("output", "h", "c")
+
+
+def unknown_options(spec: LayerSpec) -> dict[str, tuple]:
+    """What W/R/B/P cannot show: an RNN node's activation (an attribute, not a tensor)."""
+    return {"activation": ("tanh", "relu")} if spec.cell == "rnn" else {}
+
+
 def init_weights(spec: LayerSpec, rng, dtype) -> dict:
     """ONNX has no initialiser of its own; these are PyTorch's defaults, every tensor (P
     included) U(−1/√H, 1/√H): the distribution of weights exported from PyTorch."""

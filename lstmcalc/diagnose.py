@@ -249,7 +249,7 @@ def _parse_torch(text: str) -> Diagnosis:
         mismatch = sides.pop("_mismatch", set())
         if prefix == "" and cls in TORCH_CLASSES:
             sides["model"].cell_hint = TORCH_CLASSES[cls]
-        name = prefix.rstrip(".") or (cls or "")
+        name = prefix.rstrip(".")  # "" for bare keys: the module load_state_dict was called on
         ck, mo = _infer_pair(sides["checkpoint"], sides["model"], mismatch, name)
         checkpoint.append(ck)
         model.append(mo)
@@ -396,6 +396,11 @@ def _layer(side: str, name: str, framework: str, f: dict, s: _Side, notes=()) ->
     return InferredLayer(side, name, framework, **{k: f[k] for k in FIELDS}, seen=tuple(s.seen), notes=tuple(notes))
 
 
+def _layer_of(key: str) -> int:
+    m = re.search(r"_l(\d+)(?:_reverse)?$", key)
+    return int(m[1]) if m else -1
+
+
 CELL_WORDS = {"lstm": "an LSTM", "gru": "a GRU", "rnn": "a SimpleRNN/RNN"}
 
 
@@ -434,7 +439,7 @@ def _differences(ck: InferredLayer, mo: InferredLayer, sides: dict, words: dict,
             text = f"the checkpoint has {a_w}, your model {b_w}"
         elif f == "layers":
             more = "checkpoint" if a > b else "model"
-            extra = keys(only_ck if more == "checkpoint" else only_mo, lambda k: True)
+            extra = keys(only_ck if more == "checkpoint" else only_mo, lambda k: _layer_of(k) >= min(a, b))
             how = "unexpected" if more == "checkpoint" else "missing"
             text = f"the checkpoint has {words['layers']} {a}, your model {b}: {extra} {how}"
         else:

@@ -250,12 +250,38 @@ def _parse_torch(text: str) -> Diagnosis:
         if prefix == "" and cls in TORCH_CLASSES:
             sides["model"].cell_hint = TORCH_CLASSES[cls]
         name = prefix.rstrip(".")  # "" for bare keys: the module load_state_dict was called on
-        ck, mo = _infer_pair(sides["checkpoint"], sides["model"], mismatch, name)
+        ck, mo = _infer_pair(sides["checkpoint"], sides["model"], mismatch, name, complete=header is not None)
         checkpoint.append(ck)
         model.append(mo)
         differences += _differences(ck, mo, sides, TORCH_WORDS, "torch")
     source = f"PyTorch load_state_dict for {cls}" if cls else "PyTorch load_state_dict"
-    return Diagnosis(source, tuple(checkpoint), tuple(model), tuple(differences), tuple(dict.fromkeys(ignored)))
+    notes = _row_notes(sizes, checkpoint, model)
+    if header is None:
+        notes.append("no 'Error(s) in loading state_dict' line: read as a fragment, so what other lines of the "
+                     "full message would show (layers, directions, shapes of tensors not listed) stays unknown")
+    return Diagnosis(source, tuple(checkpoint), tuple(model), tuple(differences), tuple(dict.fromkeys(ignored)),
+                     tuple(notes))
+
+
+def _row_notes(sizes, checkpoint, model) -> list[str]:
+    """For a size mismatch of G·H rows where neither side's cell is known: what the rows
+    would mean for each cell that divides both (a condition, not a finding)."""
+    notes = []
+    unknown = {x.name for x in checkpoint + model if x.units is None}
+    for m in sizes:
+        key = m["key"]
+        prefix, _, tail = key.rpartition(".")
+        if prefix not in unknown or not tail.startswith(("weight_ih", "bias_ih", "bias_hh")):
+            continue
+        a, b = _shape(m["ckpt"])[0], _shape(m["model"])[0]
+        if a == b:
+            continue
+        options = [f"{a // g} against {b // g} if both are {CELL_WORDS[c].split(' ', 1)[1]}s"
+                   for c, g in GATES_OF.items() if a % g == 0 and b % g == 0]
+        notes.append(f"{key}: {a} against {b} rows of G·H (gates × hidden_size); the text does not name the cell: "
+                     f"hidden_size {'; '.join(options)}")
+        break
+    return notes
 
 
 def _hh_facts(shape):
@@ -341,11 +367,13 @@ def _expected(f: dict, layer: int, direction: str, name: str):
     return None
 
 
-def _infer_pair(ck: _Side, mo: _Side, mismatch: set, name: str):
+def _infer_pair(ck: _Side, mo: _Side, mismatch: set, name: str, complete: bool):
     """Both sides, with the shapes of shared tensors carried across (see the module
-    docstring) and the layer and direction counts that a complete listing proves."""
+    docstring) and the layer and direction counts that a complete listing proves. Only a
+    ``complete`` message (one with PyTorch's header line) lists every difference; from a
+    pasted fragment, only what its lines show is used."""
     listed = set(ck.present) | set(mo.present) | ck.absent | mo.absent
-    for _ in range(3):
+    for _ in range(3 if complete else 0):
         fc, fm = _infer_side(ck, "checkpoint", name), _infer_side(mo, "model", name)
         changed = False
         for src, dst, fsrc in ((ck, mo, fc), (mo, ck, fm)):
@@ -373,7 +401,7 @@ def _infer_pair(ck: _Side, mo: _Side, mismatch: set, name: str):
     # side's weight_hh slots are exactly the listed ones: its layer and direction counts follow.
     h_c = _h_out(fc)
     h_m = _h_out(fm)
-    if h_c is not None and h_m is not None and h_c != h_m:
+    if complete and h_c is not None and h_m is not None and h_c != h_m:
         for f, s in ((fc, ck), (fm, mo)):
             hh = [x for x in s.present if x[2] in ("weight_hh", "weight_ih")]
             if hh:
@@ -381,7 +409,7 @@ def _infer_pair(ck: _Side, mo: _Side, mismatch: set, name: str):
                 f["bidirectional"] = any(x[1] == "backward" for x in hh)
     # A side whose layer count is known: the other side's layers beyond it are all listed.
     for f, other, s_other in ((fc, fm, mo), (fm, fc, ck)):
-        if f["layers"] is not None and other["layers"] is None and other["_lower"] > f["layers"]:
+        if complete and f["layers"] is not None and other["layers"] is None and other["_lower"] > f["layers"]:
             other["layers"] = other["_lower"]
     return (_layer("checkpoint", name, "torch", fc, ck), _layer("model", name, "torch", fm, mo))
 

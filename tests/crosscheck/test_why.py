@@ -243,3 +243,15 @@ def test_keras2_cudnn_bias_note():
     d = diagnose(text)
     assert d.source == "Keras 2 load_weights"
     assert any("8H for an LSTM" in n for n in d.notes)
+
+
+def test_a_fragment_of_the_message_proves_less():
+    """One pasted line of a real message: its own facts, nothing that needs the other lines."""
+    text = load_error(torch.nn.LSTM(100, 128), torch.nn.LSTM(100, 256))
+    line = next(x.strip() for x in text.splitlines() if "weight_hh_l0" in x)
+    d = diagnose(line)
+    (ck,), (mo,) = d.checkpoint, d.model
+    assert (ck.cell, ck.units, ck.proj_size, mo.units) == ("lstm", 128, 0, 256)
+    assert ck.layers is None and ck.bidirectional is None and ck.input_size is None  # the full text had them
+    assert diagnose(text).checkpoint[0].layers == 1
+    assert any("read as a fragment" in n for n in d.notes)

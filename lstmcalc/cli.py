@@ -676,7 +676,7 @@ def why(
     if json:
         _print_json(result.to_dict())
     else:
-        _console().print(result)
+        _console().print(result, soft_wrap=True)  # command lines unbroken, to copy them whole
 
 
 # --- diff: two weight sets as functions ---------------------------------------------------------

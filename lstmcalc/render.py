@@ -549,10 +549,10 @@ def why_view(d) -> Group:
     for side, layers in (("checkpoint", d.checkpoint), ("your model", d.model)):
         for x in layers:
             line = x.breakdown_command()
-            if line:  # commands stay on one line, to copy them whole
-                parts.append(Text(f"{side}: {line}", no_wrap=True, overflow="ignore"))
+            if line:  # the CLI prints this view with soft_wrap: commands stay whole, to copy them
+                parts.append(Text(f"{side}: {line}"))
                 for code in x.constructor():
-                    parts.append(Text(f"  {code}", style="dim", no_wrap=True, overflow="ignore"))
+                    parts.append(Text(f"  {code}", style="dim"))
             else:
                 parts.append(Text(f"{side}: not in the text: {', '.join(x.unknown())}", style="dim"))
     if d.ignored:

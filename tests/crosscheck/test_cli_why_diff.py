@@ -78,3 +78,17 @@ def test_diff_json_and_exit_codes(tmp_path):
     assert missing.stderr.strip() == f"lstmcalc: error: {tmp_path / 'nope.npz'}: no such file"
     bad = CliRunner().invoke(app, ["diff", a, a, "--seed", "-1"])
     assert bad.exit_code == 2 and bad.stderr.startswith("lstmcalc: error: --seed")
+
+
+def test_readme_whole_message_block_is_what_why_prints():
+    """The README's `text` block after "With the whole message" (not a console block: the
+    message is many lines) is the tail of what `why` prints for that real message."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"With the whole message.*?```text\n(.*?)```", readme, re.S).group(1)
+    env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1"}
+    r = subprocess.run([sys.executable, "-m", "lstmcalc", "why", message()], capture_output=True, text=True, env=env)
+    printed = "".join(line.rstrip() + "\n" for line in r.stdout.splitlines())
+    assert printed.endswith(block)

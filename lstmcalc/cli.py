@@ -658,13 +658,13 @@ def why(
 ) -> None:
     """Read a checkpoint-loading error and say how the two layers differ.
 
-    PyTorch load_state_dict (size mismatch, missing and unexpected keys), Keras 3
-    load_weights / set_weights, Keras 2 load_weights. Fields the text does not prove are
-    shown as unknown, never guessed.
+    PyTorch load_state_dict (size mismatch, missing and unexpected keys),
+    Keras 3 load_weights and set_weights, Keras 2 load_weights. A field the
+    text does not prove is shown as unknown, never guessed.
 
     Examples:
 
-        lstmcalc why "size mismatch for weight_hh_l0: copying a param with shape torch.Size([512, 128]) from checkpoint, the shape in current model is torch.Size([1024, 256])."
+        lstmcalc why "$(python load.py 2>&1 | tail -n 5)"
 
         python train.py 2>&1 | lstmcalc why -
     """
@@ -687,16 +687,17 @@ def diff(
     path_a: Annotated[str, typer.Argument(help="Layer A: any file inspect reads.", metavar="A", show_default=False)],
     path_b: Annotated[str, typer.Argument(help="Layer B: any file inspect reads.", metavar="B", show_default=False)],
     layer: Annotated[Optional[str], typer.Option("--layer", help="Which recurrent layer in each file, when one holds several.", show_default=False)] = None,
-    layer_b: Annotated[Optional[str], typer.Option("--layer-b", help="A different layer name for B [default: --layer].", show_default=False)] = None,
+    layer_b: Annotated[Optional[str], typer.Option("--layer-b", help="A different layer name for B (default: the --layer name).", show_default=False)] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for the random float64 input both layers run on.")] = 0,
     json: Json = False,
 ) -> None:
     """Compare two layers' weights as functions and name the porting mistake.
 
-    Equivalent when both compute the same outputs (a PyTorch LSTM bias moved between
-    bias_ih and bias_hh is; the GRU candidate's is not). Otherwise: gate order, transposes,
-    biases, directions, layer order, forget-bias offset or GRU reset form, if one of them
-    maps A onto B; confirmed by running both on one random float64 input.
+    Equivalent when both compute the same outputs (a PyTorch LSTM bias moved
+    between bias_ih and bias_hh is; the GRU candidate's is not). Otherwise:
+    gate order, transposes, biases, directions, layer order, forget-bias
+    offset or GRU reset form, if one of them maps A onto B; confirmed by
+    running both on one random float64 input.
 
     Examples:
 

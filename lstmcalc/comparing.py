@@ -388,9 +388,10 @@ def _layer_orders(a: Canonical, b: Canonical):
     orders = itertools.permutations(range(n))
     if n > 5:
         orders = (tuple((k + s) % n for k in range(n)) for s in range(n))
+    shapes = [tuple(np.shape(row[0].w[CELL_GATES[a.cell][0]])) for row in a.layers]
     for order in orders:
-        if order == tuple(range(n)):
-            continue
+        if order == tuple(range(n)) or any(shapes[j] != shapes[k] for k, j in enumerate(order)):
+            continue  # a layer cannot hold another of a different shape
         t = _copy(a)
         t.layers = [t.layers[j] for j in order]
         moved = ", ".join(f"layer {k} holds A's layer {j}" for k, j in enumerate(order) if k != j)

@@ -78,6 +78,7 @@ class InferredLayer:
     bidirectional: bool | None = None
     proj_size: int | None = None
     bias: bool | None = None
+    reset_after: bool | None = None  # GRU only: Keras' bias shape shows it; PyTorch's GRU is always reset-after
     seen: tuple[Seen, ...] = ()
     notes: tuple[str, ...] = ()
 
@@ -123,11 +124,22 @@ class InferredLayer:
         s = self.spec()
         return [] if s is None else frameworks.of(s).constructor(s)
 
+    @property
+    def total(self) -> int | None:
+        """The parameter count of a complete layer (:func:`lstmcalc.counting.total_count`)."""
+        s = self.spec()
+        if s is None:
+            return None
+        from .counting import total_count
+
+        return total_count(s)
+
     def to_dict(self) -> dict:
         return {
             "side": self.side, "name": self.name, "framework": self.framework, "cell": self.cell,
             "units": self.units, "input": self.input_size, "layers": self.layers,
             "bidirectional": self.bidirectional, "bias": self.bias, "proj_size": self.proj_size,
+            "reset_after": self.reset_after, "merge_mode": None, "total": self.total,
             "unknown": self.unknown(), "breakdown": self.breakdown_command(), "constructor": self.constructor(),
             "seen": [s.to_dict() for s in self.seen], "notes": list(self.notes),
         }
@@ -511,7 +523,7 @@ KERAS2_WEIGHT = re.compile(
 def _keras_tensor(name: str, shape, cell: str | None) -> dict:
     """Fields one Keras tensor's shape proves: ``kernel`` (X, G·H), ``recurrent_kernel``
     (H, G·H), ``bias`` (G·H,) or (2, 3H) (GRU reset_after)."""
-    f = dict.fromkeys(FIELDS)
+    f = dict.fromkeys(FIELDS + ("reset_after",))
     f["proj_size"] = 0  # Keras recurrent layers have no projection
     if cell:
         f["cell"] = cell
@@ -524,10 +536,14 @@ def _keras_tensor(name: str, shape, cell: str | None) -> dict:
         f["input_size"] = shape[0]
         if g and shape[1] % g == 0:
             f["units"] = shape[1] // g
-    elif name == "bias" and g:
-        width = shape[-1]
-        if width % g == 0:
-            f["units"] = width // g
+    elif name == "bias":
+        if len(shape) == 2 and shape[0] == 2 and shape[1] % 3 == 0 and cell in (None, "gru"):
+            # only a reset-after GRU keeps a (2, 3H) bias: input row, recurrent row
+            f.update(cell="gru", units=shape[1] // 3, reset_after=True, bias=True)
+        elif len(shape) == 1 and g and shape[0] % g == 0:
+            f["units"], f["bias"] = shape[0] // g, True
+            if cell == "gru":
+                f["reset_after"] = False
     return f
 
 
@@ -564,7 +580,7 @@ def _parse_keras(text: str) -> Diagnosis:
                                f"{CELL_WORDS[cell]} too (the text does not say)"]
                     notes += f_notes
             sides[which] = InferredLayer(which, layer, "keras", **{k: f[k] for k in FIELDS},
-                                         seen=(Seen(tensor, shape, "size mismatch"),))
+                                         reset_after=f["reset_after"], seen=(Seen(tensor, shape, "size mismatch"),))
         return _keras_result("Keras 3 load_weights (variable.assign)", sides, notes)
     if count:
         want, got = int(count["want"]), int(count["got"])
@@ -617,6 +633,10 @@ def _parse_keras(text: str) -> Diagnosis:
 def _keras_result(source: str, sides: dict, notes: list) -> Diagnosis:
     ck, mo = sides["checkpoint"], sides["model"]
     diffs = []
+    if ck.reset_after is not None and mo.reset_after is not None and ck.reset_after != mo.reset_after:
+        form = {True: "reset_after=True, bias (2, 3H)", False: "reset_after=False, bias (3H,)"}
+        diffs.append(Difference(mo.name, "reset_after", ck.reset_after, mo.reset_after,
+                                f"the checkpoint's GRU is {form[ck.reset_after]}, your model's {form[mo.reset_after]}"))
     for f in FIELDS:
         a, b = getattr(ck, f), getattr(mo, f)
         if a is not None and b is not None and a != b:

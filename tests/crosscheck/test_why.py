@@ -255,3 +255,19 @@ def test_a_fragment_of_the_message_proves_less():
     assert ck.layers is None and ck.bidirectional is None and ck.input_size is None  # the full text had them
     assert diagnose(text).checkpoint[0].layers == 1
     assert any("read as a fragment" in n for n in d.notes)
+
+
+@pytest.mark.parametrize("ckpt_reset_after", [True, False])
+def test_keras_gru_reset_form_differs(ckpt_reset_after, tmp_path):
+    """Same kernels; the bias is (2, 3H) with reset_after=True, (3H,) without."""
+    def gru(reset_after):
+        return keras.Sequential([keras.Input((3, 7)), keras.layers.GRU(4, reset_after=reset_after, name="rnn")])
+
+    text = keras_load_error(gru(ckpt_reset_after), gru(not ckpt_reset_after), tmp_path)
+    d = diagnose(text)
+    (ck,), (mo,) = d.checkpoint, d.model
+    assert (mo.cell, mo.units, mo.reset_after) == ("gru", 4, not ckpt_reset_after)
+    # (2, 12) proves a reset-after GRU of 4 units; (12,) alone does not name the checkpoint's cell
+    assert (ck.cell, ck.units, ck.reset_after) == (("gru", 4, True) if ckpt_reset_after else (None, None, None))
+    assert [(x.field, x.checkpoint, x.model) for x in d.differences] == (
+        [("reset_after", True, False)] if ckpt_reset_after else [("shape", [12], [2, 12])])

@@ -20,7 +20,6 @@ with each mistake found, are then run on the same random float64 input to confir
 
 from __future__ import annotations
 
-import copy
 import itertools
 from dataclasses import dataclass
 
@@ -239,17 +238,53 @@ def tensor_differences(a: Canonical, b: Canonical, tol_eps: float) -> list[Tenso
 
 
 def equivalent(a: Canonical, b: Canonical, tol_eps: float) -> bool:
-    """Whether ``a`` and ``b`` compute the same outputs (within the tolerance)."""
+    """Whether ``a`` and ``b`` compute the same outputs (within the tolerance): the same
+    comparisons as :func:`tensor_differences`, biases first, stopping at the first that differs."""
+    if not biases_equal(a, b, tol_eps):  # the small vectors first: a wrong candidate fails fast
+        return False
+    for (_, _, pa), (_, _, pb) in zip(a.directions(), b.directions()):
+        for g in CELL_GATES[a.cell]:
+            if not (_close(pa.w[g], pb.w[g], tol_eps) and _close(pa.u[g], pb.u[g], tol_eps)):
+                return False
+            if pa.peep is not None and g in pa.peep and not _close(pa.peep[g], pb.peep[g], tol_eps):
+                return False
+        if pa.proj is not None and not _close(pa.proj, pb.proj, tol_eps):
+            return False
+    return True
+
+
+def biases_equal(a: Canonical, b: Canonical, tol_eps: float) -> bool:
+    """Same structure and the same biases reaching every gate (see the module docstring)."""
     if structure_differences(a, b):
         return False
-    return all(t.equal for t in tensor_differences(a, b, tol_eps))
+    h = a.units
+    split = a.cell == "gru" and a.reset_after
+    for (_, _, pa), (_, _, pb) in zip(a.directions(), b.directions()):
+        for g in CELL_GATES[a.cell]:
+            kinds = ("w", "u") if split and g == "n" else ("sum",)
+            if not all(_close(_bias(pa, g, k, h), _bias(pb, g, k, h), tol_eps) for k in kinds):
+                return False
+    return True
+
+
+def _close(x, y, tol_eps: float) -> bool:
+    diff, tol = _diff(x, y, tol_eps)
+    return diff <= tol
 
 
 # --- porting mistakes: each yields (description, A with the mistake applied) -------------------
 
 
 def _copy(c: Canonical) -> Canonical:
-    return copy.deepcopy(c)
+    """A new structure over the same arrays (transforms replace arrays, never write into them)."""
+
+    def d(x):
+        return None if x is None else dict(x)
+
+    layers = [[Direction(w=d(p.w), u=d(p.u), b_w=d(p.b_w), b_u=d(p.b_u), proj=p.proj, peep=d(p.peep)) for p in row]
+              for row in c.layers]
+    return Canonical(c.cell, layers, reset_after=c.reset_after, activation=c.activation, clip=c.clip,
+                     merge_mode=c.merge_mode)
 
 
 def _gate_list(gates) -> str:
@@ -274,19 +309,24 @@ def _gate_permutations(a: Canonical, b: Canonical):
 
 def _transposes(a: Canonical, b: Canonical):
     """Each gate block transposed (square blocks only), in the input or recurrent weights."""
+    if structure_differences(a, b):
+        return
     for attr, words in (("u", "recurrent"), ("w", "input")):
         blocks = [getattr(p, attr)[g] for _, _, p in a.directions() for g in CELL_GATES[a.cell]]
         if not all(x.shape[0] == x.shape[1] for x in blocks):
             continue
         t = _copy(a)
         for _, _, part in t.directions():
-            setattr(part, attr, {g: v.T.copy() for g, v in getattr(part, attr).items()})
+            setattr(part, attr, {g: v.T for g, v in getattr(part, attr).items()})
         yield f"{words} weights transposed: each gate's {words} block of B is A's block transposed", t
 
 
-def _reshaped(a: Canonical, b: Canonical, framework: str):
+def _reshaped(a: Canonical, b: Canonical, framework: str, tol_eps: float):
     """A fused tensor reshaped instead of transposed (``k.reshape(4H, X)`` for ``k.T``), in
-    ``framework``'s layout: silent whenever the element count matches."""
+    ``framework``'s layout: silent whenever the element count matches. Only tried when the
+    biases already agree (the mistake leaves them as they are)."""
+    if not biases_equal(a, b, tol_eps):
+        return
     try:
         weights = from_canonical(a, framework)
     except ValueError:
@@ -438,11 +478,11 @@ def _reset_form(a: Canonical, b: Canonical):
            "the weights are the same, the outputs are not"), t
 
 
-def _generators(b_framework: str):
+def _generators(b_framework: str, tol_eps: float = 0.0):
     return {
         "gate_permutation": _gate_permutations,
         "transpose": _transposes,
-        "reshape_for_transpose": lambda a, b: _reshaped(a, b, b_framework),
+        "reshape_for_transpose": lambda a, b: _reshaped(a, b, b_framework, tol_eps),
         "bias": _biases,
         "directions_swapped": _directions,
         "layers_shifted": _layer_orders,
@@ -457,7 +497,7 @@ MISTAKES = tuple(_generators("torch"))
 def find_mistakes(a: Canonical, b: Canonical, tol_eps: float, b_framework: str) -> list[tuple[str, str, Canonical]]:
     """(kind, description, A with the mistake) for every mistake after which A is equivalent to B."""
     found = []
-    for kind, make in _generators(b_framework).items():
+    for kind, make in _generators(b_framework, tol_eps).items():
         for words, t in make(a, b):
             if equivalent(t, b, tol_eps):
                 found.append((kind, words, t))

@@ -23,7 +23,8 @@ def run_readme_command(command: str) -> str:
     argv = shlex.split(command)
     assert argv[0] == "lstmcalc", command
     env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1"}
-    result = subprocess.run([sys.executable, "-m", "lstmcalc", *argv[1:]], capture_output=True, text=True, env=env)
+    result = subprocess.run([sys.executable, "-m", "lstmcalc", *argv[1:]], capture_output=True, text=True, env=env,
+                            cwd=README.parent)  # examples/... paths are relative to the repository
     return "".join(line.rstrip() + "\n" for line in (result.stdout + result.stderr).splitlines())
 
 

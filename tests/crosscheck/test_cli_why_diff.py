@@ -92,3 +92,30 @@ def test_readme_whole_message_block_is_what_why_prints():
     r = subprocess.run([sys.executable, "-m", "lstmcalc", "why", message()], capture_output=True, text=True, env=env)
     printed = "".join(line.rstrip() + "\n" for line in r.stdout.splitlines())
     assert printed.endswith(block)
+
+
+def test_diff_picks_layers_by_name_and_is_plain_when_piped(tmp_path):
+    """A .pt with two GRU modules: --layer picks one in A, --layer-b another in B."""
+    torch.manual_seed(1)
+    enc, dec = torch.nn.GRU(3, 4), torch.nn.GRU(3, 4)
+    sd = {**{f"encoder.{k}": v for k, v in enc.state_dict().items()},
+          **{f"decoder.{k}": v for k, v in dec.state_dict().items()}}
+    torch.save(sd, tmp_path / "m.pt")
+    path = str(tmp_path / "m.pt")
+    env = {**os.environ, "COLUMNS": "80"}
+    env.pop("NO_COLOR", None)
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "lstmcalc", "diff", path, path, *args],
+                              capture_output=True, text=True, env=env)
+
+    same = run("--layer", "encoder")
+    assert same.returncode == 0 and "\x1b" not in same.stdout
+    assert "equivalent: A and B compute the same function" in same.stdout
+    other = run("--layer", "encoder", "--layer-b", "decoder", "--json")
+    data = json.loads(other.stdout)
+    assert data["equivalent"] is False and data["explained_by"] == []
+    assert (data["a"]["name"], data["b"]["name"]) == ("encoder", "decoder")
+    ambiguous = run()
+    assert ambiguous.returncode == 1 and ambiguous.stdout == ""
+    assert "choose one with --layer NAME" in ambiguous.stderr

@@ -264,3 +264,14 @@ def test_different_sizes_are_structure_not_weights(tmp_path):
     assert [(f.field, f.a, f.b) for f in c.structure] == [("units", H, H + 1)]
     assert c.tensors == () and c.explained_by == ()
     assert c.max_output_difference is None  # outputs (B, T, 4) and (B, T, 5) do not compare
+
+
+def test_keras_bidirectional_directions_swapped(tmp_path):
+    """Keras Bidirectional keys (layer0/forward/...): a converter that wrote the backward
+    layer's weights as the forward ones."""
+    _, a = torch_weights("lstm", 30, bidirectional=True)
+    kw = convert_weights(a, cell="lstm", source="torch", target="keras")
+    swapped = {k.replace("forward", "TMP").replace("backward", "forward").replace("TMP", "backward"): v
+               for k, v in kw.items()}
+    assert run_diff(tmp_path, a, kw).equivalent
+    assert_explained(run_diff(tmp_path, a, swapped), "directions_swapped")

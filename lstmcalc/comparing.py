@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import frameworks
-from .canonical import CELL_GATES, GATE_NAMES, Canonical, Direction
+from .canonical import CELL_GATES, Canonical, Direction
 from .cells import forward
 from .converting import from_canonical
 
@@ -568,5 +568,3 @@ def diff_files(path_a, path_b, layer: str | None = None, layer_b: str | None = N
     b = read_layer(path_b, layer_b if layer_b is not None else layer)
     return compare(a, b, seed=seed)
 
-
-GATE_WORDS = GATE_NAMES  # for render: our gate letters' names

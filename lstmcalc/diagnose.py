@@ -220,6 +220,7 @@ def _parse_torch(text: str) -> Diagnosis:
         raise UnrecognisedError("no PyTorch load_state_dict message")
     torch_fw = frameworks.get("torch")
     modules: dict[str, dict[str, _Side]] = {}
+    mismatched: dict[str, set] = {}  # prefix -> slots both sides hold with different shapes
     ignored = []
 
     def side(prefix, which):
@@ -239,7 +240,7 @@ def _parse_torch(text: str) -> Diagnosis:
         for which, shape in (("checkpoint", _shape(m["ckpt"])), ("model", _shape(m["model"]))):
             side(prefix, which).present[s] = shape
             side(prefix, which).seen.append(Seen(m["key"], shape, "size mismatch"))
-        modules[prefix].setdefault("_mismatch", set()).add(s)  # type: ignore[arg-type]
+        mismatched.setdefault(prefix, set()).add(s)
     for m in keyed:
         only = "model" if m["kind"] == "Missing" else "checkpoint"
         other = "checkpoint" if only == "model" else "model"
@@ -258,7 +259,7 @@ def _parse_torch(text: str) -> Diagnosis:
     cls = header["cls"] if header else None
     checkpoint, model, differences = [], [], []
     for prefix, sides in modules.items():
-        mismatch = sides.pop("_mismatch", set())
+        mismatch = mismatched.get(prefix, set())
         if prefix == "" and cls in TORCH_CLASSES:
             sides["model"].cell_hint = TORCH_CLASSES[cls]
         name = prefix.rstrip(".")  # "" for bare keys: the module load_state_dict was called on
@@ -309,10 +310,10 @@ def _hh_facts(shape):
     return None, None, None
 
 
-def _infer_side(s: _Side, side: str, name: str) -> dict:
+def _infer_side(s: _Side) -> dict:
     """Fields one side's tensors prove (None where they do not)."""
     out = dict.fromkeys(FIELDS)
-    known = {k: v for k, v in s.present.items()}
+    known = s.present
     for (layer, d, n), shape in known.items():
         if n == "weight_hh":
             cell, units, proj = _hh_facts(shape)
@@ -386,7 +387,7 @@ def _infer_pair(ck: _Side, mo: _Side, mismatch: set, name: str, complete: bool):
     pasted fragment, only what its lines show is used."""
     listed = set(ck.present) | set(mo.present) | ck.absent | mo.absent
     for _ in range(3 if complete else 0):
-        fc, fm = _infer_side(ck, "checkpoint", name), _infer_side(mo, "model", name)
+        fc, fm = _infer_side(ck), _infer_side(mo)
         changed = False
         for src, dst, fsrc in ((ck, mo, fc), (mo, ck, fm)):
             for layer in range(max(fsrc["_lower"], 1)):
@@ -408,7 +409,7 @@ def _infer_pair(ck: _Side, mo: _Side, mismatch: set, name: str, complete: bool):
                             changed = True
         if not changed:
             break
-    fc, fm = _infer_side(ck, "checkpoint", name), _infer_side(mo, "model", name)
+    fc, fm = _infer_side(ck), _infer_side(mo)
     # When H_out differs, every weight_hh that both sides hold is a size mismatch, so each
     # side's weight_hh slots are exactly the listed ones: its layer and direction counts follow.
     h_c = _h_out(fc)
@@ -420,7 +421,7 @@ def _infer_pair(ck: _Side, mo: _Side, mismatch: set, name: str, complete: bool):
                 f["layers"] = max(x[0] for x in hh) + 1
                 f["bidirectional"] = any(x[1] == "backward" for x in hh)
     # A side whose layer count is known: the other side's layers beyond it are all listed.
-    for f, other, s_other in ((fc, fm, mo), (fm, fc, ck)):
+    for f, other in ((fc, fm), (fm, fc)):
         if complete and f["layers"] is not None and other["layers"] is None and other["_lower"] > f["layers"]:
             other["layers"] = other["_lower"]
     return (_layer("checkpoint", name, "torch", fc, ck), _layer("model", name, "torch", fm, mo))

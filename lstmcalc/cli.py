@@ -955,6 +955,74 @@ def inspect(
         _console().print(inspect_view(found))
 
 
+# --- why: read a weight-loading error -----------------------------------------------------------
+
+
+@commands.command()
+def why(
+    text: Annotated[str, typer.Argument(help="The error message, quoted; - reads it from stdin.", metavar="TEXT", show_default=False)],
+    json: Json = False,
+) -> None:
+    """Read a checkpoint-loading error and say how the two layers differ.
+
+    PyTorch load_state_dict (size mismatch, missing and unexpected keys),
+    Keras 3 load_weights and set_weights, Keras 2 load_weights. A field the
+    text does not prove is shown as unknown, never guessed.
+
+    Examples:
+
+        lstmcalc why "$(python load.py 2>&1 | tail -n 5)"
+
+        python train.py 2>&1 | lstmcalc why -
+    """
+    from .diagnose import diagnose
+
+    if text == "-":
+        text = sys.stdin.read(1_000_001)
+    result = diagnose(text)
+    if json:
+        _print_json(result.to_dict())
+    else:
+        _console().print(result, soft_wrap=True)  # command lines unbroken, to copy them whole
+
+
+# --- diff: two weight sets as functions ---------------------------------------------------------
+
+
+@commands.command()
+def diff(
+    path_a: Annotated[str, typer.Argument(help="Layer A: any file inspect reads.", metavar="A", show_default=False)],
+    path_b: Annotated[str, typer.Argument(help="Layer B: any file inspect reads.", metavar="B", show_default=False)],
+    layer: Annotated[Optional[str], typer.Option("--layer", help="Which recurrent layer in each file, when one holds several.", show_default=False)] = None,
+    layer_b: Annotated[Optional[str], typer.Option("--layer-b", help="A different layer name for B (default: the --layer name).", show_default=False)] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the random float64 input both layers run on.")] = 0,
+    json: Json = False,
+) -> None:
+    """Compare two layers' weights as functions and name the porting mistake.
+
+    Equivalent when both compute the same outputs (a PyTorch LSTM bias moved
+    between bias_ih and bias_hh is; the GRU candidate's is not). Otherwise:
+    gate order, transposes, biases, directions, layer order, forget-bias
+    offset or GRU reset form, if one of them maps A onto B; confirmed by
+    running both on one random float64 input.
+
+    Examples:
+
+        lstmcalc diff keras_lstm.npz torch_lstm.pt
+
+        lstmcalc diff model.keras ported.safetensors --layer encoder --json
+    """
+    from .comparing import diff_files
+
+    if seed < 0:
+        raise SpecError("seed", f"must be a whole number >= 0, got {seed}")
+    result = diff_files(path_a, path_b, layer, layer_b, seed=seed)
+    if json:
+        _print_json(result.to_dict())
+    else:
+        _console().print(result)
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Console-script entry point."""
     return app(args=argv, prog_name=PROG)

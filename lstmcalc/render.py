@@ -574,3 +574,106 @@ def forward_html(r) -> str:
     spec = r.spec
     return _html_table(["array", "shape", "dtype", "first values"], _forward_rows(r),
                        f"{framework_title(spec)} {CELL_TITLES[spec.cell]} forward ({r.backend})")
+
+
+# --- why / diff ---------------------------------------------------------------------------------
+
+WHY_FIELDS = (("cell", "cell"), ("units", "units H"), ("input_size", "input X"), ("layers", "layers"),
+              ("bidirectional", "bidirectional"), ("proj_size", "proj_size P"), ("bias", "bias"))
+
+
+def _known(value) -> str:
+    if value is None:
+        return "unknown"
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    return CELL_TITLES.get(value, str(value)) if isinstance(value, str) else str(value)
+
+
+def why_view(d) -> Group:
+    """Both sides of a weight-loading error: what the text proves about each layer, what
+    differs in words, and how to build the checkpoint's layer."""
+    parts = [Text(f"Read: {d.source}", style="bold")]
+    for ck, mo in zip(d.checkpoint, d.model):
+        table = Table(title=f"layer {ck.name or '(unnamed)'}" if ck.name else None, box=box.SIMPLE_HEAD,
+                      title_justify="left", padding=(0, 1), pad_edge=False)
+        table.add_column("", no_wrap=True)
+        table.add_column("checkpoint", no_wrap=True)
+        table.add_column("your model", no_wrap=True)
+        differs = {x.field for x in d.differences if x.layer == ck.name}
+        for key, label in WHY_FIELDS:
+            a, b = getattr(ck, key), getattr(mo, key)
+            style = "bold red" if key in differs else ""
+            table.add_row(label, Text(_known(a), style=style), Text(_known(b), style=style))
+        parts += [Text(""), table]
+    if d.differences:
+        parts.append(Text("What differs:", style="bold"))
+        parts += [Text(f"  • {x.words}") for x in d.differences]
+    else:
+        parts.append(Text("The text proves no difference in the fields above."))
+    for note in d.notes:
+        parts.append(Text(f"  note: {note}"))
+    for side, layers in (("checkpoint", d.checkpoint), ("your model", d.model)):
+        for x in layers:
+            line = x.breakdown_command()
+            if line:  # the CLI prints this view with soft_wrap: commands stay whole, to copy them
+                parts.append(Text(f"{side}: {line}"))
+                for code in x.constructor():
+                    parts.append(Text(f"  {code}", style="dim"))
+            else:
+                parts.append(Text(f"{side}: not in the text: {', '.join(x.unknown())}", style="dim"))
+    if d.ignored:
+        shown = ", ".join(d.ignored[:4]) + (", …" if len(d.ignored) > 4 else "")
+        parts.append(Text(f"Not recurrent-layer keys (ignored): {shown}", style="dim"))
+    return Group(*parts)
+
+
+def _side_text(side) -> str:
+    s = side.spec
+    bits = [f"{framework_title(s)} {CELL_TITLES[s.cell]}", f"H {s.units}", f"X {s.input_size}"]
+    if s.layers > 1:
+        bits.append(f"{s.layers} layers")
+    if s.bidirectional:
+        bits.append("bidirectional")
+    if s.proj_size:
+        bits.append(f"P {s.proj_size}")
+    return f"{side.file}" + (f" [{side.name}]" if side.name else "") + ": " + ", ".join(bits)
+
+
+def diff_view(c, top: int = 8) -> Group:
+    """How two layers relate: equivalent, explained by a porting mistake, or the largest
+    differences per tensor and gate; the output difference on one random input."""
+    parts = [Text(f"A  {_side_text(c.a)}"), Text(f"B  {_side_text(c.b)}"), Text("")]
+    if c.equivalent:
+        parts.append(Text("equivalent: A and B compute the same function", style="bold green"))
+    else:
+        parts.append(Text("not equivalent", style="bold red"))
+    for f in c.structure:
+        parts.append(Text(f"  {f.field}: A {_known(f.a)}, B {_known(f.b)}"))
+    for m in c.explained_by:
+        line = Text("  explained by: ", style="bold")
+        line.append(m.description)
+        if m.output_difference is not None:
+            line.append(f" (undoing it: max output difference {m.output_difference:.3g})")
+        parts.append(line)
+    if not c.equivalent and not c.structure and not c.explained_by:
+        parts.append(Text("  no usual porting mistake maps A onto B"))
+    if c.max_output_difference is not None:
+        shape = "×".join(map(str, c.input_shape))
+        parts.append(Text(f"max |output A − output B| on one random float64 input ({shape}, seed {c.seed}): "
+                          f"{c.max_output_difference:.3g}"))
+    else:
+        parts.append(Text("outputs not compared: the layers take or return different shapes"))
+    shown = [t for t in c.tensors if not t.equal][:top]
+    if shown and not c.explained_by:
+        table = Table(title="Largest differences", box=box.SIMPLE_HEAD,
+                      title_justify="left", padding=(0, 1), pad_edge=False)
+        for col in ("layer", "gate", "part", "max |A − B|"):
+            table.add_column(col, no_wrap=True, justify="right" if col.startswith("max") else "left")
+        for t in shown:
+            table.add_row(f"{t.layer} {DIRECTION_SHORT[t.direction]}", t.gate or "-", t.part,
+                          f"{t.max_abs_difference:.3g}")
+        parts += [Text(""), table]
+    return Group(*parts)

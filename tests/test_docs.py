@@ -23,7 +23,8 @@ def run_readme_command(command: str) -> str:
     argv = shlex.split(command)
     assert argv[0] == "lstmcalc", command
     env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1"}
-    result = subprocess.run([sys.executable, "-m", "lstmcalc", *argv[1:]], capture_output=True, text=True, env=env)
+    result = subprocess.run([sys.executable, "-m", "lstmcalc", *argv[1:]], capture_output=True, text=True, env=env,
+                            cwd=README.parent)  # examples/... paths are relative to the repository
     return "".join(line.rstrip() + "\n" for line in (result.stdout + result.stderr).splitlines())
 
 
@@ -113,6 +114,9 @@ def test_json_schemas_in_readme_match_the_tool(tmp_path):
         "run": ["run", "-u", "2", "-x", "1", "--backend", "numpy"],
         "convert": ["convert", str(tmp_path / "k.npz"), "-o", str(tmp_path / "t.npz")],
         "inspect": ["inspect", str(tmp_path / "k.npz")],
+        "why": ["why", "size mismatch for weight_hh_l0: copying a param with shape torch.Size([8, 2]) from "
+                "checkpoint, the shape in current model is torch.Size([12, 3])."],
+        "diff": ["diff", str(tmp_path / "k.npz"), str(tmp_path / "k.npz")],
     }
     assert set(rows) == set(calls) == set(typer_commands())
     for name, args in calls.items():

@@ -1,0 +1,674 @@
+"""Read a weight-loading error message and say how the checkpoint's recurrent layer differs
+from the model's (stdlib only).
+
+Recognised texts (the exact words the frameworks print; see tests/crosscheck/test_why.py):
+
+- PyTorch ``Module.load_state_dict``: ``Error(s) in loading state_dict for <Class>:``, then
+  ``Missing key(s) in state_dict: "k", ...``, ``Unexpected key(s) in state_dict: ...`` and
+  ``size mismatch for <key>: copying a param with shape torch.Size([..]) from checkpoint,
+  the shape in current model is torch.Size([..])``.
+- Keras 3 ``load_weights`` / ``Variable.assign``: ``variable.shape=(..), Received:
+  value.shape=..`` with ``Target variable: <Variable path=.../<cell>/<name>``; ``Layer
+  '<cell>' expected N variables, but received M variables during loading. Expected: [...]``;
+  ``Layer <name> weight shape (..) is not compatible with provided weight shape (..)``
+  (``set_weights``); ``You called `set_weights(weights)` on layer '<name>' with a weight
+  list of length M, but the layer was expecting N weights``.
+- Keras 2 (TF-Keras) ``load_weights``: ``weight <tf.Variable '<layer>/<name>:0' shape=(..)
+  ...> has shape (..), but the saved weight has shape (..)`` (a CuDNNLSTM bias of 8H,
+  keras-team/keras#11785).
+
+Every field is inferred only from what the text proves: the checkpoint's side from the
+shapes it reports and the keys only it has, the model's from its shapes, the keys only it
+has and the class name in the message. A field the text does not settle is ``None``
+("unknown"), never a default. One rule fills in shapes the text does not print: a key that
+both sides hold (it is neither missing nor unexpected) and that is not a size mismatch has
+the same shape on both sides.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from . import frameworks
+from .errors import FileError
+from .frameworks.shared import CELL_BY_GATES, GATES_OF
+
+SIDES = ("checkpoint", "model")
+FIELDS = ("cell", "units", "input_size", "layers", "bidirectional", "proj_size", "bias")
+# What each framework calls a field, for the sentences.
+TORCH_WORDS = {"units": "hidden_size", "input_size": "input_size", "layers": "num_layers", "proj_size": "proj_size"}
+KERAS_WORDS = {"units": "units", "input_size": "input features", "layers": "stacked layers", "proj_size": "proj_size"}
+TORCH_CLASSES = {"LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}
+KERAS_CELLS = {"LSTMCell": "lstm", "GRUCell": "gru", "SimpleRNNCell": "rnn"}
+MAX_TEXT = 1_000_000  # characters read from the message (a pasted error is far shorter)
+
+
+class UnrecognisedError(FileError):
+    """The text is no weight-loading error this module knows (exit 1)."""
+
+
+# --- results ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One tensor the text mentions on one side: its key and shape (None: not printed)."""
+
+    key: str
+    shape: tuple[int, ...] | None
+    how: str  # "size mismatch" | "unexpected" | "missing" | "expected" | "received"
+
+    def to_dict(self) -> dict:
+        return {"key": self.key, "shape": None if self.shape is None else list(self.shape), "how": self.how}
+
+
+@dataclass(frozen=True)
+class InferredLayer:
+    """One side's recurrent layer as far as the text shows it (None: the text does not say).
+    Fields as :meth:`lstmcalc.readers.FoundLayer.to_dict` names them."""
+
+    side: str  # "checkpoint" | "model"
+    name: str  # module prefix ("lstm", "encoder.rnn"), Keras layer path, or the class name
+    framework: str
+    cell: str | None = None
+    units: int | None = None
+    input_size: int | None = None
+    layers: int | None = None
+    bidirectional: bool | None = None
+    proj_size: int | None = None
+    bias: bool | None = None
+    reset_after: bool | None = None  # GRU only: Keras' bias shape shows it; PyTorch's GRU is always reset-after
+    seen: tuple[Seen, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return all(getattr(self, f) is not None for f in FIELDS)
+
+    def unknown(self) -> list[str]:
+        return [f for f in FIELDS if getattr(self, f) is None]
+
+    def spec(self):
+        """The :class:`LayerSpec` of a complete layer, else None."""
+        if not self.complete:
+            return None
+        from .frameworks import make_spec
+        from .spec import SpecError
+
+        try:
+            return make_spec(self.units, self.input_size, cell=self.cell, framework=self.framework, bias=self.bias,
+                             bidirectional=self.bidirectional, layers=self.layers, proj_size=self.proj_size)
+        except SpecError:
+            return None
+
+    def breakdown_command(self) -> str | None:
+        """The ``lstmcalc breakdown`` line for this layer, when every field is known."""
+        s = self.spec()
+        if s is None:
+            return None
+        parts = ["lstmcalc breakdown", f"--units {s.units}", f"--input {s.input_size}", f"--framework {s.framework}"]
+        if s.cell != "lstm":
+            parts.append(f"--cell {s.cell}")
+        if s.layers != 1:
+            parts.append(f"--layers {s.layers}")
+        if s.bidirectional:
+            parts.append("--bidirectional")
+        if s.proj_size:
+            parts.append(f"--proj-size {s.proj_size}")
+        if not s.bias:
+            parts.append("--no-bias")
+        return " ".join(parts)
+
+    def constructor(self) -> list[str]:
+        s = self.spec()
+        return [] if s is None else frameworks.of(s).constructor(s)
+
+    @property
+    def total(self) -> int | None:
+        """The parameter count of a complete layer (:func:`lstmcalc.counting.total_count`)."""
+        s = self.spec()
+        if s is None:
+            return None
+        from .counting import total_count
+
+        return total_count(s)
+
+    def to_dict(self) -> dict:
+        return {
+            "side": self.side, "name": self.name, "framework": self.framework, "cell": self.cell,
+            "units": self.units, "input": self.input_size, "layers": self.layers,
+            "bidirectional": self.bidirectional, "bias": self.bias, "proj_size": self.proj_size,
+            "reset_after": self.reset_after, "merge_mode": None, "total": self.total,
+            "unknown": self.unknown(), "breakdown": self.breakdown_command(), "constructor": self.constructor(),
+            "seen": [s.to_dict() for s in self.seen], "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A field the text proves differs: values None where only the difference is known."""
+
+    layer: str
+    field: str
+    checkpoint: object
+    model: object
+    words: str
+
+    def to_dict(self) -> dict:
+        return {"layer": self.layer, "field": self.field, "checkpoint": self.checkpoint, "model": self.model,
+                "words": self.words}
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What :func:`diagnose` read: which message, both sides' layers, what differs."""
+
+    source: str  # "PyTorch load_state_dict", "Keras 3 load_weights", ...
+    checkpoint: tuple[InferredLayer, ...]
+    model: tuple[InferredLayer, ...]
+    differences: tuple[Difference, ...]
+    ignored: tuple[str, ...] = ()  # keys of non-recurrent modules in the message
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {
+            "source": self.source,
+            "checkpoint": [x.to_dict() for x in self.checkpoint],
+            "model": [x.to_dict() for x in self.model],
+            "differences": [d.to_dict() for d in self.differences],
+            "ignored": list(self.ignored),
+            "notes": list(self.notes),
+        }
+
+    def __rich__(self):
+        from .render import why_view  # rich only when rendering
+
+        return why_view(self)
+
+
+# --- PyTorch -----------------------------------------------------------------------------------
+
+TORCH_HEADER = re.compile(r"Error\(s\) in loading state_dict for (?P<cls>[\w.]+):")
+TORCH_KEYS = re.compile(r"(?P<kind>Missing|Unexpected) key\(s\) in state_dict:\s*(?P<keys>(?:\"[^\"]*\"[,\s]*)+)")
+TORCH_SIZE = re.compile(
+    r"size mismatch for (?P<key>[^\s:]+):\s*copying a param with shape torch\.Size\(\[(?P<ckpt>[\d,\s]*)\]\)\s*"
+    r"from checkpoint,\s*the shape in current model is torch\.Size\(\[(?P<model>[\d,\s]*)\]\)"
+)
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.split(r"[,\s]+", text.strip()) if p)
+
+
+@dataclass
+class _Side:
+    """What one side of one module is known to hold: {(layer, direction, name): shape | None},
+    and the (layer, direction, name) slots known to be absent."""
+
+    present: dict = field(default_factory=dict)
+    absent: set = field(default_factory=set)
+    seen: list = field(default_factory=list)
+    cell_hint: str | None = None  # from the class name in the message (model side only)
+
+
+def _parse_torch(text: str) -> Diagnosis:
+    header = TORCH_HEADER.search(text)
+    sizes = list(TORCH_SIZE.finditer(text))
+    keyed = list(TORCH_KEYS.finditer(text))
+    if not header and not sizes and not keyed:
+        raise UnrecognisedError("no PyTorch load_state_dict message")
+    torch_fw = frameworks.get("torch")
+    modules: dict[str, dict[str, _Side]] = {}
+    mismatched: dict[str, set] = {}  # prefix -> slots both sides hold with different shapes
+    ignored = []
+
+    def side(prefix, which):
+        return modules.setdefault(prefix, {s: _Side() for s in SIDES})[which]
+
+    def slot(key):
+        m = torch_fw.TORCH_NAME.match(key)
+        if not m:
+            ignored.append(key)
+            return None, None
+        return m["prefix"], (int(m["layer"]), "backward" if m["reverse"] else "forward", m["name"])
+
+    for m in sizes:
+        prefix, s = slot(m["key"])
+        if s is None:
+            continue
+        for which, shape in (("checkpoint", _shape(m["ckpt"])), ("model", _shape(m["model"]))):
+            side(prefix, which).present[s] = shape
+            side(prefix, which).seen.append(Seen(m["key"], shape, "size mismatch"))
+        mismatched.setdefault(prefix, set()).add(s)
+    for m in keyed:
+        only = "model" if m["kind"] == "Missing" else "checkpoint"
+        other = "checkpoint" if only == "model" else "model"
+        for key in re.findall(r"\"([^\"]*)\"", m["keys"]):
+            prefix, s = slot(key)
+            if s is None:
+                continue
+            side(prefix, only).present.setdefault(s, None)
+            side(prefix, only).seen.append(Seen(key, None, "missing" if only == "model" else "unexpected"))
+            side(prefix, other).absent.add(s)
+    if not modules:
+        raise UnrecognisedError(
+            "a PyTorch load_state_dict message, but none of its keys is a recurrent layer's "
+            f"({torch_fw.NAMES_HINT}); it names {', '.join(ignored[:5]) or 'no key'}"
+        )
+    cls = header["cls"] if header else None
+    checkpoint, model, differences = [], [], []
+    for prefix, sides in modules.items():
+        mismatch = mismatched.get(prefix, set())
+        if prefix == "" and cls in TORCH_CLASSES:
+            sides["model"].cell_hint = TORCH_CLASSES[cls]
+        name = prefix.rstrip(".")  # "" for bare keys: the module load_state_dict was called on
+        ck, mo = _infer_pair(sides["checkpoint"], sides["model"], mismatch, name, complete=header is not None)
+        checkpoint.append(ck)
+        model.append(mo)
+        differences += _differences(ck, mo, sides, TORCH_WORDS, "torch")
+    source = f"PyTorch load_state_dict for {cls}" if cls else "PyTorch load_state_dict"
+    notes = _row_notes(sizes, checkpoint, model)
+    if header is None:
+        notes.append("no 'Error(s) in loading state_dict' line: read as a fragment, so what other lines of the "
+                     "full message would show (layers, directions, shapes of tensors not listed) stays unknown")
+    return Diagnosis(source, tuple(checkpoint), tuple(model), tuple(differences), tuple(dict.fromkeys(ignored)),
+                     tuple(notes))
+
+
+def _row_notes(sizes, checkpoint, model) -> list[str]:
+    """For a size mismatch of G·H rows where neither side's cell is known: what the rows
+    would mean for each cell that divides both (a condition, not a finding)."""
+    notes = []
+    unknown = {x.name for x in checkpoint + model if x.units is None}
+    for m in sizes:
+        key = m["key"]
+        prefix, _, tail = key.rpartition(".")
+        if prefix not in unknown or not tail.startswith(("weight_ih", "bias_ih", "bias_hh")):
+            continue
+        a, b = _shape(m["ckpt"])[0], _shape(m["model"])[0]
+        if a == b:
+            continue
+        options = [f"{a // g} against {b // g} if both are {CELL_WORDS[c].split(' ', 1)[1]}s"
+                   for c, g in GATES_OF.items() if a % g == 0 and b % g == 0]
+        notes.append(f"{key}: {a} against {b} rows of G·H (gates × hidden_size); the text does not name the cell: "
+                     f"hidden_size {'; '.join(options)}")
+        break
+    return notes
+
+
+def _hh_facts(shape):
+    """(cell, units, proj_size) that one weight_hh (G·H, H_out) shape proves, or Nones.
+    Without a projection G·H / H is 4, 3 or 1; with one (LSTM, 0 < P < H) 4H / P > 4."""
+    if shape is None or len(shape) != 2 or shape[1] == 0:
+        return None, None, None
+    rows, cols = shape
+    if rows % cols == 0 and rows // cols in CELL_BY_GATES:
+        return CELL_BY_GATES[rows // cols], cols, 0
+    if rows % 4 == 0 and rows // 4 > cols:
+        return "lstm", rows // 4, cols
+    return None, None, None
+
+
+def _infer_side(s: _Side) -> dict:
+    """Fields one side's tensors prove (None where they do not)."""
+    out = dict.fromkeys(FIELDS)
+    known = s.present
+    for (layer, d, n), shape in known.items():
+        if n == "weight_hh":
+            cell, units, proj = _hh_facts(shape)
+            if cell:
+                out.update(cell=cell, units=units, proj_size=proj)
+                break
+    for (layer, d, n), shape in known.items():
+        if n == "weight_hr":
+            out["cell"] = "lstm"
+            if shape is not None and len(shape) == 2:
+                out["proj_size"], out["units"] = shape
+    if out["proj_size"] is None and any(n == "weight_hr" for (_, _, n) in s.absent):
+        out["proj_size"] = 0
+    if out["cell"] is None and s.cell_hint:
+        out["cell"] = s.cell_hint
+    if out["cell"] is not None and out["cell"] != "lstm" and out["proj_size"] is None:
+        out["proj_size"] = 0
+    g = GATES_OF.get(out["cell"])
+    for (layer, d, n), shape in known.items():
+        if shape is None:
+            continue
+        if n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh") and g and out["units"] is None and shape[0] % g == 0:
+            out["units"] = shape[0] // g
+        if n == "weight_ih" and layer == 0 and len(shape) == 2:
+            out["input_size"] = shape[1]
+    # A layer whose forward weight_ih is absent is no layer of this side; only inside the
+    # layers it has does an absent _reverse or bias key say "not bidirectional", "no bias".
+    gone = {layer for (layer, d, n) in s.absent if n == "weight_ih" and d == "forward"}
+    if any(d == "backward" for (_, d, _) in known):
+        out["bidirectional"] = True
+    elif any(d == "backward" and layer not in gone for (layer, d, _) in s.absent):
+        out["bidirectional"] = False
+    if any(n in ("bias_ih", "bias_hh") for (_, _, n) in known):
+        out["bias"] = True
+    elif any(n in ("bias_ih", "bias_hh") and layer not in gone and (layer, d, "weight_ih") not in s.absent
+             for (layer, d, n) in s.absent):
+        out["bias"] = False
+    lower = max((layer for (layer, _, _) in known), default=0) + 1  # every RNN has layer 0
+    upper = min(gone, default=None)
+    if upper is not None and upper == lower:
+        out["layers"] = lower
+    out["_lower"] = lower
+    return out
+
+
+def _expected(f: dict, layer: int, direction: str, name: str):
+    """The shape of one tensor that the side's known fields give, or None."""
+    if f["cell"] is None or f["units"] is None:
+        return None
+    gh = GATES_OF[f["cell"]] * f["units"]
+    h_out = (f["proj_size"] or f["units"]) if f["proj_size"] is not None else None
+    if name in ("bias_ih", "bias_hh"):
+        return (gh,)
+    if name == "weight_hh":
+        return None if h_out is None else (gh, h_out)
+    if name == "weight_hr":
+        return None if not f["proj_size"] else (f["proj_size"], f["units"])
+    if name == "weight_ih":
+        if layer == 0:
+            return None if f["input_size"] is None else (gh, f["input_size"])
+        if h_out is None or f["bidirectional"] is None:
+            return None
+        return (gh, (2 if f["bidirectional"] else 1) * h_out)
+    return None
+
+
+def _infer_pair(ck: _Side, mo: _Side, mismatch: set, name: str, complete: bool):
+    """Both sides, with the shapes of shared tensors carried across (see the module
+    docstring) and the layer and direction counts that a complete listing proves. Only a
+    ``complete`` message (one with PyTorch's header line) lists every difference; from a
+    pasted fragment, only what its lines show is used."""
+    listed = set(ck.present) | set(mo.present) | ck.absent | mo.absent
+    for _ in range(3 if complete else 0):
+        fc, fm = _infer_side(ck), _infer_side(mo)
+        changed = False
+        for src, dst, fsrc in ((ck, mo, fc), (mo, ck, fm)):
+            for layer in range(max(fsrc["_lower"], 1)):
+                for d in ("forward", "backward"):
+                    for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                        s = (layer, d, n)
+                        if s in listed or s in mismatch:
+                            continue
+                        # a slot neither missing, unexpected nor mismatched: held by both with one
+                        # shape, if the source side holds it at all (layer 0 forward weights always)
+                        holds = (layer == 0 and d == "forward" and n in ("weight_ih", "weight_hh")) or (
+                            (layer, d, "weight_ih") in src.present and n in ("weight_ih", "weight_hh"))
+                        if not holds:
+                            continue
+                        shape = _expected(fsrc, layer, d, n)
+                        if shape is not None and dst.present.get(s) is None:
+                            dst.present[s] = shape
+                            src.present.setdefault(s, shape)
+                            changed = True
+        if not changed:
+            break
+    fc, fm = _infer_side(ck), _infer_side(mo)
+    # When H_out differs, every weight_hh that both sides hold is a size mismatch, so each
+    # side's weight_hh slots are exactly the listed ones: its layer and direction counts follow.
+    h_c = _h_out(fc)
+    h_m = _h_out(fm)
+    if complete and h_c is not None and h_m is not None and h_c != h_m:
+        for f, s in ((fc, ck), (fm, mo)):
+            hh = [x for x in s.present if x[2] in ("weight_hh", "weight_ih")]
+            if hh:
+                f["layers"] = max(x[0] for x in hh) + 1
+                f["bidirectional"] = any(x[1] == "backward" for x in hh)
+    # A side whose layer count is known: the other side's layers beyond it are all listed.
+    for f, other in ((fc, fm), (fm, fc)):
+        if complete and f["layers"] is not None and other["layers"] is None and other["_lower"] > f["layers"]:
+            other["layers"] = other["_lower"]
+    return (_layer("checkpoint", name, "torch", fc, ck), _layer("model", name, "torch", fm, mo))
+
+
+def _h_out(f: dict):
+    if f["units"] is None or f["proj_size"] is None:
+        return None
+    return f["proj_size"] or f["units"]
+
+
+def _layer(side: str, name: str, framework: str, f: dict, s: _Side, notes=()) -> InferredLayer:
+    return InferredLayer(side, name, framework, **{k: f[k] for k in FIELDS}, seen=tuple(s.seen), notes=tuple(notes))
+
+
+def _layer_of(key: str) -> int:
+    m = re.search(r"_l(\d+)(?:_reverse)?$", key)
+    return int(m[1]) if m else -1
+
+
+CELL_WORDS = {"lstm": "an LSTM", "gru": "a GRU", "rnn": "a SimpleRNN/RNN"}
+
+
+def _differences(ck: InferredLayer, mo: InferredLayer, sides: dict, words: dict, framework: str) -> list[Difference]:
+    out = []
+    name = ck.name
+    only_ck = [x.key for x in ck.seen if x.how == "unexpected"]
+    only_mo = [x.key for x in mo.seen if x.how == "missing"]
+
+    def keys(ks, test):
+        picked = [k for k in ks if test(k)]
+        shown = ", ".join(picked[:3]) + (", …" if len(picked) > 3 else "")
+        return shown
+
+    for f in FIELDS:
+        a, b = getattr(ck, f), getattr(mo, f)
+        if a is None or b is None or a == b:
+            continue
+        if f == "cell":
+            text = f"the checkpoint holds {CELL_WORDS[a]} ({GATES_OF[a]} gate blocks), your model is {CELL_WORDS[b]} ({GATES_OF[b]})"
+        elif f == "bidirectional":
+            if a:
+                text = ("the checkpoint is bidirectional, your model is not: its _reverse tensors are unexpected ("
+                        f"{keys(only_ck, lambda k: k.endswith('_reverse'))})")
+            else:
+                text = ("your model is bidirectional, the checkpoint is not: your model's _reverse tensors are missing "
+                        f"from it ({keys(only_mo, lambda k: k.endswith('_reverse'))})")
+        elif f == "bias":
+            if a:
+                text = f"the checkpoint has biases, your model has none (bias=False): {keys(only_ck, lambda k: 'bias' in k)} unexpected"
+            else:
+                text = f"your model has biases, the checkpoint has none: {keys(only_mo, lambda k: 'bias' in k)} missing"
+        elif f == "proj_size":
+            a_w = f"proj_size {a}" if a else "no projection"
+            b_w = f"proj_size {b}" if b else "no projection"
+            text = f"the checkpoint has {a_w}, your model {b_w}"
+        elif f == "layers":
+            more = "checkpoint" if a > b else "model"
+            extra = keys(only_ck if more == "checkpoint" else only_mo, lambda k: _layer_of(k) >= min(a, b))
+            how = "unexpected" if more == "checkpoint" else "missing"
+            text = f"the checkpoint has {words['layers']} {a}, your model {b}: {extra} {how}"
+        else:
+            text = f"the checkpoint has {words[f]} {a}, your model {b}"
+        out.append(Difference(name, f, a, b, text))
+    # Presence differences whose values the text does not give
+    if ck.proj_size is None and mo.proj_size == 0 and any(x.key.rsplit(".", 1)[-1].startswith("weight_hr") for x in ck.seen):
+        out.append(Difference(name, "proj_size", None, 0, "the checkpoint has a projection (weight_hr unexpected; "
+                              "its size is not in the text), your model none"))
+    if mo.proj_size is None and ck.proj_size == 0 and any(x.key.rsplit(".", 1)[-1].startswith("weight_hr") for x in mo.seen):
+        out.append(Difference(name, "proj_size", 0, None, "your model has a projection (weight_hr missing from the "
+                              "checkpoint; its size is not in the text), the checkpoint none"))
+    return out
+
+
+# --- Keras -------------------------------------------------------------------------------------
+
+KERAS_ASSIGN = re.compile(
+    r"variable\.shape=\((?P<model>[\d,\s]*)\),\s*Received:\s*value\.shape=(?:torch\.Size\(\[)?\(?(?P<ckpt>[\d,\s]*)\)?"
+)
+KERAS_TARGET = re.compile(r"Target variable:\s*<Variable path=(?P<path>[^,>\s]+)")
+KERAS_COUNT = re.compile(
+    r"Layer '(?P<layer>[^']+)' expected (?P<want>\d+) variables, but received (?P<got>\d+) variables during loading\."
+    r"(?:\s*Expected:\s*\[(?P<names>[^\]]*)\])?"
+)
+KERAS_OBJECT = re.compile(r"<(?P<cls>\w+Cell) name=(?P<name>[^,>]+)")
+KERAS_SET = re.compile(
+    r"Layer (?P<layer>\S+) weight shape \((?P<model>[\d,\s]*)\) is not compatible with provided weight shape "
+    r"\((?P<ckpt>[\d,\s]*)\)"
+)
+KERAS_SET_COUNT = re.compile(
+    r"set_weights\(weights\)` on layer '(?P<layer>[^']+)' with a weight list of length (?P<got>\d+), "
+    r"but the layer was expecting (?P<want>\d+) weights"
+)
+KERAS2_WEIGHT = re.compile(
+    r"weight <tf\.Variable '(?P<var>[^']+)' shape=\((?P<model>[\d,\s]*)\)[^>]*> has shape \((?P<m2>[\d,\s]*)\), "
+    r"but the saved weight has shape \((?P<ckpt>[\d,\s]*)\)"
+)
+
+
+def _keras_tensor(name: str, shape, cell: str | None) -> dict:
+    """Fields one Keras tensor's shape proves: ``kernel`` (X, G·H), ``recurrent_kernel``
+    (H, G·H), ``bias`` (G·H,) or (2, 3H) (GRU reset_after)."""
+    f = dict.fromkeys(FIELDS + ("reset_after",))
+    f["proj_size"] = 0  # Keras recurrent layers have no projection
+    if cell:
+        f["cell"] = cell
+    g = GATES_OF.get(cell) if cell else None
+    if name == "recurrent_kernel" and len(shape) == 2 and shape[0] and shape[1] % shape[0] == 0:
+        found = CELL_BY_GATES.get(shape[1] // shape[0])
+        if found and (cell is None or found == cell):
+            f["cell"], f["units"] = found, shape[0]
+    elif name == "kernel" and len(shape) == 2:
+        f["input_size"] = shape[0]
+        if g and shape[1] % g == 0:
+            f["units"] = shape[1] // g
+    elif name == "bias":
+        if len(shape) == 2 and shape[0] == 2 and shape[1] % 3 == 0 and cell in (None, "gru"):
+            # only a reset-after GRU keeps a (2, 3H) bias: input row, recurrent row
+            f.update(cell="gru", units=shape[1] // 3, reset_after=True, bias=True)
+        elif len(shape) == 1 and g and shape[0] % g == 0:
+            f["units"], f["bias"] = shape[0] // g, True
+            if cell == "gru":
+                f["reset_after"] = False
+    return f
+
+
+def _keras_words(f: str, a, b) -> str:
+    if f == "cell":
+        return f"the checkpoint holds {CELL_WORDS[a]}, your model is {CELL_WORDS[b]}"
+    if f == "bias":
+        return ("the checkpoint has a bias, your model none (use_bias=False)" if a
+                else "your model has a bias, the checkpoint none (use_bias=False)")
+    return f"the checkpoint has {KERAS_WORDS[f]} {a}, your model {b}"
+
+
+def _parse_keras(text: str) -> Diagnosis:
+    obj = KERAS_OBJECT.search(text)
+    cell = KERAS_CELLS.get(obj["cls"]) if obj else None
+    notes = []
+    assign, target = KERAS_ASSIGN.search(text), KERAS_TARGET.search(text)
+    count = KERAS_COUNT.search(text)
+    setw, setc, k2 = KERAS_SET.search(text), KERAS_SET_COUNT.search(text), KERAS2_WEIGHT.search(text)
+    if assign and target:
+        path = target["path"]
+        parts = path.split("/")
+        tensor = parts[-1].split(":")[0]
+        layer = "/".join(parts[:-2]) if len(parts) > 2 else path
+        shapes = {"checkpoint": _shape(assign["ckpt"]), "model": _shape(assign["model"])}
+        sides = {}
+        for which, shape in shapes.items():
+            # the model's cell class is in the message; the checkpoint's is not
+            f = _keras_tensor(tensor, shape, cell if which == "model" else None)
+            if which == "checkpoint" and f["cell"] is None and tensor == "kernel" and cell:
+                g = GATES_OF[cell]
+                if shape[1] % g == 0:
+                    f_notes = [f"kernel width {shape[1]} = G·H: units {shape[1] // g} if the checkpoint is "
+                               f"{CELL_WORDS[cell]} too (the text does not say)"]
+                    notes += f_notes
+            sides[which] = InferredLayer(which, layer, "keras", **{k: f[k] for k in FIELDS},
+                                         reset_after=f["reset_after"], seen=(Seen(tensor, shape, "size mismatch"),))
+        return _keras_result("Keras 3 load_weights (variable.assign)", sides, notes)
+    if count:
+        want, got = int(count["want"]), int(count["got"])
+        names = re.findall(r"'([^']*)'", count["names"] or "")
+        layer = count["layer"]
+        sides = {
+            "model": InferredLayer("model", layer, "keras", cell=cell, proj_size=0,
+                                   bias=("bias" in names) if names else None,
+                                   seen=tuple(Seen(n, None, "expected") for n in names)),
+            "checkpoint": InferredLayer("checkpoint", layer, "keras", proj_size=0,
+                                        bias={0: None, 2: False, 3: True}.get(got),
+                                        seen=()),
+        }
+        if got == 0:
+            notes.append(f"the checkpoint has no weights where your model has '{layer}' (received 0 variables): "
+                         "the layer names or their nesting differ (a Bidirectional wrapper, another layer order, "
+                         "another model)")
+        return _keras_result(f"Keras 3 load_weights ({want} variables expected, {got} received)", sides, notes)
+    if setw:
+        shapes = {"checkpoint": _shape(setw["ckpt"]), "model": _shape(setw["model"])}
+        sides = {w: InferredLayer(w, setw["layer"], "keras", seen=(Seen("(a weight)", s, "size mismatch"),))
+                 for w, s in shapes.items()}
+        notes.append("set_weights does not name the weight or the layer class: the shapes alone are known")
+        return _keras_result("Keras 3 set_weights", sides, notes)
+    if setc:
+        want, got = int(setc["want"]), int(setc["got"])
+        sides = {
+            "model": InferredLayer("model", setc["layer"], "keras"),
+            "checkpoint": InferredLayer("checkpoint", setc["layer"], "keras"),
+        }
+        notes.append(f"your layer takes {want} weight arrays, {got} were given (a recurrent layer has kernel, "
+                     "recurrent_kernel and, with use_bias=True, bias)")
+        return _keras_result("Keras 3 set_weights (weight count)", sides, notes)
+    if k2:
+        var = k2["var"].split(":")[0]
+        parts = var.split("/")
+        tensor = parts[-1]
+        shapes = {"checkpoint": _shape(k2["ckpt"]), "model": _shape(k2["model"])}
+        sides = {w: InferredLayer(w, "/".join(parts[:-1]), "keras", seen=(Seen(tensor, s, "size mismatch"),))
+                 for w, s in shapes.items()}
+        c, m = shapes["checkpoint"], shapes["model"]
+        if tensor == "bias" and len(c) == 1 and len(m) == 1 and c[0] == 2 * m[0]:
+            notes.append(f"the checkpoint's bias ({c[0]},) is twice your model's ({m[0]},): Keras 2's CuDNNLSTM and "
+                         "CuDNNGRU stored an input and a recurrent bias per gate (8H for an LSTM, 6H for a GRU); "
+                         "sum the two halves for a plain layer")
+        return _keras_result("Keras 2 load_weights", sides, notes)
+    raise UnrecognisedError("no Keras weight-loading message")
+
+
+def _keras_result(source: str, sides: dict, notes: list) -> Diagnosis:
+    ck, mo = sides["checkpoint"], sides["model"]
+    diffs = []
+    if ck.reset_after is not None and mo.reset_after is not None and ck.reset_after != mo.reset_after:
+        form = {True: "reset_after=True, bias (2, 3H)", False: "reset_after=False, bias (3H,)"}
+        diffs.append(Difference(mo.name, "reset_after", ck.reset_after, mo.reset_after,
+                                f"the checkpoint's GRU is {form[ck.reset_after]}, your model's {form[mo.reset_after]}"))
+    for f in FIELDS:
+        a, b = getattr(ck, f), getattr(mo, f)
+        if a is not None and b is not None and a != b:
+            diffs.append(Difference(mo.name, f, a, b, _keras_words(f, a, b)))
+    for (k, v), (_, w) in zip(
+        ((x.key, x.shape) for x in ck.seen), ((x.key, x.shape) for x in mo.seen)
+    ):
+        if v is not None and w is not None and v != w and not diffs:
+            diffs.append(Difference(mo.name, "shape", list(v), list(w),
+                                    f"the checkpoint's {k} has shape {v}, your model's {w}"))
+    return Diagnosis(source, (ck,), (mo,), tuple(diffs), notes=tuple(notes))
+
+
+# --- entry point -------------------------------------------------------------------------------
+
+
+def diagnose(text: str) -> Diagnosis:
+    """Read a weight-loading error message; :class:`UnrecognisedError` (a FileError, exit 1)
+    saying what was recognised when it is none this module knows."""
+    if not isinstance(text, str) or not text.strip():
+        raise UnrecognisedError("the error text is empty; paste the message (or '-' to read it from stdin)")
+    text = text[:MAX_TEXT]
+    errors = []
+    for parse in (_parse_torch, _parse_keras):
+        try:
+            return parse(text)
+        except UnrecognisedError as e:
+            errors.append(str(e))
+    first = text.strip().splitlines()[0][:80]
+    raise UnrecognisedError(
+        f"not a weight-loading error lstmcalc knows ({'; '.join(errors)}); it begins {first!r}. Recognised: "
+        "PyTorch load_state_dict (size mismatch, missing and unexpected keys), Keras 3 load_weights/set_weights, "
+        "Keras 2 load_weights"
+    )

@@ -39,6 +39,8 @@ OPTION_NAMES = {
     "save": "--save",
     "backend": "--backend",
     "x": "--inputs",
+    "initial_state": "--initial-state",
+    "lengths": "--lengths",
     "weights": "--weights",
     "peepholes": "--peepholes",
     "layout": "--layout",

@@ -406,7 +406,9 @@ def initial_state_from(spec: LayerSpec, given, dtype):
             mine = {n: given[f"layer{layer}/{n}"] for n in names if f"layer{layer}/{n}" in given}
             per_layer.append(mine or None)
     else:
-        if not isinstance(given, (list, tuple)) or len(given) != spec.layers:
+        entries_ok = isinstance(given, (list, tuple)) and all(
+            e is None or isinstance(e, (list, tuple, Mapping)) for e in given)
+        if not entries_ok or len(given) != spec.layers:
             raise SpecError(
                 "initial_state",
                 f"a stack of {spec.layers} Keras layers takes a list of {spec.layers} entries, one per layer, "

@@ -429,8 +429,13 @@ def forward(
     for key, value in weights.items():
         _check_finite(key, np.asarray(value))
     h0 = c0 = None
+    fw = frameworks.of(spec)
+    for param, value, needs in (("initial_state", initial_state, "initial_state_from"),
+                                ("lengths", lengths, "masked_output")):
+        if value is not None and not hasattr(fw, needs):
+            raise SpecError(param, f"is not implemented for {fw.TITLE} layers yet")
     if initial_state is not None:
-        h0, c0 = frameworks.of(spec).initial_state_from(spec, initial_state, x.dtype)
+        h0, c0 = fw.initial_state_from(spec, initial_state, x.dtype)
     lens = _check_lengths(lengths, b, t_len)
     chosen = _pick_backend(backend)
     params = prepare(spec, weights, x.dtype)
@@ -540,8 +545,9 @@ def _run(spec: LayerSpec, params: list[list[Prepared]], x: np.ndarray, backend: 
         seq = layer_out
     output = seq  # (B, T, D·H_out) or (B, T, H)
     returned = fw.forward_result(spec, output, h_n, c_n)  # the framework's own shapes
-    return ForwardResult(backend=backend, compile_ms=compile_ms, spec=spec,
-                         state=fw.initial_state_to(spec, h_n, c_n), lengths=given_lens, **returned)
+    to_state = getattr(fw, "initial_state_to", None)  # optional in a framework module
+    return ForwardResult(backend=backend, compile_ms=compile_ms, spec=spec, lengths=given_lens,
+                         state=to_state(spec, h_n, c_n) if to_state else None, **returned)
 
 
 def _zero_padding(out: np.ndarray, lens: np.ndarray) -> None:

@@ -482,6 +482,8 @@ def run(
     weights: Annotated[Optional[str], typer.Option("--weights", help="An .npz of the framework's tensors (see README).", metavar="FILE", show_default=False)] = None,
     inputs: Annotated[Optional[str], typer.Option("--inputs", help="An .npy of shape (B, T, X).", metavar="FILE", show_default=False)] = None,
     save: Annotated[Optional[str], typer.Option("--save", help="Write output, h (and c) to this .npz.", metavar="FILE", show_default=False)] = None,
+    initial_state: Annotated[Optional[str], typer.Option("--initial-state", help="An .npz of the states to start from, under the framework's names: torch h0, c0; keras h, c or h_fw, c_fw, h_bw, c_bw [default: zeros].", metavar="FILE", show_default=False)] = None,
+    lengths: Annotated[Optional[str], typer.Option("--lengths", help="Each row's real length in a padded batch: 5,3,7 or an .npy (B,) [default: all T].", metavar="LIST|FILE", show_default=False)] = None,
     json: Json = False,
 ) -> None:
     """Run a forward pass on a random batch or on your own weights and inputs.
@@ -497,6 +499,8 @@ def run(
         lstmcalc run --units 64 --input 16 --framework torch --batch 8 --time 100 --backend numba
 
         lstmcalc run --weights lstm.npz --inputs x.npy --framework torch --save out.npz
+
+        lstmcalc run --weights dec.npz --inputs y.npy --initial-state enc_states.npz --lengths 5,3,7
     """
     from .running import run_layer
     from .frameworks import make_spec
@@ -554,8 +558,18 @@ def run(
                             f"is needed without --weights ({missing} gives the size)")
         spec = make_spec(h, x_size, bias=not no_bias, bidirectional=bidirectional, layers=layers or 1,
                          proj_size=proj_size or 0, **options)
+    given_lengths = states = None
+    if lengths is not None:
+        from .statefiles import parse_lengths
+
+        given_lengths = parse_lengths(lengths, spec.batch)
+    if initial_state is not None:
+        from .statefiles import load_initial_state
+
+        states = load_initial_state(initial_state, spec, dtype.value)
     report = run_layer(spec, seed=seed, dtype=dtype.value, backend=backend.value, weights=w, x=x,
-                       weights_from=weights, inputs_from=inputs)
+                       weights_from=weights, inputs_from=inputs, initial_state=states,
+                       initial_state_from=initial_state, lengths=given_lengths)
     if save is not None:
         from .weights import save_npz
 

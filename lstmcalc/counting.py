@@ -91,6 +91,7 @@ class Breakdown:
     outputs: tuple[Output, ...]
     notes: tuple[str, ...]
     code: tuple[str, ...]  # the framework lines that build the same layer
+    initial_states: tuple[Output, ...] = ()  # what the layer takes as initial states, in its order
 
     def to_dict(self) -> dict:
         return {
@@ -112,6 +113,7 @@ class Breakdown:
                 for t in self.tensors
             ],
             "outputs": [o.to_dict() for o in self.outputs],
+            "initial_states": [o.to_dict() for o in self.initial_states],
             "notes": list(self.notes),
         }
 
@@ -178,6 +180,11 @@ def _outputs(spec: LayerSpec) -> list[Output]:
     return frameworks.of(spec).outputs(spec)
 
 
+def _initial_states(spec: LayerSpec) -> list[Output]:
+    shapes = getattr(frameworks.of(spec), "initial_state_shapes", None)  # optional in a framework module
+    return shapes(spec) if shapes is not None else []
+
+
 def breakdown_spec(spec: LayerSpec) -> Breakdown:
     """The :class:`Breakdown` of a validated spec."""
     formulas = []
@@ -205,6 +212,7 @@ def breakdown_spec(spec: LayerSpec) -> Breakdown:
         outputs=tuple(_outputs(spec)),
         notes=tuple(explain.notes(spec, total)),
         code=tuple(constructor(spec)),
+        initial_states=tuple(_initial_states(spec)),
     )
 
 

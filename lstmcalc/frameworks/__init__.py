@@ -20,7 +20,15 @@ A framework module provides:
 - weights (NumPy, imported inside the functions): ``describe_names(names)``,
   ``infer_options(weights, parsed, cell)``, ``to_canonical(weights, spec)``,
   ``from_canonical(canonical, spec)``, ``init_weights(spec, rng, dtype)``,
-  ``forward_result(spec, output, h_n, c_n)``.
+  ``forward_result(spec, output, h_n, c_n)``;
+- initial states and padded batches (optional: without them, ``breakdown`` lists no
+  initial states and ``forward`` refuses ``initial_state``/``lengths``):
+  ``initial_state_shapes(spec)`` (stdlib; [Output], the names and shapes the layer takes,
+  in its order), ``initial_state_from(spec, given, dtype)`` -> (h0 (D·L, B, H_out),
+  c0 (D·L, B, H) or None) from the framework's own form or a mapping by name (SpecError
+  naming the state and the expected shape), ``initial_state_to(spec, h_n, c_n)`` (the
+  inverse, for streaming), ``masked_output(spec)`` -> "zero" | "hold" (what the output
+  holds at steps past a sequence's length; the states are held there either way).
 
 Adding a framework: its module, one line in :data:`MODULES`, its reader if it brings a new
 file format, tests and docs; nothing else.

@@ -348,6 +348,7 @@ class CostDtype(str, Enum):
 
 @commands.command()
 def cost(
+    ctx: typer.Context,
     units: Units,
     input_size: Input,
     cell: CellOpt = Cell.lstm,
@@ -363,6 +364,7 @@ def cost(
     return_sequences: ReturnSeq = False,
     return_state: ReturnState = False,
     dtype: Annotated[CostDtype, typer.Option("--dtype", help="Element type for the memory figures.")] = CostDtype.float32,
+    lengths: Annotated[Optional[str], typer.Option("--lengths", help="Each sequence's real length in a padded batch: 7,3,1 or an .npy (B,); B and T default to their count and the longest [default: all T].", metavar="LIST|FILE", show_default=False)] = None,
     json: Json = False,
     plot: Plot = None,
 ) -> None:
@@ -380,10 +382,27 @@ def cost(
         lstmcalc cost --units 256 --input 128 --framework torch --layers 2 --dtype float16 --json
 
         lstmcalc cost --units 32:512:32 --input 64 --time 100 --plot macs.svg
+
+        lstmcalc cost --units 64 --input 16 --framework torch --lengths 7,3,1
     """
     from .costing import cost_spec
 
     hs, xs = _sizes(units, input_size)
+    given_lengths = None
+    if lengths is not None:
+        from .statefiles import parse_lengths
+
+        if len(hs) * len(xs) > 1 or plot:
+            raise SpecError("lengths", "takes one --units and one --input, not lists or a plot")
+
+        def defaulted(name: str) -> bool:  # not on the command line: --lengths gives it
+            return getattr(ctx.get_parameter_source(name), "name", "") == "DEFAULT"
+
+        given_lengths = [int(n) for n in parse_lengths(lengths, None if defaulted("batch") else batch)]
+        if defaulted("batch"):
+            batch = len(given_lengths)
+        if defaulted("time"):
+            time = max(given_lengths)
     options = _options(cell, framework, no_bias, bidirectional, merge_mode, layers, proj_size,
                        reset_after, batch, time, return_sequences, return_state)
     if len(hs) * len(xs) > 1 or plot:
@@ -391,7 +410,7 @@ def cost(
         return
     from .frameworks import make_spec
 
-    result = cost_spec(make_spec(hs[0], xs[0], **options), dtype.value)
+    result = cost_spec(make_spec(hs[0], xs[0], **options), dtype.value, given_lengths)
     if json:
         _print_json(result.to_dict())
     else:

@@ -336,7 +336,8 @@ def cost_view(c) -> Group:
     flops = Table(title="FLOPs", box=box.SIMPLE_HEAD, title_justify="left")
     flops.add_column("kind")
     flops.add_column("per step, per sample", justify="right")
-    flops.add_column(f"whole run (B·T = {spec.batch * spec.time:,})", justify="right")
+    run_steps = f"B·T = {spec.batch * spec.time:,}" if c.lengths is None else f"Σ lengths = {c.steps:,}"
+    flops.add_column(f"whole run ({run_steps})", justify="right")
     step = c.flops.per_step_per_sample
     for kind, label in (("matmul", "matmul (2 × MACs)"), ("bias", "bias adds"),
                         ("elementwise", "element-wise gate math"), ("activations", "sigmoid/tanh/relu")):

@@ -179,7 +179,7 @@ def formula_view(b: Breakdown) -> Group:
 def output_table(b: Breakdown) -> Table:
     """What the layer takes as initial states (in) and returns (out), with shapes."""
     spec = b.spec
-    title = f"Initial states in, outputs out, for batch B = {spec.batch}, time T = {spec.time}"
+    title = f"In and out, for batch B = {spec.batch}, time T = {spec.time}"
     caption = None
     if spec.framework == "torch":
         caption = "batch_first does not apply to h0/c0 and h_n/c_n: they stay (D·L, B, ·)."

@@ -153,14 +153,14 @@ class Cost:
             "config": self.spec.to_dict(),
             "dtype": self.dtype,
             "itemsize": self.itemsize,
-            "lengths": None if self.lengths is None else list(self.lengths),
-            "steps": self.steps,
             "macs": self.macs,
             "formula": self.formula,
             "flops": self.flops.to_dict(),
             "memory_bytes": self.memory_bytes.to_dict(),
             "compare": self.compare.to_dict(),
             "notes": list(self.notes),
+            "lengths": None if self.lengths is None else list(self.lengths),
+            "steps": self.steps,
         }
 
     def __rich__(self):

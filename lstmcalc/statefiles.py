@@ -38,7 +38,9 @@ def _first_line(e: BaseException) -> str:
 def load_initial_state(path, spec: LayerSpec, dtype) -> dict[str, np.ndarray]:
     """{name: array} from an .npz holding the states ``spec``'s framework takes, under its
     names (PyTorch ``h0``, ``c0``; Keras ``h``, ``c`` or ``h_fw``, ``c_fw``, ``h_bw``,
-    ``c_bw``, ``layer{k}/`` before them in a stack), checked against the layer: a
+    ``c_bw``, ``layer{k}/`` before them in a stack), checked against the layer. An
+    ``output`` array is skipped unread, so a Keras encoder's ``run --save`` file (output,
+    h, c) hands its states over as it is. A
     :class:`FileError` (one line, naming the file) for a missing, damaged, oversized or
     wrong file, a name the layer does not take, a wrong shape, dtype or a NaN."""
     fw = frameworks.of(spec)
@@ -48,18 +50,20 @@ def load_initial_state(path, spec: LayerSpec, dtype) -> dict[str, np.ndarray]:
     names = ", ".join(o.name for o in shapes)
     limit = max(int(np.prod(o.shape)) for o in shapes) * 8 + NPY_HEADER_MAX
     file = _existing(path)
+    skip = {"output", "output.npy"}  # a `run --save` file's sequence: not a state, never read
     if not zipfile.is_zipfile(file):
         raise FileError(f"{file}: not an .npz archive (an .npz is a zip of .npy arrays), or a truncated one")
     out: dict[str, np.ndarray] = {}
     try:
         with zipfile.ZipFile(file) as z:
             for info in z.infolist():
-                if info.file_size > limit:
+                if info.filename not in skip and info.file_size > limit:
                     raise FileError(f"{file}: {info.filename} holds {info.file_size:,} bytes; the largest state "
                                     f"this layer takes is {limit - NPY_HEADER_MAX:,} bytes ({names})")
         with np.load(file, allow_pickle=False) as archive:
             for name in archive.files:
-                out[name] = archive[name]
+                if name not in skip:
+                    out[name] = archive[name]
     except ValueError as e:
         if "pickle" in str(e):
             raise FileError(f"{file}: holds object arrays, which need unpickling; lstmcalc loads with allow_pickle=False") from None

@@ -162,3 +162,32 @@ def test_masking_layer_is_the_same_mask():
     want = keras.ops.convert_to_numpy(model(x.astype("float32")))
     got = forward(x.astype("float32"), weights, lengths=LENGTHS, **forward_options(c))
     np.testing.assert_allclose(got.output, want, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_keras_last_output_under_a_mask_is_the_final_state(bidirectional):
+    """return_sequences=False with a mask returns each row's last real output, which is
+    forward's h (and h_backward): not output[:, -1], which is zeros under Bidirectional."""
+    c = next(c for c in CONFIGS if c["cell"] == "lstm" and c["layers"] == 1 and c["bidirectional"] == bidirectional
+             and c["merge_mode"] == "concat")
+    seed = CONFIGS.index(c)
+    spec = spec_of(c)
+    weights = random_weights(spec, seed)
+    x, _ = draw(c, seed)
+    rnn = keras.layers.LSTM(c["units"], use_bias=c["bias"], return_sequences=False, dtype="float32")
+    halves = [(rnn, "forward")]
+    if bidirectional:
+        rnn = keras.layers.Bidirectional(rnn, dtype="float32")
+        halves = [(rnn.forward_layer, "forward"), (rnn.backward_layer, "backward")]
+    rnn.build((B, T, c["input_size"]))
+    for part, direction in halves:
+        part.set_weights([weights[weights_key(spec, t)].astype("float32")
+                          for t in all_tensors(spec) if t.direction == direction])
+    mask = np.arange(T)[None, :] < LENGTHS[:, None]
+    last = keras.ops.convert_to_numpy(rnn(x.astype("float32"), mask=mask))
+    got = forward(x.astype("float32"), weights, lengths=LENGTHS, **forward_options(c))
+    want = np.concatenate([got.h, got.h_backward], axis=1) if bidirectional else got.h
+    np.testing.assert_allclose(last, want, rtol=0, atol=1e-5)
+    short = LENGTHS < T
+    if bidirectional:
+        assert not got.output[short, -1].any() and np.abs(last[short]).min() > 0

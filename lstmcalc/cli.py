@@ -502,7 +502,7 @@ def run(
     inputs: Annotated[Optional[str], typer.Option("--inputs", help="An .npy of shape (B, T, X).", metavar="FILE", show_default=False)] = None,
     save: Annotated[Optional[str], typer.Option("--save", help="Write output, h (and c) to this .npz.", metavar="FILE", show_default=False)] = None,
     initial_state: Annotated[Optional[str], typer.Option("--initial-state", help="An .npz of the states to start from, under the framework's names: torch h0, c0; keras h, c or h_fw, c_fw, h_bw, c_bw [default: zeros].", metavar="FILE", show_default=False)] = None,
-    lengths: Annotated[Optional[str], typer.Option("--lengths", help="Each row's real length in a padded batch: 5,3,7 or an .npy (B,) [default: all T].", metavar="LIST|FILE", show_default=False)] = None,
+    lengths: Annotated[Optional[str], typer.Option("--lengths", help="Each row's real length in a padded batch: 5,3,7 or an .npy (B,); B and T default to their count and the longest [default: all T].", metavar="LIST|FILE", show_default=False)] = None,
     json: Json = False,
 ) -> None:
     """Run a forward pass on a random batch or on your own weights and inputs.
@@ -545,6 +545,14 @@ def run(
         return values[0]
 
     h, x_size = single("units", units), single("input_size", input_size)
+    given_lengths = None
+    if lengths is not None:
+        from .statefiles import parse_lengths
+
+        given_lengths = parse_lengths(lengths, batch)
+        if inputs is None and len(given_lengths):  # B and T from the lengths, unless given
+            batch = batch or len(given_lengths)
+            time = time or int(given_lengths.max())
     x = None
     if inputs is not None:
         from .weights import load_inputs
@@ -577,11 +585,7 @@ def run(
                             f"is needed without --weights ({missing} gives the size)")
         spec = make_spec(h, x_size, bias=not no_bias, bidirectional=bidirectional, layers=layers or 1,
                          proj_size=proj_size or 0, **options)
-    given_lengths = states = None
-    if lengths is not None:
-        from .statefiles import parse_lengths
-
-        given_lengths = parse_lengths(lengths, spec.batch)
+    states = None
     if initial_state is not None:
         from .statefiles import load_initial_state
 

@@ -18,6 +18,7 @@ from .errors import FileError
 from .spec import LayerSpec, SpecError
 
 NPY_HEADER_MAX = 4096  # bytes of .npy header we allow beyond the data itself
+MAX_ROWS = 2**20  # a lengths file's rows when the batch is not known yet
 
 
 def _existing(path) -> str:
@@ -90,9 +91,10 @@ def parse_lengths(text: str, batch: int | None = None) -> np.ndarray:
     if text.endswith(".npy") or os.path.sep in text:
         file = _existing(text)
         size = os.path.getsize(file)
-        cap = (batch or 1) * 8 + NPY_HEADER_MAX
+        rows = batch or MAX_ROWS
+        cap = rows * 8 + NPY_HEADER_MAX
         if size > cap:
-            raise FileError(f"{file}: {size:,} bytes; lengths for B = {batch} take at most {cap:,}")
+            raise FileError(f"{file}: {size:,} bytes; lengths for B = {rows:,} rows take at most {cap:,}")
         try:
             a = np.load(file, allow_pickle=False)
         except (ValueError, OSError, EOFError) as e:

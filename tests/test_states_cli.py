@@ -174,3 +174,14 @@ def test_run_refuses_bad_state_files_and_lengths(files):
     np.save(tmp / "flen.npy", np.array([1.0, 2.0]))
     refused(invoke(*base, "--lengths", tmp / "flen.npy"), 1,
             f"{tmp / 'flen.npy'}: dtype float64, shape (2,); lengths are one integer vector (B,)")
+
+
+def test_run_takes_batch_and_time_from_lengths(tmp_path):
+    d = json.loads(invoke("run", "--units", 2, "--input", 1, "-f", "torch", "--lengths", "4,2,1", "--json",
+                          "--backend", "numpy").stdout)
+    assert (d["config"]["batch"], d["config"]["time"], d["lengths"]) == (3, 4, [4, 2, 1])
+    refused(invoke("run", "--units", 2, "--input", 1, "--lengths", "4,2,1", "--time", 3), 2,
+            "--lengths: lengths[0] = 4; allowed: 3 whole number(s), one per batch row, each 1 <= length <= T = 3")
+    np.save(tmp_path / "many.npy", np.ones(600, dtype=np.int64))
+    refused(invoke("run", "--units", 2, "--input", 1, "--batch", 3, "--lengths", tmp_path / "many.npy"), 1,
+            f"{tmp_path / 'many.npy'}: 4,928 bytes; lengths for B = 3 rows take at most 4,120")

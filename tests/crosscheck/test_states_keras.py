@@ -191,3 +191,26 @@ def test_keras_last_output_under_a_mask_is_the_final_state(bidirectional):
     short = LENGTHS < T
     if bidirectional:
         assert not got.output[short, -1].any() and np.abs(last[short]).min() > 0
+
+
+def test_keras_functional_initial_state_inputs_drop_the_masking_mask():
+    """Measured, Keras 3.15 torch backend: in a functional Model, Masking followed by a layer
+    called with initial_state=[keras.Input, keras.Input] runs unmasked (the outputs at
+    padded steps move on), while the same layer called on arrays with mask= holds them.
+    lstmcalc follows the masked behaviour; this test fails if Keras changes."""
+    c = next(c for c in CONFIGS if c["cell"] == "lstm" and c["layers"] == 1 and not c["bidirectional"])
+    spec = spec_of(c)
+    weights = random_weights(spec, 0)
+    x, states = draw(c, 0)
+    x[np.arange(T)[None, :] >= LENGTHS[:, None]] = 0.0
+    inp, h0, c0 = keras.Input((T, c["input_size"])), keras.Input((c["units"],)), keras.Input((c["units"],))
+    layer = keras.layers.LSTM(c["units"], use_bias=c["bias"], return_sequences=True)
+    model = keras.Model([inp, h0, c0], layer(keras.layers.Masking(0.0)(inp), initial_state=[h0, c0]))
+    layer.set_weights([weights[weights_key(spec, t)].astype("float32") for t in all_tensors(spec)])
+    functional = keras.ops.convert_to_numpy(model([x.astype("float32")] + [s.astype("float32") for s in states[0]]))
+    got = forward(x.astype("float32"), weights, lengths=LENGTHS, initial_state=[s.astype("float32") for s in states[0]],
+                  **forward_options(c))
+    unmasked = forward(x.astype("float32"), weights, initial_state=[s.astype("float32") for s in states[0]],
+                       **forward_options(c))
+    np.testing.assert_allclose(functional, unmasked.output, rtol=0, atol=1e-5)  # the mask was dropped
+    assert np.abs(functional - got.output).max() > 1e-3

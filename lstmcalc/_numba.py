@@ -185,9 +185,29 @@ def lstm_cell(gates, cs, m, fast):  # pragma: no cover (compiled)
             m[r, j] *= 0.5 * gates[r, 2 * h + j] + 0.5  # o ⊙ tanh(c_t)
 
 
+@numba.njit(**JIT)
+def any_held(lens, b0, rows, t):  # pragma: no cover (compiled)
+    """Whether some row r in [b0, b0 + rows) has ended before step t (t ≥ lens[r])."""
+    for r in range(rows):
+        if lens[b0 + r] <= t:
+            return True
+    return False
+
+
+@numba.njit(**JIT)
+def restore_held(a, kept, lens, b0, t):  # pragma: no cover (compiled)
+    """a[r] ← kept[r] for the rows that have ended before step t: their state is held."""
+    for r in range(a.shape[0]):
+        if lens[b0 + r] <= t:
+            for j in range(a.shape[1]):
+                a[r, j] = kept[r, j]
+
+
 @numba.njit(**KERNEL)
-def lstm_direction(xp, wh, whr, reverse, fast, out, h_final, c_final, b0, b1):  # pragma: no cover (compiled)
-    """xp (B, T, 4H) [i, f, o, g], wh (H_out, 4H), whr (H, P) or (0, 0); writes h_t to
+def lstm_direction(xp, wh, whr, reverse, fast, out, h_final, c_final, h0, c0, has_init, lens, masked, b0, b1):  # pragma: no cover (compiled)
+    """xp (B, T, 4H) [i, f, o, g], wh (H_out, 4H), whr (H, P) or (0, 0); h0 (B, H_out),
+    c0 (B, H) the initial states (read when ``has_init``); lens (B,) each row's length
+    (read when ``masked``: rows hold their states at steps t ≥ length); writes h_t to
     out (B, T, H_out) and the final states to h_final (B, H_out), c_final (B, H)."""
     batch, t_len, gh = xp.shape
     h = gh // 4
@@ -198,12 +218,24 @@ def lstm_direction(xp, wh, whr, reverse, fast, out, h_final, c_final, b0, b1):  
     m = np.empty((rows, h), dtype=xp.dtype)  # (R, H): c_t, then o ⊙ tanh(c_t)
     hs = np.zeros((rows, h_out), dtype=xp.dtype)  # (R, H_out)
     cs = np.zeros((rows, h), dtype=xp.dtype)  # (R, H)
+    hk = np.empty((rows, h_out), dtype=xp.dtype)  # (R, H_out): h held over a step
+    ck = np.empty((rows, h), dtype=xp.dtype)  # (R, H)
+    if has_init:
+        for r in range(rows):
+            for q in range(h_out):
+                hs[r, q] = h0[b0 + r, q]
+            for j in range(h):
+                cs[r, j] = c0[b0 + r, j]
     for s in range(t_len):
         t = t_len - 1 - s if reverse else s
+        held = masked and any_held(lens, b0, rows, t)
+        if held:
+            hk[:, :] = hs
+            ck[:, :] = cs
         for r in range(rows):
             for j in range(gh):
                 gates[r, j] = xp[b0 + r, t, j]
-        if s > 0:
+        if s > 0 or has_init:
             matmul_acc(hs, wh, gates, 0, rows)
         lstm_cell(gates, cs, m, fast)
         if proj:
@@ -211,6 +243,9 @@ def lstm_direction(xp, wh, whr, reverse, fast, out, h_final, c_final, b0, b1):  
             matmul_acc(m, whr, hs, 0, rows)
         else:
             hs[:, :] = m
+        if held:
+            restore_held(hs, hk, lens, b0, t)
+            restore_held(cs, ck, lens, b0, t)
         for r in range(rows):
             for q in range(h_out):
                 out[b0 + r, t, q] = hs[r, q]
@@ -222,10 +257,10 @@ def lstm_direction(xp, wh, whr, reverse, fast, out, h_final, c_final, b0, b1):  
 
 
 @numba.njit(**KERNEL)
-def gru_direction(xp, wh, bhn, reset_after, reverse, fast, out, h_final, b0, b1):  # pragma: no cover (compiled)
+def gru_direction(xp, wh, bhn, reset_after, reverse, fast, out, h_final, h0, has_init, lens, masked, b0, b1):  # pragma: no cover (compiled)
     """xp (B, T, 3H) [z, r, n], wh (H, 3H), bhn (H,); writes h_t to out (B, T, H) and the
     final state to h_final (B, H). reset_after: n = tanh(x_n + r ⊙ (U_n h + b_hn)), else
-    n = tanh(x_n + U_n (r ⊙ h))."""
+    n = tanh(x_n + U_n (r ⊙ h)). h0, has_init, lens, masked: as :func:`lstm_direction`."""
     batch, t_len, gh = xp.shape
     h = gh // 3
     wh_zr = np.ascontiguousarray(wh[:, : 2 * h])  # (H, 2H)
@@ -235,11 +270,19 @@ def gru_direction(xp, wh, bhn, reset_after, reverse, fast, out, h_final, b0, b1)
     n = np.empty((rows, h), dtype=xp.dtype)  # (R, H)
     rh = np.empty((rows, h), dtype=xp.dtype)  # (R, H): r ⊙ h (reset-before)
     hs = np.zeros((rows, h), dtype=xp.dtype)  # (R, H)
+    hk = np.empty((rows, h), dtype=xp.dtype)  # (R, H): h held over a step
+    if has_init:
+        for r in range(rows):
+            for j in range(h):
+                hs[r, j] = h0[b0 + r, j]
     for s in range(t_len):
         t = t_len - 1 - s if reverse else s
+        held = masked and any_held(lens, b0, rows, t)
+        if held:
+            hk[:, :] = hs
         zr[:, :] = 0.0
         n[:, :] = 0.0
-        if s > 0:
+        if s > 0 or has_init:
             matmul_acc(hs, wh_zr, zr, 0, rows)
             if reset_after:
                 matmul_acc(hs, wh_n, n, 0, rows)
@@ -255,7 +298,7 @@ def gru_direction(xp, wh, bhn, reset_after, reverse, fast, out, h_final, b0, b1)
                 for j in range(h):
                     n[r, j] = (n[r, j] + bhn[j]) * zr[r, h + j] + xp[b0 + r, t, 2 * h + j]
         else:
-            if s > 0:
+            if s > 0 or has_init:
                 for r in range(rows):
                     for j in range(h):
                         rh[r, j] = zr[r, h + j] * hs[r, j]
@@ -266,29 +309,39 @@ def gru_direction(xp, wh, bhn, reset_after, reverse, fast, out, h_final, b0, b1)
         tanh_inplace(n, fast)
         for r in range(rows):
             for j in range(h):
-                v = n[r, j] + zr[r, j] * (hs[r, j] - n[r, j])  # z ⊙ h + (1 − z) ⊙ n
-                hs[r, j] = v
-                out[b0 + r, t, j] = v
+                hs[r, j] = n[r, j] + zr[r, j] * (hs[r, j] - n[r, j])  # z ⊙ h + (1 − z) ⊙ n
+        if held:
+            restore_held(hs, hk, lens, b0, t)
+        for r in range(rows):
+            for j in range(h):
+                out[b0 + r, t, j] = hs[r, j]
     for r in range(rows):
         for j in range(h):
             h_final[b0 + r, j] = hs[r, j]
 
 
 @numba.njit(**KERNEL)
-def rnn_direction(xp, wh, relu, reverse, fast, out, h_final, b0, b1):  # pragma: no cover (compiled)
-    """xp (B, T, H), wh (H, H); h_t = act(x_t + h_{t-1} U) to out (B, T, H), h_final (B, H)."""
+def rnn_direction(xp, wh, relu, reverse, fast, out, h_final, h0, has_init, lens, masked, b0, b1):  # pragma: no cover (compiled)
+    """xp (B, T, H), wh (H, H); h_t = act(x_t + h_{t-1} U) to out (B, T, H), h_final (B, H).
+    h0, has_init, lens, masked: as :func:`lstm_direction`."""
     batch, t_len, h = xp.shape
     rows = b1 - b0
     acc = np.empty((rows, h), dtype=xp.dtype)  # (R, H)
     hs = np.zeros((rows, h), dtype=xp.dtype)  # (R, H)
+    if has_init:
+        for r in range(rows):
+            for j in range(h):
+                hs[r, j] = h0[b0 + r, j]
     for s in range(t_len):
         t = t_len - 1 - s if reverse else s
         for r in range(rows):
             for j in range(h):
                 acc[r, j] = xp[b0 + r, t, j]
-        if s > 0:
+        if s > 0 or has_init:
             matmul_acc(hs, wh, acc, 0, rows)
         activate(acc, relu, fast)
+        if masked and any_held(lens, b0, rows, t):
+            restore_held(acc, hs, lens, b0, t)
         hs[:, :] = acc
         for r in range(rows):
             for j in range(h):
@@ -465,30 +518,44 @@ def run_chunks(kernel, parts: list[tuple[int, int]], *args) -> float:
 STEPWISE_MIN_WORK = 2**16
 
 
-def run_direction(spec, p, seq, out, reverse: bool, h_final, c_final) -> float:
+def run_direction(spec, p, seq, out, reverse: bool, h_final, c_final, h0=None, c0=None, lens=None) -> float:
     """One layer and direction of ``spec`` on seq (B, T, X_k), batch first, with prepared
     weights ``p`` (see :func:`lstmcalc.cells.prepare`): the input projections, then the
     loop over time, each split by rows across threads (batch rows never interact, so each
     thread runs its rows through all T steps with no synchronisation per step). Writes out
-    (B, T, H_out), h_final, c_final; returns the compile or cache-load ms."""
+    (B, T, H_out), h_final, c_final; returns the compile or cache-load ms. h0 (B, H_out),
+    c0 (B, H): the initial states (None: zeros); lens (B,) int64: each row's length (None:
+    all T), rows hold their states at steps t ≥ length."""
     batch, t_len, x_k = seq.shape
     gh = p.wx.shape[1]
     if batch * p.wh.shape[0] * gh > STEPWISE_MIN_WORK:
-        return run_direction_stepwise(spec, p, seq, out, reverse, h_final, c_final)
+        return run_direction_stepwise(spec, p, seq, out, reverse, h_final, c_final, h0, c0, lens)
     xp = np.empty((batch, t_len, gh), dtype=seq.dtype)  # (B, T, G·H)
     n_rows = batch * t_len
     ms = run_chunks(project, chunks(n_rows, max(1, n_rows // MIN_PROJECTION_ROWS)),
                     seq.reshape(n_rows, x_k), p.wx, p.bx, xp.reshape(n_rows, gh))  # (B·T, X) @ (X, G·H) -> (B·T, G·H)
     fast = xp.dtype == np.float32
     parts = chunks(batch)
+    has_init = h0 is not None
+    if h0 is None:
+        h0 = np.zeros((1, 1), dtype=seq.dtype)  # not read: has_init is False
+    masked = lens is not None
+    if lens is None:
+        lens = np.zeros(1, dtype=np.int64)  # not read: masked is False
+    state = (h0, has_init, lens, masked)
     if spec.cell == "lstm":
-        return ms + run_chunks(lstm_direction, parts, xp, p.wh, p.whr, reverse, fast, out, h_final, c_final)
+        if c0 is None:
+            c0 = np.zeros((1, 1), dtype=seq.dtype)
+        return ms + run_chunks(lstm_direction, parts, xp, p.wh, p.whr, reverse, fast, out, h_final, c_final,
+                               h0, c0, has_init, lens, masked)
     if spec.cell == "gru":
-        return ms + run_chunks(gru_direction, parts, xp, p.wh, p.bhn, spec.reset_after, reverse, fast, out, h_final)
-    return ms + run_chunks(rnn_direction, parts, xp, p.wh, spec.activation == "relu", reverse, fast, out, h_final)
+        return ms + run_chunks(gru_direction, parts, xp, p.wh, p.bhn, spec.reset_after, reverse, fast, out, h_final,
+                               *state)
+    return ms + run_chunks(rnn_direction, parts, xp, p.wh, spec.activation == "relu", reverse, fast, out, h_final,
+                           *state)
 
 
-def run_direction_stepwise(spec, p, seq, out, reverse: bool, h_final, c_final) -> float:
+def run_direction_stepwise(spec, p, seq, out, reverse: bool, h_final, c_final, h0=None, c0=None, lens=None) -> float:
     """:func:`run_direction` for large steps: the input projections and each step's recurrent
     product by NumPy's BLAS (on every core, as the NumPy backend does them), each step's gate
     math in one fused Numba call (one pass instead of NumPy's ten; the rows are too few for
@@ -499,29 +566,50 @@ def run_direction_stepwise(spec, p, seq, out, reverse: bool, h_final, c_final) -
     xp = input_projections(p, seq)  # (B, T, G·H)
     fast = bool(dt == np.float32)
     hs = np.zeros((batch, p.wh.shape[0]), dtype=dt)  # (B, H_out): h_{t-1}, contiguous for BLAS
+    if h0 is not None:
+        hs[...] = h0
+    lead = 0 if h0 is None else 1  # steps before which h_{t-1} = 0 (no product): the first, without h0
     steps = time_steps(t_len, reverse)
+
+    def held_rows(t):  # rows past their length at step t: their states are held (None: no row)
+        if lens is None:
+            return None
+        rows = np.flatnonzero(lens <= t)
+        return rows if rows.size else None
+
     if spec.cell == "lstm":
         gates = np.empty((batch, gh), dtype=dt)  # (B, 4H)
         cs = np.zeros((batch, h), dtype=dt)  # (B, H)
+        if c0 is not None:
+            cs[...] = c0
         m = np.empty((batch, h), dtype=dt)  # (B, H): o ⊙ tanh(c_t)
         ms = _compile(lstm_step, (gates, xp, 0, True, cs, m, fast))
         for s, t in enumerate(steps):
-            if s:
+            held = held_rows(t)
+            if held is not None:
+                h_kept, c_kept = hs[held], cs[held]  # (R, ·) copies
+            if s + lead:
                 np.matmul(hs, p.wh, out=gates)
-            lstm_step(gates, xp, t, s == 0, cs, m, fast)
+            lstm_step(gates, xp, t, s + lead == 0, cs, m, fast)
             if p.whr.size:
                 np.matmul(m, p.whr, out=hs)  # h_t = (o ⊙ tanh(c_t)) W_hr^T
             else:
                 hs, m = m, hs
+            if held is not None:
+                hs[held], cs[held] = h_kept, c_kept
             out[:, t] = hs
         c_final[...] = cs
     elif spec.cell == "gru" and spec.reset_after:
         rec = np.empty((batch, gh), dtype=dt)  # (B, 3H): h_{t-1} W_h for z, r, n
         ms = _compile(gru_step_after, (rec, xp, 0, True, p.bhn, hs, fast))
         for s, t in enumerate(steps):
-            if s:
+            held = held_rows(t)
+            h_kept = None if held is None else hs[held]
+            if s + lead:
                 np.matmul(hs, p.wh, out=rec)
-            gru_step_after(rec, xp, t, s == 0, p.bhn, hs, fast)
+            gru_step_after(rec, xp, t, s + lead == 0, p.bhn, hs, fast)
+            if held is not None:
+                hs[held] = h_kept
             out[:, t] = hs
     elif spec.cell == "gru":
         wh_zr = np.ascontiguousarray(p.wh[:, : 2 * h])  # (H, 2H)
@@ -532,21 +620,29 @@ def run_direction_stepwise(spec, p, seq, out, reverse: bool, h_final, c_final) -
         ms = _compile(gru_step_gates, (zr, xp, 0, True, hs, rh, fast))
         ms += _compile(gru_step_update, (n, xp, 0, True, zr, hs, fast))
         for s, t in enumerate(steps):
-            if s:
+            held = held_rows(t)
+            h_kept = None if held is None else hs[held]
+            if s + lead:
                 np.matmul(hs, wh_zr, out=zr)
-            gru_step_gates(zr, xp, t, s == 0, hs, rh, fast)
-            if s:
+            gru_step_gates(zr, xp, t, s + lead == 0, hs, rh, fast)
+            if s + lead:
                 np.matmul(rh, wh_n, out=n)  # U_n (r ⊙ h_{t-1})
-            gru_step_update(n, xp, t, s == 0, zr, hs, fast)
+            gru_step_update(n, xp, t, s + lead == 0, zr, hs, fast)
+            if held is not None:
+                hs[held] = h_kept
             out[:, t] = hs
     else:
         acc = np.empty((batch, h), dtype=dt)  # (B, H)
         relu = spec.activation == "relu"
         ms = _compile(rnn_step, (acc, xp, 0, True, relu, hs, fast))
         for s, t in enumerate(steps):
-            if s:
+            held = held_rows(t)
+            h_kept = None if held is None else hs[held]
+            if s + lead:
                 np.matmul(hs, p.wh, out=acc)
-            rnn_step(acc, xp, t, s == 0, relu, hs, fast)
+            rnn_step(acc, xp, t, s + lead == 0, relu, hs, fast)
+            if held is not None:
+                hs[held] = h_kept
             out[:, t] = hs
     h_final[...] = hs
     return ms

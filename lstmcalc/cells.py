@@ -79,6 +79,9 @@ class ForwardResult:
     lists exactly what the framework returns, in its order.
     ``backend``: "numpy" or "numba", the one that ran. ``compile_ms``: time this call spent
     compiling Numba kernels or loading them from the cache (0.0 when none).
+    ``state``: every layer and direction's final states in the form ``initial_state=``
+    takes (PyTorch ``(h_n, c_n)``; Keras ``[h, c]``, a list per layer for a stack): pass it
+    to the next call to continue a stream. ``lengths``: the (B,) lengths the pass used.
     """
 
     output: np.ndarray
@@ -89,6 +92,8 @@ class ForwardResult:
     spec: LayerSpec
     h_backward: np.ndarray | None = None
     c_backward: np.ndarray | None = None
+    state: object = None  # every layer's final states in the form initial_state= takes
+    lengths: np.ndarray | None = None  # (B,) the lengths the pass used, None for full length
 
     @property
     def returned(self) -> tuple[tuple[str, np.ndarray], ...]:
@@ -190,10 +195,27 @@ def prepare(spec: LayerSpec, weights: Mapping[str, np.ndarray], dtype) -> list[l
 # --- the NumPy recurrent loops ------------------------------------------------------------------
 
 
-def _lstm_numpy(p: Prepared, xp, out, reverse, h_final, c_final) -> None:
+def _held_rows(lens, t: int):
+    """The batch rows whose sequence has ended before step t (t ≥ length): their states
+    are held over the step. None without lengths."""
+    if lens is None:
+        return None
+    held = np.flatnonzero(lens <= t)
+    return held if held.size else None
+
+
+def _hold(held, h_new, h_prev) -> None:
+    """h_new[held] ← h_prev[held] (zeros when h_prev is None: the zero initial state)."""
+    if held is not None:
+        h_new[held] = 0 if h_prev is None else h_prev[held]
+
+
+def _lstm_numpy(p: Prepared, xp, out, reverse, h_final, c_final, h0=None, c0=None, lens=None) -> None:
     """xp (B, T, 4H) projections in order [i, f, o, g] (σ columns halved); writes h_t to
-    out (B, T, H_out), the final states to h_final (B, H_out) and c_final (B, H)."""
-    if p.peep is not None:
+    out (B, T, H_out), the final states to h_final (B, H_out) and c_final (B, H).
+    h0 (B, H_out), c0 (B, H): the initial states (None: zeros). lens (B,): each row's
+    length; rows hold their states (and output them) at steps t ≥ length."""
+    if p.peep is not None:  # ONNX peepholes: zero initial states, full lengths (forward checks)
         return _lstm_peephole_numpy(p, xp, out, reverse, h_final, c_final)
     b, t_len, gh = xp.shape
     h = gh // 4
@@ -201,11 +223,13 @@ def _lstm_numpy(p: Prepared, xp, out, reverse, h_final, c_final) -> None:
     sig = gates[:, : 3 * h]  # (B, 3H): i, f, o
     i, f, o, g = (gates[:, k * h : (k + 1) * h] for k in range(4))  # (B, H) each
     c = c_final
-    c[...] = 0
+    c[...] = 0 if c0 is None else c0
     tmp = np.empty((b, h), dtype=xp.dtype)  # (B, H)
     proj = p.whr.size > 0
-    h_prev = None
+    h_prev = h0
     for t in time_steps(t_len, reverse):
+        held = _held_rows(lens, t)
+        c_kept = None if held is None else c[held]  # (R, H) copy (fancy indexing)
         if h_prev is None:
             np.copyto(gates, xp[:, t])  # h_0 = 0: no recurrent product
         else:
@@ -223,6 +247,9 @@ def _lstm_numpy(p: Prepared, xp, out, reverse, h_final, c_final) -> None:
             np.matmul(tmp, p.whr, out=out[:, t])  # h_t = (o ⊙ tanh(c_t)) W_hr^T
         else:
             np.multiply(o, tmp, out=out[:, t])  # h_t = o ⊙ tanh(c_t)
+        if held is not None:
+            c[held] = c_kept
+            _hold(held, out[:, t], h_prev)
         h_prev = out[:, t]
     h_final[...] = h_prev
 
@@ -270,14 +297,15 @@ def _lstm_peephole_numpy(p: Prepared, xp, out, reverse, h_final, c_final) -> Non
     h_final[...] = h_prev
 
 
-def _gru_numpy(p: Prepared, xp, out, reverse, h_final, reset_after: bool) -> None:
+def _gru_numpy(p: Prepared, xp, out, reverse, h_final, reset_after: bool, h0=None, lens=None) -> None:
     """xp (B, T, 3H) projections in order [z, r, n] (σ columns halved); writes h_t to
-    out (B, T, H) and the final state to h_final (B, H)."""
+    out (B, T, H) and the final state to h_final (B, H). h0 (B, H) or None; lens (B,) or
+    None, as for :func:`_lstm_numpy`."""
     b, t_len, gh = xp.shape
     h = gh // 3
     dt = xp.dtype
     tmp = np.empty((b, h), dtype=dt)  # (B, H)
-    h_prev = None
+    h_prev = h0
     if reset_after:
         rec = np.empty((b, gh), dtype=dt)  # (B, 3H): U h for z, r, n
         zr, z, r, n = rec[:, : 2 * h], rec[:, :h], rec[:, h : 2 * h], rec[:, 2 * h :]
@@ -296,6 +324,7 @@ def _gru_numpy(p: Prepared, xp, out, reverse, h_final, reset_after: bool) -> Non
             n += xp[:, t, 2 * h :]
             np.tanh(n, out=n)  # n = tanh(W_n x + b_in + r ⊙ (U_n h + b_hn))
             _gru_update(h_prev, z, n, tmp, out[:, t])
+            _hold(_held_rows(lens, t), out[:, t], h_prev)
             h_prev = out[:, t]
     else:
         wh_zr = np.ascontiguousarray(p.wh[:, : 2 * h])  # (H, 2H)
@@ -319,6 +348,7 @@ def _gru_numpy(p: Prepared, xp, out, reverse, h_final, reset_after: bool) -> Non
                 n += xp[:, t, 2 * h :]
             np.tanh(n, out=n)
             _gru_update(h_prev, z, n, tmp, out[:, t])
+            _hold(_held_rows(lens, t), out[:, t], h_prev)
             h_prev = out[:, t]
     h_final[...] = h_prev
 
@@ -334,11 +364,12 @@ def _gru_update(h_prev, z, n, tmp, h_new) -> None:
         np.add(n, tmp, out=h_new)
 
 
-def _rnn_numpy(p: Prepared, xp, out, reverse, h_final, relu: bool) -> None:
-    """xp (B, T, H); writes h_t to out (B, T, H) and the final state to h_final (B, H)."""
+def _rnn_numpy(p: Prepared, xp, out, reverse, h_final, relu: bool, h0=None, lens=None) -> None:
+    """xp (B, T, H); writes h_t to out (B, T, H) and the final state to h_final (B, H).
+    h0 (B, H) or None; lens (B,) or None, as for :func:`_lstm_numpy`."""
     b, t_len, h = xp.shape
     buf = np.empty((b, h), dtype=xp.dtype)  # (B, H)
-    h_prev = None
+    h_prev = h0
     for t in time_steps(t_len, reverse):
         if h_prev is None:
             np.copyto(buf, xp[:, t])
@@ -349,6 +380,7 @@ def _rnn_numpy(p: Prepared, xp, out, reverse, h_final, relu: bool) -> None:
             np.maximum(buf, 0, out=out[:, t])
         else:
             np.tanh(buf, out=out[:, t])
+        _hold(_held_rows(lens, t), out[:, t], h_prev)
         h_prev = out[:, t]
     h_final[...] = h_prev
 
@@ -391,6 +423,8 @@ def forward(
     return_sequences: bool = False,
     return_state: bool = False,
     layout: int | None = None,
+    initial_state=None,
+    lengths=None,
 ) -> ForwardResult:
     """Run a recurrent layer (or a stack) on ``x`` with ``weights``; see the module docstring.
 
@@ -415,6 +449,23 @@ def forward(
     ``linear_before_reset`` (True: 1); ``x`` is (B, T, X) as for every framework (the
     node's X with layout 1; transpose a layout-0 [T, B, X]), and the result is in the
     node's shapes for ``layout`` (default 0): Y [T, D, B, H], Y_h [D, B, H].
+
+    ``initial_state``: the states to start from, in the framework's form (zeros when None).
+    PyTorch: ``hx`` as the module takes it, ``h0`` (D·L, B, H_out), LSTM ``(h0, c0)`` with
+    ``c0`` (D·L, B, H) (``batch_first`` does not apply to states). Keras: the list the
+    layer's ``initial_state`` takes, ``[h, c]`` ((B, H) each; GRU/SimpleRNN ``[h]``),
+    ``Bidirectional`` ``[h_fw, c_fw, h_bw, c_bw]``; a stack is L separate Keras layers, so
+    a list of L entries, each that layer's list or None. Either framework: or a mapping by
+    the names :func:`lstmcalc.frameworks.keras.initial_state_shapes` /
+    ``...torch.initial_state_shapes`` list (``h0``, ``c0``; ``h``, ``c``, ``h_fw``...).
+
+    ``lengths``: (B,) whole numbers 1 ≤ length ≤ T, each row's real length in a padded
+    batch. The states are held over the steps t ≥ length (so h_n/c_n are each sequence's
+    states at its own last step, and a backward direction starts at the sequence's own
+    last step), as PyTorch ``pack_padded_sequence(x, lengths, batch_first=True,
+    enforce_sorted=False)`` and Keras masking (``Masking`` / ``mask_zero``) do; the output
+    there is the framework's: PyTorch ``pad_packed_sequence`` zeros; Keras the last
+    unmasked step's output for one direction, zeros under ``Bidirectional``.
 
     Raises :class:`SpecError` for a bad option, a tensor that is missing, extra or of the
     wrong shape, a bad ``x``, or NaN/inf in ``x`` or a weight; :class:`SizeError` when
@@ -450,19 +501,91 @@ def forward(
     check_memory(spec, x.dtype)
     for key, value in weights.items():
         _check_finite(key, np.asarray(value))
+    h0 = c0 = None
+    fw = frameworks.of(spec)
+    for param, value, needs in (("initial_state", initial_state, "initial_state_from"),
+                                ("lengths", lengths, "masked_output")):
+        if value is not None and not hasattr(fw, needs):
+            raise SpecError(param, f"is not implemented for {fw.TITLE} layers yet")
+    if spec.peepholes and (initial_state is not None or lengths is not None):
+        raise SpecError("initial_state" if initial_state is not None else "lengths",
+                        "is not implemented for LSTM layers with peepholes yet")
+    if initial_state is not None:
+        h0, c0 = fw.initial_state_from(spec, initial_state, x.dtype)
+    lens = _check_lengths(lengths, b, t_len)
     if spec.peepholes and backend == "numba":
         raise SpecError("backend", "numba has no peephole kernel; use numpy, or auto (which runs NumPy for peepholes)")
     chosen = "numpy" if spec.peepholes else _pick_backend(backend)
     params = prepare(spec, weights, x.dtype)
-    return _run(spec, params, x, chosen)
+    return _run(spec, params, x, chosen, h0=h0, c0=c0, lens=lens)
 
 
-def _run(spec: LayerSpec, params: list[list[Prepared]], x: np.ndarray, backend: str) -> ForwardResult:
-    """The stack of layers on x (B, T, X), with prepared weights, on one backend."""
+def _check_lengths(lengths, batch: int, t_len: int):
+    """lengths as an int64 array (B,) with 1 ≤ length ≤ T, or a one-line SpecError; None
+    when not given."""
+    if lengths is None:
+        return None
+    allowed = f"allowed: {batch} whole number(s), one per batch row, each 1 <= length <= T = {t_len}"
+    try:
+        a = np.asarray(lengths)
+    except (ValueError, TypeError):
+        raise SpecError("lengths", f"is not a list of whole numbers; {allowed}") from None
+    if a.dtype.kind not in "iu" or a.dtype == np.bool_:
+        if a.dtype.kind == "f" and a.size and np.isfinite(a).all() and (a == np.round(a)).all():
+            a = a.astype(np.int64)
+        else:
+            raise SpecError("lengths", f"has dtype {a.dtype}; {allowed}")
+    if a.shape != (batch,):
+        raise SpecError("lengths", f"has shape {a.shape}; {allowed}")
+    bad = np.flatnonzero((a < 1) | (a > t_len))
+    if bad.size:
+        raise SpecError("lengths", f"lengths[{bad[0]}] = {a[bad[0]]}; {allowed}")
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+WHY_NO_STREAM = (
+    "a bidirectional layer cannot stream: its backward direction starts at the last step and runs back "
+    "to step 0, so its output at every step depends on inputs that have not arrived yet; chunks run one "
+    "by one would restart the backward direction at each chunk's end"
+)
+
+
+def stream(chunks, weights: Mapping[str, np.ndarray], *, initial_state=None, **options):
+    """Run chunks of one sequence batch, (B, T_k, X) each, one after another, each from
+    the previous chunk's final states (``initial_state`` for the first): yields one
+    :class:`ForwardResult` per chunk. Their outputs, joined along time, and the last
+    chunk's states equal one :func:`forward` over the whole sequence (tests/test_cells.py).
+    Refuses a bidirectional layer (:data:`WHY_NO_STREAM`) and ``lengths`` (a stream has
+    no padding) before running anything."""
+    if options.get("bidirectional"):
+        raise SpecError("bidirectional", WHY_NO_STREAM)
+    if options.get("lengths") is not None:
+        raise SpecError("lengths", "a stream has no padding: each chunk runs every row for all of its steps")
+
+    def steps():
+        state = initial_state
+        for x in chunks:
+            result = forward(x, weights, initial_state=state, **options)
+            state = result.state
+            yield result
+
+    return steps()
+
+
+def _run(spec: LayerSpec, params: list[list[Prepared]], x: np.ndarray, backend: str,
+         h0=None, c0=None, lens=None) -> ForwardResult:
+    """The stack of layers on x (B, T, X), with prepared weights, on one backend.
+    h0 (D·L, B, H_out), c0 (D·L, B, H): initial states (None: zeros); lens (B,) int64 or
+    None: each row's length (see :func:`forward`)."""
     dt = x.dtype
     b, t_len, _ = x.shape
     h, h_out, d = spec.units, spec.hidden_out, spec.directions
     merged = spec.bidirectional and spec.merge_mode != "concat"
+    fw = frameworks.of(spec)
+    given_lens = lens
+    if lens is not None and (lens == t_len).all():
+        lens = None  # full length: nothing is held
+    zero_fill = lens is not None and fw.masked_output(spec) == "zero"
     h_n = np.zeros((d * spec.layers, b, h_out), dtype=dt)  # (D·L, B, H_out)
     c_n = np.zeros((d * spec.layers, b, h), dtype=dt) if spec.cell == "lstm" else None  # (D·L, B, H)
     compile_ms = 0.0
@@ -479,21 +602,33 @@ def _run(spec: LayerSpec, params: list[list[Prepared]], x: np.ndarray, backend: 
             out = halves[k] if merged else layer_out[:, :, k * h_out : (k + 1) * h_out]  # (B, T, H_out)
             state = layer * d + k
             c_final = c_n[state] if c_n is not None else None
+            h_init = None if h0 is None else h0[state]  # (B, H_out)
+            c_init = None if c0 is None else c0[state]  # (B, H)
             if backend == "numba":  # its own loops, or stepwise for large steps (see _numba.run_direction)
-                compile_ms += _numba.run_direction(spec, p, seq, out, k == 1, h_n[state], c_final)
-                continue
-            xp = input_projections(p, seq)  # (B, T, G·H)
-            if spec.cell == "lstm":
-                _lstm_numpy(p, xp, out, k == 1, h_n[state], c_final)
-            elif spec.cell == "gru":
-                _gru_numpy(p, xp, out, k == 1, h_n[state], spec.reset_after)
+                compile_ms += _numba.run_direction(spec, p, seq, out, k == 1, h_n[state], c_final, h_init, c_init, lens)
             else:
-                _rnn_numpy(p, xp, out, k == 1, h_n[state], spec.activation == "relu")
-            del xp
+                xp = input_projections(p, seq)  # (B, T, G·H)
+                if spec.cell == "lstm":
+                    _lstm_numpy(p, xp, out, k == 1, h_n[state], c_final, h_init, c_init, lens)
+                elif spec.cell == "gru":
+                    _gru_numpy(p, xp, out, k == 1, h_n[state], spec.reset_after, h_init, lens)
+                else:
+                    _rnn_numpy(p, xp, out, k == 1, h_n[state], spec.activation == "relu", h_init, lens)
+                del xp
+            if zero_fill:
+                _zero_padding(out, lens)
         if merged:
             merge_directions(spec.merge_mode, halves[0], halves[1], layer_out)
             del halves
         seq = layer_out
     output = seq  # (B, T, D·H_out) or (B, T, H)
-    returned = frameworks.of(spec).forward_result(spec, output, h_n, c_n)  # the framework's own shapes
-    return ForwardResult(backend=backend, compile_ms=compile_ms, spec=spec, **returned)
+    returned = fw.forward_result(spec, output, h_n, c_n)  # the framework's own shapes
+    to_state = getattr(fw, "initial_state_to", None)  # optional in a framework module
+    return ForwardResult(backend=backend, compile_ms=compile_ms, spec=spec, lengths=given_lens,
+                         state=to_state(spec, h_n, c_n) if to_state else None, **returned)
+
+
+def _zero_padding(out: np.ndarray, lens: np.ndarray) -> None:
+    """out[r, t] ← 0 for t ≥ lens[r]: out (B, T, ·)."""
+    for r in np.flatnonzero(lens < out.shape[1]):
+        out[r, lens[r] :] = 0

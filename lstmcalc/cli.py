@@ -624,6 +624,7 @@ class CostDtype(str, Enum):
 
 @commands.command(cls=_Command)
 def cost(
+    ctx: typer.Context,
     units: Units,
     input_size: Input,
     cell: CellOpt = Cell.lstm,
@@ -641,6 +642,7 @@ def cost(
     return_sequences: ReturnSeq = False,
     return_state: ReturnState = False,
     dtype: Annotated[CostDtype, typer.Option("--dtype", help="Element type for the memory figures.", rich_help_panel=OUTPUT)] = CostDtype.float32,
+    lengths: Annotated[Optional[str], typer.Option("--lengths", help="Each sequence's real length in a padded batch: 7,3,1 or an .npy (B,); B and T default to their count and the longest.", metavar="LIST|FILE", show_default="all T", rich_help_panel=SIZES)] = None,
     json: Json = False,
     plot: Plot = None,
 ) -> None:
@@ -658,10 +660,27 @@ def cost(
         lstmcalc cost -u 256 -x 128 -f torch --layers 2 --dtype float16 --json
 
         lstmcalc cost --units 32:512:32 --input 64 --time 100 --plot macs.svg
+
+        lstmcalc cost --units 64 --input 16 --framework torch --lengths 7,3,1
     """
     from .costing import cost_spec
 
     hs, xs = _sizes(units, input_size)
+    given_lengths = None
+    if lengths is not None:
+        from .statefiles import parse_lengths
+
+        if len(hs) * len(xs) > 1 or plot:
+            raise SpecError("lengths", "takes one --units and one --input, not lists or a plot")
+
+        def defaulted(name: str) -> bool:  # not on the command line: --lengths gives it
+            return getattr(ctx.get_parameter_source(name), "name", "") == "DEFAULT"
+
+        given_lengths = [int(n) for n in parse_lengths(lengths, None if defaulted("batch") else batch)]
+        if defaulted("batch"):
+            batch = len(given_lengths)
+        if defaulted("time"):
+            time = max(given_lengths)
     options = _options(cell, framework, no_bias, bidirectional, merge_mode, layers, proj_size,
                        reset_after, batch, time, return_sequences, return_state, peepholes, layout)
     if len(hs) * len(xs) > 1 or plot:
@@ -669,7 +688,7 @@ def cost(
         return
     from .frameworks import make_spec
 
-    result = cost_spec(make_spec(hs[0], xs[0], **options), dtype.value)
+    result = cost_spec(make_spec(hs[0], xs[0], **options), dtype.value, given_lengths)
     if json:
         _print_json(result.to_dict())
     else:
@@ -765,6 +784,8 @@ def run(
     weights: Annotated[Optional[str], typer.Option("--weights", help="An .npz of the framework's tensors (see README).", metavar="FILE", show_default="initialised", rich_help_panel=FILES)] = None,
     inputs: Annotated[Optional[str], typer.Option("--inputs", help="An .npy of shape (B, T, X).", metavar="FILE", show_default="N(0, 1)", rich_help_panel=FILES)] = None,
     save: Annotated[Optional[str], typer.Option("--save", help="Write what the layer returns to this .npz.", metavar="FILE", show_default="none", rich_help_panel=FILES)] = None,
+    initial_state: Annotated[Optional[str], typer.Option("--initial-state", help="An .npz of the states to start from, under the framework's names: torch h0, c0; keras h, c or h_fw, c_fw, h_bw, c_bw.", metavar="FILE", show_default="zeros", rich_help_panel=FILES)] = None,
+    lengths: Annotated[Optional[str], typer.Option("--lengths", help="Each row's real length in a padded batch: 5,3,7 or an .npy (B,); B and T default to their count and the longest.", metavar="LIST|FILE", show_default="all T", rich_help_panel=SIZES)] = None,
     json: Json = False,
 ) -> None:
     """Run a forward pass on a random batch or on your own weights and inputs.
@@ -782,6 +803,8 @@ def run(
         lstmcalc run -u 2 -x 1 --bidirectional --return-sequences --return-state
 
         lstmcalc run --weights lstm.npz --inputs x.npy -f torch --save out.npz
+
+        lstmcalc run --weights dec.npz --inputs y.npy --initial-state enc_states.npz --lengths 5,3,7
     """
     from .running import run_layer
     from .frameworks import make_spec
@@ -804,6 +827,14 @@ def run(
         return values[0]
 
     h, x_size = single("units", units), single("input_size", input_size)
+    given_lengths = None
+    if lengths is not None:
+        from .statefiles import parse_lengths
+
+        given_lengths = parse_lengths(lengths, batch)
+        if inputs is None and len(given_lengths):  # B and T from the lengths, unless given
+            batch = batch or len(given_lengths)
+            time = time or int(given_lengths.max())
     x = None
     if inputs is not None:
         from .weights import load_inputs
@@ -839,8 +870,14 @@ def run(
                             f"is needed without --weights ({missing} gives the size)")
         spec = make_spec(h, x_size, bias=not no_bias, bidirectional=bidirectional, layers=layers or 1,
                          proj_size=proj_size or 0, **options)
+    states = None
+    if initial_state is not None:
+        from .statefiles import load_initial_state
+
+        states = load_initial_state(initial_state, spec, dtype.value)
     report = run_layer(spec, seed=seed, dtype=dtype.value, backend=backend.value, weights=w, x=x,
-                       weights_from=weights, inputs_from=inputs)
+                       weights_from=weights, inputs_from=inputs, initial_state=states,
+                       initial_state_from=initial_state, lengths=given_lengths)
     if save is not None:
         from .weights import save_npz
 

@@ -150,6 +150,8 @@ class Cost:
     memory_bytes: Memory
     compare: Comparison
     notes: tuple[str, ...]
+    lengths: tuple[int, ...] | None = None  # (B,) each sequence's real length; None: all T
+    steps: int = 0  # sample-steps computed: Σ lengths, or B·T
 
     def to_dict(self) -> dict:
         return {
@@ -162,6 +164,8 @@ class Cost:
             "memory_bytes": self.memory_bytes.to_dict(),
             "compare": self.compare.to_dict(),
             "notes": list(self.notes),
+            "lengths": None if self.lengths is None else list(self.lengths),
+            "steps": self.steps,
         }
 
     def __repr__(self) -> str:
@@ -452,6 +456,42 @@ def _tool_notes(spec: LayerSpec, twin: LayerSpec | None) -> tuple[ToolNote, ...]
     )
 
 
+PACKED_NOTES = {
+    "ptflops": "fails on a PackedSequence input and reports None: rnn_flops_counter_hook reads input[0].shape "
+               "(AttributeError: 'PackedSequence' object has no attribute 'shape')",
+    "thop": "charges every sequence for the longest one: count_lstm/gru/rnn take batch_size = max(batch_sizes) = B "
+            "and num_steps = len(batch_sizes) = max(lengths), so B·max(lengths) = {charged} sample-steps for "
+            "{real} real ones; per step as without lengths",
+    "torchinfo": "fails on a PackedSequence input: summary() rebuilds it in traverse_input_data "
+                 "(AttributeError: 'torch.Size' object has no attribute 'device')",
+}
+
+
+def compare_packed(spec: LayerSpec, lengths: tuple[int, ...]) -> Comparison:
+    """What the three tools report for the spec's torch.nn twin run on
+    ``pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)``: measured
+    with the versions in :data:`TOOL_VERSIONS` (tests/crosscheck/test_cost_tools.py)."""
+    twin, reason = torch_twin(spec)
+    if twin is None:
+        return Comparison(None, None, None, None, _tool_notes(spec, None), reason)
+    from dataclasses import replace
+
+    longest = max(lengths)
+    charged = replace(twin, time=longest)
+    notes = tuple(
+        replace(n, note=PACKED_NOTES[n.tool].format(charged=twin.batch * longest, real=sum(lengths)))
+        for n in _tool_notes(spec, twin)
+    )
+    return Comparison(
+        torch_equivalent=constructor(twin)[0],
+        ptflops=None,
+        thop=_thop(charged),
+        torchinfo=None,
+        notes=notes,
+        reason=reason,
+    )
+
+
 def compare_spec(spec: LayerSpec) -> Comparison:
     """What ptflops, thop and torchinfo report for the spec's equivalent torch.nn layer."""
     twin, reason = torch_twin(spec)
@@ -474,12 +514,22 @@ def _joined(*factors) -> str:
     return "·".join(str(f) for f in factors)
 
 
-def mac_formula(spec: LayerSpec) -> str:
-    """The MAC count as a formula, with numbers, and its value.
+def mac_formula(spec: LayerSpec, lengths: tuple[int, ...] | None = None) -> str:
+    """The MAC count as a formula, with numbers, and its value; with ``lengths``, Σlen
+    sample-steps instead of B·T.
 
     >>> mac_formula(make_spec(2, 1))
     'B·T·D·L·G·(X·H + H·H) = 32·1·1·1·4·(1·2 + 2·2) = 768'
+    >>> mac_formula(make_spec(2, 1, batch=3, time=7), (7, 3, 1))
+    'Σlen·D·L·G·(X·H + H·H) = 11·1·1·4·(1·2 + 2·2) = 264'
     """
+    if lengths is not None:
+        full = mac_formula(spec)
+        sym, num, _ = full.split(" = ")
+        steps = sum(lengths)
+        num = str(steps) + num[len(f"{spec.batch}·{spec.time}"):]
+        macs = steps * spec.directions * sum(layer_macs(spec, k) for k in range(spec.layers))
+        return f"{sym.replace('B·T', 'Σlen', 1)} = {num} = {macs}"
     g, h, p, L = spec.gates, spec.units, spec.proj_size, spec.layers
     b, t, d = spec.batch, spec.time, spec.directions
     rec_sym, rec_num = ("P·H", f"{p}·{h}") if p else ("H·H", f"{h}·{h}")
@@ -514,7 +564,7 @@ def mac_formula(spec: LayerSpec) -> str:
 # --- public --------------------------------------------------------------------------
 
 
-def _notes(spec: LayerSpec, final_merge: int) -> list[str]:
+def _notes(spec: LayerSpec, final_merge: int, lengths=None) -> list[str]:
     notes = [
         "MACs count the matrix products only (x·W_ih, h_prev·W_hh and the projection); "
         "bias adds are FLOPs, not MACs.",
@@ -540,23 +590,57 @@ def _notes(spec: LayerSpec, final_merge: int) -> list[str]:
             f"The last layer returns only its last step, so its merge ({final_merge} FLOPs) "
             "happens once per sample: it is in the totals but not in per_step_per_sample."
         )
+    if lengths is not None:
+        b, t, steps = spec.batch, spec.time, sum(lengths)
+        notes.append(
+            f"With lengths, the work is Σ lengths = {steps:,} sample-steps, not B·T = {b * t:,}: what PyTorch "
+            "computes on pack_padded_sequence(x, lengths, enforce_sorted=False), whose every step runs only the "
+            "sequences still going. Memory still holds the padded (B, T, ·) tensors."
+        )
+        if spec.framework == "keras":
+            notes.append(
+                f"Keras masking does not skip work: its loop computes every step of every row and keeps the "
+                f"previous states where the mask is off (keras/src/backend/torch/rnn.py), so Keras runs "
+                f"B·T = {b * t:,} sample-steps' arithmetic for these {steps:,}."
+            )
     return notes
 
 
-def cost_spec(spec: LayerSpec, dtype: str = "float32") -> Cost:
-    """The :class:`Cost` of a validated spec."""
+def check_lengths(spec: LayerSpec, lengths) -> tuple[int, ...] | None:
+    """lengths as a tuple of B whole numbers 1 ≤ length ≤ T, or a one-line SpecError."""
+    if lengths is None:
+        return None
+    allowed = f"allowed: {spec.batch} whole number(s), one per batch row, each 1 <= length <= T = {spec.time}"
+    try:
+        values = tuple(lengths)
+    except TypeError:
+        raise SpecError("lengths", f"is not a list of whole numbers; {allowed}") from None
+    if len(values) != spec.batch:
+        raise SpecError("lengths", f"has {len(values)} value(s); {allowed}")
+    for k, n in enumerate(values):
+        if isinstance(n, bool) or not hasattr(n, "__index__") or not 1 <= int(n) <= spec.time:
+            raise SpecError("lengths", f"lengths[{k}] = {n!r}; {allowed}")
+    return tuple(int(n) for n in values)
+
+
+def cost_spec(spec: LayerSpec, dtype: str = "float32", lengths=None) -> Cost:
+    """The :class:`Cost` of a validated spec. ``lengths``: (B,) each sequence's real length
+    in a padded batch: the arithmetic is Σ lengths sample-steps instead of B·T (memory
+    still holds the padded (B, T, ·) tensors)."""
     if not isinstance(dtype, str) or dtype not in DTYPES:
         raise SpecError("dtype", f"must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    lengths = check_lengths(spec, lengths)
     itemsize = DTYPES[dtype]
     b, t = spec.batch, spec.time
+    steps = b * t if lengths is None else sum(lengths)
     step = step_flops(spec)
     # A Keras Bidirectional last layer without return_sequences merges (B, H) once.
     final_merge = 0 if _emits_sequence(spec, spec.layers - 1) else b * _merge_per_vector(spec)
     flops = Flops(
-        matmul=step.matmul * b * t,
-        bias=step.bias * b * t,
-        elementwise=step.elementwise * b * t + final_merge,
-        activations=step.activations * b * t,
+        matmul=step.matmul * steps,
+        bias=step.bias * steps,
+        elementwise=step.elementwise * steps + final_merge,
+        activations=step.activations * steps,
         per_step_per_sample=step,
     )
     elements = memory_elements(spec)
@@ -569,16 +653,18 @@ def cost_spec(spec: LayerSpec, dtype: str = "float32") -> Cost:
         spec=spec,
         dtype=dtype,
         itemsize=itemsize,
-        macs=step.matmul // 2 * b * t,
-        formula=mac_formula(spec),
+        macs=step.matmul // 2 * steps,
+        formula=mac_formula(spec, lengths),
         flops=flops,
         memory_bytes=memory,
-        compare=compare_spec(spec),
-        notes=tuple(_notes(spec, final_merge)),
+        compare=compare_spec(spec) if lengths is None else compare_packed(spec, lengths),
+        notes=tuple(_notes(spec, final_merge, lengths)),
+        lengths=lengths,
+        steps=steps,
     )
 
 
-def cost(units, input_size, *, dtype="float32", **layer_options) -> Cost:
+def cost(units, input_size, *, dtype="float32", lengths=None, **layer_options) -> Cost:
     """Multiply-accumulates, FLOPs (matmul, bias, element-wise, activations), memory in
     bytes of ``dtype`` and what ptflops, thop and torchinfo report, for one call of the
     layer on a (B, T, X) input (``batch`` and ``time`` in the options).
@@ -586,7 +672,21 @@ def cost(units, input_size, *, dtype="float32", **layer_options) -> Cost:
     Keywords as :func:`lstmcalc.spec.make_spec`; ``dtype`` is one of float32, float16,
     bfloat16, float64, int8.
 
+    ``lengths``: each sequence's real length in a padded batch (see :func:`cost_spec`);
+    ``batch`` defaults to their count and ``time`` to the longest then.
+
     >>> cost(units=2, input_size=1, batch=1).macs
     24
+    >>> cost(units=2, input_size=1, lengths=[7, 3, 1]).macs
+    264
     """
-    return cost_spec(make_spec(units, input_size, **layer_options), dtype)
+    if lengths is not None and not isinstance(lengths, (str, bytes)):
+        try:
+            values = list(lengths)
+        except TypeError:
+            values = None
+        if values:
+            layer_options.setdefault("batch", len(values))
+            if all(isinstance(n, int) for n in values):
+                layer_options.setdefault("time", max(values))
+    return cost_spec(make_spec(units, input_size, **layer_options), dtype, lengths)

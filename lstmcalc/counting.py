@@ -93,6 +93,7 @@ class Breakdown:
     notes: tuple[str, ...]
     code: tuple[str, ...]  # the framework lines that build the same layer
     note_numbers: tuple[tuple[explain.Number, ...], ...] = ()  # per note, the numbers it states
+    initial_states: tuple[Output, ...] = ()  # what the layer takes as initial states, in its order
 
     def to_dict(self) -> dict:
         return {
@@ -114,6 +115,7 @@ class Breakdown:
                 for t in self.tensors
             ],
             "outputs": [o.to_dict() for o in self.outputs],
+            "initial_states": [o.to_dict() for o in self.initial_states],
             "notes": list(self.notes),
             "note_numbers": [[n.to_dict() for n in numbers] for numbers in self.note_numbers],
         }
@@ -171,6 +173,11 @@ def _gate_rows(spec: LayerSpec) -> list[GateRow]:
     return rows
 
 
+def _initial_states(spec: LayerSpec) -> list[Output]:
+    shapes = getattr(frameworks.of(spec), "initial_state_shapes", None)  # optional in a framework module
+    return shapes(spec) if shapes is not None else []
+
+
 def breakdown_spec(spec: LayerSpec) -> Breakdown:
     """The :class:`Breakdown` of a validated spec."""
     formulas = []
@@ -200,6 +207,7 @@ def breakdown_spec(spec: LayerSpec) -> Breakdown:
         notes=tuple(s.text for s in sentences),
         code=tuple(constructor(spec)),
         note_numbers=tuple(s.numbers for s in sentences),
+        initial_states=tuple(_initial_states(spec)),
     )
 
 

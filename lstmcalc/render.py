@@ -191,18 +191,22 @@ def formula_view(b: Breakdown) -> Group:
 
 
 def output_table(b: Breakdown) -> Table:
+    """What the layer takes as initial states (in) and returns (out), with shapes."""
     spec = b.spec
-    title = f"Outputs for batch B = {spec.batch}, time T = {spec.time}"
+    title = f"In and out, for batch B = {spec.batch}, time T = {spec.time}"
     caption = None
     if spec.framework == "torch":
-        caption = "batch_first does not apply to h_n/c_n: they stay (D·L, B, ·)."
+        caption = "batch_first does not apply to h0/c0 and h_n/c_n: they stay (D·L, B, ·)."
     table = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, title_justify="left",
                   caption_justify="left")
+    table.add_column("")
     table.add_column("name")
     table.add_column("shape")
     table.add_column("what it is")
+    for o in b.initial_states:
+        table.add_row("in", o.name, str(tuple(o.shape)), o.meaning)
     for o in b.outputs:
-        table.add_row(o.name, str(tuple(o.shape)), o.meaning)
+        table.add_row("out", o.name, str(tuple(o.shape)), o.meaning)
     return table
 
 
@@ -329,7 +333,8 @@ def breakdown_html(b: Breakdown) -> str:
     tensors = [[t.name, t.layer, t.direction, str(t.shape), t.count, _slice_text(b, t)] for t in b.tensors]
     formulas = [[f.layer, f.input_size, f.symbolic, f.substituted, f.per_direction, f.directions, f.total]
                 for f in b.formulas]
-    outputs = [[o.name, str(o.shape), o.meaning] for o in b.outputs]
+    outputs = [["in", o.name, str(o.shape), o.meaning] for o in b.initial_states]
+    outputs += [["out", o.name, str(o.shape), o.meaning] for o in b.outputs]
     gate_head = ["layer", "direction", "gate", "input", "recurrent", "bias", "projection", "total"]
     tensor_head = ["name", "layer", "direction", "shape", "count", "gate slices"]
     formula_head = ["layer", "X", "formula", "with numbers", "per direction", "directions", "total"]
@@ -345,7 +350,8 @@ def breakdown_html(b: Breakdown) -> str:
         _html_table(gate_head, gate_rows, "Parameters per gate"),
         _html_table(tensor_head, tensors, f"{framework_title(spec)} tensors"),
         _html_table(formula_head, formulas, "Formula"),
-        _html_table(["name", "shape", "what it is"], outputs, f"Outputs for B = {spec.batch}, T = {spec.time}"),
+        _html_table(["", "name", "shape", "what it is"], outputs,
+                    f"Initial states in, outputs out, for B = {spec.batch}, T = {spec.time}"),
         "<p><b>Why these numbers</b></p>",
         "<ul>" + "".join(f"<li>{escape(n)}</li>" for n in b.notes) + "</ul></div>",
     ]
@@ -395,7 +401,8 @@ def cost_view(c) -> Group:
     flops = Table(title="FLOPs", box=box.SIMPLE_HEAD, title_justify="left")
     flops.add_column("kind")
     flops.add_column("per step, per sample", justify="right")
-    flops.add_column(f"whole run (B·T = {spec.batch * spec.time:,})", justify="right")
+    run_steps = f"B·T = {spec.batch * spec.time:,}" if c.lengths is None else f"Σ lengths = {c.steps:,}"
+    flops.add_column(f"whole run ({run_steps})", justify="right")
     step = c.flops.per_step_per_sample
     for kind, label in (("matmul", "matmul (2 × MACs)"), ("bias", "bias adds"),
                         ("elementwise", "element-wise gate math"), ("activations", "sigmoid/tanh/relu")):
@@ -515,6 +522,9 @@ def run_view(report) -> Group:
     facts.add_column()
     facts.add_row("weights", report.weights_from)
     facts.add_row("inputs", report.inputs_from)
+    facts.add_row("initial states", report.initial_state_from)
+    if report.lengths is not None:
+        facts.add_row("lengths", ", ".join(map(str, report.lengths)) + f" of T = {spec.time}")
     facts.add_row("backend", report.result.backend)
     facts.add_row("time", f"{report.run_ms:,.3f} ms")
     facts.add_row("throughput", f"{report.gflops_per_s:,.3g} GFLOP/s ({report.matmul_flops:,} matmul FLOPs)")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from . import frameworks
 from .cells import forward as _forward
 from .conventions import all_tensors, weights_key
 from .memory import check_memory
@@ -34,6 +35,8 @@ class RunReport:
     run_ms: float  # wall time of the pass, Numba compilation excluded
     compile_ms: float  # Numba's first-call cost: compile or cache load, thread start (0.0 on NumPy)
     matmul_flops: int  # 2 × MACs of the pass (all layers, directions, B and T)
+    initial_state_from: str = "zeros"  # or the .npz file the states came from
+    lengths: tuple[int, ...] | None = None  # (B,) each row's real length; None: all T
 
     @property
     def gflops_per_s(self) -> float:
@@ -53,6 +56,8 @@ class RunReport:
             "compile_ms": self.compile_ms,
             "matmul_flops": self.matmul_flops,
             "gflops_per_s": self.gflops_per_s,
+            "initial_state": self.initial_state_from,
+            "lengths": None if self.lengths is None else list(self.lengths),
             "tensors": [{"role": r, "name": n, "shape": list(s)} for r, n, s in self.tensors],
             "returned": [{"name": n, "shape": list(a.shape)} for n, a in self.result.returned],
             "h_sample": [float(v) for v in h.reshape(-1, h.shape[-1])[0][:6]],
@@ -92,12 +97,16 @@ def run_layer(
     x: np.ndarray | None = None,
     weights_from: str | None = None,
     inputs_from: str | None = None,
+    initial_state=None,
+    initial_state_from: str | None = None,
+    lengths=None,
 ) -> RunReport:
     """Run ``spec`` once. Without ``weights``, the framework's default initialisation
     (seeded); without ``x``, a N(0, 1) batch (B, T, X) from ``seed``.
 
     ``x``: (B, T, X) when given, and then B and T come from it. The memory estimate is
-    checked before any array of the layer's size is made.
+    checked before any array of the layer's size is made. ``initial_state`` and
+    ``lengths``: as :func:`lstmcalc.cells.forward` takes them.
     """
     from .costing import cost_spec
     from .weights import init_weights
@@ -127,7 +136,7 @@ def run_layer(
             bidirectional=spec.bidirectional, layers=spec.layers, proj_size=spec.proj_size,
             reset_after=spec.reset_after, activation=spec.activation, bias=spec.bias,
             merge_mode=spec.merge_mode, return_sequences=spec.return_sequences,
-            return_state=spec.return_state,
+            return_state=spec.return_state, initial_state=initial_state, lengths=lengths,
         )
         return out, (_time.perf_counter() - start) * 1000.0
 
@@ -139,6 +148,10 @@ def run_layer(
         result, warm_ms = once()
         compile_ms, elapsed_ms = max(elapsed_ms - warm_ms, 0.0), warm_ms
     tensors = [("input", "x", tuple(x.shape))]
+    if lengths is not None:
+        tensors.append(("input", "lengths", (spec.batch,)))
+    shapes = getattr(frameworks.of(spec), "initial_state_shapes", None)  # optional in a framework module
+    tensors += [("initial state", o.name, o.shape) for o in (shapes(spec) if shapes else [])]
     tensors += [("weight", weights_key(spec, t), t.shape) for t in all_tensors(spec)]
     tensors += _returned_tensors(result)
     return RunReport(
@@ -152,4 +165,6 @@ def run_layer(
         run_ms=elapsed_ms,
         compile_ms=compile_ms,
         matmul_flops=cost_spec(spec).flops.matmul,
+        initial_state_from=initial_state_from or ("given" if initial_state is not None else "zeros"),
+        lengths=None if result.lengths is None else tuple(int(n) for n in result.lengths),
     )

@@ -155,7 +155,8 @@ def test_bad_layer_option_is_a_spec_error():
 
 def test_json_keys():
     d = json.loads(json.dumps(cost(units=2, input_size=1).to_dict()))
-    assert list(d) == ["config", "dtype", "itemsize", "macs", "formula", "flops", "memory_bytes", "compare", "notes"]
+    assert list(d) == ["config", "dtype", "itemsize", "macs", "formula", "flops", "memory_bytes", "compare", "notes",
+                       "lengths", "steps"]
     assert list(d["flops"]) == ["matmul", "bias", "elementwise", "activations", "total", "per_step_per_sample"]
     assert list(d["memory_bytes"]) == ["parameters", "inference", "training"]
     assert list(d["compare"]) == ["torch_equivalent", "ptflops", "thop", "torchinfo", "reason", "notes"]

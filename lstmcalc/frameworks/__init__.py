@@ -27,6 +27,14 @@ A framework module provides:
   differ between gates; else ``biases_per_gate``), ``claims_h5(arrays)`` (a legacy Keras
   ``.h5`` layer's datasets {kernel, recurrent_kernel, bias} are this convention's),
   ``bias_note(spec)`` (the sentence ``breakdown`` says about its biases).
+- initial states and padded batches (optional: without them, ``breakdown`` lists no
+  initial states and ``forward`` refuses ``initial_state``/``lengths``):
+  ``initial_state_shapes(spec)`` (stdlib; [Output], the names and shapes the layer takes,
+  in its order), ``initial_state_from(spec, given, dtype)`` -> (h0 (D·L, B, H_out),
+  c0 (D·L, B, H) or None) from the framework's own form or a mapping by name (SpecError
+  naming the state and the expected shape), ``initial_state_to(spec, h_n, c_n)`` (the
+  inverse, for streaming), ``masked_output(spec)`` -> "zero" | "hold" (what the output
+  holds at steps past a sequence's length; the states are held there either way).
 
 Adding a framework: its module, one line in :data:`MODULES`, its reader if it brings a new
 file format, tests and docs; nothing else.

@@ -380,3 +380,110 @@ def _orthogonal(rng, shape: tuple[int, int]):
 
 
 assert set(GATE_ORDER) == set(CELL_GATES)
+
+
+# --- initial states and masked batches ---------------------------------------------------------
+
+
+def _layer_state_names(spec: LayerSpec) -> list[str]:
+    """One layer's ``initial_state`` list: [h, c] (LSTM) or [h]; Bidirectional: the forward
+    layer's states, then the backward layer's ([h_fw, c_fw, h_bw, c_bw])."""
+    states = ["h", "c"] if spec.cell == "lstm" else ["h"]
+    if spec.bidirectional:
+        return [f"{s}_{side}" for side in ("fw", "bw") for s in states]
+    return states
+
+
+def initial_state_shapes(spec: LayerSpec) -> list[Output]:
+    """What ``layer(x, initial_state=[...])`` takes, each (B, H). A stack is L separate
+    layers, each with its own ``initial_state``: names ``layer{k}/h`` etc. then."""
+    b, h = spec.batch, spec.units
+    words = {"h": "initial hidden state", "c": "initial cell state"}
+    out = []
+    for layer in range(spec.layers):
+        prefix = f"layer{layer}/" if spec.layers > 1 else ""
+        where = f", layer {layer}" if spec.layers > 1 else ""
+        for name in _layer_state_names(spec):
+            state, _, side = name.partition("_")
+            side = {"fw": ", forward layer", "bw": ", backward layer"}.get(side, "")
+            out.append(Output(prefix + name, (b, h), f"{words[state]}{where}{side}"))
+    return out
+
+
+def initial_state_from(spec: LayerSpec, given, dtype):
+    """(h0 (D·L, B, H), c0 (D·L, B, H) or None) from ``initial_state`` as Keras takes it.
+
+    One layer: the list its ``initial_state`` takes, [h, c] or [h] (a bare array for one
+    state), Bidirectional [h_fw, c_fw, h_bw, c_bw]. A stack (L separate Keras layers, each
+    with its own ``initial_state``): a list of L entries, each that list or None (zeros, as
+    Keras starts a layer given none). Or a mapping by name (``initial_state_shapes``; an
+    .npz file's names), where a stacked layer whose names are all absent starts from zeros.
+    """
+    from collections.abc import Mapping
+
+    import numpy as np
+
+    from .shared import state_array, states_given
+
+    names = _layer_state_names(spec)
+    d, b, h = spec.directions, spec.batch, spec.units
+    h0 = np.zeros((d * spec.layers, b, h), dtype=dtype)  # (D·L, B, H)
+    c0 = np.zeros((d * spec.layers, b, h), dtype=dtype) if spec.cell == "lstm" else None
+    title = f"keras.layers.{CELL_TITLES[spec.cell]}"
+    if spec.bidirectional:
+        title = f"keras.layers.Bidirectional({title})"
+    if spec.layers == 1:
+        per_layer = [given]
+    elif isinstance(given, Mapping):
+        allowed = {o.name for o in initial_state_shapes(spec)}
+        extra = sorted(set(given) - allowed)
+        if extra:
+            raise SpecError("initial_state", f"{extra[0]!r} is not a state name; this stack takes layer{{k}}/{{{', '.join(names)}}}, k < {spec.layers}")
+        per_layer = []
+        for layer in range(spec.layers):
+            mine = {n: given[f"layer{layer}/{n}"] for n in names if f"layer{layer}/{n}" in given}
+            per_layer.append(mine or None)
+    else:
+        entries_ok = isinstance(given, (list, tuple)) and all(
+            e is None or isinstance(e, (list, tuple, Mapping)) for e in given)
+        if not entries_ok or len(given) != spec.layers:
+            raise SpecError(
+                "initial_state",
+                f"a stack of {spec.layers} Keras layers takes a list of {spec.layers} entries, one per layer, "
+                f"each None or that layer's [{', '.join(names)}]",
+            )
+        per_layer = list(given)
+    for layer, entry in enumerate(per_layer):
+        if entry is None:
+            continue
+        prefix = f"layer{layer}/" if spec.layers > 1 else ""
+        what = title + (f" (layer {layer})" if spec.layers > 1 else "") + "'s initial_state"
+        values = states_given(entry, names, what)
+        for name, value in zip(names, values):
+            state, _, side = name.partition("_")
+            a = state_array(prefix + name, value, (b, h), dtype)
+            row = layer * d + (1 if side == "bw" else 0)
+            (h0 if state == "h" else c0)[row] = a
+    return h0, c0
+
+
+def initial_state_to(spec: LayerSpec, h_n, c_n):
+    """Every layer's final states (D·L, B, H) in the form ``initial_state_from`` takes."""
+    names = _layer_state_names(spec)
+    d = spec.directions
+    per_layer = []
+    for layer in range(spec.layers):
+        row = []
+        for name in names:
+            state, _, side = name.partition("_")
+            row.append((h_n if state == "h" else c_n)[layer * d + (1 if side == "bw" else 0)])
+        per_layer.append(row)
+    return per_layer[0] if spec.layers == 1 else per_layer
+
+
+def masked_output(spec: LayerSpec) -> str:
+    """What a masked step's output holds (measured on Keras 3.15.1, torch backend):
+    ``"hold"``, the last unmasked step's output (RNN ``zero_output_for_mask=False``), for
+    one direction; ``"zero"`` under ``Bidirectional``, which sets ``zero_output_for_mask``
+    on both its layers. The states are held over masked steps either way."""
+    return "zero" if spec.bidirectional else "hold"

@@ -60,3 +60,49 @@ def describe(spec: LayerSpec) -> str:
     if not spec.bias:
         parts.append("no bias")
     return ", ".join(parts)
+
+
+def state_array(name: str, value, shape: tuple[int, ...], dtype):
+    """One initial state as a C-contiguous array of ``dtype`` with exactly ``shape``, or a
+    one-line :class:`SpecError` (param ``initial_state``) naming the state and the shape
+    it must have."""
+    import numpy as np
+
+    from ..spec import SpecError
+
+    want = "(" + ", ".join(map(str, shape)) + ")"
+    try:
+        a = np.asarray(value)
+    except (ValueError, TypeError) as e:
+        raise SpecError("initial_state", f"{name} is not an array of numbers ({e}); expected shape {want}") from None
+    if a.dtype.kind not in "fiu" or a.dtype == np.bool_:
+        raise SpecError("initial_state", f"{name} has dtype {a.dtype}; expected real numbers of shape {want}")
+    if tuple(a.shape) != tuple(shape):
+        raise SpecError("initial_state", f"{name} has shape {shape_of(a)}; expected {want}")
+    a = np.ascontiguousarray(a, dtype=dtype)
+    if not np.isfinite(a).all():
+        raise SpecError("initial_state", f"{name} holds NaN or inf; every value must be finite")
+    return a
+
+
+def states_given(given, names: list[str], what: str) -> list:
+    """``given`` as a list matching ``names``: a mapping by name (every name present, no
+    other), or a sequence of len(names) (a bare array when there is one name)."""
+    from collections.abc import Mapping
+
+    from ..spec import SpecError
+
+    if isinstance(given, Mapping):
+        extra = sorted(set(given) - set(names))
+        if extra:
+            raise SpecError("initial_state", f"{extra[0]!r} is not a state name; {what} takes {', '.join(names)}")
+        missing = [n for n in names if n not in given]
+        if missing:
+            raise SpecError("initial_state", f"{missing[0]} is missing; {what} takes {', '.join(names)}")
+        return [given[n] for n in names]
+    if len(names) == 1 and not isinstance(given, (list, tuple)):
+        return [given]
+    if not isinstance(given, (list, tuple)) or len(given) != len(names):
+        count = len(given) if isinstance(given, (list, tuple)) else "1 array"
+        raise SpecError("initial_state", f"got {count} state(s); {what} takes {len(names)}: [{', '.join(names)}]")
+    return list(given)

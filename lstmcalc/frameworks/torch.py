@@ -290,3 +290,39 @@ def init_weights(spec: LayerSpec, rng, dtype) -> dict:
             for t in layer_tensors(spec, layer, direction):
                 out[t.name] = np.ascontiguousarray(rng.uniform(-bound, bound, size=t.shape), dtype=dtype)
     return out
+
+
+# --- initial states and padded batches ---------------------------------------------------------
+
+
+def initial_state_shapes(spec: LayerSpec) -> list[Output]:
+    """What ``module(x, hx)`` takes as ``hx``: ``h0`` (D·L, B, H_out), and for LSTM the tuple
+    ``(h0, c0)`` with ``c0`` (D·L, B, H); ``batch_first`` does not apply to them."""
+    d, b = spec.directions, spec.batch
+    out = [Output("h0", (d * spec.layers, b, spec.hidden_out), "initial h of every layer and direction")]
+    if spec.cell == "lstm":
+        out.append(Output("c0", (d * spec.layers, b, spec.units), "initial c of every layer and direction"))
+    return out
+
+
+def initial_state_from(spec: LayerSpec, given, dtype):
+    """(h0 (D·L, B, H_out), c0 (D·L, B, H) or None) from ``hx`` as torch takes it: ``h0``, or
+    for LSTM ``(h0, c0)``; or a mapping {"h0": ..., "c0": ...} (an .npz file's names)."""
+    from .shared import state_array, states_given
+
+    shapes = initial_state_shapes(spec)
+    names = [o.name for o in shapes]
+    what = f"torch.nn.{CELL_TITLES[spec.cell]}'s hx"
+    arrays = [state_array(o.name, v, o.shape, dtype) for o, v in zip(shapes, states_given(given, names, what))]
+    return arrays[0], (arrays[1] if spec.cell == "lstm" else None)
+
+
+def initial_state_to(spec: LayerSpec, h_n, c_n):
+    """The final states in the form ``initial_state_from`` takes: ``(h_n, c_n)`` or ``h_n``."""
+    return (h_n, c_n) if spec.cell == "lstm" else h_n
+
+
+def masked_output(spec: LayerSpec) -> str:
+    """What ``pad_packed_sequence`` puts at the steps past a sequence's length: zeros
+    (``padding_value=0.0``), in both directions."""
+    return "zero"

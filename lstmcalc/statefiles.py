@@ -1,0 +1,109 @@
+"""``run --initial-state FILE.npz`` and ``--lengths 5,3,7 | FILE.npy``: reading the states
+and lengths a forward pass starts from (NumPy; the CLI's files, apart from the weights').
+
+Sizes are checked before anything is read into memory: each .npz member's uncompressed
+size must fit the largest state the layer takes, and a lengths .npy must be small.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from . import frameworks
+from .errors import FileError
+from .spec import LayerSpec, SpecError
+
+NPY_HEADER_MAX = 4096  # bytes of .npy header we allow beyond the data itself
+MAX_ROWS = 2**20  # a lengths file's rows when the batch is not known yet
+
+
+def _existing(path) -> str:
+    file = os.fspath(path)
+    p = Path(file)
+    if not p.exists():
+        raise FileError(f"{file}: no such file")
+    if p.is_dir():
+        raise FileError(f"{file}: is a directory, not a file")
+    return file
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
+def load_initial_state(path, spec: LayerSpec, dtype) -> dict[str, np.ndarray]:
+    """{name: array} from an .npz holding the states ``spec``'s framework takes, under its
+    names (PyTorch ``h0``, ``c0``; Keras ``h``, ``c`` or ``h_fw``, ``c_fw``, ``h_bw``,
+    ``c_bw``, ``layer{k}/`` before them in a stack), checked against the layer. An
+    ``output`` array is skipped unread, so a Keras encoder's ``run --save`` file (output,
+    h, c) hands its states over as it is. A
+    :class:`FileError` (one line, naming the file) for a missing, damaged, oversized or
+    wrong file, a name the layer does not take, a wrong shape, dtype or a NaN."""
+    fw = frameworks.of(spec)
+    if not hasattr(fw, "initial_state_shapes"):
+        raise SpecError("initial_state", f"is not implemented for {fw.TITLE} layers yet")
+    shapes = fw.initial_state_shapes(spec)
+    names = ", ".join(o.name for o in shapes)
+    limit = max(int(np.prod(o.shape)) for o in shapes) * 8 + NPY_HEADER_MAX
+    file = _existing(path)
+    skip = {"output", "output.npy"}  # a `run --save` file's sequence: not a state, never read
+    if not zipfile.is_zipfile(file):
+        raise FileError(f"{file}: not an .npz archive (an .npz is a zip of .npy arrays), or a truncated one")
+    out: dict[str, np.ndarray] = {}
+    try:
+        with zipfile.ZipFile(file) as z:
+            for info in z.infolist():
+                if info.filename not in skip and info.file_size > limit:
+                    raise FileError(f"{file}: {info.filename} holds {info.file_size:,} bytes; the largest state "
+                                    f"this layer takes is {limit - NPY_HEADER_MAX:,} bytes ({names})")
+        with np.load(file, allow_pickle=False) as archive:
+            for name in archive.files:
+                if name not in skip:
+                    out[name] = archive[name]
+    except ValueError as e:
+        if "pickle" in str(e):
+            raise FileError(f"{file}: holds object arrays, which need unpickling; lstmcalc loads with allow_pickle=False") from None
+        raise FileError(f"{file}: damaged .npz member ({_first_line(e)})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        raise FileError(f"{file}: damaged .npz archive ({_first_line(e)})") from None
+    if not out:
+        raise FileError(f"{file}: holds no arrays; this layer takes {names}")
+    for name, a in out.items():
+        if a.dtype.kind != "f":
+            raise FileError(f"{file}: {name} has dtype {a.dtype}; allowed: float16, float32, float64")
+    try:
+        fw.initial_state_from(spec, out, dtype)  # names, count, shapes, finiteness
+    except SpecError as e:
+        raise FileError(f"{file}: {e.problem}") from None
+    return out
+
+
+def parse_lengths(text: str, batch: int | None = None) -> np.ndarray:
+    """``--lengths``: comma-separated whole numbers ("5,3,7"), or an .npy file of them (B,).
+    A :class:`SpecError` for bad text, a :class:`FileError` for a bad file; the range
+    1 ≤ length ≤ T is checked by :func:`lstmcalc.cells.forward`."""
+    text = text.strip()
+    if text.endswith(".npy") or os.path.sep in text:
+        file = _existing(text)
+        size = os.path.getsize(file)
+        rows = batch or MAX_ROWS
+        cap = rows * 8 + NPY_HEADER_MAX
+        if size > cap:
+            raise FileError(f"{file}: {size:,} bytes; lengths for B = {rows:,} rows take at most {cap:,}")
+        try:
+            a = np.load(file, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            raise FileError(f"{file}: not a readable .npy array ({_first_line(e)})") from None
+        if not isinstance(a, np.ndarray) or a.dtype.kind not in "iu" or a.ndim != 1:
+            what = f"dtype {a.dtype}, shape {a.shape}" if isinstance(a, np.ndarray) else "an .npz archive"
+            raise FileError(f"{file}: {what}; lengths are one integer vector (B,)")
+        return a.astype(np.int64)
+    parts = [p.strip() for p in text.split(",")]
+    if not parts or not all(p.isdigit() and len(p) <= 12 for p in parts):
+        raise SpecError("lengths", f"must be whole numbers separated by commas (5,3,7) or an .npy file, got {text!r}")
+    return np.array([int(p) for p in parts], dtype=np.int64)

@@ -762,22 +762,22 @@ class Activation(str, Enum):
 
 @commands.command(cls=_Command)
 def run(
-    units: Annotated[Optional[str], typer.Option("--units", "-u", help="H: units.", show_default="from --weights", rich_help_panel=SIZES)] = None,
-    input_size: Annotated[Optional[str], typer.Option("--input", "-x", help="X: input features.", show_default="from --weights or --inputs", rich_help_panel=SIZES)] = None,
+    units: Annotated[Optional[str], typer.Option("--units", "-u", help="H: units.", show_default="from the weights", rich_help_panel=SIZES)] = None,
+    input_size: Annotated[Optional[str], typer.Option("--input", "-x", help="X: input features.", show_default="from the weights or the inputs", rich_help_panel=SIZES)] = None,
     cell: CellOpt = Cell.lstm,
     framework: FrameworkOpt = Framework.keras,
     no_bias: NoBias = False,
     bidirectional: Bidirectional = False,
-    merge_mode: Annotated[Optional[MergeMode], typer.Option("--merge-mode", help="Keras Bidirectional merge_mode.", show_default="concat; needed with Keras Bidirectional --weights", rich_help_panel=LAYER)] = None,
-    layers: Annotated[Optional[int], typer.Option("--layers", "-l", help="L: stacked layers.", show_default="1, or from --weights", rich_help_panel=SIZES)] = None,
-    proj_size: Annotated[Optional[int], typer.Option("--proj-size", help="P: PyTorch LSTM proj_size.", show_default="0, or from --weights", rich_help_panel=SIZES)] = None,
-    reset_after: Annotated[Optional[bool], typer.Option("--reset-after/--no-reset-after", help="Keras GRU reset_after.", show_default="--reset-after; needed with bias-free GRU --weights", rich_help_panel=LAYER)] = None,
-    peepholes: Annotated[bool, typer.Option("--peepholes", help="ONNX LSTM peepholes P (also read from --weights).", show_default="off", rich_help_panel=LAYER)] = False,
-    batch: Annotated[Optional[int], typer.Option("--batch", "-b", help="B: batch size.", show_default="32, or from --inputs", rich_help_panel=SIZES)] = None,
-    time: Annotated[Optional[int], typer.Option("--time", "-t", help="T: time steps.", show_default="1, or from --inputs", rich_help_panel=SIZES)] = None,
+    merge_mode: Annotated[Optional[MergeMode], typer.Option("--merge-mode", help="Keras Bidirectional merge_mode.", show_default="concat; needed with Keras Bidirectional weights", rich_help_panel=LAYER)] = None,
+    layers: Annotated[Optional[int], typer.Option("--layers", "-l", help="L: stacked layers.", show_default="1, or from the weights", rich_help_panel=SIZES)] = None,
+    proj_size: Annotated[Optional[int], typer.Option("--proj-size", help="P: PyTorch LSTM proj_size.", show_default="0, or from the weights", rich_help_panel=SIZES)] = None,
+    reset_after: Annotated[Optional[bool], typer.Option("--reset-after/--no-reset-after", help="Keras GRU reset_after.", show_default="--reset-after; needed with bias-free GRU weights", rich_help_panel=LAYER)] = None,
+    peepholes: Annotated[bool, typer.Option("--peepholes", help="ONNX LSTM peepholes P; a weights file shows them.", show_default="off", rich_help_panel=LAYER)] = False,
+    batch: Annotated[Optional[int], typer.Option("--batch", "-b", help="B: batch size.", show_default="32, or from the inputs", rich_help_panel=SIZES)] = None,
+    time: Annotated[Optional[int], typer.Option("--time", "-t", help="T: time steps.", show_default="1, or from the inputs", rich_help_panel=SIZES)] = None,
     return_sequences: ReturnSeq = False,
     return_state: ReturnState = False,
-    activation: Annotated[Optional[Activation], typer.Option("--activation", help="SimpleRNN / torch.nn.RNN nonlinearity.", show_default="tanh; needed with --weights", rich_help_panel=LAYER)] = None,
+    activation: Annotated[Optional[Activation], typer.Option("--activation", help="SimpleRNN / torch.nn.RNN nonlinearity.", show_default="tanh; needed with weights", rich_help_panel=LAYER)] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for the weights and the random batch.", rich_help_panel=RUN)] = 0,
     dtype: Annotated[RunDtype, typer.Option("--dtype", help="Precision of the pass.", rich_help_panel=RUN)] = RunDtype.float32,
     backend: Annotated[Backend, typer.Option("--backend", help="numba needs lstmcalc[numba]; auto uses it when installed.", rich_help_panel=RUN)] = Backend.auto,
@@ -804,7 +804,7 @@ def run(
 
         lstmcalc run --weights lstm.npz --inputs x.npy -f torch --save out.npz
 
-        lstmcalc run --weights dec.npz --inputs y.npy --initial-state enc_states.npz --lengths 5,3,7
+        lstmcalc run --weights dec.npz --initial-state enc.npz --lengths 5,3,7
     """
     from .running import run_layer
     from .frameworks import make_spec
@@ -995,7 +995,7 @@ def inspect(
 # --- why: read a weight-loading error -----------------------------------------------------------
 
 
-@commands.command()
+@commands.command(cls=_Command)
 def why(
     text: Annotated[str, typer.Argument(help="The error message, quoted; - reads it from stdin.", metavar="TEXT", show_default=False)],
     json: Json = False,
@@ -1010,7 +1010,7 @@ def why(
 
         lstmcalc why "$(python load.py 2>&1 | tail -n 5)"
 
-        python train.py 2>&1 | lstmcalc why -
+        lstmcalc why - < load_error.txt
     """
     from .diagnose import diagnose
 
@@ -1026,13 +1026,13 @@ def why(
 # --- diff: two weight sets as functions ---------------------------------------------------------
 
 
-@commands.command()
+@commands.command(cls=_Command)
 def diff(
     path_a: Annotated[str, typer.Argument(help="Layer A: any file inspect reads.", metavar="A", show_default=False)],
     path_b: Annotated[str, typer.Argument(help="Layer B: any file inspect reads.", metavar="B", show_default=False)],
-    layer: Annotated[Optional[str], typer.Option("--layer", help="Which recurrent layer in each file, when one holds several.", show_default=False)] = None,
-    layer_b: Annotated[Optional[str], typer.Option("--layer-b", help="A different layer name for B (default: the --layer name).", show_default=False)] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for the random float64 input both layers run on.")] = 0,
+    layer: Annotated[Optional[str], typer.Option("--layer", help="Which recurrent layer in each file, when one holds several.", show_default="the only one", rich_help_panel=LAYER)] = None,
+    layer_b: Annotated[Optional[str], typer.Option("--layer-b", help="A different layer name for B.", show_default="the --layer name", rich_help_panel=LAYER)] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the random float64 input both layers run on.", rich_help_panel=RUN)] = 0,
     json: Json = False,
 ) -> None:
     """Compare two layers' weights as functions and name the porting mistake.

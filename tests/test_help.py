@@ -29,7 +29,7 @@ def params(name: str):
 
 
 def test_every_command_is_listed():
-    assert set(COMMANDS) == {"count", "breakdown", "cost", "explain", "run", "convert", "inspect"}
+    assert set(COMMANDS) == {"count", "breakdown", "cost", "explain", "run", "convert", "inspect", "why", "diff"}
 
 
 @pytest.mark.parametrize("command", [[]] + [[c] for c in COMMANDS], ids=lambda c: c[0] if c else "root")
@@ -71,7 +71,7 @@ def test_known_defaults_read_as_they_should():
     assert "--reset-after / --no-reset-after" in count
     assert "--no-bias No bias" in count  # a flag, no value after it
     run = " ".join(help_text("run").split())
-    assert "[default: 32, or from --inputs]" in run
+    assert "[default: 32, or from the inputs]" in run
     assert "--return-sequences" in run and "--return-state" in run
 
 

@@ -31,6 +31,8 @@ def setup(framework, cell, extra, layers=1, bidirectional=False, seed=0):
     weights = {weights_key(spec, t): rng.uniform(-0.8, 0.8, t.shape) for t in all_tensors(spec)}
     x = rng.uniform(-2, 2, (B, T, X))
     opts = dict(cell=cell, framework=framework, layers=layers, bidirectional=bidirectional, **extra)
+    if framework == "keras":
+        opts["return_sequences"] = True  # every step, to compare step by step (Keras returns the last by default)
     return spec, weights, x, opts
 
 

@@ -20,7 +20,7 @@ keras = pytest.importorskip("keras")
 
 import lstmcalc  # noqa: E402
 from lstmcalc.explain import questions  # noqa: E402
-from lstmcalc.spec import make_spec  # noqa: E402
+from lstmcalc.frameworks import make_spec  # noqa: E402
 
 ORDER = {"lstm": "ifgo", "gru": "rzn", "rnn": "h"}  # PyTorch's gate order (torch/nn/modules/rnn.py)
 CHANGES = {"lstm": set(), "rnn": set(), "gru": {"n"}}  # what the cell math says; measured below

@@ -674,6 +674,12 @@ def write_onnx_model(
     write_atomic(file, lambda f: f.write(data), "--output")  # the one atomic writer (lstmcalc.atomic)
 
 
+# --- bridges to the rest of lstmcalc -------------------------------------------------------------
+
+ACTIVATION_OF = {("Tanh",): "tanh", ("Relu",): "relu"}  # RNN node activations -> our activation
+DEFAULT_ACTIVATIONS = {"LSTM": ("Sigmoid", "Tanh", "Tanh"), "GRU": ("Sigmoid", "Tanh"), "RNN": ("Tanh",)}
+
+
 def onnx_layers(path) -> list[tuple[str, str, dict, dict]]:
     """(name, location, weights, options) for every RNN node of the model at ``path``, one
     layer each: ``weights`` {"W", "R"[, "B"][, "P"]} as NumPy arrays, ``options`` {"cell",

@@ -345,8 +345,8 @@ def torch_twin(spec: LayerSpec) -> tuple[LayerSpec | None, str | None]:
         return spec, None
     if spec.cell == "gru" and not spec.reset_after:
         return None, (
-            "A GRU with reset_after=False (Keras; ONNX linear_before_reset=0) applies r to h_prev "
-            "before the recurrent matmul; torch.nn.GRU is always reset-after, so no "
+            "A GRU in the reset-before form (Keras reset_after=False, the ONNX GRU without "
+            "linear_before_reset) applies r to h_prev before the recurrent matmul; torch.nn.GRU is always reset-after, so no "
             "PyTorch layer computes the same thing"
         )
     if spec.peepholes:

@@ -92,7 +92,7 @@ def run_layer(
     *,
     seed: int = 0,
     dtype: str = "float32",
-    backend: str = "auto",
+    backend: str = "numpy",  # lstmcalc.forward's and the CLI's default
     weights: dict | None = None,
     x: np.ndarray | None = None,
     weights_from: str | None = None,

@@ -51,6 +51,11 @@ class Real:
                 out, state = module(torch.zeros(b, t, x))
             h_n, c_n = state if isinstance(state, tuple) else (state, None)
             self.outputs = [tuple(out.shape), tuple(h_n.shape)] + ([tuple(c_n.shape)] if c_n is not None else [])
+            # the initial states the module takes: h_n's (and c_n's) shapes, checked by passing them
+            self.initial_states = self.outputs[1:]
+            with torch.no_grad():
+                given = tuple(torch.zeros(s) for s in self.initial_states)
+                module(torch.zeros(b, t, x), given if c_n is not None else given[0])
             self.sequence_shape = tuple(out.shape)
             self.state_size = h_n.shape[-1]
             self.cell_state_size = c_n.shape[-1] if c_n is not None else None
@@ -94,6 +99,12 @@ class Real:
             for layer in keras_stack(full):
                 y = layer(y)
             sequence, *states = y
+            # the initial states each layer of the stack takes: the returned states' shapes (every layer
+            # has H units), checked by passing them to the first layer
+            per_layer = [tuple(int(d) for d in s.shape) for s in states]
+            self.initial_states = per_layer * config.get("layers", 1)
+            first = keras_stack(full)[0]
+            first(inputs, initial_state=[np.zeros(s, "float32") for s in per_layer])
             self.sequence_shape = tuple(int(d) for d in sequence.shape)
             self.state_size = int(states[0].shape[-1])
             self.cell_state_size = int(states[1].shape[-1]) if self.cell == "lstm" else None

@@ -164,7 +164,7 @@ def test_keras_gru_copied_without_the_gate_reorder(tmp_path):
 def test_rnn_recurrent_kernel_not_transposed(tmp_path):
     _, kw = keras_weights("rnn", 6)
     b = {"weight_ih_l0": kw["kernel"].T, "weight_hh_l0": kw["recurrent_kernel"],  # missing .T: (H, H) fits
-         "bias_ih_l0": kw["bias"], "bias_hh_l0": np.zeros(H)}
+         "bias_ih_l0": kw["bias"], "bias_hh_l0": np.zeros(H, dtype=kw["bias"].dtype)}  # one dtype per layer
     assert_explained(run_diff(tmp_path, kw, b), "transpose", "recurrent weights transposed")
 
 

@@ -137,7 +137,7 @@ def check_breakdown(config: dict, text: str) -> Ledger:
     ledger = Ledger()
     b = lstmcalc.breakdown(**config)
     heads = ["The same layer in", "Parameters per gate", FRAMEWORK_TITLE[fw] + " tensors", "Formula",
-             "Outputs for batch", "Why these numbers"]
+             "In and out, for batch", "Why these numbers"]
     sec = _sections(text, heads)
 
     # title: sizes and the total
@@ -257,11 +257,17 @@ def check_breakdown(config: dict, text: str) -> Ledger:
             ledger.claim(d)
             ledger.claim(both)
 
-    # outputs: B and T, then each returned shape in the framework's order
-    outputs = sec["Outputs for batch"]
+    # in and out: B and T, then each initial state the real layer takes ("in") and each shape it
+    # returns ("out"), in the framework's order
+    outputs = sec["In and out, for batch"]
     ledger.check(outputs[0], r.outputs[0][0], r.sequence_shape[1])
-    shapes = [line for line in outputs[1:] if re.match(r"^\s*\w+\s+\(", line)]
-    assert [_shape(re.search(r"\([\d, ]*\)", line).group(0)) for line in shapes] == r.outputs
+    shapes = [line for line in outputs[1:] if re.match(r"^\s*(in|out)\s+[\w/]+\s+\(", line)]
+
+    def shapes_of(kind):
+        return [_shape(re.search(r"\([\d, ]*\)", line).group(0)) for line in shapes if line.split()[0] == kind]
+
+    assert shapes_of("out") == r.outputs
+    assert shapes_of("in") == r.initial_states
     for line in outputs[1:]:
         ledger.claim(line) if line in shapes else None
         if line not in shapes:

@@ -363,6 +363,46 @@ def forward_result(spec: LayerSpec, output, h_n, c_n) -> dict:
     return {"output": y, "h": h, "c": c}
 
 
+def initial_state_shapes(spec: LayerSpec) -> list[Output]:
+    """What the node takes as ``initial_h`` (and LSTM ``initial_c``): [D, B, H] with layout 0,
+    [B, D, H] with layout 1. A stack is one node per layer; here its layers' states are
+    concatenated layer by layer along the D axis ([L·D, B, H] or [B, L·D, H]), as the models
+    :func:`lstmcalc.onnxfile.write_onnx_model` writes take and return them."""
+    d, b, h = spec.directions * spec.layers, spec.batch, spec.units
+    shape = (d, b, h) if spec.layout == 0 else (b, d, h)
+    where = "of every layer and direction" if spec.layers > 1 else "of every direction"
+    out = [Output("initial_h", shape, f"initial h {where}")]
+    if spec.cell == "lstm":
+        out.append(Output("initial_c", shape, f"initial c {where}"))
+    return out
+
+
+def initial_state_from(spec: LayerSpec, given, dtype):
+    """(h0 (D·L, B, H), c0 (D·L, B, H) or None) from ``initial_h`` (and ``initial_c``) in the
+    node's layout: an array (GRU, RNN), a pair (LSTM), or a mapping by name (an .npz file)."""
+    import numpy as np
+
+    from .shared import state_array, states_given
+
+    shapes = initial_state_shapes(spec)
+    names = [o.name for o in shapes]
+    arrays = [state_array(o.name, v, o.shape, dtype) for o, v in zip(shapes, states_given(given, names, "the ONNX node"))]
+    if spec.layout == 1:  # [B, L·D, H] -> the core's (L·D, B, H)
+        arrays = [np.ascontiguousarray(a.swapaxes(0, 1)) for a in arrays]
+    return arrays[0], (arrays[1] if spec.cell == "lstm" else None)
+
+
+def initial_state_to(spec: LayerSpec, h_n, c_n):
+    """The final states in the form ``initial_state_from`` takes (Y_h, Y_c are already in it)."""
+    return (h_n, c_n) if spec.cell == "lstm" else h_n
+
+
+def masked_output(spec: LayerSpec) -> str:
+    """What Y holds past a sequence's ``sequence_lens``: zeros (onnxruntime; the spec leaves
+    it to the runtime, measured in tests/crosscheck/test_onnx_states.py)."""
+    return "zero"
+
+
 def returned_fields(spec: LayerSpec) -> tuple[str, ...]:
     """Y, Y_h and (LSTM) Y_c: a node returns all of them."""
     return ("output", "h", "c")

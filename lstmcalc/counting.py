@@ -14,13 +14,17 @@ same for GRU (Keras 3's default reset_after=True also keeps two biases).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from . import explain, frameworks
+from . import frameworks
 from .canonical import DIRECTIONS, GATE_NAMES, PEEPHOLE_GATES, Output, TensorLayout
 from .conventions import all_tensors, biases_per_gate, constructor, gate_order, layer_formula, outputs
 from .params import layer_count, total_count
 from .frameworks import make_spec
 from .spec import LayerSpec
+
+if TYPE_CHECKING:  # the annotation only
+    from . import explain
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,8 @@ def breakdown_spec(spec: LayerSpec) -> Breakdown:
             )
         )
     total = sum(f.total for f in formulas)
+    from . import explain  # the words: not needed by count, so not imported at start-up
+
     sentences = explain.note_sentences(spec)
     return Breakdown(
         spec=spec,

@@ -19,7 +19,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from . import __version__
-from .errors import LstmcalcError
+from .errors import FileError, LstmcalcError
 from .frameworks import FRAMEWORKS
 from .spec import SpecError
 
@@ -857,6 +857,12 @@ def run(
     if weights is not None:
         from .weights import infer_spec, load_npz
 
+        if weights.lower().endswith(".onnx"):
+            from .readers import read_layer
+
+            read_layer(weights)  # refuses a node lstmcalc does not model, naming the attribute
+            raise FileError(f"{weights}: run --weights reads an .npz of tensors; write this model's with "
+                            f"lstmcalc convert {weights} --to onnx -o weights.npz")
         w = load_npz(weights)
         given = {k: v for k, v in (("units", h), ("input_size", x_size), ("proj_size", proj_size)) if v is not None}
         if no_bias:

@@ -159,6 +159,9 @@ class FoundLayer:
     # what the config says where the spec holds a stand-in: Keras merge_mode=None (the two
     # directions returned apart) is counted as concat, and reported as None
     reported: dict = field(default_factory=dict, compare=False)
+    # the node's attributes where the file format has them (ONNX: onnxfile.node_attributes,
+    # with "not_modelled" listing what lstmcalc's forward pass does not compute); None elsewhere
+    attributes: dict | None = field(default=None, compare=False)
 
     @property
     def total(self) -> int:
@@ -172,7 +175,8 @@ class FoundLayer:
              "activation" (SimpleRNN/RNN, else null), "unknown": {option: [allowed values]},
              "total", "file", "location",
              "gates": [{"layer", "direction", "gate", "name", "input_weights", "recurrent_weights",
-                        "bias", "bias_input", "bias_recurrent", "projection"}, ...]}
+                        "bias", "bias_input", "bias_recurrent", "projection"}, ...],
+             "attributes": ONNX node attributes (onnxfile.node_attributes), else null}
 
         where each statistics entry is ``{"count", "mean", "std", "min", "max", "max_abs"}``
         or null, and ``total`` is :func:`lstmcalc.counting.total_count` of the spec. An option
@@ -199,6 +203,7 @@ class FoundLayer:
             "file": self.file,
             "location": self.location,
             "gates": [g.to_dict() for g in self.gates],
+            "attributes": self.attributes,
         }
 
 
@@ -258,7 +263,7 @@ def _read_onnx(file: str) -> list[FoundLayer]:
     from .onnxfile import OnnxFileError, onnx_layers
 
     try:
-        nodes = onnx_layers(file)
+        nodes = onnx_layers(file, refuse_unmodelled=False)  # inspect shows them; read_layer refuses
     except OnnxFileError as e:
         raise FileError(str(e)) from None
     out = []
@@ -268,7 +273,7 @@ def _read_onnx(file: str) -> list[FoundLayer]:
             spec = replace(spec, layout=options["layout"], activation=options["activation"])
         except (FileError, SpecError) as e:
             raise FileError(f"{file}: {name}: {e}") from None
-        out.append(_found(name, spec, weights, file, location))
+        out.append(replace(_found(name, spec, weights, file, location), attributes=options["attributes"]))
     return out
 
 
@@ -323,7 +328,10 @@ def read_layers(path, layer: str | None = None) -> list[FoundLayer]:
 def read_layer(path, layer: str | None = None) -> FoundLayer:
     """The one recurrent layer in ``path``, or the one ``layer`` names.
 
-    A file with several recurrent layers and no ``layer`` is an error listing them.
+    A file with several recurrent layers and no ``layer`` is an error listing them, and so is
+    a layer whose attributes lstmcalc's forward pass does not compute (an ONNX node's clip,
+    activations or input_forget: ``attributes["not_modelled"]``): its weights alone would
+    not reproduce the node, so converting or comparing it is refused, naming the attribute.
     """
     found = read_layers(path, layer)
     if len(found) > 1:
@@ -331,6 +339,10 @@ def read_layer(path, layer: str | None = None) -> FoundLayer:
             f"{path}: holds {len(found)} recurrent layers ({', '.join(_label(f) for f in found)}); "
             "choose one with --layer NAME"
         )
+    unmodelled = (found[0].attributes or {}).get("not_modelled")
+    if unmodelled:
+        raise FileError(f"{path}: {_label(found[0])}: {'; '.join(unmodelled)}; so lstmcalc cannot convert or "
+                        "run it (inspect shows the node)")
     return found[0]
 
 

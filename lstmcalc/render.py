@@ -469,6 +469,8 @@ def inspect_view(found) -> Group:
                 allowed = [str(v) for v in f.unknown[name]]
                 said = allowed[0] if len(allowed) == 1 else ", ".join(allowed[:-1]) + " or " + allowed[-1]
                 title.append(f"\n  {name}: unknown ({said}; the file does not say)")
+        if f.attributes is not None:
+            _node_attributes(f.attributes, title)
         table = Table(box=box.SIMPLE_HEAD, caption="weights: mean±std ≤max|w|; bias: min…max μmean",
                       caption_justify="left", padding=(0, 1), pad_edge=False)
         multi = spec.layers > 1 or spec.bidirectional
@@ -494,6 +496,42 @@ def inspect_view(found) -> Group:
             table.add_row(*cells)
         parts += [title, table]
     return Group(*parts)
+
+
+def _node_attributes(a: dict, title: Text) -> None:
+    """An ONNX node's attributes, where its optional inputs come from, and one line per
+    attribute lstmcalc's forward pass does not compute."""
+    from .onnxfile import DEFAULT_ACTIVATIONS
+
+    said = [f"hidden_size={a['hidden_size'] if a['hidden_size'] is not None else 'unset'}",
+            f"direction={a['direction']}", f"layout={a['layout']}"]
+    for name in ("linear_before_reset", "input_forget"):
+        if a[name] is not None:
+            said.append(f"{name}={a[name]}")
+    said.append(f"clip={a['clip']:g}" if a["clip"] is not None else "clip=none")
+    if a["activations"] is None:
+        said.append(f"activations=default ({', '.join(DEFAULT_ACTIVATIONS[a['op_type']])})")
+    else:
+        said.append(f"activations=[{', '.join(a['activations'])}]")
+    for name in ("activation_alpha", "activation_beta"):
+        if a[name] is not None:
+            said.append(f"{name}=[{', '.join(f'{v:g}' for v in a[name])}]")
+    if a["other_attributes"]:
+        said.append(f"not in the spec: {', '.join(a['other_attributes'])}")
+    title.append(f"\n  attributes: {', '.join(said)}")
+    inputs = []
+    for slot, value in a["inputs"].items():
+        where = value["source"]
+        if value["name"]:
+            where += f" {value['name']!r}"
+        if value.get("producer"):
+            where += f" (by {value['producer']})"
+        if value["shape"] is not None:
+            where += f" {list(value['shape'])}"
+        inputs.append(f"{slot} {where}")
+    title.append(f"\n  inputs: {'; '.join(inputs)}")
+    for line in a["not_modelled"]:
+        title.append(f"\n  {line}; convert and run refuse this node", style="bold yellow")
 
 
 def convert_view(source: str, target: str, arrays: dict, path: str) -> Table:

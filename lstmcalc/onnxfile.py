@@ -735,9 +735,9 @@ def onnx_layers(path, *, refuse_unmodelled: bool = True) -> list[tuple[str, str,
 
 
 def _activation_key(names) -> tuple[str, ...]:
-    """Activation names in the spec's spelling (onnxruntime reads them case-insensitively)."""
-    spelled = {k.lower(): k for k in ("Sigmoid", "Tanh", "Relu")}
-    return tuple(spelled.get(str(n).lower(), str(n)) for n in names)
+    """Activation names as the node spells them: the spec's spelling is exact (onnxruntime
+    1.32 refuses an RNN with activations=["relu"]: "Invalid activation attribute - relu")."""
+    return tuple(str(n) for n in names)
 
 
 def not_modelled(node: OnnxRnnNode) -> list[str]:

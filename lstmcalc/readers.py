@@ -157,7 +157,8 @@ class FoundLayer:
     # holds a placeholder for them (converting.unknown_options), never reported as fact
     unknown: dict = field(default_factory=dict, compare=False)
     # what the config says where the spec holds a stand-in: Keras merge_mode=None (the two
-    # directions returned apart) is counted as concat, and reported as None
+    # directions returned apart) is counted as concat, and reported as None; an ONNX RNN node
+    # whose activations lstmcalc does not run: activation None (its attributes say which)
     reported: dict = field(default_factory=dict, compare=False)
     # the node's attributes where the file format has them (ONNX: onnxfile.node_attributes,
     # with "not_modelled" listing what lstmcalc's forward pass does not compute); None elsewhere
@@ -197,7 +198,7 @@ class FoundLayer:
             "reset_after": known("reset_after", s.reset_after) if s.cell == "gru" else None,
             "merge_mode": self.reported.get("merge_mode", known("merge_mode", s.merge_mode))
             if s.bidirectional and "merge_mode" in frameworks.of(s).OPTIONS else None,
-            "activation": known("activation", s.activation) if s.cell == "rnn" else None,
+            "activation": self.reported.get("activation", known("activation", s.activation)) if s.cell == "rnn" else None,
             "unknown": {k: list(v) for k, v in self.unknown.items()},
             "total": self.total,
             "file": self.file,
@@ -273,7 +274,12 @@ def _read_onnx(file: str) -> list[FoundLayer]:
             spec = replace(spec, layout=options["layout"], activation=options["activation"])
         except (FileError, SpecError) as e:
             raise FileError(f"{file}: {name}: {e}") from None
-        out.append(replace(_found(name, spec, weights, file, location), attributes=options["attributes"]))
+        # the node's attributes say what its tensors cannot (an RNN's activation): nothing unknown
+        found = replace(_found(name, spec, weights, file, location, unknown={}), attributes=options["attributes"])
+        if options["attributes"]["not_modelled"] and options["attributes"]["activations"] is not None \
+                and spec.cell == "rnn":
+            found = replace(found, reported={"activation": None})  # not tanh or relu: never the placeholder
+        out.append(found)
     return out
 
 

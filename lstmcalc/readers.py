@@ -347,8 +347,8 @@ def read_layer(path, layer: str | None = None) -> FoundLayer:
         )
     unmodelled = (found[0].attributes or {}).get("not_modelled")
     if unmodelled:
-        raise FileError(f"{path}: {_label(found[0])}: {'; '.join(unmodelled)}; so lstmcalc cannot convert or "
-                        "run it (inspect shows the node)")
+        raise FileError(f"{path}: {_label(found[0])}: {'; '.join(unmodelled)}, so it cannot convert or run "
+                        "this node (inspect shows it)")
     return found[0]
 
 

@@ -469,8 +469,6 @@ def inspect_view(found) -> Group:
                 allowed = [str(v) for v in f.unknown[name]]
                 said = allowed[0] if len(allowed) == 1 else ", ".join(allowed[:-1]) + " or " + allowed[-1]
                 title.append(f"\n  {name}: unknown ({said}; the file does not say)")
-        if f.attributes is not None:
-            _node_attributes(f.attributes, title)
         table = Table(box=box.SIMPLE_HEAD, caption="weights: mean±std ≤max|w|; bias: min…max μmean",
                       caption_justify="left", padding=(0, 1), pad_edge=False)
         multi = spec.layers > 1 or spec.bidirectional
@@ -494,11 +492,11 @@ def inspect_view(found) -> Group:
                 label.append(g.name)
                 cells += [label, _stat(g.input_weights), _stat(g.recurrent_weights), _bias_stat(g.bias)]
             table.add_row(*cells)
-        parts += [title, table]
+        parts += [title] + ([_node_attributes(f.attributes)] if f.attributes is not None else []) + [table]
     return Group(*parts)
 
 
-def _node_attributes(a: dict, title: Text) -> None:
+def _node_attributes(a: dict) -> Table:
     """An ONNX node's attributes, where its optional inputs come from, and one line per
     attribute lstmcalc's forward pass does not compute."""
     from .onnxfile import DEFAULT_ACTIVATIONS
@@ -518,7 +516,10 @@ def _node_attributes(a: dict, title: Text) -> None:
             said.append(f"{name}=[{', '.join(f'{v:g}' for v in a[name])}]")
     if a["other_attributes"]:
         said.append(f"not in the spec: {', '.join(a['other_attributes'])}")
-    title.append(f"\n  attributes: {', '.join(said)}")
+    grid = Table.grid(padding=(0, 1), pad_edge=False)
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    grid.add_row("  attributes", ", ".join(said))
     inputs = []
     for slot, value in a["inputs"].items():
         where = value["source"]
@@ -529,9 +530,10 @@ def _node_attributes(a: dict, title: Text) -> None:
         if value["shape"] is not None:
             where += f" {list(value['shape'])}"
         inputs.append(f"{slot} {where}")
-    title.append(f"\n  inputs: {'; '.join(inputs)}")
+    grid.add_row("  inputs", "; ".join(inputs))
     for line in a["not_modelled"]:
-        title.append(f"\n  {line}; convert and run refuse this node", style="bold yellow")
+        grid.add_row("  not modelled", Text(f"{line}; convert and run refuse this node", style="bold yellow"))
+    return grid
 
 
 def convert_view(source: str, target: str, arrays: dict, path: str) -> Table:

@@ -970,7 +970,7 @@ def convert(
 
 @commands.command(cls=_Command)
 def inspect(
-    path: Annotated[str, typer.Argument(help="A .keras, .weights.h5, .h5, .pt/.pth, .safetensors or .npz file.", metavar="FILE", show_default=False)],
+    path: Annotated[str, typer.Argument(help="A .keras, .weights.h5, .h5, .pt/.pth, .safetensors, .npz or .onnx file.", metavar="FILE", show_default=False)],
     layer: Annotated[Optional[str], typer.Option("--layer", help="Only this recurrent layer (a name, or part of one).", show_default="every layer", rich_help_panel=LAYER)] = None,
     json: Json = False,
 ) -> None:
@@ -980,6 +980,8 @@ def inspect(
     shows as "all 1").
 
     PyTorch files are read with torch.load(weights_only=True) only: nothing is unpickled.
+    An ONNX node also shows its attributes, and one line for each that lstmcalc cannot
+    compute (clip, other activations, input_forget).
 
     Examples:
 

@@ -136,6 +136,14 @@ def test_input_forget_is_shown_and_refused(tmp_path):
     refused(tmp_path, path, line)
 
 
+def test_diff_refuses_a_node_it_cannot_run(tmp_path):
+    path = tmp_path / "clip.onnx"
+    build(path, clip=0.5)
+    r = invoke("diff", path, path)
+    assert (r.exit_code, r.stdout) == (1, "") and r.stderr.count("\n") == 1
+    assert "clip=0.5: lstmcalc's forward pass does not model the cell clip" in r.stderr
+
+
 def test_several_unmodelled_attributes_are_one_line_each(tmp_path):
     path = tmp_path / "all.onnx"
     build(path, clip=2.0, input_forget=1, activations=["Sigmoid", "Tanh", "Relu"])

@@ -861,8 +861,8 @@ def run(
             from .readers import read_layer
 
             read_layer(weights)  # refuses a node lstmcalc does not model, naming the attribute
-            raise FileError(f"{weights}: run --weights reads an .npz of tensors; write this model's with "
-                            f"lstmcalc convert {weights} --to onnx -o weights.npz")
+            raise FileError(f"{weights}: run --weights reads an .npz of tensors; write one with "
+                            f"lstmcalc convert {weights} --to torch -o weights.npz, then run --framework torch")
         w = load_npz(weights)
         given = {k: v for k, v in (("units", h), ("input_size", x_size), ("proj_size", proj_size)) if v is not None}
         if no_bias:

@@ -245,3 +245,35 @@ def test_default_node_attributes_and_other_readers(tmp_path):
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["layers"][0]["attributes"] is None
     assert "attributes" not in invoke("inspect", npz).stdout
+
+
+def test_computed_initial_state_names_its_producer(tmp_path):
+    # torch.onnx.export writes zero initial states as an Expand of a constant
+    path = tmp_path / "computed.onnx"
+    build(path, "GRU", initial_h="graph input")
+    model = onnx.load(path)
+    g = model.graph
+    g.input.pop()  # my_initial_h is now computed: Expand(zeros, shape)
+    g.initializer.extend([numpy_helper.from_array(np.zeros((1, 1, 2), "float32"), "zeros"),
+                          numpy_helper.from_array(np.array([1, 2, 2], "int64"), "shape")])
+    g.node.insert(0, helper.make_node("Expand", ["zeros", "shape"], ["my_initial_h"], name="h0"))
+    path.write_bytes(model.SerializeToString())
+    a = attributes(path)
+    assert a["inputs"]["initial_h"] == {"name": "my_initial_h", "source": "computed", "shape": None,
+                                        "producer": "Expand 'h0'"}
+    assert "initial_h computed 'my_initial_h' (by Expand 'h0')" in flat(invoke("inspect", path).stdout)
+
+
+def test_run_weights_with_a_modelled_onnx_model_says_to_convert_it(tmp_path):
+    path = tmp_path / "plain.onnx"
+    build(path)
+    r = invoke("run", "--weights", path, "-f", "onnx")
+    assert (r.exit_code, r.stdout) == (1, "") and r.stderr.count("\n") == 1
+    assert r.stderr == (f"lstmcalc: error: {path}: run --weights reads an .npz of tensors; write one with "
+                        f"lstmcalc convert {path} --to torch -o weights.npz, then run --framework torch\n")
+    # and what it says works: the converted weights run as PyTorch's
+    out = tmp_path / "weights.npz"
+    assert invoke("convert", path, "--to", "torch", "-o", out).exit_code == 0
+    r = invoke("run", "--framework", "torch", "--weights", out, "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["config"]["units"] == 2

@@ -19,7 +19,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from . import __version__
-from .errors import LstmcalcError
+from .errors import FileError, LstmcalcError
 from .frameworks import FRAMEWORKS
 from .spec import SpecError
 
@@ -857,6 +857,12 @@ def run(
     if weights is not None:
         from .weights import infer_spec, load_npz
 
+        if weights.lower().endswith(".onnx"):
+            from .readers import read_layer
+
+            read_layer(weights)  # refuses a node lstmcalc does not model, naming the attribute
+            raise FileError(f"{weights}: run --weights reads an .npz of tensors; write one with "
+                            f"lstmcalc convert {weights} --to torch -o weights.npz, then run --framework torch")
         w = load_npz(weights)
         given = {k: v for k, v in (("units", h), ("input_size", x_size), ("proj_size", proj_size)) if v is not None}
         if no_bias:
@@ -964,7 +970,7 @@ def convert(
 
 @commands.command(cls=_Command)
 def inspect(
-    path: Annotated[str, typer.Argument(help="A .keras, .weights.h5, .h5, .pt/.pth, .safetensors or .npz file.", metavar="FILE", show_default=False)],
+    path: Annotated[str, typer.Argument(help="A .keras, .weights.h5, .h5, .pt/.pth, .safetensors, .npz or .onnx file.", metavar="FILE", show_default=False)],
     layer: Annotated[Optional[str], typer.Option("--layer", help="Only this recurrent layer (a name, or part of one).", show_default="every layer", rich_help_panel=LAYER)] = None,
     json: Json = False,
 ) -> None:
@@ -974,6 +980,8 @@ def inspect(
     shows as "all 1").
 
     PyTorch files are read with torch.load(weights_only=True) only: nothing is unpickled.
+    An ONNX node also shows its attributes, and one line for each that lstmcalc cannot
+    compute (clip, other activations, input_forget).
 
     Examples:
 

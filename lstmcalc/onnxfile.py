@@ -54,6 +54,10 @@ ATTRIBUTE_TYPES = {
     "activations": "STRINGS", "activation_alpha": "FLOATS", "activation_beta": "FLOATS",
     "linear_before_reset": "INT", "input_forget": "INT",
 }
+# The spec's default activations per direction (f, g, h for LSTM; f, g for GRU; f for RNN), and
+# the RNN nonlinearities lstmcalc runs (spec name -> lstmcalc's activation option).
+DEFAULT_ACTIVATIONS = {"LSTM": ("Sigmoid", "Tanh", "Tanh"), "GRU": ("Sigmoid", "Tanh"), "RNN": ("Tanh",)}
+ACTIVATION_OF = {("Tanh",): "tanh", ("Relu",): "relu"}
 _IDENTITY_HOPS = 64  # bound on Identity chains followed (a cycle cannot loop forever)
 
 
@@ -674,19 +678,14 @@ def write_onnx_model(
     write_atomic(file, lambda f: f.write(data), "--output")  # the one atomic writer (lstmcalc.atomic)
 
 
-# --- bridges to the rest of lstmcalc -------------------------------------------------------------
-
-ACTIVATION_OF = {("Tanh",): "tanh", ("Relu",): "relu"}  # RNN node activations -> our activation
-DEFAULT_ACTIVATIONS = {"LSTM": ("Sigmoid", "Tanh", "Tanh"), "GRU": ("Sigmoid", "Tanh"), "RNN": ("Tanh",)}
-
-
-def onnx_layers(path) -> list[tuple[str, str, dict, dict]]:
+def onnx_layers(path, *, refuse_unmodelled: bool = True) -> list[tuple[str, str, dict, dict]]:
     """(name, location, weights, options) for every RNN node of the model at ``path``, one
     layer each: ``weights`` {"W", "R"[, "B"][, "P"]} as NumPy arrays, ``options`` {"cell",
-    "reset_after", "activation", "layout"}. Raises :class:`OnnxFileError` (one line) for a
-    model with no RNN node (saying what it has instead: Loop/Scan, or an unrolled graph), a
-    weight that is not constant in the file, and what lstmcalc does not model (clip,
-    activations other than the defaults and RNN Relu, input_forget, sequence_lens)."""
+    "reset_after", "activation", "layout", "attributes"} (``attributes``: :func:`node_attributes`).
+    Raises :class:`OnnxFileError` (one line) for a model with no RNN node (saying what it has
+    instead: Loop/Scan, or an unrolled graph) and a weight that is not constant in the file;
+    with ``refuse_unmodelled`` also for what lstmcalc does not compute (clip, activations other
+    than the defaults and RNN Relu, input_forget), naming the attribute."""
     model = read_onnx_model(path)
     file = model.file
     if not model.rnn_nodes:
@@ -694,24 +693,10 @@ def onnx_layers(path) -> list[tuple[str, str, dict, dict]]:
     out = []
     for node in model.rnn_nodes:
         label = f"{node.op_type} node {node.name!r}" if node.name else f"{node.op_type} node #{node.index}"
-        unsupported = []
-        if node.clip is not None:
-            unsupported.append(f"clip={node.clip:g}")
+        unmodelled = not_modelled(node)
+        if unmodelled and refuse_unmodelled:
+            raise OnnxFileError(f"{file}: {label}: {'; '.join(unmodelled)}")
         acts = node.activations
-        if acts is not None:
-            per = len(DEFAULT_ACTIVATIONS[node.op_type])
-            first = tuple(acts[:per])
-            if any(tuple(acts[k:k + per]) != first for k in range(0, len(acts), per)) or (
-                first != DEFAULT_ACTIVATIONS[node.op_type] and not (node.op_type == "RNN" and first in ACTIVATION_OF)
-            ):
-                unsupported.append(f"activations={list(acts)}")
-        if node.input_forget:
-            unsupported.append("input_forget=1")
-        if node.inputs["sequence_lens"].source != "absent":
-            unsupported.append("sequence_lens")
-        if unsupported:
-            raise OnnxFileError(f"{file}: {label}: has {', '.join(unsupported)}, which lstmcalc does not model "
-                                "(it reads the default LSTM/GRU/RNN and RNN Relu)")
         weights = {}
         for slot in ("W", "R", "B", "P"):
             if slot not in node.inputs or node.inputs[slot].source == "absent":
@@ -737,15 +722,94 @@ def onnx_layers(path) -> list[tuple[str, str, dict, dict]]:
                     "onnxruntime refuses to run)")
         activation = "tanh"
         if node.op_type == "RNN" and acts is not None:
-            activation = ACTIVATION_OF[tuple(acts[:1])]
+            activation = ACTIVATION_OF.get(_activation_key(acts[:1]), "tanh")  # not modelled: listed in attributes
         options = {
             "cell": node.op_type.lower(),
             "reset_after": bool(node.linear_before_reset) if node.op_type == "GRU" else None,
             "activation": activation,
             "layout": node.layout,
+            "attributes": node_attributes(node),
         }
         out.append((node.name or f"#{node.index}", f"node {node.index}", weights, options))
     return out
+
+
+def _activation_key(names) -> tuple[str, ...]:
+    """Activation names as the node spells them: the spec's spelling is exact (onnxruntime
+    1.32 refuses an RNN with activations=["relu"]: "Invalid activation attribute - relu")."""
+    return tuple(str(n) for n in names)
+
+
+def not_modelled(node: OnnxRnnNode) -> list[str]:
+    """One plain line per attribute of ``node`` that lstmcalc's forward pass does not compute
+    (the cell ``clip``, activations other than the defaults and RNN Relu, ``input_forget``=1),
+    each starting with the attribute as the node sets it; empty when lstmcalc models the node."""
+    lines = []
+    if node.clip is not None:
+        lines.append(f"clip={_float32(node.clip):g}: lstmcalc's forward pass does not model the cell clip")
+    acts = node.activations
+    if acts is not None:
+        default = DEFAULT_ACTIVATIONS[node.op_type]
+        per = len(default)
+        first = _activation_key(acts[:per])
+        same = len(acts) % per == 0 and all(_activation_key(acts[k:k + per]) == first for k in range(0, len(acts), per))
+        if not same or (first != default and not (node.op_type == "RNN" and first in ACTIVATION_OF)):
+            said = f"activations=[{', '.join(acts)}]"
+            for name in ("activation_alpha", "activation_beta"):
+                if getattr(node, name) is not None:
+                    said += f" {name}=[{', '.join(f'{_float32(v):g}' for v in getattr(node, name))}]"
+            runs = ", ".join(default) + (" or Relu" if node.op_type == "RNN" else "")
+            lines.append(f"{said}: lstmcalc's forward pass runs only {runs}"
+                         + ("" if same else ", the same in both directions"))
+    if node.input_forget:
+        lines.append("input_forget=1: lstmcalc's forward pass does not couple the forget gate to the input gate")
+    return lines
+
+
+def _float32(value: float) -> float:
+    """A FLOAT attribute (stored as float32) as the shortest decimal that is that float32:
+    0.3, not 0.30000001192092896."""
+    import numpy as np
+
+    return float(str(np.float32(value)))
+
+
+def node_attributes(node: OnnxRnnNode) -> dict:
+    """JSON-ready attributes of one node, as the file sets them or the spec's default::
+
+        {"op_type", "hidden_size" (null when the node omits it), "direction", "layout",
+         "linear_before_reset" (GRU, else null), "input_forget" (LSTM, else null), "clip"
+         (null: none), "activations", "activation_alpha", "activation_beta" (null: the
+         defaults), "other_attributes": [names the spec does not define],
+         "inputs": {"sequence_lens", "initial_h"[, "initial_c", "P"]: {"name", "source",
+                    "shape"}}, "not_modelled": [lines of :func:`not_modelled`]}
+
+    where ``source`` is "absent", "initializer", "constant" (a Constant node), "graph input"
+    or "computed" (by another node).
+    """
+    slots = ("sequence_lens", "initial_h") + (("initial_c", "P") if node.op_type == "LSTM" else ())
+    inputs = {}
+    for slot in slots:
+        value = node.inputs[slot]
+        shape = None if value.shape is None else [d if isinstance(d, int) else str(d) for d in value.shape]
+        inputs[slot] = {"name": value.name or None, "source": value.source, "shape": shape}
+        if value.producer:
+            inputs[slot]["producer"] = value.producer
+    return {
+        "op_type": node.op_type,
+        "hidden_size": node.hidden_size,
+        "direction": node.direction,
+        "layout": node.layout,
+        "linear_before_reset": node.linear_before_reset if node.op_type == "GRU" else None,
+        "input_forget": node.input_forget if node.op_type == "LSTM" else None,
+        "clip": None if node.clip is None else _float32(node.clip),
+        "activations": None if node.activations is None else list(node.activations),
+        "activation_alpha": None if node.activation_alpha is None else [_float32(v) for v in node.activation_alpha],
+        "activation_beta": None if node.activation_beta is None else [_float32(v) for v in node.activation_beta],
+        "other_attributes": list(node.other_attributes),
+        "inputs": inputs,
+        "not_modelled": not_modelled(node),
+    }
 
 
 def _no_rnn_reason(model: OnnxModel) -> str:

@@ -157,8 +157,12 @@ class FoundLayer:
     # holds a placeholder for them (converting.unknown_options), never reported as fact
     unknown: dict = field(default_factory=dict, compare=False)
     # what the config says where the spec holds a stand-in: Keras merge_mode=None (the two
-    # directions returned apart) is counted as concat, and reported as None
+    # directions returned apart) is counted as concat, and reported as None; an ONNX RNN node
+    # whose activations lstmcalc does not run: activation None (its attributes say which)
     reported: dict = field(default_factory=dict, compare=False)
+    # the node's attributes where the file format has them (ONNX: onnxfile.node_attributes,
+    # with "not_modelled" listing what lstmcalc's forward pass does not compute); None elsewhere
+    attributes: dict | None = field(default=None, compare=False)
 
     @property
     def total(self) -> int:
@@ -172,7 +176,8 @@ class FoundLayer:
              "activation" (SimpleRNN/RNN, else null), "unknown": {option: [allowed values]},
              "total", "file", "location",
              "gates": [{"layer", "direction", "gate", "name", "input_weights", "recurrent_weights",
-                        "bias", "bias_input", "bias_recurrent", "projection"}, ...]}
+                        "bias", "bias_input", "bias_recurrent", "projection"}, ...],
+             "attributes": ONNX node attributes (onnxfile.node_attributes), else null}
 
         where each statistics entry is ``{"count", "mean", "std", "min", "max", "max_abs"}``
         or null, and ``total`` is :func:`lstmcalc.counting.total_count` of the spec. An option
@@ -193,12 +198,13 @@ class FoundLayer:
             "reset_after": known("reset_after", s.reset_after) if s.cell == "gru" else None,
             "merge_mode": self.reported.get("merge_mode", known("merge_mode", s.merge_mode))
             if s.bidirectional and "merge_mode" in frameworks.of(s).OPTIONS else None,
-            "activation": known("activation", s.activation) if s.cell == "rnn" else None,
+            "activation": self.reported.get("activation", known("activation", s.activation)) if s.cell == "rnn" else None,
             "unknown": {k: list(v) for k, v in self.unknown.items()},
             "total": self.total,
             "file": self.file,
             "location": self.location,
             "gates": [g.to_dict() for g in self.gates],
+            "attributes": self.attributes,
         }
 
 
@@ -258,7 +264,7 @@ def _read_onnx(file: str) -> list[FoundLayer]:
     from .onnxfile import OnnxFileError, onnx_layers
 
     try:
-        nodes = onnx_layers(file)
+        nodes = onnx_layers(file, refuse_unmodelled=False)  # inspect shows them; read_layer refuses
     except OnnxFileError as e:
         raise FileError(str(e)) from None
     out = []
@@ -268,7 +274,12 @@ def _read_onnx(file: str) -> list[FoundLayer]:
             spec = replace(spec, layout=options["layout"], activation=options["activation"])
         except (FileError, SpecError) as e:
             raise FileError(f"{file}: {name}: {e}") from None
-        out.append(_found(name, spec, weights, file, location))
+        # the node's attributes say what its tensors cannot (an RNN's activation): nothing unknown
+        found = replace(_found(name, spec, weights, file, location, unknown={}), attributes=options["attributes"])
+        if options["attributes"]["not_modelled"] and options["attributes"]["activations"] is not None \
+                and spec.cell == "rnn":
+            found = replace(found, reported={"activation": None})  # not tanh or relu: never the placeholder
+        out.append(found)
     return out
 
 
@@ -323,7 +334,10 @@ def read_layers(path, layer: str | None = None) -> list[FoundLayer]:
 def read_layer(path, layer: str | None = None) -> FoundLayer:
     """The one recurrent layer in ``path``, or the one ``layer`` names.
 
-    A file with several recurrent layers and no ``layer`` is an error listing them.
+    A file with several recurrent layers and no ``layer`` is an error listing them, and so is
+    a layer whose attributes lstmcalc's forward pass does not compute (an ONNX node's clip,
+    activations or input_forget: ``attributes["not_modelled"]``): its weights alone would
+    not reproduce the node, so converting or comparing it is refused, naming the attribute.
     """
     found = read_layers(path, layer)
     if len(found) > 1:
@@ -331,6 +345,10 @@ def read_layer(path, layer: str | None = None) -> FoundLayer:
             f"{path}: holds {len(found)} recurrent layers ({', '.join(_label(f) for f in found)}); "
             "choose one with --layer NAME"
         )
+    unmodelled = (found[0].attributes or {}).get("not_modelled")
+    if unmodelled:
+        raise FileError(f"{path}: {_label(found[0])}: {'; '.join(unmodelled)}, so it cannot convert or run "
+                        "this node (inspect shows it)")
     return found[0]
 
 

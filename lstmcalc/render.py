@@ -492,8 +492,48 @@ def inspect_view(found) -> Group:
                 label.append(g.name)
                 cells += [label, _stat(g.input_weights), _stat(g.recurrent_weights), _bias_stat(g.bias)]
             table.add_row(*cells)
-        parts += [title, table]
+        parts += [title] + ([_node_attributes(f.attributes)] if f.attributes is not None else []) + [table]
     return Group(*parts)
+
+
+def _node_attributes(a: dict) -> Table:
+    """An ONNX node's attributes, where its optional inputs come from, and one line per
+    attribute lstmcalc's forward pass does not compute."""
+    from .onnxfile import DEFAULT_ACTIVATIONS
+
+    said = [f"hidden_size={a['hidden_size'] if a['hidden_size'] is not None else 'unset'}",
+            f"direction={a['direction']}", f"layout={a['layout']}"]
+    for name in ("linear_before_reset", "input_forget"):
+        if a[name] is not None:
+            said.append(f"{name}={a[name]}")
+    said.append(f"clip={a['clip']:g}" if a["clip"] is not None else "clip=none")
+    if a["activations"] is None:
+        said.append(f"activations=default ({', '.join(DEFAULT_ACTIVATIONS[a['op_type']])})")
+    else:
+        said.append(f"activations=[{', '.join(a['activations'])}]")
+    for name in ("activation_alpha", "activation_beta"):
+        if a[name] is not None:
+            said.append(f"{name}=[{', '.join(f'{v:g}' for v in a[name])}]")
+    if a["other_attributes"]:
+        said.append(f"not in the spec: {', '.join(a['other_attributes'])}")
+    grid = Table.grid(padding=(0, 1), pad_edge=False)
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    grid.add_row("  attributes", ", ".join(said))
+    inputs = []
+    for slot, value in a["inputs"].items():
+        where = value["source"]
+        if value["name"]:
+            where += f" {value['name']!r}"
+        if value.get("producer"):
+            where += f" (by {value['producer']})"
+        if value["shape"] is not None:
+            where += f" {list(value['shape'])}"
+        inputs.append(f"{slot} {where}")
+    grid.add_row("  inputs", "; ".join(inputs))
+    for line in a["not_modelled"]:
+        grid.add_row("  not modelled", Text(f"{line}; convert and run refuse this node", style="bold yellow"))
+    return grid
 
 
 def convert_view(source: str, target: str, arrays: dict, path: str) -> Table:

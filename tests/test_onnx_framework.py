@@ -157,7 +157,8 @@ def test_cli_inspect_model_without_rnn_node(tmp_path):
     assert onnx is not None
 
 
-def test_cli_inspect_refuses_what_it_does_not_model(tmp_path):
+def test_cli_inspect_shows_what_it_does_not_model_and_convert_refuses_it(tmp_path):
+    # more in tests/test_onnx_inspect_attributes.py
     from lstmcalc.onnxfile import write_onnx_model
 
     rng = np.random.default_rng(2)
@@ -165,7 +166,9 @@ def test_cli_inspect_refuses_what_it_does_not_model(tmp_path):
     write_onnx_model(path, [{"W": rng.normal(size=(1, 4, 2)), "R": rng.normal(size=(1, 4, 1))}], cell="lstm",
                      hidden_size=1, input_size=2, clip=1.5)
     r = invoke("inspect", path)
-    assert r.exit_code == 1 and "has clip=1.5, which lstmcalc does not model" in r.stderr
+    assert r.exit_code == 0 and "clip=1.5: lstmcalc's forward pass does not model the cell clip" in r.stdout
+    r = invoke("convert", path, "--to", "torch", "-o", tmp_path / "t.npz")
+    assert r.exit_code == 1 and "clip=1.5: lstmcalc's forward pass does not model the cell clip" in r.stderr
 
 
 def test_diagram_draws_direction_0_with_gate_rows():

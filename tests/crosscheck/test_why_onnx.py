@@ -238,3 +238,11 @@ def test_a_shape_inference_error_at_session_creation_says_what_was_recognised():
     assert "[ShapeInferenceError] First input tensor must have rank 3" in text
     with pytest.raises(UnrecognisedError, match=r"^an onnxruntime error of GRU node 'enc', but not a shape mismatch"):
         diagnose(text)
+
+
+def test_the_readme_example_is_onnxruntimes_own_text():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    real = ort_error("lstm", 8, {"W": (1, 32, 5), "R": (1, 16, 4)})
+    assert f'$ lstmcalc why "{real}"\n' in readme

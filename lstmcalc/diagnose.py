@@ -662,6 +662,12 @@ ORT_SHAPE = re.compile(
     r"shape \{(?P<want>[^}]*)\}\. Actual:\{(?P<got>[^}]*)\}"
 )
 ORT_OTHER = re.compile(r"Node \((?P<name>[^)]*)\) Op \((?P<op>LSTM|GRU|RNN)\)")
+# A kernel refusing the node's attributes while the session is created: no node name, no shapes
+ORT_KERNEL = re.compile(
+    r"onnxruntime::(?P<kernel>LSTMBase|DeepCpuLstmOp|DeepCpuGruOp|RNN<T>)::\w+(?:<T>)?\(const onnxruntime::"
+    r"OpKernelInfo&\)(?: \[with T = \w+\])? (?P<msg>.*? was false)"
+)
+ORT_KERNELS = {"LSTMBase": "LSTM", "DeepCpuLstmOp": "LSTM", "DeepCpuGruOp": "GRU", "RNN<T>": "RNN"}
 ONNX_CELLS = {"LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}
 # The layout onnxruntime checks each input against (lstmcalc/frameworks/onnx.py): D directions,
 # G gate blocks, H hidden_size, X input features; B prints its length as "2G*H".
@@ -686,13 +692,13 @@ def _flat(dims) -> tuple[int, ...]:
     return tuple(d[0] * d[1] if isinstance(d, tuple) else d for d in dims)
 
 
-def _onnx_fields(cell: str, tensor: str, dims: tuple, expected: bool) -> dict:
-    """Fields one printed shape proves. ``expected``: the shape onnxruntime computed from the
-    node's hidden_size, direction and X's last dimension; else the tensor's own shape."""
+def _onnx_fields(cell: str, tensor: str, dims: tuple) -> dict:
+    """Fields one printed shape proves: the expected shape (onnxruntime computed it from the
+    node's hidden_size, direction and X's last dimension) or the tensor's own."""
     f = dict.fromkeys(FIELDS)
     f.update(cell=cell, layers=1, proj_size=0)  # one ONNX node is one layer, without projection
     g = GATES_OF[cell]
-    if not dims or any(isinstance(d, tuple) for d in dims[:1]):
+    if not dims or isinstance(dims[0], tuple):
         return f
     d0 = dims[0]
     f["bidirectional"] = {1: False, 2: True}.get(d0)
@@ -703,7 +709,7 @@ def _onnx_fields(cell: str, tensor: str, dims: tuple, expected: bool) -> dict:
         elif len(dims) == 2 and dims[1] % (2 * g) == 0:
             f["units"] = dims[1] // (2 * g)
     elif len(dims) != 3 and tensor in ("W", "R", "initial_h", "initial_c"):
-        f["bidirectional"] = None if not expected else f["bidirectional"]
+        f["bidirectional"] = None  # a tensor of the wrong rank: its first dimension is not D
     elif tensor == "W":
         f["input_size"] = dims[2]
         f["units"] = dims[1] // g if dims[1] % g == 0 else None
@@ -730,11 +736,17 @@ def _parse_onnx(text: str) -> Diagnosis:
                 f"an onnxruntime error of {node['op']} node '{node['name']}', but not a shape mismatch of its "
                 f"W, R, B, P, initial_h or initial_c{why}; it names no tensor shape, so nothing about the layer "
                 "can be read from it")
+        kernel = ORT_KERNEL.search(text)
+        if kernel:
+            raise UnrecognisedError(
+                f"an onnxruntime error of an {ORT_KERNELS[kernel['kernel']]} kernel refusing the node's attributes "
+                f"while the session was created ({kernel['msg'][:120]!r}); it names neither the node nor a tensor "
+                "shape, so nothing about the layer can be read from it")
         raise UnrecognisedError("no onnxruntime LSTM/GRU/RNN shape message")
     cell, name, tensor = ONNX_CELLS[m["op"]], m["name"], m["input"]
     want, got = _ort_dims(m["want"]), _ort_dims(m["got"])
-    node = _onnx_fields(cell, tensor, want, expected=True)
-    held = _onnx_fields(cell, tensor, got, expected=False)
+    node = _onnx_fields(cell, tensor, want)
+    held = _onnx_fields(cell, tensor, got)
     g = GATES_OF[cell]
     notes = [f"onnxruntime checks the node's inputs in order and stops at the first that does not fit: "
              f"{tensor} {ONNX_LAYOUT.get(tensor, '')} must be {_flat(want)} for the node, it is {_flat(got)}; "
@@ -783,7 +795,7 @@ def diagnose(text: str) -> Diagnosis:
             return parse(text)
         except UnrecognisedError as e:
             errors.append(str(e))
-            if parse is _parse_onnx and str(e).startswith("an onnxruntime error"):
+            if parse is _parse_onnx and str(e).startswith("an onnxruntime error of"):
                 raise  # recognised, and too little in it: say what was recognised
     first = text.strip().splitlines()[0][:80]
     raise UnrecognisedError(

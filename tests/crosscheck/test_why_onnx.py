@@ -246,3 +246,34 @@ def test_the_readme_example_is_onnxruntimes_own_text():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     real = ort_error("lstm", 8, {"W": (1, 32, 5), "R": (1, 16, 4)})
     assert f'$ lstmcalc why "{real}"\n' in readme
+
+
+def kernel_error(op, attrs) -> str:
+    """onnxruntime's text when the kernel refuses the node's attributes at session creation."""
+    g = G[{"LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}[op]]
+    w = numpy_helper.from_array(np.zeros((1, g * 8, 5), np.float32), "W")
+    r = numpy_helper.from_array(np.zeros((1, g * 8, 8), np.float32), "R")
+    node = helper.make_node(op, ["X", "W", "R"], ["Y"], name="rnn0", **attrs)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, None)],
+                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)], initializer=[w, r])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    model.ir_version = 8
+    with pytest.raises(Exception) as info:
+        ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return str(info.value)
+
+
+@pytest.mark.parametrize("op,attrs,said", [
+    ("LSTM", {}, "hidden_size"),  # no hidden_size attribute
+    ("GRU", {}, "hidden_size"),
+    ("RNN", {}, "hidden_size"),
+    ("RNN", {"hidden_size": 8, "direction": "up"}, "allowed_directions"),
+])
+def test_a_kernel_refusing_the_attributes_says_what_was_recognised(op, attrs, said):
+    text = kernel_error(op, attrs)
+    assert "Exception during initialization" in text
+    with pytest.raises(UnrecognisedError) as why:
+        diagnose(text)
+    message = str(why.value)
+    assert message.startswith(f"an onnxruntime error of an {op} kernel refusing the node's attributes")
+    assert said in message and "nothing about the layer can be read from it" in message and "\n" not in message

@@ -1011,8 +1011,10 @@ def why(
     """Read a checkpoint-loading error and say how the two layers differ.
 
     PyTorch load_state_dict (size mismatch, missing and unexpected keys),
-    Keras 3 load_weights and set_weights, Keras 2 load_weights. A field the
-    text does not prove is shown as unknown, never guessed.
+    Keras 3 load_weights and set_weights, Keras 2 load_weights, and
+    onnxruntime's input shape errors of LSTM/GRU/RNN nodes (the node's
+    attributes against its tensors). A field the text does not prove is
+    shown as unknown, never guessed.
 
     Examples:
 

@@ -650,8 +650,8 @@ def why_view(d) -> Group:
         table = Table(title=f"layer {ck.name or '(unnamed)'}" if ck.name else None, box=box.SIMPLE_HEAD,
                       title_justify="left", padding=(0, 1), pad_edge=False)
         table.add_column("", no_wrap=True)
-        table.add_column("checkpoint", no_wrap=True)
-        table.add_column("your model", no_wrap=True)
+        table.add_column(d.labels[0], no_wrap=True)
+        table.add_column(d.labels[1], no_wrap=True)
         differs = {x.field for x in d.differences if x.layer == ck.name}
         for key, label in WHY_FIELDS:
             a, b = getattr(ck, key), getattr(mo, key)
@@ -665,7 +665,7 @@ def why_view(d) -> Group:
         parts.append(Text("The text proves no difference in the fields above."))
     for note in d.notes:
         parts.append(Text(f"  note: {note}"))
-    for side, layers in (("checkpoint", d.checkpoint), ("your model", d.model)):
+    for side, layers in ((d.labels[0], d.checkpoint), (d.labels[1], d.model)):
         for x in layers:
             line = x.breakdown_command()
             if line:  # the CLI prints this view with soft_wrap: commands stay whole, to copy them

@@ -9,26 +9,16 @@ from __future__ import annotations
 
 import os
 import zipfile
-from pathlib import Path
 
 import numpy as np
 
 from . import frameworks
 from .errors import FileError
+from .limits import check_npz, regular_file
 from .spec import LayerSpec, SpecError
 
 NPY_HEADER_MAX = 4096  # bytes of .npy header we allow beyond the data itself
 MAX_ROWS = 2**20  # a lengths file's rows when the batch is not known yet
-
-
-def _existing(path) -> str:
-    file = os.fspath(path)
-    p = Path(file)
-    if not p.exists():
-        raise FileError(f"{file}: no such file")
-    if p.is_dir():
-        raise FileError(f"{file}: is a directory, not a file")
-    return file
 
 
 def _first_line(e: BaseException) -> str:
@@ -50,7 +40,8 @@ def load_initial_state(path, spec: LayerSpec, dtype) -> dict[str, np.ndarray]:
     shapes = fw.initial_state_shapes(spec)
     names = ", ".join(o.name for o in shapes)
     limit = max(int(np.prod(o.shape)) for o in shapes) * 8 + NPY_HEADER_MAX
-    file = _existing(path)
+    file, _ = regular_file(path)  # a directory, FIFO or device: one line, never a blocking read
+    check_npz(file)  # every member's declared size against the file and the memory budget
     skip = {"output", "output.npy"}  # a `run --save` file's sequence: not a state, never read
     if not zipfile.is_zipfile(file):
         raise FileError(f"{file}: not an .npz archive (an .npz is a zip of .npy arrays), or a truncated one")
@@ -89,8 +80,7 @@ def parse_lengths(text: str, batch: int | None = None) -> np.ndarray:
     1 ≤ length ≤ T is checked by :func:`lstmcalc.cells.forward`."""
     text = text.strip()
     if text.endswith(".npy") or os.path.sep in text:
-        file = _existing(text)
-        size = os.path.getsize(file)
+        file, size = regular_file(text)
         rows = batch or MAX_ROWS
         cap = rows * 8 + NPY_HEADER_MAX
         if size > cap:

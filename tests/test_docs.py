@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 from lstmcalc import count
 from lstmcalc.cli import app
@@ -72,6 +74,21 @@ def test_readme_examples_are_current(regen_golden):
 
         README.write_text(BLOCK.sub(refresh, text), encoding="utf-8")
         return
+    for command, expected in examples:
+        if needs_onnx(command):
+            continue  # test_readme_onnx_examples_are_current (the onnx package is an optional extra)
+        assert stable(run_readme_command(command)) == stable(expected), command
+
+
+def needs_onnx(command: str) -> bool:
+    """Commands that read an .onnx file need the optional onnx package (lstmcalc[onnx])."""
+    return ".onnx" in command and not command.startswith("lstmcalc why")
+
+
+def test_readme_onnx_examples_are_current():
+    pytest.importorskip("onnx")  # installed by .ci/run; the Quick start's test extra does not have it
+    examples = [(c, e) for c, e in console_examples(README.read_text(encoding="utf-8")) if needs_onnx(c)]
+    assert examples  # the README shows at least one
     for command, expected in examples:
         assert stable(run_readme_command(command)) == stable(expected), command
 

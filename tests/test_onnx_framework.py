@@ -121,6 +121,7 @@ def test_cli_breakdown_json_has_the_peephole_rows():
 
 
 def test_cli_convert_to_onnx_model_and_inspect(tmp_path):
+    pytest.importorskip("onnx")  # .onnx files are read with the optional onnx package
     rng = np.random.default_rng(1)
     spec = make_spec(3, 2, cell="gru", framework="torch", bidirectional=True)
     w = {t.name: rng.normal(size=t.shape).astype("float32") for t in all_tensors(spec)}
@@ -158,6 +159,7 @@ def test_cli_inspect_model_without_rnn_node(tmp_path):
 
 
 def test_cli_inspect_shows_what_it_does_not_model_and_convert_refuses_it(tmp_path):
+    pytest.importorskip("onnx")  # .onnx files are read with the optional onnx package
     # more in tests/test_onnx_inspect_attributes.py
     from lstmcalc.onnxfile import write_onnx_model
 

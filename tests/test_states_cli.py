@@ -166,7 +166,7 @@ def test_run_refuses_bad_state_files_and_lengths(files):
     assert r.exit_code == 1 and "h0.npy holds 192,128 bytes; the largest state this layer takes is 192 bytes" in r.stderr
     refused(invoke(*base, "--initial-state", tmp / "nope.npz"), 1, f"{tmp / 'nope.npz'}: no such file")
     refused(invoke(*base, "--initial-state", tmp / "x.npy"), 1,
-            f"{tmp / 'x.npy'}: not an .npz archive (an .npz is a zip of .npy arrays), or a truncated one")
+            f"{tmp / 'x.npy'}: holds one array (.npy), not named arrays (.npz)")
     refused(invoke(*base, "--lengths", "6,2,1"), 2,
             "--lengths: has shape (3,); allowed: 4 whole number(s), one per batch row, each 1 <= length <= T = 6")
     refused(invoke(*base, "--lengths", "6,2,1,7"), 2,

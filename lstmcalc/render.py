@@ -572,8 +572,7 @@ def run_view(report) -> Group:
         facts.add_row("numba", f"{report.compile_ms:,.1f} ms more on the first call: compiling or loading the cached "
                       "kernels (time is the second, warm call)")
     out = report.result.output
-    sample = report.to_dict()["output_sample"]
-    where = "output[0]" if out.ndim == 2 else "output[0, -1]"  # the first sample's (last) step
+    where, sample = report.output_sample()  # the first sample's (last) step
     facts.add_row(where, "[" + ", ".join(f"{v:+.5f}" for v in sample) + (", …]" if out.shape[-1] > 6 else "]"))
     return Group(title, Text(""), table, facts)
 

@@ -61,8 +61,17 @@ class RunReport:
             "tensors": [{"role": r, "name": n, "shape": list(s)} for r, n, s in self.tensors],
             "returned": [{"name": n, "shape": list(a.shape)} for n, a in self.result.returned],
             "h_sample": [float(v) for v in h.reshape(-1, h.shape[-1])[0][:6]],
-            "output_sample": [float(v) for v in (out[0] if out.ndim == 2 else out[0, -1])[:6]],
+            "output_sample": self.output_sample()[1],
         }
+
+    def output_sample(self) -> tuple[str, list[float]]:
+        """(where, up to 6 values): the first sample's last step of the output, in the
+        framework's shape: ``output[0]`` (B, ·), ``output[0, -1]`` (B, T, ·), and for ONNX's Y
+        the first index of every axis (``output[0, 0, 0]``: step 0, direction 0, sample 0)."""
+        out = np.asarray(self.result.output)
+        index = {2: (0,), 3: (0, -1)}.get(out.ndim, (0,) * (out.ndim - 1))
+        where = "output[" + ", ".join(map(str, index)) + "]"
+        return where, [float(v) for v in out[index][:6]]
 
     def __repr__(self) -> str:
         from .render import summary_line

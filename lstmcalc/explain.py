@@ -177,13 +177,22 @@ def _history(f: _Facts, w: _Words) -> str:
     s = f.spec
     if s.cell == "lstm":
         b = " + b_i" if s.bias else ""
-        text = (
-            "The LSTM in Keras and PyTorch is the cell of Hochreiter & Schmidhuber (1997) with the "
-            "forget gate that Gers, Schmidhuber & Cummins (2000) added, and no peephole "
-            "connections: the cell drawn in Olah's \"Understanding LSTM Networks\". "
-            f"i = σ(W_i x + U_i h_prev{b}), f = σ(...), g = tanh(...), o = σ(...); "
-            "c = f⊙c_prev + i⊙g; h = o⊙tanh(c)."
-        )
+        if s.peepholes:  # ONNX P: the gates also read the cell state (Gers & Schmidhuber, 2000)
+            text = (
+                "This LSTM is the cell of Hochreiter & Schmidhuber (1997) with the forget gate of Gers, "
+                "Schmidhuber & Cummins (2000) and the peephole connections of Gers & Schmidhuber (2000), "
+                "which Keras 3 and PyTorch do not have: "
+                f"i = σ(W_i x + U_i h_prev + p_i⊙c_prev{b}), f = σ(... + p_f⊙c_prev), g = tanh(...), "
+                "c = f⊙c_prev + i⊙g, o = σ(... + p_o⊙c); h = o⊙tanh(c)."
+            )
+        else:
+            text = (
+                "The LSTM in Keras and PyTorch is the cell of Hochreiter & Schmidhuber (1997) with the "
+                "forget gate that Gers, Schmidhuber & Cummins (2000) added, and no peephole "
+                "connections: the cell drawn in Olah's \"Understanding LSTM Networks\". "
+                f"i = σ(W_i x + U_i h_prev{b}), f = σ(...), g = tanh(...), o = σ(...); "
+                "c = f⊙c_prev + i⊙g; h = o⊙tanh(c)."
+            )
         if s.proj_size:
             text += " With proj_size, h = W_hr (o⊙tanh(c))."
         if s.framework == "keras" and s.bias:

@@ -275,3 +275,15 @@ def test_forward_result_displays_as_html_and_rich():
     assert "<table>" in html and "<td style=\"text-align:left\">(4, 5, 3)</td>" in html and "<td style=\"text-align:left\">c</td>" in html
     text = _render(r, 100)
     assert "(4, 5, 3)" in text and "float64" in text
+
+
+def test_peephole_lstm_is_not_called_peephole_free():
+    """An ONNX LSTM with P has peepholes: the history sentence must say so (it once said "no
+    peephole connections" for every LSTM)."""
+    from lstmcalc.explain import answers
+    from lstmcalc.frameworks import make_spec
+
+    with_p = answers(make_spec(2, 1, framework="onnx", peepholes=True))[0].answer
+    without = answers(make_spec(2, 1, framework="onnx"))[0].answer
+    assert "no peephole" not in with_p and "p_i⊙c_prev" in with_p
+    assert "no peephole" in without

@@ -47,12 +47,16 @@ def outputs(nb) -> list:
         shown = []
         for o in cell.outputs:
             if o.output_type == "stream":
-                shown.append(("stream", o.name, mask(o.text)))
+                if shown and shown[-1][:2] == ("stream", o.name):  # the kernel may flush one print in two chunks
+                    shown[-1] = ("stream", o.name, shown[-1][2] + o.text.replace("\r\n", "\n"))
+                else:
+                    shown.append(("stream", o.name, o.text.replace("\r\n", "\n")))
             elif o.output_type in ("execute_result", "display_data"):
                 shown += [(o.output_type, mime, mask(str(v))) for mime, v in sorted(o.data.items())]
             else:
                 shown.append((o.output_type, o.get("ename", ""), mask(o.get("evalue", ""))))
-        out.append(shown)
+        out.append([(kind, name, mask(text)) if kind == "stream" else (kind, name, text)
+                    for kind, name, text in shown])
     return out
 
 

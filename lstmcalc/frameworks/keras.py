@@ -116,8 +116,9 @@ def outputs(spec: LayerSpec) -> list[Output]:
     return out
 
 
-def constructor(spec: LayerSpec) -> list[str]:
-    """Python lines that build the same layer in Keras 3."""
+def constructor(spec: LayerSpec, titles: dict = CELL_TITLES) -> list[str]:
+    """Python lines that build the same layer in Keras 3 (``titles``: the layer classes, so that
+    Keras 2's CuDNN layers, which take the same arguments, are written by the same lines)."""
     lines = []
     for layer in range(spec.layers):
         last = layer == spec.layers - 1
@@ -132,7 +133,7 @@ def constructor(spec: LayerSpec) -> list[str]:
             args.append("return_sequences=True")
         if last and spec.return_state:
             args.append("return_state=True")
-        line = f"keras.layers.{CELL_TITLES[spec.cell]}({', '.join(args)})"
+        line = f"keras.layers.{titles[spec.cell]}({', '.join(args)})"
         if spec.bidirectional:
             merge = f', merge_mode="{spec.merge_mode}"' if spec.merge_mode != "concat" else ""
             line = f"keras.layers.Bidirectional({line}{merge})"

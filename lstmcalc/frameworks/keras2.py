@@ -83,21 +83,9 @@ def outputs(spec: LayerSpec) -> list[Output]:
 
 
 def constructor(spec: LayerSpec) -> list[str]:
-    """Keras 2 lines (the layers need a GPU and TensorFlow 1.x / Keras 2)."""
-    lines = []
-    for layer in range(spec.layers):
-        last = layer == spec.layers - 1
-        args = [str(spec.units)]
-        if not last or spec.return_sequences:
-            args.append("return_sequences=True")
-        if last and spec.return_state:
-            args.append("return_state=True")
-        line = f"keras.layers.{CELL_TITLES[spec.cell]}({', '.join(args)})"
-        if spec.bidirectional:
-            merge = f', merge_mode="{spec.merge_mode}"' if spec.merge_mode != "concat" else ""
-            line = f"keras.layers.Bidirectional({line}{merge})"
-        lines.append(line)
-    return lines
+    """Keras 2 lines (the layers need a GPU and TensorFlow 1.x / Keras 2): Keras 3's, with the
+    CuDNN classes (a CuDNN spec has no activation, use_bias or reset_after to write)."""
+    return _keras.constructor(spec, CELL_TITLES)
 
 
 def describe_names(names):

@@ -1,7 +1,7 @@
 """lstmcalc: exact parameter counts, tensor shapes, cost and numerics of LSTM, GRU and SimpleRNN
 layers, in the conventions of every framework in :data:`FRAMEWORKS`.
 
-Public API: :func:`count`, :func:`breakdown`, :func:`cost`, :func:`forward`, :func:`convert`,
+Public API: :func:`count`, :func:`breakdown`, :func:`cost`, :func:`forward`, :func:`prepare`, :func:`convert`,
 :func:`read_layers` and :data:`FRAMEWORKS`. ``count``, ``breakdown`` and ``cost`` use the
 standard library only; NumPy is imported when a function that handles weights is first called.
 """
@@ -40,6 +40,15 @@ def forward(x, weights, **options):
     return _forward(x, weights, **options)
 
 
+def prepare(weights, **options):
+    """A layer object with ``weights`` checked and prepared once, called as ``layer(x)``
+    (like ``torch.nn.LSTM``); ``layer(x)`` equals ``forward(x, weights, **options)``. See
+    :func:`lstmcalc.cells.prepare` and :class:`lstmcalc.cells.Layer`."""
+    from .cells import prepare as _prepare
+
+    return _prepare(weights, **options)
+
+
 def convert(weights, *, cell, source, target, **options):
     """The same layer's weights in another framework's names, shapes and gate order
     (source → canonical form → target); see :func:`lstmcalc.converting.convert_weights`.
@@ -65,5 +74,5 @@ def read_layers(path, layer=None):
 
 __all__ = [
     "FRAMEWORKS", "Breakdown", "Cost", "FileError", "LayerSpec", "SpecError", "breakdown", "convert", "cost",
-    "count", "forward", "read_layers", "__version__",
+    "count", "forward", "prepare", "read_layers", "__version__",
 ]

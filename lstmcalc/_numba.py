@@ -444,9 +444,9 @@ def rnn_step(acc, xp, t, first, relu, hs, fast):  # pragma: no cover (compiled)
     hs[:, :] = acc
 
 
-_SEEN: set = set()
+_SEEN: set = set()  # (kernel name, dtype char) compiled or loaded in this process
+_WARM: set = set()  # path_key()s that have run in this process
 _POOL: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool)
-MIN_PROJECTION_ROWS = 64  # per thread: below this one thread projects (a hand-off costs ~20 µs)
 
 
 def threads() -> int:
@@ -463,17 +463,33 @@ def _key(a):
 
 def _compile(kernel, args) -> float:
     """The ms spent compiling ``kernel`` (or loading it from the cache) for these argument
-    types, 0.0 when this process already had it."""
-    key = (kernel.py_func.__name__,) + tuple(_key(a) for a in args)
+    types, 0.0 when this process already had it. Every call of a kernel passes C-contiguous,
+    writeable arrays (run_direction makes sure), so a kernel has one signature per dtype:
+    once (kernel, dtype) has been seen, the exact types are not looked at again."""
+    quick = (kernel.py_func.__name__, args[0].dtype.char)
+    if quick in _SEEN:
+        return 0.0
     ms = 0.0
-    if key not in _SEEN:
-        sig = tuple(numba.typeof(a) for a in args)
-        if sig not in kernel.overloads:
-            start = _time.perf_counter()
-            kernel.compile(sig)
-            ms = (_time.perf_counter() - start) * 1e3
-        _SEEN.add(key)
+    sig = tuple(numba.typeof(a) for a in args)
+    if sig not in kernel.overloads:
+        start = _time.perf_counter()
+        kernel.compile(sig)
+        ms = (_time.perf_counter() - start) * 1e3
+    _SEEN.add(quick)
     return ms
+
+
+def path_key(spec, dtype, batch: int) -> tuple:
+    """What decides which kernels a layer direction runs: the cell (and GRU reset form), the
+    dtype and the path (stepwise for large steps)."""
+    steps = stepwise(batch, batch * spec.hidden_out * spec.gates * spec.units)
+    return (spec.cell, spec.cell == "gru" and spec.reset_after, np.dtype(dtype).char, steps)
+
+
+def is_warm(spec, dtype) -> bool:
+    """Whether this process has already run (so compiled or loaded) the kernels a call of
+    ``spec`` (its batch) in ``dtype`` needs: "auto" then costs no compile."""
+    return path_key(spec, dtype, spec.batch) in _WARM
 
 
 def chunks(rows: int, n: int | None = None) -> list[tuple[int, int]]:
@@ -510,32 +526,70 @@ def run_chunks(kernel, parts: list[tuple[int, int]], *args) -> float:
     return ms
 
 
-# Above this many multiply-adds in one step's recurrent product (B·H_out·G·H), run_direction
-# takes the stepwise path (BLAS products, fused Numba gate math). Measured crossover (float32
-# LSTM, 2 cores, 25 shapes, min of 15 interleaved runs): the kernel path won up to 2**15
-# (1 × 1 × 32 × 1000: 1.1 ms against 3.8), the two were even at 2**16, and the stepwise path
-# won from 2**17 (128/128/2/300: 3.7 ms against 5.1; 128/256/64/100: 36 against 98).
-STEPWISE_MIN_WORK = 2**16
+# Which path run_direction takes, by the multiply-adds of one step's recurrent product
+# (B·H_out·G·H) and the rows B: the stepwise path (BLAS products, fused Numba gate math) above
+# STEPWISE_MIN_WORK, or above STEPWISE_FEW_ROWS_WORK with fewer than KERNEL_MIN_ROWS rows (the
+# kernels' register blocking needs 8 rows per thread to pay). Measured (float32 LSTM, 2 cores,
+# prepared layers, min of 15 runs, kernel path vs stepwise): 32/64/32/100 2.4 vs 7.7 ms,
+# 64/128/32/100 6.2 vs 10.8, 128/256/8/100 6.8 vs 16.7 (work 2**21: kernels); 128/256/16/100
+# 27.8 vs 16.1 and 128/256/64/100 79 vs 39 (2**22 and up: stepwise); 128/128/2/300 (2**17,
+# 2 rows) 2.6 vs 2.3.
+STEPWISE_MIN_WORK = 2**21
+STEPWISE_FEW_ROWS_WORK = 2**16
+KERNEL_MIN_ROWS = 8
+
+
+def stepwise(batch: int, work: int) -> bool:
+    """Whether one layer direction with ``batch`` rows and ``work`` multiply-adds a step takes
+    the stepwise path."""
+    return work > STEPWISE_MIN_WORK or (work > STEPWISE_FEW_ROWS_WORK and batch < KERNEL_MIN_ROWS)
+# Below this many multiply-adds (and gate-math elements × 8) in a call, one thread runs it: a
+# hand-off to the pool costs ~20 µs (measured: see benchmarks/forward.py, T = 1 and 10 rows).
+SPLIT_MIN_MACS = 2**21
 
 
 def run_direction(spec, p, seq, out, reverse: bool, h_final, c_final, h0=None, c0=None, lens=None) -> float:
     """One layer and direction of ``spec`` on seq (B, T, X_k), batch first, with prepared
-    weights ``p`` (see :func:`lstmcalc.cells.prepare`): the input projections, then the
-    loop over time, each split by rows across threads (batch rows never interact, so each
-    thread runs its rows through all T steps with no synchronisation per step). Writes out
-    (B, T, H_out), h_final, c_final; returns the compile or cache-load ms. h0 (B, H_out),
-    c0 (B, H): the initial states (None: zeros); lens (B,) int64: each row's length (None:
-    all T), rows hold their states at steps t ≥ length."""
+    weights ``p`` (see :func:`lstmcalc.cells.prepare_weights`): the input projections, then
+    the loop over time, each split by rows across threads when the work is large enough
+    (batch rows never interact, so each thread runs its rows through all T steps with no
+    synchronisation per step). Writes out (B, T, H_out), h_final, c_final; returns the
+    compile or cache-load ms. h0 (B, H_out), c0 (B, H): the initial states (None: zeros);
+    lens (B,) int64: each row's length (None: all T), rows hold their states at steps
+    t ≥ length. Every array reaches a kernel C-contiguous and writeable (one signature per
+    kernel and dtype: see :func:`_compile`)."""
+    batch = seq.shape[0]
+    target = out
+    if not out.flags.c_contiguous:  # a direction's half of a bidirectional output
+        out = np.empty(out.shape, dtype=out.dtype)  # (B, T, H_out)
+    h0, c0 = (None if a is None else np.require(a, requirements="CWA") for a in (h0, c0))
+    if stepwise(batch, batch * p.wh.shape[0] * p.wx.shape[1]):
+        ms = run_direction_stepwise(spec, p, seq, out, reverse, h_final, c_final, h0, c0, lens)
+    else:
+        ms = _run_kernels(spec, p, seq, out, reverse, h_final, c_final, h0, c0, lens)
+    if out is not target:
+        target[...] = out
+    _WARM.add(path_key(spec, seq.dtype, batch))
+    return ms
+
+
+def _parts(rows: int, macs: int) -> list[tuple[int, int]]:
+    """Rows split across threads when ``macs`` multiply-adds make the hand-off pay (each
+    costs ~20 µs), else one part on the calling thread."""
+    return chunks(rows) if macs >= SPLIT_MIN_MACS else [(0, rows)]
+
+
+def _run_kernels(spec, p, seq, out, reverse, h_final, c_final, h0, c0, lens) -> float:
+    """:func:`run_direction`'s path for small steps: the projection and the whole loop over
+    time in Numba kernels."""
     batch, t_len, x_k = seq.shape
     gh = p.wx.shape[1]
-    if batch * p.wh.shape[0] * gh > STEPWISE_MIN_WORK:
-        return run_direction_stepwise(spec, p, seq, out, reverse, h_final, c_final, h0, c0, lens)
     xp = np.empty((batch, t_len, gh), dtype=seq.dtype)  # (B, T, G·H)
     n_rows = batch * t_len
-    ms = run_chunks(project, chunks(n_rows, max(1, n_rows // MIN_PROJECTION_ROWS)),
+    ms = run_chunks(project, _parts(n_rows, n_rows * x_k * gh),
                     seq.reshape(n_rows, x_k), p.wx, p.bx, xp.reshape(n_rows, gh))  # (B·T, X) @ (X, G·H) -> (B·T, G·H)
-    fast = xp.dtype == np.float32
-    parts = chunks(batch)
+    fast = bool(xp.dtype == np.float32)
+    parts = _parts(batch, (t_len - 1) * batch * p.wh.shape[0] * gh + n_rows * gh * 8)
     has_init = h0 is not None
     if h0 is None:
         h0 = np.zeros((1, 1), dtype=seq.dtype)  # not read: has_init is False

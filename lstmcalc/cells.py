@@ -46,12 +46,14 @@ How it is computed (both backends):
 
 from __future__ import annotations
 
+import sys
+from time import perf_counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import frameworks
+from . import frameworks, loops
 from .canonical import merge_directions
 from .conventions import layer_tensors, weights_key
 from .memory import SizeError, check_memory, estimate_bytes  # noqa: F401  (re-exported)
@@ -184,226 +186,203 @@ def _given_options(cell, framework, bidirectional, proj_size, reset_after, activ
 # --- weights ----------------------------------------------------------------------------------
 
 
-def prepare(spec: LayerSpec, weights: Mapping[str, np.ndarray], dtype) -> list[list[Prepared]]:
+def prepare_weights(spec: LayerSpec, weights: Mapping[str, np.ndarray], dtype) -> list[list[Prepared]]:
     """``[layer][direction]`` :class:`Prepared` weights from framework-named ``weights``."""
     return prepare_canonical(frameworks.of(spec).to_canonical(weights, spec), spec, dtype)
 
 
+# --- backends ---------------------------------------------------------------------------------
+
+# "auto" runs Numba only where the wait cannot exceed NumPy's: when this process already has
+# the kernels the call needs (compiled or loaded by an earlier "numba" call, or by
+# Layer.compile()), or when even a lower bound of the NumPy time is far above the worst
+# first-call cost measured for Numba (importing it and compiling the kernels one call needs,
+# with no cache: see AUTO_COLD_MS). NumPy's lower bound: NUMPY_STEP_MS per step and direction
+# (its ~10 calls a step; measured 8-15 µs on 1×1×1 to 64×128×1 steps, 2 cores) plus the
+# multiply-adds at NUMPY_MACS_PER_MS (100 GMAC/s: above what 2 cores' BLAS reached, 60-70).
+NUMPY_STEP_MS = 0.005
+NUMPY_MACS_PER_MS = 1e8
+AUTO_COLD_MS = 60_000.0  # 4× the 12-15 s a cold first Numba call took (issue 17); see README
 
 
-
-# --- the NumPy recurrent loops ------------------------------------------------------------------
-
-
-def _held_rows(lens, t: int):
-    """The batch rows whose sequence has ended before step t (t ≥ length): their states
-    are held over the step. None without lengths."""
-    if lens is None:
-        return None
-    held = np.flatnonzero(lens <= t)
-    return held if held.size else None
+def numpy_floor_ms(spec: LayerSpec) -> float:
+    """A lower bound of the NumPy backend's time for ``spec`` (its batch and time), in ms."""
+    steps = spec.time * spec.layers * spec.directions
+    macs = 0
+    for layer in range(spec.layers):
+        macs += spec.batch * spec.time * spec.gates * spec.units * (spec.layer_input_size(layer) + spec.hidden_out)
+    return steps * NUMPY_STEP_MS + spec.directions * macs / NUMPY_MACS_PER_MS
 
 
-def _hold(held, h_new, h_prev) -> None:
-    """h_new[held] ← h_prev[held] (zeros when h_prev is None: the zero initial state)."""
-    if held is not None:
-        h_new[held] = 0 if h_prev is None else h_prev[held]
-
-
-def _lstm_numpy(p: Prepared, xp, out, reverse, h_final, c_final, h0=None, c0=None, lens=None) -> None:
-    """xp (B, T, 4H) projections in order [i, f, o, g] (σ columns halved); writes h_t to
-    out (B, T, H_out), the final states to h_final (B, H_out) and c_final (B, H).
-    h0 (B, H_out), c0 (B, H): the initial states (None: zeros). lens (B,): each row's
-    length; rows hold their states (and output them) at steps t ≥ length."""
-    if p.peep is not None:  # ONNX peepholes: zero initial states, full lengths (forward checks)
-        return _lstm_peephole_numpy(p, xp, out, reverse, h_final, c_final)
-    b, t_len, gh = xp.shape
-    h = gh // 4
-    gates = np.empty((b, gh), dtype=xp.dtype)  # (B, 4H)
-    sig = gates[:, : 3 * h]  # (B, 3H): i, f, o
-    i, f, o, g = (gates[:, k * h : (k + 1) * h] for k in range(4))  # (B, H) each
-    c = c_final
-    c[...] = 0 if c0 is None else c0
-    tmp = np.empty((b, h), dtype=xp.dtype)  # (B, H)
-    proj = p.whr.size > 0
-    h_prev = h0
-    for t in time_steps(t_len, reverse):
-        held = _held_rows(lens, t)
-        c_kept = None if held is None else c[held]  # (R, H) copy (fancy indexing)
-        if h_prev is None:
-            np.copyto(gates, xp[:, t])  # h_0 = 0: no recurrent product
-        else:
-            np.matmul(h_prev, p.wh, out=gates)
-            gates += xp[:, t]
-        np.tanh(gates, out=gates)  # tanh(a/2) for i, f, o; tanh(a) for g
-        sig *= 0.5
-        sig += 0.5  # σ(a) = ½ tanh(a/2) + ½
-        c *= f
-        np.multiply(i, g, out=tmp)
-        c += tmp  # c_t = f ⊙ c_{t-1} + i ⊙ g
-        np.tanh(c, out=tmp)
-        if proj:
-            tmp *= o
-            np.matmul(tmp, p.whr, out=out[:, t])  # h_t = (o ⊙ tanh(c_t)) W_hr^T
-        else:
-            np.multiply(o, tmp, out=out[:, t])  # h_t = o ⊙ tanh(c_t)
-        if held is not None:
-            c[held] = c_kept
-            _hold(held, out[:, t], h_prev)
-        h_prev = out[:, t]
-    h_final[...] = h_prev
-
-
-def _lstm_peephole_numpy(p: Prepared, xp, out, reverse, h_final, c_final) -> None:
-    """The LSTM with ONNX peepholes (Gers & Schmidhuber 2000; onnx Operators.md, LSTM):
-    i = σ(a_i + p_i ⊙ c_{t-1}), f = σ(a_f + p_f ⊙ c_{t-1}), o = σ(a_o + p_o ⊙ c_t).
-    xp (B, T, 4H) in order [i, f, o, g] with σ columns halved, p.peep (3, H) halved too;
-    writes h_t to out (B, T, H), the final states to h_final and c_final (B, H)."""
-    b, t_len, gh = xp.shape
-    h = gh // 4
-    gates = np.empty((b, gh), dtype=xp.dtype)  # (B, 4H)
-    i, f, o, g = (gates[:, k * h : (k + 1) * h] for k in range(4))  # (B, H) each
-    p_i, p_f, p_o = p.peep  # (H,) each, halved
-    c = c_final
-    c[...] = 0
-    tmp = np.empty((b, h), dtype=xp.dtype)  # (B, H)
-    h_prev = None
-    for t in time_steps(t_len, reverse):
-        if h_prev is None:
-            np.copyto(gates, xp[:, t])  # h_0 = 0, c_0 = 0: no recurrent product, no peephole
-        else:
-            np.matmul(h_prev, p.wh, out=gates)
-            gates += xp[:, t]
-            np.multiply(p_i, c, out=tmp)
-            i += tmp
-            np.multiply(p_f, c, out=tmp)
-            f += tmp
-        for gate in (i, f):
-            np.tanh(gate, out=gate)
-            gate *= 0.5
-            gate += 0.5  # σ(a) = ½ tanh(a/2) + ½
-        np.tanh(g, out=g)
-        c *= f
-        np.multiply(i, g, out=tmp)
-        c += tmp  # c_t = f ⊙ c_{t-1} + i ⊙ g
-        np.multiply(p_o, c, out=tmp)
-        o += tmp  # the output gate peeks at c_t, not c_{t-1}
-        np.tanh(o, out=o)
-        o *= 0.5
-        o += 0.5
-        np.tanh(c, out=tmp)
-        np.multiply(o, tmp, out=out[:, t])  # h_t = o ⊙ tanh(c_t)
-        h_prev = out[:, t]
-    h_final[...] = h_prev
-
-
-def _gru_numpy(p: Prepared, xp, out, reverse, h_final, reset_after: bool, h0=None, lens=None) -> None:
-    """xp (B, T, 3H) projections in order [z, r, n] (σ columns halved); writes h_t to
-    out (B, T, H) and the final state to h_final (B, H). h0 (B, H) or None; lens (B,) or
-    None, as for :func:`_lstm_numpy`."""
-    b, t_len, gh = xp.shape
-    h = gh // 3
-    dt = xp.dtype
-    tmp = np.empty((b, h), dtype=dt)  # (B, H)
-    h_prev = h0
-    if reset_after:
-        rec = np.empty((b, gh), dtype=dt)  # (B, 3H): U h for z, r, n
-        zr, z, r, n = rec[:, : 2 * h], rec[:, :h], rec[:, h : 2 * h], rec[:, 2 * h :]
-        for t in time_steps(t_len, reverse):
-            if h_prev is None:
-                rec[...] = 0
-            else:
-                np.matmul(h_prev, p.wh, out=rec)
-            if p.has_bhn:
-                n += p.bhn  # U_n h + b_hn
-            zr += xp[:, t, : 2 * h]
-            np.tanh(zr, out=zr)
-            zr *= 0.5
-            zr += 0.5  # z, r = σ(...)
-            n *= r
-            n += xp[:, t, 2 * h :]
-            np.tanh(n, out=n)  # n = tanh(W_n x + b_in + r ⊙ (U_n h + b_hn))
-            _gru_update(h_prev, z, n, tmp, out[:, t])
-            _hold(_held_rows(lens, t), out[:, t], h_prev)
-            h_prev = out[:, t]
-    else:
-        wh_zr = np.ascontiguousarray(p.wh[:, : 2 * h])  # (H, 2H)
-        wh_n = np.ascontiguousarray(p.wh[:, 2 * h :])  # (H, H)
-        zr = np.empty((b, 2 * h), dtype=dt)  # (B, 2H)
-        z, r = zr[:, :h], zr[:, h:]
-        n = np.empty((b, h), dtype=dt)  # (B, H)
-        for t in time_steps(t_len, reverse):
-            if h_prev is None:
-                zr[...] = xp[:, t, : 2 * h]
-                n[...] = xp[:, t, 2 * h :]
-            else:
-                np.matmul(h_prev, wh_zr, out=zr)
-                zr += xp[:, t, : 2 * h]
-            np.tanh(zr, out=zr)
-            zr *= 0.5
-            zr += 0.5
-            if h_prev is not None:
-                np.multiply(r, h_prev, out=tmp)
-                np.matmul(tmp, wh_n, out=n)  # U_n (r ⊙ h)
-                n += xp[:, t, 2 * h :]
-            np.tanh(n, out=n)
-            _gru_update(h_prev, z, n, tmp, out[:, t])
-            _hold(_held_rows(lens, t), out[:, t], h_prev)
-            h_prev = out[:, t]
-    h_final[...] = h_prev
-
-
-def _gru_update(h_prev, z, n, tmp, h_new) -> None:
-    """h_t = z ⊙ h_{t-1} + (1 − z) ⊙ n, computed as n + z ⊙ (h_{t-1} − n)."""
-    if h_prev is None:
-        np.multiply(z, n, out=tmp)
-        np.subtract(n, tmp, out=h_new)
-    else:
-        np.subtract(h_prev, n, out=tmp)
-        tmp *= z
-        np.add(n, tmp, out=h_new)
-
-
-def _rnn_numpy(p: Prepared, xp, out, reverse, h_final, relu: bool, h0=None, lens=None) -> None:
-    """xp (B, T, H); writes h_t to out (B, T, H) and the final state to h_final (B, H).
-    h0 (B, H) or None; lens (B,) or None, as for :func:`_lstm_numpy`."""
-    b, t_len, h = xp.shape
-    buf = np.empty((b, h), dtype=xp.dtype)  # (B, H)
-    h_prev = h0
-    for t in time_steps(t_len, reverse):
-        if h_prev is None:
-            np.copyto(buf, xp[:, t])
-        else:
-            np.matmul(h_prev, p.wh, out=buf)
-            buf += xp[:, t]
-        if relu:
-            np.maximum(buf, 0, out=out[:, t])
-        else:
-            np.tanh(buf, out=out[:, t])
-        _hold(_held_rows(lens, t), out[:, t], h_prev)
-        h_prev = out[:, t]
-    h_final[...] = h_prev
-
-
-# --- forward ----------------------------------------------------------------------------------
-
-
-def _pick_backend(backend: str) -> str:
-    if backend == "numpy":
-        return "numpy"
+def _import_numba(backend: str):
+    """lstmcalc._numba, or None when it does not import (a SpecError for backend="numba")."""
     try:
-        from . import _numba  # noqa: F401
+        from . import _numba
     except ImportError as e:
         if backend == "numba":
             why = "is not installed" if e.name == "numba" else f"failed to import ({e})"
             raise SpecError("backend", f"numba {why}; install it with {NUMBA_EXTRA}") from None
+        return None
+    return _numba
+
+
+def _pick_backend(backend: str, spec: LayerSpec, dtype) -> str:
+    """The backend that runs: "numpy" or "numba" (see the AUTO_* notes above for "auto")."""
+    if backend == "numpy" or spec.peepholes:  # forward refuses numba + peepholes before this
         return "numpy"
-    # "numba", and "auto" whenever Numba imports. Measured (float32 LSTM, 2 cores, 25 shapes
-    # with B·H·4H from 2**7 to 2**26, T 50-1000; benchmarks/forward.py), the Numba backend's
-    # two paths (see lstmcalc._numba) took 0.06-0.99× the NumPy backend's time: far less for
-    # small steps, where NumPy's ~ten calls a step dominate; 0.75-0.99× for large ones, where
-    # both wait on the same BLAS products; 0.9-1.1× (run-to-run noise) on 512/512/64/50.
-    return "numba"
+    if backend == "numba":
+        _import_numba(backend)
+        return "numba"
+    loaded = sys.modules.get(f"{__package__}._numba")  # auto never imports Numba for a small call
+    if loaded is not None and loaded.is_warm(spec, dtype):
+        return "numba"
+    if numpy_floor_ms(spec) >= AUTO_COLD_MS and _import_numba(backend) is not None:
+        return "numba"
+    return "numpy"
+
+
+# --- the layer object ---------------------------------------------------------------------------
+
+
+class Layer:
+    """A recurrent layer (or a stack) with its weights checked and prepared once, called as
+    ``layer(x)`` like ``torch.nn.LSTM``: the result equals ``forward(x, weights, ...)`` with the
+    options it was prepared with (tests/test_layer.py), without re-validating and
+    re-arranging the weights on every call. Make one with :func:`lstmcalc.prepare`.
+
+    ``spec``: the layer (batch and time are each call's). ``backend``: as prepared.
+    """
+
+    def __init__(self, spec: LayerSpec, canonical, backend: str):
+        self.spec = spec
+        self.backend = backend
+        self._canonical = canonical
+        self._fw = frameworks.of(spec)
+        self._params: dict = {}  # dtype char -> [layer][direction] Prepared
+        self._specs: dict = {}  # (B, T) -> spec with them, memory checked (at most _SPECS_KEPT)
+
+    def __repr__(self) -> str:
+        from .render import summary_line
+
+        return f"<lstmcalc.Layer {summary_line(self.spec)}, backend {self.backend}>"
+
+    def params(self, dtype) -> list[list[Prepared]]:
+        """The prepared weights in ``dtype`` (made on first use, then kept)."""
+        dtype = np.dtype(dtype)
+        params = self._params.get(dtype.char)
+        if params is None:
+            params = self._params[dtype.char] = prepare_canonical(self._canonical, self.spec, dtype)
+        return params
+
+    def _spec_for(self, b: int, t_len: int, dtype) -> LayerSpec:
+        key = (b, t_len, dtype.char)
+        spec = self._specs.get(key)
+        if spec is None:
+            spec = replace(self.spec, batch=b, time=t_len)
+            check_memory(spec, dtype)
+            if len(self._specs) >= _SPECS_KEPT:
+                self._specs.clear()
+            self._specs[key] = spec
+        return spec
+
+    def compile(self, batch: int = 1, dtype="float32") -> float:
+        """Compile (or load from Numba's cache) the kernels this layer needs for ``batch``
+        rows in ``dtype``, now: the moment the caller chooses, so that later calls, and
+        "auto", use them. Returns the ms it took. Needs ``lstmcalc[numba]``."""
+        _import_numba("numba")
+        dtype = np.dtype(_choice("dtype", np.dtype(dtype).name, DTYPES))
+        start = perf_counter()
+        x = np.zeros((batch, 1, self.spec.input_size), dtype=dtype)  # (B, 1, X)
+        spec = self._spec_for(batch, 1, dtype)
+        _run(spec, self._fw, self.params(dtype), x, "numba")
+        return (perf_counter() - start) * 1e3
+
+    def __call__(self, x, initial_state=None, lengths=None) -> ForwardResult:
+        """The layer on ``x`` (B, T, X); ``initial_state`` and ``lengths`` as
+        :func:`forward` takes them. Returns a :class:`ForwardResult`."""
+        if not (type(x) is np.ndarray and x.dtype in _FLOATS and x.ndim == 3 and 0 not in x.shape):
+            x = _check_input(x)  # the slow path: converts or says what is wrong
+        else:
+            _check_finite("x", x)
+        if x.shape[2] != self.spec.input_size:
+            first = weights_key(self.spec, layer_tensors(self.spec, 0, "forward")[0])
+            raise SpecError("x", f"has {x.shape[2]} features per step (shape {x.shape}), but {first} takes "
+                                 f"input_size {self.spec.input_size}")
+        b, t_len = x.shape[0], x.shape[1]
+        spec = self._spec_for(b, t_len, x.dtype)
+        h0 = c0 = lens = None
+        if initial_state is not None or lengths is not None:
+            fw = self._fw
+            for param, value, needs in (("initial_state", initial_state, "initial_state_from"),
+                                        ("lengths", lengths, "masked_output")):
+                if value is not None and not hasattr(fw, needs):
+                    raise SpecError(param, f"is not implemented for {fw.TITLE} layers yet")
+            if spec.peepholes:
+                raise SpecError("initial_state" if initial_state is not None else "lengths",
+                                "is not implemented for LSTM layers with peepholes yet")
+            if initial_state is not None:
+                h0, c0 = fw.initial_state_from(spec, initial_state, x.dtype)
+            lens = _check_lengths(lengths, b, t_len)
+        chosen = _pick_backend(self.backend, spec, x.dtype)
+        return _run(spec, self._fw, self.params(x.dtype), x, chosen, h0=h0, c0=c0, lens=lens)
+
+
+_FLOATS = (np.dtype("float32"), np.dtype("float64"))
+_SPECS_KEPT = 64
+
+
+def _layer(weights, *, cell, framework, backend, bidirectional, layers, proj_size, reset_after, activation,
+           bias, merge_mode, return_sequences, return_state, layout, batch=1, time=1, copy=False) -> Layer:
+    """A :class:`Layer` from framework-named ``weights`` (checked: names, shapes, finite)."""
+    _choice("cell", cell, ("lstm", "gru", "rnn"))
+    frameworks.get(framework)  # SpecError naming the registered frameworks
+    _choice("backend", backend, BACKENDS)
+    if not isinstance(weights, Mapping):
+        raise SpecError("weights", f"must be a mapping of tensor names to arrays, got {type(weights).__name__}")
+    given = _given_options(cell, framework, bidirectional, proj_size, reset_after, activation, bias, merge_mode)
+    if layout is not None:
+        given["layout"] = layout
+    spec = infer_spec(weights, cell=cell, framework=framework, bidirectional=bidirectional, layers=layers,
+                      batch=batch, time=time, return_sequences=return_sequences, return_state=return_state,
+                      **given)
+    if spec.peepholes and backend == "numba":
+        raise SpecError("backend", "numba has no peephole kernel; use numpy, or auto (which runs NumPy for peepholes)")
+    for key, value in weights.items():
+        _check_finite(key, np.asarray(value))
+    if copy:  # the layer keeps its own copies: the caller may change its arrays afterwards
+        weights = {k: np.array(v, copy=True) for k, v in weights.items()}
+    return Layer(spec, frameworks.of(spec).to_canonical(weights, spec), backend)
+
+
+def prepare(
+    weights: Mapping[str, np.ndarray],
+    *,
+    cell: str = "lstm",
+    framework: str = "keras",
+    backend: str = "numpy",
+    bidirectional: bool = False,
+    layers: int = 1,
+    proj_size: int = 0,
+    reset_after: bool = True,
+    activation: str = "tanh",
+    bias: bool = True,
+    merge_mode: str = "concat",
+    return_sequences: bool = False,
+    return_state: bool = False,
+    layout: int | None = None,
+) -> Layer:
+    """A :class:`Layer`: ``weights`` checked (names, shapes, every value finite) and converted
+    once, to be called as ``layer(x)``, ``layer(x, initial_state=...)``, ``layer(x,
+    lengths=...)``. The keywords are :func:`forward`'s, with the same defaults; the result
+    of a call equals ``forward(x, weights, **keywords)``. The weights are copied: changing
+    the caller's arrays afterwards does not change the layer."""
+    return _layer(weights, cell=cell, framework=framework, backend=backend, bidirectional=bidirectional,
+                  layers=layers, proj_size=proj_size, reset_after=reset_after, activation=activation, bias=bias,
+                  merge_mode=merge_mode, return_sequences=return_sequences, return_state=return_state, layout=layout,
+                  copy=True)
+
+
+# --- forward ----------------------------------------------------------------------------------
 
 
 def forward(
@@ -475,49 +454,11 @@ def forward(
     frameworks.get(framework)  # SpecError naming the registered frameworks
     _choice("backend", backend, BACKENDS)
     x = _check_input(x)
-    if not isinstance(weights, Mapping):
-        raise SpecError("weights", f"must be a mapping of tensor names to arrays, got {type(weights).__name__}")
-    b, t_len, x_size = x.shape
-    given = _given_options(cell, framework, bidirectional, proj_size, reset_after, activation, bias, merge_mode)
-    if layout is not None:
-        given["layout"] = layout
-    spec = infer_spec(
-        weights,
-        cell=cell,
-        framework=framework,
-        bidirectional=bidirectional,
-        layers=layers,
-        batch=b,
-        time=t_len,
-        return_sequences=return_sequences,
-        return_state=return_state,
-        **given,
-    )
-    if x_size != spec.input_size:
-        first = weights_key(spec, layer_tensors(spec, 0, "forward")[0])
-        raise SpecError(
-            "x", f"has {x_size} features per step (shape {x.shape}), but {first} takes input_size {spec.input_size}"
-        )
-    check_memory(spec, x.dtype)
-    for key, value in weights.items():
-        _check_finite(key, np.asarray(value))
-    h0 = c0 = None
-    fw = frameworks.of(spec)
-    for param, value, needs in (("initial_state", initial_state, "initial_state_from"),
-                                ("lengths", lengths, "masked_output")):
-        if value is not None and not hasattr(fw, needs):
-            raise SpecError(param, f"is not implemented for {fw.TITLE} layers yet")
-    if spec.peepholes and (initial_state is not None or lengths is not None):
-        raise SpecError("initial_state" if initial_state is not None else "lengths",
-                        "is not implemented for LSTM layers with peepholes yet")
-    if initial_state is not None:
-        h0, c0 = fw.initial_state_from(spec, initial_state, x.dtype)
-    lens = _check_lengths(lengths, b, t_len)
-    if spec.peepholes and backend == "numba":
-        raise SpecError("backend", "numba has no peephole kernel; use numpy, or auto (which runs NumPy for peepholes)")
-    chosen = "numpy" if spec.peepholes else _pick_backend(backend)
-    params = prepare(spec, weights, x.dtype)
-    return _run(spec, params, x, chosen, h0=h0, c0=c0, lens=lens)
+    layer = _layer(weights, cell=cell, framework=framework, backend=backend, bidirectional=bidirectional,
+                   layers=layers, proj_size=proj_size, reset_after=reset_after, activation=activation, bias=bias,
+                   merge_mode=merge_mode, return_sequences=return_sequences, return_state=return_state,
+                   layout=layout, batch=x.shape[0], time=x.shape[1])
+    return layer(x, initial_state=initial_state, lengths=lengths)
 
 
 def _check_lengths(lengths, batch: int, t_len: int):
@@ -572,7 +513,7 @@ def stream(chunks, weights: Mapping[str, np.ndarray], *, initial_state=None, **o
     return steps()
 
 
-def _run(spec: LayerSpec, params: list[list[Prepared]], x: np.ndarray, backend: str,
+def _run(spec: LayerSpec, fw, params: list[list[Prepared]], x: np.ndarray, backend: str,
          h0=None, c0=None, lens=None) -> ForwardResult:
     """The stack of layers on x (B, T, X), with prepared weights, on one backend.
     h0 (D·L, B, H_out), c0 (D·L, B, H): initial states (None: zeros); lens (B,) int64 or
@@ -581,7 +522,6 @@ def _run(spec: LayerSpec, params: list[list[Prepared]], x: np.ndarray, backend: 
     b, t_len, _ = x.shape
     h, h_out, d = spec.units, spec.hidden_out, spec.directions
     merged = spec.bidirectional and spec.merge_mode != "concat"
-    fw = frameworks.of(spec)
     given_lens = lens
     if lens is not None and (lens == t_len).all():
         lens = None  # full length: nothing is held
@@ -609,11 +549,11 @@ def _run(spec: LayerSpec, params: list[list[Prepared]], x: np.ndarray, backend: 
             else:
                 xp = input_projections(p, seq)  # (B, T, G·H)
                 if spec.cell == "lstm":
-                    _lstm_numpy(p, xp, out, k == 1, h_n[state], c_final, h_init, c_init, lens)
+                    loops.lstm_numpy(p, xp, out, k == 1, h_n[state], c_final, h_init, c_init, lens)
                 elif spec.cell == "gru":
-                    _gru_numpy(p, xp, out, k == 1, h_n[state], spec.reset_after, h_init, lens)
+                    loops.gru_numpy(p, xp, out, k == 1, h_n[state], spec.reset_after, h_init, lens)
                 else:
-                    _rnn_numpy(p, xp, out, k == 1, h_n[state], spec.activation == "relu", h_init, lens)
+                    loops.rnn_numpy(p, xp, out, k == 1, h_n[state], spec.activation == "relu", h_init, lens)
                 del xp
             if zero_fill:
                 _zero_padding(out, lens)

@@ -28,6 +28,7 @@ def use_backend(monkeypatch):
             return name
         numba_module = pytest.importorskip("lstmcalc._numba")
         monkeypatch.setattr(numba_module, "STEPWISE_MIN_WORK", 0 if name == "numba-stepwise" else 2**62)
+        monkeypatch.setattr(numba_module, "STEPWISE_FEW_ROWS_WORK", 0 if name == "numba-stepwise" else 2**62)
         return "numba"
 
     return use

@@ -503,10 +503,12 @@ def stream(chunks, weights: Mapping[str, np.ndarray], *, initial_state=None, **o
     if options.get("lengths") is not None:
         raise SpecError("lengths", "a stream has no padding: each chunk runs every row for all of its steps")
 
+    layer = prepare(weights, **options)  # checked and prepared once, before any chunk runs
+
     def steps():
         state = initial_state
         for x in chunks:
-            result = forward(x, weights, initial_state=state, **options)
+            result = layer(x, initial_state=state)
             state = result.state
             yield result
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
+from dataclasses import replace
 from enum import Enum
 from inspect import cleandoc
 from typing import Annotated, Optional
@@ -806,7 +807,7 @@ def run(
 
         lstmcalc run --weights dec.npz --initial-state enc.npz --lengths 5,3,7
     """
-    from .running import run_layer
+    from .running import process_elapsed_ms, run_layer
     from .frameworks import make_spec
     from .spec import parse_sizes
 
@@ -888,6 +889,7 @@ def run(
         from .weights import save_npz
 
         save_npz(save, report.result, report.spec, inputs=[weights, inputs])
+    report = replace(report, wall_ms=process_elapsed_ms())
     if json:
         _print_json(report.to_dict())
     else:

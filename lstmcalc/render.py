@@ -566,7 +566,10 @@ def run_view(report) -> Group:
     if report.lengths is not None:
         facts.add_row("lengths", ", ".join(map(str, report.lengths)) + f" of T = {spec.time}")
     facts.add_row("backend", report.result.backend)
-    facts.add_row("time", f"{report.run_ms:,.3f} ms")
+    facts.add_row("time", f"{report.run_ms:,.3f} ms, the forward call alone")
+    if report.wall_ms is not None:
+        facts.add_row("wall", f"{report.wall_ms:,.0f} ms since the command started: Python and imports, weights and "
+                      "inputs, the call" + (", compiling" if report.compile_ms else "") + "; printing excluded")
     facts.add_row("throughput", f"{report.gflops_per_s:,.3g} GFLOP/s ({report.matmul_flops:,} matmul FLOPs)")
     if report.compile_ms:
         facts.add_row("numba", f"{report.compile_ms:,.1f} ms more on the first call: compiling or loading the cached "

@@ -7,6 +7,8 @@ estimate before allocating anything, runs :func:`lstmcalc.cells.forward` and ret
 
 from __future__ import annotations
 
+import os
+
 import time as _time
 from dataclasses import dataclass, replace
 
@@ -37,6 +39,7 @@ class RunReport:
     matmul_flops: int  # 2 × MACs of the pass (all layers, directions, B and T)
     initial_state_from: str = "zeros"  # or the .npz file the states came from
     lengths: tuple[int, ...] | None = None  # (B,) each row's real length; None: all T
+    wall_ms: float | None = None  # the command's: since its process started (set by the CLI)
 
     @property
     def gflops_per_s(self) -> float:
@@ -54,6 +57,7 @@ class RunReport:
             "inputs": self.inputs_from,
             "run_ms": self.run_ms,
             "compile_ms": self.compile_ms,
+            "wall_ms": self.wall_ms,
             "matmul_flops": self.matmul_flops,
             "gflops_per_s": self.gflops_per_s,
             "initial_state": self.initial_state_from,
@@ -94,6 +98,19 @@ class RunReport:
 def _returned_tensors(result) -> list[tuple[str, str, tuple[int, ...]]]:
     """What the layer returns, in the framework's order (see ForwardResult.returned)."""
     return [("output" if name == "output" else "state", name, tuple(a.shape)) for name, a in result.returned]
+
+
+def process_elapsed_ms() -> float | None:
+    """Wall ms since this process started (Linux: ``/proc/self/stat`` field 22, the start in
+    clock ticks since boot, against ``/proc/uptime``; 10 ms resolution); None elsewhere."""
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])  # fields from 3 on after "(comm)"
+        with open("/proc/uptime") as f:
+            uptime_s = float(f.read().split()[0])
+        return max(0.0, (uptime_s - start_ticks / os.sysconf("SC_CLK_TCK")) * 1e3)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
 
 
 def run_layer(

@@ -14,7 +14,17 @@ thread count, both with its default CPU path (oneDNN, when torch has it) and wit
 times only the matrix products on NumPy's BLAS (the input projection and T-1 recurrent
 products into preallocated buffers): no implementation on that BLAS can be faster.
 
-    python benchmarks/forward.py                 # environment as it is
+The second table ("calls", issue 17) times short calls where the fixed cost per call
+matters: T = 1 and T = 10 on three shapes, two longer ones, and a stream (T = 100 fed one
+step at a time, the state carried over), each against torch's module call in the same run.
+One long-lived process per side (torch; lstmcalc.forward with NumPy and Numba; a layer from
+lstmcalc.prepare with NumPy and Numba), driven in alternating order, round after round;
+a figure is the best (minimum) over rounds of each round's best of N calls, in ms. 'best'
+is the faster of the two prepared layers, the object a caller keeps between calls, as
+torch keeps its module. Numba's compile/cache load happens before the first round.
+
+    python benchmarks/forward.py                 # both tables, environment as it is
+    python benchmarks/forward.py --table calls   # only the short-call table
     python benchmarks/forward.py --env both      # and again with OPENBLAS_CORETYPE and
                                                  # OPENBLAS_L2_SIZE unset for the children
 """
@@ -119,6 +129,132 @@ def worker(backend: str, repeat: int, threads: int | None) -> dict:
     return result
 
 
+# --- the calls table: long-lived workers, alternating order ------------------------------------
+
+CALL_SHAPES = [  # (X, H, B, T, stream): stream feeds T steps one at a time, state carried over
+    (64, 128, 1, 1, False), (64, 128, 1, 10, False), (32, 64, 32, 1, False), (32, 64, 32, 10, False),
+    (1, 1, 32, 1, False), (1, 1, 32, 10, False), (32, 64, 32, 100, False), (64, 128, 1, 500, False),
+    (64, 128, 1, 100, True), (32, 64, 32, 100, True), (1, 1, 32, 100, True),
+]
+CALL_SIDES = ("torch", "numpy-forward", "numba-forward", "numpy-layer", "numba-layer")
+
+
+def serve(side: str, threads: int | None) -> None:
+    """A worker: reads shape indices on stdin, answers the best ms of N calls as JSON."""
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+
+    import lstmcalc
+    from lstmcalc.frameworks import make_spec
+    from lstmcalc.weights import init_weights
+
+    info = blas_info()
+    threads = threads or int(info.get("num_threads") or os.cpu_count() or 1)
+    torch = None
+    if side == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+    backend = side.split("-")[0]
+    made = {}
+
+    def make(i):
+        x_size, h, b, t, streamed = CALL_SHAPES[i]
+        spec = make_spec(h, x_size, framework="torch", batch=b, time=t)
+        weights = init_weights(spec, seed=1, dtype="float32")
+        x = np.random.default_rng(0).standard_normal((b, t, x_size)).astype(np.float32)
+        if torch is not None:
+            module = torch.nn.LSTM(x_size, h, batch_first=True)
+            module.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
+            xt = torch.from_numpy(x)
+            steps = [xt[:, k : k + 1] for k in range(t)]
+
+            def fn():
+                with torch.no_grad():
+                    if not streamed:
+                        return module(xt)
+                    state = None
+                    for step in steps:
+                        _, state = module(step, state)
+
+        elif side.endswith("layer"):
+            layer = lstmcalc.prepare(weights, framework="torch", backend=backend)
+            steps = [np.ascontiguousarray(x[:, k : k + 1]) for k in range(t)]
+
+            def fn():
+                if not streamed:
+                    return layer(x)
+                state = None
+                for step in steps:
+                    state = layer(step, initial_state=state).state
+
+        else:
+            steps = [np.ascontiguousarray(x[:, k : k + 1]) for k in range(t)]
+
+            def fn():
+                if not streamed:
+                    return lstmcalc.forward(x, weights, framework="torch", backend=backend)
+                state = None
+                for step in steps:
+                    state = lstmcalc.forward(step, weights, framework="torch", backend=backend,
+                                             initial_state=state).state
+
+        fn()  # warm: Numba compiles or loads its kernels here, before any timing
+        fn()
+        return fn
+
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        i, n = json.loads(line)
+        fn = made.get(i) or made.setdefault(i, make(i))
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) * 1e3)
+        print(json.dumps({"ms": min(times)}), flush=True)
+
+
+def calls_table(args, env: dict) -> None:
+    procs = {}
+    for side in CALL_SIDES:
+        cmd = [sys.executable, __file__, "--serve", side] + (["--threads", str(args.threads)] if args.threads else [])
+        procs[side] = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        json.loads(procs[side].stdout.readline())
+    best = {side: [float("inf")] * len(CALL_SHAPES) for side in CALL_SIDES}
+    per_round = {side: [[] for _ in CALL_SHAPES] for side in CALL_SIDES}
+    try:
+        for r in range(args.call_rounds):
+            order = CALL_SIDES if r % 2 == 0 else CALL_SIDES[::-1]  # alternate who goes first
+            for i in range(len(CALL_SHAPES)):
+                for side in order:
+                    procs[side].stdin.write(json.dumps([i, args.calls]) + "\n")
+                    procs[side].stdin.flush()
+                    ms = json.loads(procs[side].stdout.readline())["ms"]
+                    per_round[side][i].append(ms)
+                    best[side][i] = min(best[side][i], ms)
+                    time.sleep(0.01)  # let torch's OpenMP threads stop spinning before the next side
+    finally:
+        for p in procs.values():
+            p.stdin.close()
+            p.wait()
+    print(f"== calls: float32 LSTM, ms, best over {args.call_rounds} alternating rounds of best-of-{args.calls}; "
+          "torch.nn.LSTM module call (no_grad) against lstmcalc.forward (fwd) and a prepared layer (layer)")
+    print("'stream': T steps fed one at a time, each call starting from the last call's state; "
+          "'best' = the faster prepared layer; spread = max/min of the per-round figures of 'best'")
+    head = (f"{'X':>3} {'H':>4} {'B':>3} {'T':>4} {'':>6} | {'torch':>7} | {'fwd np':>7} {'fwd nb':>7} | "
+            f"{'layer np':>8} {'layer nb':>8} | {'best/torch':>10} {'spread':>6} | {'fwd/torch':>9}")
+    print(head)
+    print("-" * len(head))
+    for i, (x_size, h, b, t, streamed) in enumerate(CALL_SHAPES):
+        tb, fnp, fnb, lnp, lnb = (best[s][i] for s in CALL_SIDES)
+        win = "numpy-layer" if lnp <= lnb else "numba-layer"
+        spread = max(per_round[win][i]) / min(per_round[win][i])
+        print(f"{x_size:>3} {h:>4} {b:>3} {t:>4} {'stream' if streamed else '':>6} | {tb:7.3f} | {fnp:7.3f} {fnb:7.3f} | "
+              f"{lnp:8.3f} {lnb:8.3f} | {min(lnp, lnb) / tb:10.2f} {spread:6.2f} | {min(fnp, fnb) / tb:9.2f}")
+    print()
+
+
 # --- driver --------------------------------------------------------------------------------------
 
 
@@ -172,10 +308,22 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="Numba and torch threads (default: NumPy's BLAS threads)")
     ap.add_argument("--env", choices=("as-is", "unset", "both"), default="as-is",
                     help="OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE: as they are, unset for the children, or both tables")
+    ap.add_argument("--table", choices=("shapes", "calls", "both"), default="both",
+                    help="the five long shapes (fresh process per backend), the short calls, or both")
+    ap.add_argument("--calls", type=int, default=15, help="calls per round and side in the calls table (default 15)")
+    ap.add_argument("--call-rounds", type=int, default=10, help="alternating rounds in the calls table (default 10)")
     ap.add_argument("--worker", choices=BACKENDS, help=argparse.SUPPRESS)
+    ap.add_argument("--serve", choices=CALL_SIDES, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(args.worker, args.repeat, args.threads)))
+        return 0
+    if args.serve:
+        serve(args.serve, args.threads)
+        return 0
+    if args.table in ("calls", "both"):
+        calls_table(args, dict(os.environ))
+    if args.table == "calls":
         return 0
     if args.env in ("as-is", "both"):
         table(args, dict(os.environ), "environment as it is")

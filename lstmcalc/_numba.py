@@ -543,9 +543,10 @@ def stepwise(batch: int, work: int) -> bool:
     """Whether one layer direction with ``batch`` rows and ``work`` multiply-adds a step takes
     the stepwise path."""
     return work > STEPWISE_MIN_WORK or (work > STEPWISE_FEW_ROWS_WORK and batch < KERNEL_MIN_ROWS)
-# Below this many multiply-adds (and gate-math elements × 8) in a call, one thread runs it: a
-# hand-off to the pool costs ~20 µs (measured: see benchmarks/forward.py, T = 1 and 10 rows).
-SPLIT_MIN_MACS = 2**21
+# Below this many multiply-adds (and gate-math elements × 8) in a call, one thread runs it.
+# Measured (float32 LSTM, prepared layer, min of 40; one thread vs split in two): 32/64/32/10
+# (2**22.4) 0.23 vs 0.32 ms, 64/128/8/20 (2**23.2) 0.47 vs 0.35, 32/64/32/100 2.2 vs 1.5.
+SPLIT_MIN_MACS = 2**23
 
 
 def run_direction(spec, p, seq, out, reverse: bool, h_final, c_final, h0=None, c0=None, lens=None) -> float:
@@ -584,12 +585,15 @@ def _run_kernels(spec, p, seq, out, reverse, h_final, c_final, h0, c0, lens) -> 
     time in Numba kernels."""
     batch, t_len, x_k = seq.shape
     gh = p.wx.shape[1]
-    xp = np.empty((batch, t_len, gh), dtype=seq.dtype)  # (B, T, G·H)
     n_rows = batch * t_len
-    ms = run_chunks(project, _parts(n_rows, n_rows * x_k * gh),
-                    seq.reshape(n_rows, x_k), p.wx, p.bx, xp.reshape(n_rows, gh))  # (B·T, X) @ (X, G·H) -> (B·T, G·H)
-    fast = bool(xp.dtype == np.float32)
+    fast = bool(seq.dtype == np.float32)
     parts = _parts(batch, (t_len - 1) * batch * p.wh.shape[0] * gh + n_rows * gh * 8)
+    # No BLAS call here, even for one thread: measured on this 2-core host while another
+    # process kept one core busy, OpenBLAS' second thread waited for the core and one
+    # (500, 64) @ (64, 512) product took 15.9 ms instead of 0.23 (Numba's: 0.40).
+    xp = np.empty((batch, t_len, gh), dtype=seq.dtype)  # (B, T, G·H)
+    ms = run_chunks(project, _parts(n_rows, n_rows * x_k * gh),
+                    seq.reshape(n_rows, x_k), p.wx, p.bx, xp.reshape(n_rows, gh))  # (B·T, X) @ (X, G·H)
     has_init = h0 is not None
     if h0 is None:
         h0 = np.zeros((1, 1), dtype=seq.dtype)  # not read: has_init is False

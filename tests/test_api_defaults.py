@@ -2,7 +2,7 @@
 
 import inspect
 
-from lstmcalc.cells import forward
+from lstmcalc.cells import forward, prepare
 from lstmcalc.cli import commands
 
 
@@ -24,3 +24,12 @@ def test_forward_defaults_equal_the_cli():
     # same weights, so only concrete CLI defaults are compared
     differing = {n: (cli[n], api[n]) for n in shared if cli[n] is not None and cli[n] != api[n]}
     assert differing == {}
+
+
+def test_prepare_defaults_equal_forward():
+    """lstmcalc.prepare(weights, ...)(x) is forward(x, weights, ...): the same keywords with
+    the same defaults (the per-call ones, initial_state and lengths, go to the call)."""
+    fwd = {n: p.default for n, p in inspect.signature(forward).parameters.items() if p.default is not p.empty}
+    prep = {n: p.default for n, p in inspect.signature(prepare).parameters.items() if p.default is not p.empty}
+    assert set(fwd) - set(prep) == {"initial_state", "lengths"}
+    assert {n: fwd[n] for n in prep} == prep

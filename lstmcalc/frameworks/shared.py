@@ -65,7 +65,22 @@ def describe(spec: LayerSpec) -> str:
 def state_array(name: str, value, shape: tuple[int, ...], dtype):
     """One initial state as a C-contiguous array of ``dtype`` with exactly ``shape``, or a
     one-line :class:`SpecError` (param ``initial_state``) naming the state and the shape
-    it must have."""
+    it must have. An array that already is all that (a previous call's ``state``) is used
+    as it is, after the finiteness check."""
+    import numpy as np
+
+    a = value
+    if not (type(a) is np.ndarray and a.dtype == dtype and a.shape == tuple(shape) and a.flags.c_contiguous):
+        a = _converted_state(name, value, shape, dtype)
+    if not (np.isfinite(a.min()) and np.isfinite(a.max())):  # min/max propagate NaN; no temporary array
+        from ..spec import SpecError
+
+        raise SpecError("initial_state", f"{name} holds NaN or inf; every value must be finite")
+    return a
+
+
+def _converted_state(name: str, value, shape: tuple[int, ...], dtype):
+    """:func:`state_array`'s checks and conversion for any other value."""
     import numpy as np
 
     from ..spec import SpecError
@@ -79,10 +94,7 @@ def state_array(name: str, value, shape: tuple[int, ...], dtype):
         raise SpecError("initial_state", f"{name} has dtype {a.dtype}; expected real numbers of shape {want}")
     if tuple(a.shape) != tuple(shape):
         raise SpecError("initial_state", f"{name} has shape {shape_of(a)}; expected {want}")
-    a = np.ascontiguousarray(a, dtype=dtype)
-    if not np.isfinite(a).all():
-        raise SpecError("initial_state", f"{name} holds NaN or inf; every value must be finite")
-    return a
+    return np.ascontiguousarray(a, dtype=dtype)
 
 
 def states_given(given, names: list[str], what: str) -> list:

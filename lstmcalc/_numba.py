@@ -29,8 +29,11 @@ import os
 import time as _time
 from concurrent.futures import ThreadPoolExecutor
 
+import llvmlite.ir as llvm_ir
 import numba
 import numpy as np
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 from .prepared import input_projections, time_steps
 
@@ -444,6 +447,121 @@ def rnn_step(acc, xp, t, first, relu, hs, fast):  # pragma: no cover (compiled)
     hs[:, :] = acc
 
 
+# --- small batches, wide layers: one direction's units split across threads --------------------
+# With one or two rows, a step's recurrent product is a matrix-vector product that streams
+# all of W_h (H_out × 4H) from the cache each step: one core's cache bandwidth bounds it
+# (measured: 27 GMAC/s for 1 × 128 @ 128 × 512, whatever the unrolling). Two threads that
+# each own half of the hidden units stream half of W_h each; they meet once a step, through
+# an acquire/release flag per thread, since every unit's h_t feeds every unit's next step.
+
+
+@intrinsic
+def load_acquire(typingctx, arr, idx):  # pragma: no cover (compiled)
+    """arr[idx] (int64) read with acquire ordering: not hoisted out of a loop, and the
+    reads after it see what the writer stored before its release."""
+    sig = types.int64(arr, types.intp)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
+        return builder.load_atomic(ptr, ordering="acquire", align=8)
+
+    return sig, codegen
+
+
+@intrinsic
+def store_release(typingctx, arr, idx, value):  # pragma: no cover (compiled)
+    """arr[idx] = value (int64) with release ordering: every store before it is visible
+    to a thread that reads value with :func:`load_acquire`."""
+    sig = types.void(arr, types.intp, types.int64)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
+        builder.store_atomic(args[2], ptr, ordering="release", align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def os_yield(typingctx):  # pragma: no cover (compiled)
+    """POSIX sched_yield(): give the core away while waiting for a thread that has none."""
+    sig = types.int32()
+
+    def codegen(context, builder, signature, args):
+        fn = cgutils.get_or_insert_function(builder.module, llvm_ir.FunctionType(llvm_ir.IntType(32), []),
+                                            "sched_yield")
+        return builder.call(fn, [])
+
+    return sig, codegen
+
+
+FLAG_STRIDE = 16  # int64s between two threads' flags: 128 bytes, their own cache lines
+
+
+@numba.njit(**JIT)
+def wait_for(flags, idx, value):  # pragma: no cover (compiled)
+    """Spin until flags[idx] >= value, yielding the core every 2,000 polls (~2 µs)."""
+    polls = 0
+    while load_acquire(flags, idx) < value:
+        polls += 1
+        if polls >= 2000:
+            os_yield()
+            polls = 0
+
+
+@numba.njit(**KERNEL)
+def lstm_direction_units(xp, wh, reverse, fast, out, h_final, c_final, h0, c0, has_init, hbuf, flags, tid, parts,
+                         u0, u1):  # pragma: no cover (compiled)
+    """Thread ``tid`` of ``parts``: the hidden units [u0, u1) of an LSTM direction without
+    projection, for every row and step. xp (B, T, 4H) [i, f, o, g], wh (H, 4H); hbuf
+    (2, B, H) the shared h_{t-1} / h_t buffers (hbuf[0] = h0 when ``has_init``); flags
+    (parts · FLAG_STRIDE,) int64 zeros: thread p sets flags[p · FLAG_STRIDE] = s + 1 when its
+    units' h_t of step s are in hbuf, and waits for the others' before step s + 1 reads
+    them. Writes out[:, :, u0:u1], h_final and c_final's columns u0:u1."""
+    batch, t_len, gh = xp.shape
+    h = gh // 4
+    n = u1 - u0
+    w = np.empty((h, 4 * n), dtype=xp.dtype)  # (H, 4n): this thread's columns of W_h, contiguous
+    for k in range(h):
+        for q in range(4):
+            for j in range(n):
+                w[k, q * n + j] = wh[k, q * h + u0 + j]
+    gates = np.empty((batch, 4 * n), dtype=xp.dtype)  # (B, 4n)
+    cs = np.zeros((batch, n), dtype=xp.dtype)  # (B, n)
+    m = np.empty((batch, n), dtype=xp.dtype)  # (B, n): o ⊙ tanh(c_t)
+    if has_init:
+        for r in range(batch):
+            for j in range(n):
+                cs[r, j] = c0[r, u0 + j]
+    for s in range(t_len):
+        t = t_len - 1 - s if reverse else s
+        cur = s % 2
+        for r in range(batch):
+            for q in range(4):
+                for j in range(n):
+                    gates[r, q * n + j] = xp[r, t, q * h + u0 + j]
+        if s > 0 or has_init:
+            matmul_acc(hbuf[cur], w, gates, 0, batch)
+        lstm_cell(gates, cs, m, fast)
+        nxt = 1 - cur
+        for r in range(batch):
+            for j in range(n):
+                hbuf[nxt, r, u0 + j] = m[r, j]
+                out[r, t, u0 + j] = m[r, j]
+        store_release(flags, tid * FLAG_STRIDE, s + 1)
+        for other in range(parts):
+            if other != tid:
+                wait_for(flags, other * FLAG_STRIDE, s + 1)
+    for r in range(batch):
+        for j in range(n):
+            h_final[r, u0 + j] = hbuf[t_len % 2, r, u0 + j]
+            c_final[r, u0 + j] = cs[r, j]
+
+
 _SEEN: set = set()  # (kernel name, dtype char) compiled or loaded in this process
 _WARM: set = set()  # path_key()s that have run in this process
 _POOL: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool)
@@ -479,17 +597,20 @@ def _compile(kernel, args) -> float:
     return ms
 
 
-def path_key(spec, dtype, batch: int) -> tuple:
+def path_key(spec, dtype, batch: int, t_len: int, masked: bool) -> tuple:
     """What decides which kernels a layer direction runs: the cell (and GRU reset form), the
-    dtype and the path (stepwise for large steps)."""
-    steps = stepwise(batch, batch * spec.hidden_out * spec.gates * spec.units)
-    return (spec.cell, spec.cell == "gru" and spec.reset_after, np.dtype(dtype).char, steps)
+    dtype and the path (see run_direction)."""
+    if units_threads(spec, batch, t_len, masked) >= 2:
+        path = "units"
+    else:
+        path = "stepwise" if stepwise(batch, batch * spec.hidden_out * spec.gates * spec.units) else "kernel"
+    return (spec.cell, spec.cell == "gru" and spec.reset_after, np.dtype(dtype).char, path)
 
 
-def is_warm(spec, dtype) -> bool:
+def is_warm(spec, dtype, masked: bool = False) -> bool:
     """Whether this process has already run (so compiled or loaded) the kernels a call of
-    ``spec`` (its batch) in ``dtype`` needs: "auto" then costs no compile."""
-    return path_key(spec, dtype, spec.batch) in _WARM
+    ``spec`` (its batch and time) in ``dtype`` needs: "auto" then costs no compile."""
+    return path_key(spec, dtype, spec.batch, spec.time, masked) in _WARM
 
 
 def chunks(rows: int, n: int | None = None) -> list[tuple[int, int]]:
@@ -564,13 +685,14 @@ def run_direction(spec, p, seq, out, reverse: bool, h_final, c_final, h0=None, c
     if not out.flags.c_contiguous:  # a direction's half of a bidirectional output
         out = np.empty(out.shape, dtype=out.dtype)  # (B, T, H_out)
     h0, c0 = (None if a is None else np.require(a, requirements="CWA") for a in (h0, c0))
-    if stepwise(batch, batch * p.wh.shape[0] * p.wx.shape[1]):
+    if stepwise(batch, batch * p.wh.shape[0] * p.wx.shape[1]) and units_threads(spec, batch, seq.shape[1],
+                                                                                 lens is not None) < 2:
         ms = run_direction_stepwise(spec, p, seq, out, reverse, h_final, c_final, h0, c0, lens)
     else:
         ms = _run_kernels(spec, p, seq, out, reverse, h_final, c_final, h0, c0, lens)
     if out is not target:
         target[...] = out
-    _WARM.add(path_key(spec, seq.dtype, batch))
+    _WARM.add(path_key(spec, seq.dtype, batch, seq.shape[1], lens is not None))
     return ms
 
 
@@ -578,6 +700,32 @@ def _parts(rows: int, macs: int) -> list[tuple[int, int]]:
     """Rows split across threads when ``macs`` multiply-adds make the hand-off pay (each
     costs ~20 µs), else one part on the calling thread."""
     return chunks(rows) if macs >= SPLIT_MIN_MACS else [(0, rows)]
+
+
+# The units path (lstm_direction_units): LSTM without projection or lengths, at most
+# UNITS_MAX_ROWS rows, at least UNITS_MIN_PER_THREAD units a thread, and a call of at least
+# SPLIT_MIN_MACS multiply-adds. Measured (float32, 2 cores, min of 30): see README's speed table.
+UNITS_MAX_ROWS = 2
+UNITS_MIN_PER_THREAD = 32
+
+
+def units_parts(spec, p, batch: int, t_len: int, lens) -> list[tuple[int, int, int, int]]:
+    """(tid, threads, u0, u1) per thread for the units path, or [] when it does not apply."""
+    n = units_threads(spec, batch, t_len, lens is not None)
+    h = spec.units
+    return [(k, n, h * k // n, h * (k + 1) // n) for k in range(n)] if n >= 2 else []
+
+
+def units_threads(spec, batch: int, t_len: int, masked: bool) -> int:
+    """Threads the units path would use for this call (0 or 1: it does not apply)."""
+    work = batch * spec.hidden_out * spec.gates * spec.units  # one step's multiply-adds
+    if (spec.cell != "lstm" or spec.proj_size or masked or batch > UNITS_MAX_ROWS or not UNITS_ON
+            or t_len * work < SPLIT_MIN_MACS or work > STEPWISE_MIN_WORK):
+        return 0
+    return min(threads(), spec.units // UNITS_MIN_PER_THREAD)
+
+
+UNITS_ON = True  # tests switch it off to compare the two paths
 
 
 def _run_kernels(spec, p, seq, out, reverse, h_final, c_final, h0, c0, lens) -> float:
@@ -594,6 +742,15 @@ def _run_kernels(spec, p, seq, out, reverse, h_final, c_final, h0, c0, lens) -> 
     xp = np.empty((batch, t_len, gh), dtype=seq.dtype)  # (B, T, G·H)
     ms = run_chunks(project, _parts(n_rows, n_rows * x_k * gh),
                     seq.reshape(n_rows, x_k), p.wx, p.bx, xp.reshape(n_rows, gh))  # (B·T, X) @ (X, G·H)
+    units = units_parts(spec, p, batch, t_len, lens)
+    if units:
+        hbuf = np.zeros((2, batch, p.wh.shape[0]), dtype=seq.dtype)  # (2, B, H): h_{t-1} and h_t, shared
+        if h0 is not None:
+            hbuf[0] = h0
+        flags = np.zeros(len(units) * FLAG_STRIDE, dtype=np.int64)
+        z = np.zeros((1, 1), dtype=seq.dtype)  # not read without initial states
+        return ms + run_chunks(lstm_direction_units, units, xp, p.wh, reverse, fast, out, h_final, c_final,
+                               z if h0 is None else h0, z if c0 is None else c0, h0 is not None, hbuf, flags)
     has_init = h0 is not None
     if h0 is None:
         h0 = np.zeros((1, 1), dtype=seq.dtype)  # not read: has_init is False

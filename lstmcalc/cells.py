@@ -226,7 +226,7 @@ def _import_numba(backend: str):
     return _numba
 
 
-def _pick_backend(backend: str, spec: LayerSpec, dtype) -> str:
+def _pick_backend(backend: str, spec: LayerSpec, dtype, masked: bool = False) -> str:
     """The backend that runs: "numpy" or "numba" (see the AUTO_* notes above for "auto")."""
     if backend == "numpy" or spec.peepholes:  # forward refuses numba + peepholes before this
         return "numpy"
@@ -234,7 +234,7 @@ def _pick_backend(backend: str, spec: LayerSpec, dtype) -> str:
         _import_numba(backend)
         return "numba"
     loaded = sys.modules.get(f"{__package__}._numba")  # auto never imports Numba for a small call
-    if loaded is not None and loaded.is_warm(spec, dtype):
+    if loaded is not None and loaded.is_warm(spec, dtype, masked):
         return "numba"
     if numpy_floor_ms(spec) >= AUTO_COLD_MS and _import_numba(backend) is not None:
         return "numba"
@@ -323,7 +323,7 @@ class Layer:
             if initial_state is not None:
                 h0, c0 = fw.initial_state_from(spec, initial_state, x.dtype)
             lens = _check_lengths(lengths, b, t_len)
-        chosen = _pick_backend(self.backend, spec, x.dtype)
+        chosen = _pick_backend(self.backend, spec, x.dtype, lens is not None)
         return _run(spec, self._fw, self.params(x.dtype), x, chosen, h0=h0, c0=c0, lens=lens)
 
 

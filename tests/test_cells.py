@@ -392,7 +392,7 @@ def test_forward_is_deterministic_and_batch_rows_are_independent(seed, batch, ti
 # --- numerical stability ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba-kernel", "numba-stepwise"])
+@pytest.mark.parametrize("backend", ["numpy", "numba-kernel", "numba-stepwise", "numba-units"])
 @pytest.mark.parametrize("c", [
     dict(cell="lstm", framework="keras"), dict(cell="lstm", framework="torch", proj_size=P),
     dict(cell="gru", framework="keras", reset_after=False), dict(cell="gru", framework="torch"),

@@ -66,7 +66,7 @@ def test_the_cases_cover_every_framework():
     assert len(CASES) >= 2 * len(FRAMEWORKS)
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba-kernel", "numba-stepwise"])
+@pytest.mark.parametrize("backend", ["numpy", "numba-kernel", "numba-stepwise", "numba-units"])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(map(str, c)))
 def test_a_layer_call_equals_forward(case, backend, use_backend):
     backend = use_backend(backend)
@@ -200,3 +200,27 @@ def test_auto_compiles_for_a_call_far_longer_than_a_cold_compile(monkeypatch):
     monkeypatch.setattr(cells, "AUTO_COLD_MS", 0.0)  # every call counts as long
     assert lstmcalc.prepare(weights, backend="auto", **opts)(rng.uniform(-1, 1, (B, T, X))).backend == "numba"
     assert AUTO_COLD_MS >= 4 * 15_000  # 4x the longest cold first call measured (15 s)
+
+
+def test_the_units_path_is_taken_where_its_rule_says(monkeypatch):
+    """Which layers the Numba backend splits by hidden units (two threads meeting every
+    step); its results equal the other paths' in every test run with "numba-units"."""
+    nb = pytest.importorskip("lstmcalc._numba")
+    monkeypatch.setattr(nb, "threads", lambda: 2)
+    from lstmcalc.prepared import prepare_canonical
+
+    def parts(units, batch, t_len, cell="lstm", lens=None, **options):
+        spec = make_spec(units, 64, cell=cell, framework="torch", **options)
+        rng = np.random.default_rng(0)
+        w = {weights_key(spec, t): rng.uniform(-0.1, 0.1, t.shape) for t in all_tensors(spec)}
+        p = prepare_canonical(get("torch").to_canonical(w, spec), spec, np.float32)[0][0]
+        return nb.units_parts(spec, p, batch, t_len, lens)
+
+    assert parts(128, 1, 500) == [(0, 2, 0, 64), (1, 2, 64, 128)]
+    assert parts(128, 2, 300) == [(0, 2, 0, 64), (1, 2, 64, 128)]
+    assert parts(128, 3, 500) == []  # more rows: the row-split kernels
+    assert parts(128, 1, 500, cell="gru") == []
+    assert parts(128, 1, 500, proj_size=32) == []
+    assert parts(128, 1, 500, lens=np.array([400])) == []
+    assert parts(128, 1, 10) == []  # too little work for a hand-off
+    assert parts(32, 1, 5000) == []  # fewer than 32 units a thread

@@ -44,7 +44,7 @@ def close(a, b, atol=1e-12):
     np.testing.assert_allclose(a, b, rtol=0, atol=atol)
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba-kernel", "numba-stepwise"])
+@pytest.mark.parametrize("backend", ["numpy", "numba-kernel", "numba-stepwise", "numba-units"])
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("fw_cell", CELLS, ids=ids)
 def test_a_stream_of_chunks_equals_one_run(fw_cell, layers, backend, use_backend):
@@ -69,7 +69,7 @@ def test_a_bidirectional_layer_cannot_stream():
     assert "\n" not in str(e.value)
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba-kernel", "numba-stepwise"])
+@pytest.mark.parametrize("backend", ["numpy", "numba-kernel", "numba-stepwise", "numba-units"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("fw_cell", CELLS, ids=ids)
 def test_a_padded_row_equals_the_row_run_alone(fw_cell, bidirectional, backend, use_backend):

@@ -94,7 +94,7 @@ def backends():
     try:
         import numba  # noqa: F401
 
-        return ["numpy", "numba-kernel", "numba-stepwise"]
+        return ["numpy", "numba-kernel", "numba-stepwise", "numba-units"]
     except ImportError:
         return ["numpy"]
 

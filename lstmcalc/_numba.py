@@ -5,18 +5,22 @@ rows, from the input projections computed first with one (row-split) product, so
 step it does the recurrent product (its own register-blocked loops, no BLAS) and the gate
 math with no Python overhead. That wins where NumPy's per-call overhead dominates: small H,
 small B, long T. Batch rows never interact, so :func:`run_chunks` gives each thread its own
-rows for all T steps: no synchronisation per step. Where one step's product is larger than
-``STEPWISE_MIN_WORK`` multiply-adds, :func:`run_direction_stepwise` leaves the products to
-NumPy's BLAS (all cores) and fuses only each step's gate math into one call.
+rows for all T steps: no synchronisation per step; below ``SPLIT_MIN_MACS`` multiply-adds
+a call, one thread runs it all (a hand-off costs more than it saves). An LSTM with one or
+two rows splits its hidden units instead (:func:`lstm_direction_units`: two threads meet
+once a step). Where one step's product is larger than ``STEPWISE_MIN_WORK`` multiply-adds,
+:func:`run_direction_stepwise` leaves the products to NumPy's BLAS (all cores) and fuses
+only each step's gate math into one call. :func:`run_direction` picks the path.
 
-The kernels take the weights :func:`lstmcalc.cells.prepare` makes: gates in the internal
+The kernels take the weights :func:`lstmcalc.cells.prepare_weights` makes: gates in the internal
 order (LSTM ``[i, f, o, g]``, GRU ``[z, r, n]``), the sigmoid gates' columns halved, so
 σ(a) = ½·tanh(a') + ½ with a' the buffer value, exactly as the NumPy loop computes it. In
 float64 the two backends agree to ~1e-15 (sums in another order, FMA); in float32 the Numba
 kernels use a rational tanh (below) with max abs error 3.9e-7.
 
 Caching: ``cache=True`` writes the compiled kernels next to this file (``__pycache__``),
-so a second process loads them (~0.1 s) instead of compiling (~10-60 s for all variants).
+so a second process loads them (0.47 s measured for an LSTM's) instead of compiling
+(13.6 s for the same kernels; ~10-60 s for all variants).
 When the package folder is not writable, Numba itself falls back to its user-wide cache
 (``~/.cache/numba``, or ``$NUMBA_CACHE_DIR`` when set; numba.core.caching's
 ``UserWideCacheLocator``), so nothing needs configuring.
@@ -703,10 +707,15 @@ def _parts(rows: int, macs: int) -> list[tuple[int, int]]:
 
 
 # The units path (lstm_direction_units): LSTM without projection or lengths, at most
-# UNITS_MAX_ROWS rows, at least UNITS_MIN_PER_THREAD units a thread, and a call of at least
-# SPLIT_MIN_MACS multiply-adds. Measured (float32, 2 cores, min of 30): see README's speed table.
+# UNITS_MAX_ROWS rows, at least UNITS_MIN_PER_THREAD units a thread, UNITS_MIN_WORK to
+# STEPWISE_MIN_WORK multiply-adds a step and SPLIT_MIN_MACS a call. The threads meet every
+# step (~0.06 µs when both have a core; measured here), so a step must be long enough that
+# a late partner costs little. Measured (float32 LSTM, 2 cores, min of 30-40, quiet host;
+# one thread vs units): 64/128/1/500 1.72-1.99 vs 1.08-1.66 ms, 64/128/2/300 2.25 (stepwise)
+# vs 1.81; 32/64/1/1000 (2**14 a step: not taken) 1.10 vs 3.48 while another process ran.
 UNITS_MAX_ROWS = 2
 UNITS_MIN_PER_THREAD = 32
+UNITS_MIN_WORK = 2**16
 
 
 def units_parts(spec, p, batch: int, t_len: int, lens) -> list[tuple[int, int, int, int]]:
@@ -720,7 +729,7 @@ def units_threads(spec, batch: int, t_len: int, masked: bool) -> int:
     """Threads the units path would use for this call (0 or 1: it does not apply)."""
     work = batch * spec.hidden_out * spec.gates * spec.units  # one step's multiply-adds
     if (spec.cell != "lstm" or spec.proj_size or masked or batch > UNITS_MAX_ROWS or not UNITS_ON
-            or t_len * work < SPLIT_MIN_MACS or work > STEPWISE_MIN_WORK):
+            or t_len * work < SPLIT_MIN_MACS or not UNITS_MIN_WORK <= work <= STEPWISE_MIN_WORK):
         return 0
     return min(threads(), spec.units // UNITS_MIN_PER_THREAD)
 

@@ -34,7 +34,8 @@ def use_backend(monkeypatch):
         units = name == "numba-units"  # LSTM without projection or lengths: units split over 2 threads
         monkeypatch.setattr(numba_module, "UNITS_ON", units)
         if units:
-            for attr, value in (("SPLIT_MIN_MACS", 0), ("UNITS_MAX_ROWS", 2**62), ("UNITS_MIN_PER_THREAD", 1)):
+            for attr, value in (("SPLIT_MIN_MACS", 0), ("UNITS_MAX_ROWS", 2**62), ("UNITS_MIN_PER_THREAD", 1),
+                                ("UNITS_MIN_WORK", 0), ("STEPWISE_MIN_WORK", 2**62)):
                 monkeypatch.setattr(numba_module, attr, value)
             monkeypatch.setattr(numba_module, "threads", lambda: 2)
         return "numba"

@@ -8,10 +8,15 @@ options (its module in :mod:`lstmcalc.frameworks` says which it has).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from .errors import LstmcalcError
 
+if TYPE_CHECKING:  # the annotation only
+    from .convlstm import ConvSpec
+
 CELLS = ("lstm", "gru", "rnn")
+CONV_CELLS = ("convlstm1d", "convlstm2d", "convlstm3d")  # Keras 3 ConvLSTM1D/2D/3D: counted and shaped only
 MERGE_MODES = ("concat", "sum", "mul", "ave")
 ACTIVATIONS = ("tanh", "relu")
 
@@ -51,6 +56,7 @@ class LayerSpec:
     activation: str = "tanh"  # SimpleRNN / torch.nn.RNN nonlinearity
     peepholes: bool = False  # ONNX LSTM P: peephole weights from the cell state into i, f, o
     layout: int = 0  # ONNX layout: 0 time-major X (T, B, X), 1 batch-major (B, T, X)
+    conv: ConvSpec | None = None  # ConvLSTM's convolution (units = filters F, input_size = channels C)
 
     @property
     def directions(self) -> int:
@@ -60,7 +66,12 @@ class LayerSpec:
     @property
     def gates(self) -> int:
         """G: weight blocks per cell (LSTM 4, GRU 3, SimpleRNN 1)."""
-        return {"lstm": 4, "gru": 3, "rnn": 1}[self.cell]
+        return {"lstm": 4, "gru": 3, "rnn": 1}.get(self.cell, 4)  # ConvLSTM: 4, as the LSTM
+
+    @property
+    def kernel_volume(self) -> int:
+        """k: window positions each weight block has (ConvLSTM k_1 · … · k_n; 1 for the others)."""
+        return self.conv.kernel_volume if self.conv is not None else 1
 
     @property
     def hidden_out(self) -> int:
@@ -76,7 +87,19 @@ class LayerSpec:
         return self.directions * self.hidden_out
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if self.conv is None:
+            del d["conv"]  # the recurrent cells' configs stay as they were
+        else:
+            d["conv"] = self.conv.to_dict()
+        return d
+
+
+def refuse_shaped_only(cell: str, what: str) -> None:
+    """A :class:`SpecError` for ``what`` (a command or function) with a ConvLSTM cell."""
+    if cell in CONV_CELLS:
+        raise SpecError("cell", f"{cell}: ConvLSTM is counted and shaped only (count, breakdown); "
+                                f"{what} takes {', '.join(CELLS)}")
 
 
 MAX_GRID_CELLS = 10_000

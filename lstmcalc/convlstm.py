@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .spec import CONV_CELLS, SpecError
+from .spec import CONV_CELLS, SpecError, check_digits
 
 PADDINGS = ("valid", "same")
 DATA_FORMATS = ("channels_last", "channels_first")
@@ -95,6 +95,7 @@ def parse_ints(param: str, text) -> tuple[int, ...] | None:
         items = [p.strip() for p in text.split(",")]
         if not text.strip() or not all(p.lstrip("-").isdecimal() and p.isascii() for p in items):
             raise SpecError(param, f"{text!r} is not a whole number or a comma-separated list of them, like 3 or 3,5")
+        check_digits(param, items)
         return tuple(int(p) for p in items)
     try:
         values = tuple(text)

@@ -690,4 +690,5 @@ def cost(units, input_size, *, dtype="float32", lengths=None, **layer_options) -
             layer_options.setdefault("batch", len(values))
             if all(isinstance(n, int) for n in values):
                 layer_options.setdefault("time", max(values))
+    refuse_shaped_only(layer_options.get("cell", "lstm"), "cost")  # before make_spec asks for a kernel_size
     return cost_spec(make_spec(units, input_size, **layer_options), dtype, lengths)

@@ -261,7 +261,8 @@ def grid_table(grid) -> Table:
     opts = grid.options
     title = f"{frameworks.get(fw).TITLE} {CELL_TITLES[opts.get('cell', 'lstm')]} {grid.quantity}"
     table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("units H \\ input X", justify="right")
+    conv = opts.get("kernel_size") is not None  # a ConvLSTM grid: filters down, channels across
+    table.add_column("filters F \\ channels C" if conv else "units H \\ input X", justify="right")
     for x in grid.inputs:
         table.add_column(f"{x:,}", justify="right")
     for h in grid.units:

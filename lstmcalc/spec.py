@@ -103,6 +103,14 @@ def refuse_shaped_only(cell: str, what: str) -> None:
 
 
 MAX_GRID_CELLS = 10_000
+MAX_DIGITS = 100  # a size written with more digits is refused (Python's int() itself stops at 4,300)
+
+
+def check_digits(param: str, items: list[str]) -> None:
+    """A :class:`SpecError` for a number of more than :data:`MAX_DIGITS` digits."""
+    longest = max((len(p.strip()) for p in items), default=0)
+    if longest > MAX_DIGITS:
+        raise SpecError(param, f"has a number of {longest:,} digits; at most {MAX_DIGITS} are allowed")
 
 
 def parse_sizes(param: str, text: str) -> list[int]:
@@ -120,6 +128,7 @@ def parse_sizes(param: str, text: str) -> list[int]:
         parts = text.split(":")
         if len(parts) not in (2, 3) or not all(p.strip().isdecimal() and p.strip().isascii() for p in parts):
             raise SpecError(param, f"{text!r} is not a range; allowed: {allowed}")
+        check_digits(param, parts)
         start, stop, step = (int(p) for p in parts) if len(parts) == 3 else (int(parts[0]), int(parts[1]), 1)
         if start < 1 or step < 1 or stop < start:
             raise SpecError(param, f"{text!r} needs 1 <= start <= stop and step >= 1; allowed: {allowed}")
@@ -129,6 +138,7 @@ def parse_sizes(param: str, text: str) -> list[int]:
     items = text.split(",")
     if not all(p.strip().isdecimal() and p.strip().isascii() for p in items):
         raise SpecError(param, f"{text!r} is not a whole number or a list of them; allowed: {allowed}")
+    check_digits(param, items)
     values = [int(p) for p in items]
     if min(values) < 1:
         raise SpecError(param, f"must be a whole number >= 1, got {min(values)}; allowed: {allowed}")

@@ -434,14 +434,14 @@ def _root(
 
 # Options shared by count, breakdown, cost and explain, grouped in --help by panel.
 SIZES, LAYER, OUTPUT, RUN, FILES, CONV = "Sizes", "Layer", "Output", "Run", "Files", "ConvLSTM"
-UnitsOrFilters = Annotated[str, typer.Option("--units", "-u", "--filters", help="H: units (Keras units, PyTorch hidden_size); ConvLSTM filters F (--filters is the same option); a list 1,2,4 or a range 32:256:32 makes a grid.", show_default=False, rich_help_panel=SIZES)]
-InputOrChannels = Annotated[str, typer.Option("--input", "-x", help="X: input features per time step (ConvLSTM: channels C); a list or a range makes a grid.", show_default=False, rich_help_panel=SIZES)]
-KernelSize = Annotated[Optional[str], typer.Option("--kernel-size", help="ConvLSTM kernel_size: one whole number, or one per spatial dimension (3 or 3,5).", metavar="INTS", show_default="needed with --cell convlstm*", rich_help_panel=CONV)]
-Strides = Annotated[Optional[str], typer.Option("--strides", help="ConvLSTM strides of the input convolution (the recurrent one strides 1).", metavar="INTS", show_default="1", rich_help_panel=CONV)]
-PaddingOpt = Annotated[Optional[Padding], typer.Option("--padding", help="ConvLSTM padding of the input convolution (the recurrent one is same).", show_default="valid", rich_help_panel=CONV)]
-Dilation = Annotated[Optional[str], typer.Option("--dilation-rate", help="ConvLSTM dilation_rate; Keras refuses it > 1 with strides > 1.", metavar="INTS", show_default="1", rich_help_panel=CONV)]
-DataFormatOpt = Annotated[Optional[DataFormat], typer.Option("--data-format", help="ConvLSTM input (B, T, *S, C) for channels_last, (B, T, C, *S) for channels_first.", show_default="channels_last", rich_help_panel=CONV)]
-Spatial = Annotated[Optional[str], typer.Option("--spatial", help="ConvLSTM input's spatial size S, one per dimension (32,32), for the shapes.", metavar="INTS", show_default="none: no shapes", rich_help_panel=CONV)]
+UnitsOrFilters = Annotated[str, typer.Option("--units", "-u", "--filters", help="H: units (Keras units, PyTorch hidden_size), ConvLSTM filters F; a list 1,2,4 or a range 32:256:32 makes a grid.", show_default=False, rich_help_panel=SIZES)]
+InputOrChannels = Annotated[str, typer.Option("--input", "-x", help="X: input features per step, ConvLSTM channels C; a list or a range makes a grid.", show_default=False, rich_help_panel=SIZES)]
+KernelSize = Annotated[Optional[str], typer.Option("--kernel-size", help="3, or one per dimension: 3,5.", metavar="INTS", show_default="needed by convlstm*", rich_help_panel=CONV)]
+Strides = Annotated[Optional[str], typer.Option("--strides", help="Of the input convolution.", metavar="INTS", show_default="1", rich_help_panel=CONV)]
+PaddingOpt = Annotated[Optional[Padding], typer.Option("--padding", help="Of the input convolution.", show_default="valid", rich_help_panel=CONV)]
+Dilation = Annotated[Optional[str], typer.Option("--dilation-rate", help="Keras: > 1 needs strides 1.", metavar="INTS", show_default="1", rich_help_panel=CONV)]
+DataFormatOpt = Annotated[Optional[DataFormat], typer.Option("--data-format", help="Input (B, T, *S, C) or (B, T, C, *S).", show_default="channels_last", rich_help_panel=CONV)]
+Spatial = Annotated[Optional[str], typer.Option("--spatial", help="Input size S for shapes: 32,32.", metavar="INTS", show_default="none", rich_help_panel=CONV)]
 Units = Annotated[str, typer.Option("--units", "-u", help="H: units (Keras units, PyTorch hidden_size); a list 1,2,4 or a range 32:256:32 makes a grid.", show_default=False, rich_help_panel=SIZES)]
 Input = Annotated[str, typer.Option("--input", "-x", help="X: input features per time step; a list or a range makes a grid.", show_default=False, rich_help_panel=SIZES)]
 CellOpt = Annotated[Cell, typer.Option("--cell", help="rnn is Keras SimpleRNN / torch.nn.RNN.", rich_help_panel=LAYER)]
@@ -640,7 +640,7 @@ def breakdown(
 
         lstmcalc breakdown --units 2 --input 1 --diagram
 
-        lstmcalc breakdown --cell convlstm2d --filters 8 -x 3 --kernel-size 3 --spatial 32,32
+        lstmcalc breakdown --cell convlstm2d -u 8 -x 3 --kernel-size 3 --spatial 9,9
     """
     hs, xs = _sizes(units, input_size)
     options = _options(cell, framework, no_bias, bidirectional, merge_mode, layers, proj_size,

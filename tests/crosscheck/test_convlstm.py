@@ -15,6 +15,7 @@ import json
 import math
 import os
 import random
+import re
 
 import numpy as np
 import pytest
@@ -355,6 +356,10 @@ def _measure(layer, config: dict, name: str, direction: int):
 
 @pytest.mark.parametrize("config", CONFIGS[::3] + CONFIGS[-1:], ids=[_ids(c) for c in CONFIGS[::3] + CONFIGS[-1:]])
 def test_every_note_number_is_measured_on_keras(config):
+    _check_notes(config)
+
+
+def _check_notes(config: dict) -> None:
     from lstmcalc.explain import CONV_NUMBER_NAMES
 
     layer, _ = _built(config)
@@ -378,3 +383,74 @@ def test_every_conv_number_name_has_a_measurement():
     layer, _ = _built(config)
     for name in CONV_NUMBER_NAMES:
         assert _measure(layer, config, name, 0) is not None, name  # a KeyError for a name not measured here
+
+
+# ---------------------------------------------------------------- the golden files' numbers
+
+
+def _golden_cases() -> dict:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "test_convlstm.py"
+    spec = importlib.util.spec_from_file_location("_convlstm_golden_cases", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.GOLDEN_CASES
+
+
+GOLDEN_CASES = _golden_cases()
+NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?![\w])")
+
+
+@pytest.mark.parametrize("width", [80, 120])
+@pytest.mark.parametrize("name", sorted(GOLDEN_CASES))
+def test_golden_numbers(name, width):
+    """Every number in tests/golden/breakdown_<name>_<width>.txt is a quantity Keras reports
+    for the same layer (or a size given in the configuration, or a constant of the printed
+    formulas); the title's total, each tensor row and each shape row are checked in place."""
+    from pathlib import Path
+
+    config = GOLDEN_CASES[name]
+    text = (Path(__file__).resolve().parents[1] / "golden" / f"breakdown_{name}_{width}.txt").read_text("utf-8")
+    layer, returned = _built(config)
+    halves = [layer.forward_layer, layer.backward_layer] if config.get("bidirectional") else [layer]
+    total = layer.count_params()
+    assert re.search(rf": {total:,} parameters", " ".join(text.split()))
+    weights = [(_weight_name(w), tuple(w.shape), int(np.prod(w.shape))) for w in layer.weights]
+    rows = re.findall(r"^\s+(?:fw|bw)?\s*(kernel|recurrent_kernel|bias)\s+\(([\d, ]+),?\)\s+([\d,]+)", text, re.M)
+    assert [(n, tuple(int(v) for v in s.split(",") if v.strip()), int(c.replace(",", ""))) for n, s, c in rows] == weights
+    shapes = [tuple(int(v) for v in s.split(",") if v.strip())
+              for s in re.findall(r"^\s+(?:in|out)\s+\w+\s+\(([\d, ]+),?\)", text, re.M)]
+    if returned is None:
+        assert shapes == [] and "In and out" not in text
+        expected_shapes = []
+    else:
+        states = list(returned[1:]) or (
+            [_call(_layer({**config, "return_state": True, "return_sequences": False}), config)[1]]
+            * (4 if config.get("bidirectional") else 2))
+        expected_shapes = [_input_shape(config)] + states[: 4 if config.get("bidirectional") else 2] + returned
+        assert shapes == expected_shapes
+    # everything else: each number must be one Keras reports (or a given size, or a formula constant)
+    allowed = {total, 1, 2 if config.get("bidirectional") else 1, config.get("batch", 32), config.get("time", 1)}
+    for half in halves:
+        w = {_weight_name(x): tuple(x.shape) for x in half.weights}
+        sizes = {k: int(np.prod(s)) for k, s in w.items()}
+        f4 = w["kernel"][-1]
+        gates = f4 // w["recurrent_kernel"][-2]
+        allowed |= {sum(sizes.values()), gates, len(w["kernel"]) - 1, *sizes.values()}
+        allowed |= {v // gates for v in sizes.values()} | {sum(sizes.values()) // gates}
+        allowed |= {d for s in w.values() for d in s} | {j * f4 // gates for j in range(gates + 1)}
+        allowed.add(int(np.prod(w["kernel"][:-2])))
+    for key in ("kernel_size", "strides", "dilation_rate", "spatial"):
+        value = config.get(key)
+        allowed |= set(value) if isinstance(value, tuple) else {value} if value is not None else set()
+    allowed |= {d for s in expected_shapes for d in s}
+    numbers = [int(n.replace(",", "")) for n in NUMBER.findall(text)]
+    assert numbers and not [n for n in numbers if n not in allowed]
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN_CASES))
+def test_golden_note_numbers(name):
+    """The notes in the golden files: each number they state, through note_numbers."""
+    _check_notes(GOLDEN_CASES[name])

@@ -392,7 +392,7 @@ def _golden_cases() -> dict:
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "test_convlstm.py"
+    path = Path(__file__).resolve().parents[1] / "test_convlstm_counting.py"
     spec = importlib.util.spec_from_file_location("_convlstm_golden_cases", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -483,8 +483,12 @@ def _conv_lstm_layers(config, depth: int = 0) -> list[tuple[str, str]]:
     if depth > 64:
         return out
     if isinstance(config, dict):
+        conf = config.get("config") if isinstance(config.get("config"), dict) else {}
+        inner = conf.get("layer") if isinstance(conf.get("layer"), dict) else {}
         if config.get("class_name") in CONV_LSTM_CLASSES:
-            out.append((config["class_name"], str((config.get("config") or {}).get("name", "?"))))
+            return [(config["class_name"], str(conf.get("name", "?")))]
+        if config.get("class_name") == "Bidirectional" and inner.get("class_name") in CONV_LSTM_CLASSES:
+            return [(f"Bidirectional({inner['class_name']})", str(conf.get("name", "?")))]
         for value in config.values():
             out += _conv_lstm_layers(value, depth + 1)
     elif isinstance(config, list):

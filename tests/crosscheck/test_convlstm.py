@@ -454,3 +454,23 @@ def test_golden_numbers(name, width):
 def test_golden_note_numbers(name):
     """The notes in the golden files: each number they state, through note_numbers."""
     _check_notes(GOLDEN_CASES[name])
+
+
+# ---------------------------------------------------------------- files that hold a ConvLSTM
+
+
+@pytest.mark.parametrize("wrap", [False, True])
+def test_a_keras_file_with_only_a_convlstm_is_refused_in_one_line(tmp_path, wrap):
+    layer = keras.layers.ConvLSTM1D(2, 3, name="clstm")
+    model = keras.Sequential([keras.Input((3, 8, 2)), keras.layers.Bidirectional(layer, name="bi") if wrap else layer])
+    said = "Bidirectional(ConvLSTM1D) 'bi'" if wrap else "ConvLSTM1D 'clstm'"
+    path = tmp_path / "conv.keras"
+    model.save(path)
+    for args in (["inspect", str(path)], ["convert", str(path), "-o", str(tmp_path / "o.npz")],
+                 ["diff", str(path), str(path)]):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 1 and r.stdout == "", (args, r.output)
+        lines = r.stderr.splitlines()
+        assert len(lines) == 1 and f"{said} is a ConvLSTM" in lines[0], r.stderr
+        assert "counts and shapes only (count, breakdown" in lines[0]
+    assert not (tmp_path / "o.npz").exists()

@@ -72,7 +72,9 @@ def _configs() -> list[dict]:
             if merge is not None:
                 config["merge_mode"] = merge
         out.append(config)
-    # no spatial size: the count and the tensors, no shapes
+    # the README's examples, then one with no spatial size: the count and the tensors, no shapes
+    out.append(dict(cell="convlstm2d", units=8, input_size=3, kernel_size=3, strides=(2, 2), padding="same",
+                    spatial=(32, 32), return_state=True))
     out.append(dict(cell="convlstm2d", units=64, input_size=3, kernel_size=3))
     return out
 

@@ -525,7 +525,8 @@ def _grid(hs, xs, options, plot, json, value=None, quantity="parameters"):
 
         from .conventions import KERAS_CLASSES
 
-        plot_grid(result, plot, f"{KERAS_CLASSES[options['cell']]} {quantity} against units H")
+        against = "filters F" if options.get("kernel_size") is not None else "units H"
+        plot_grid(result, plot, f"{KERAS_CLASSES[options['cell']]} {quantity} against {against}")
     if json:
         _print_json(result.to_dict())
     else:

@@ -278,3 +278,13 @@ def test_a_size_of_over_100_digits_is_one_line_not_a_traceback():
     for args in (["-u", "9" * 5000, "-x", "1"], ["-u", "1:" + "9" * 5000, "-x", "1"]):
         line = _one_line_error(invoke("count", *args))
         assert "--units" in line and "at most 100" in line
+
+
+def test_plot_names_filters_and_channels(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "conv.svg"
+    r = invoke("count", "--cell", "convlstm1d", "--filters", "1,2,4", "-x", "3", "--kernel-size", "3", "--plot", str(out))
+    assert r.exit_code == 0, r.stderr
+    text = out.read_text()
+    assert "ConvLSTM1D parameters against filters F" in text and "Keras, channels C = 3" in text
+    assert "units H" not in text and "PyTorch" not in text  # no PyTorch twin for a ConvLSTM

@@ -17,7 +17,8 @@ A framework module provides:
   ``bidirectional``, ``layers`` for a convention that has no bias-free, bidirectional or
   stacked form, which :func:`make_spec` then refuses);
 - optional: ``SHAPED_CELLS``, cells it counts and shapes only (``count``, ``breakdown``; Keras'
-  ConvLSTM1D/2D/3D), with the same layout functions;
+  ConvLSTM1D/2D/3D), with the same layout functions; ``input_shapes(spec)`` ([Output], the
+  input's shape where ``breakdown`` shows it);
 - the arithmetic and the words (stdlib): ``layer_tensors(spec, layer, direction)``,
   ``weights_key(spec, tensor)``, ``biases_per_gate(spec)``, ``formula(spec, layer)``,
   ``outputs(spec)``, ``constructor(spec)``, ``recognises(key)``, ``parse_name(key)``;

@@ -66,7 +66,7 @@ class LayerSpec:
     @property
     def gates(self) -> int:
         """G: weight blocks per cell (LSTM 4, GRU 3, SimpleRNN 1)."""
-        return {"lstm": 4, "gru": 3, "rnn": 1}.get(self.cell, 4)  # ConvLSTM: 4, as the LSTM
+        return {"lstm": 4, "gru": 3, "rnn": 1, **{cell: 4 for cell in CONV_CELLS}}[self.cell]  # ConvLSTM: i, f, c, o
 
     @property
     def kernel_volume(self) -> int:

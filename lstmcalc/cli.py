@@ -22,7 +22,7 @@ from typer.core import TyperCommand, TyperGroup
 from . import __version__
 from .errors import FileError, LstmcalcError
 from .frameworks import FRAMEWORKS
-from .spec import SpecError
+from .spec import CONV_CELLS, SpecError, refuse_shaped_only
 
 PROG = "lstmcalc"
 
@@ -41,6 +41,19 @@ class Cell(str, Enum):
     lstm = "lstm"
     gru = "gru"
     rnn = "rnn"
+    convlstm1d = "convlstm1d"  # Keras ConvLSTM1D/2D/3D: count and breakdown only
+    convlstm2d = "convlstm2d"
+    convlstm3d = "convlstm3d"
+
+
+class Padding(str, Enum):
+    valid = "valid"
+    same = "same"
+
+
+class DataFormat(str, Enum):
+    channels_last = "channels_last"
+    channels_first = "channels_first"
 
 
 # --framework choices: every registered framework (lstmcalc.frameworks.MODULES)
@@ -281,7 +294,7 @@ class _Command(TyperCommand):
             note = _help_default(param)
             words = " ".join(x for x in ((param.help or "").strip(), note) if x)
             panels.setdefault(title, []).append((_help_name(param, ctx), words))
-        known = ["Arguments", SIZES, LAYER, RUN, FILES, OUTPUT]
+        known = ["Arguments", SIZES, LAYER, CONV, RUN, FILES, OUTPUT]
         order = sorted(panels, key=lambda t: known.index(t) if t in known else len(known))
         _write_help(self, ctx, formatter, [(t, panels[t]) for t in order])
 
@@ -421,7 +434,15 @@ def _root(
 
 
 # Options shared by count, breakdown, cost and explain, grouped in --help by panel.
-SIZES, LAYER, OUTPUT, RUN, FILES = "Sizes", "Layer", "Output", "Run", "Files"
+SIZES, LAYER, OUTPUT, RUN, FILES, CONV = "Sizes", "Layer", "Output", "Run", "Files", "ConvLSTM"
+UnitsOrFilters = Annotated[str, typer.Option("--units", "-u", "--filters", help="H: units (Keras units, PyTorch hidden_size), ConvLSTM filters F; a list 1,2,4 or a range 32:256:32 makes a grid.", show_default=False, rich_help_panel=SIZES)]
+InputOrChannels = Annotated[str, typer.Option("--input", "-x", help="X: input features per step, ConvLSTM channels C; a list or a range makes a grid.", show_default=False, rich_help_panel=SIZES)]
+KernelSize = Annotated[Optional[str], typer.Option("--kernel-size", help="3, or one per dimension: 3,5.", metavar="INTS", show_default="needed by convlstm*", rich_help_panel=CONV)]
+Strides = Annotated[Optional[str], typer.Option("--strides", help="Of the input convolution.", metavar="INTS", show_default="1", rich_help_panel=CONV)]
+PaddingOpt = Annotated[Optional[Padding], typer.Option("--padding", help="Of the input convolution.", show_default="valid", rich_help_panel=CONV)]
+Dilation = Annotated[Optional[str], typer.Option("--dilation-rate", help="Keras: > 1 needs strides 1.", metavar="INTS", show_default="1", rich_help_panel=CONV)]
+DataFormatOpt = Annotated[Optional[DataFormat], typer.Option("--data-format", help="Input (B, T, *S, C) or (B, T, C, *S).", show_default="channels_last", rich_help_panel=CONV)]
+Spatial = Annotated[Optional[str], typer.Option("--spatial", help="Input size S for shapes: 32,32.", metavar="INTS", show_default="none", rich_help_panel=CONV)]
 Units = Annotated[str, typer.Option("--units", "-u", help="H: units (Keras units, PyTorch hidden_size); a list 1,2,4 or a range 32:256:32 makes a grid.", show_default=False, rich_help_panel=SIZES)]
 Input = Annotated[str, typer.Option("--input", "-x", help="X: input features per time step; a list or a range makes a grid.", show_default=False, rich_help_panel=SIZES)]
 CellOpt = Annotated[Cell, typer.Option("--cell", help="rnn is Keras SimpleRNN / torch.nn.RNN.", rich_help_panel=LAYER)]
@@ -454,6 +475,15 @@ def _options(cell, framework, no_bias, bidirectional, merge_mode, layers,
         proj_size=proj_size, reset_after=reset_after, batch=batch, time=time,
         return_sequences=return_sequences, return_state=return_state,
         peepholes=peepholes, layout=layout,
+    )
+
+
+def _conv_options(kernel_size, strides, padding, dilation_rate, data_format, spatial) -> dict:
+    """The ConvLSTM keywords of count and breakdown (None: not given)."""
+    return dict(
+        kernel_size=kernel_size, strides=strides, padding=padding.value if padding is not None else None,
+        dilation_rate=dilation_rate, data_format=data_format.value if data_format is not None else None,
+        spatial=spatial,
     )
 
 
@@ -496,7 +526,8 @@ def _grid(hs, xs, options, plot, json, value=None, quantity="parameters"):
 
         from .conventions import KERAS_CLASSES
 
-        plot_grid(result, plot, f"{KERAS_CLASSES[options['cell']]} {quantity} against units H")
+        against = "filters F" if options.get("kernel_size") is not None else "units H"
+        plot_grid(result, plot, f"{KERAS_CLASSES[options['cell']]} {quantity} against {against}")
     if json:
         _print_json(result.to_dict())
     else:
@@ -507,8 +538,8 @@ def _grid(hs, xs, options, plot, json, value=None, quantity="parameters"):
 
 @commands.command(cls=_Command)
 def count(
-    units: Units,
-    input_size: Input,
+    units: UnitsOrFilters,
+    input_size: InputOrChannels,
     cell: CellOpt = Cell.lstm,
     framework: FrameworkOpt = Framework.keras,
     no_bias: NoBias = False,
@@ -523,6 +554,12 @@ def count(
     time: Time = 1,
     return_sequences: ReturnSeq = False,
     return_state: ReturnState = False,
+    kernel_size: KernelSize = None,
+    strides: Strides = None,
+    padding: PaddingOpt = None,
+    dilation_rate: Dilation = None,
+    data_format: DataFormatOpt = None,
+    spatial: Spatial = None,
     json: Json = False,
     plot: Plot = None,
 ) -> None:
@@ -539,10 +576,13 @@ def count(
         lstmcalc count --units 1,2 --input 1,2                # 12 16 / 32 40
 
         lstmcalc count --units 32:256:32 --input 8 --plot params.png
+
+        lstmcalc count --cell convlstm2d --filters 64 --input 3 --kernel-size 3
     """
     hs, xs = _sizes(units, input_size)
     options = _options(cell, framework, no_bias, bidirectional, merge_mode, layers, proj_size,
                        reset_after, batch, time, return_sequences, return_state, peepholes, layout)
+    options.update(_conv_options(kernel_size, strides, padding, dilation_rate, data_format, spatial))
     if len(hs) * len(xs) > 1 or plot:
         _grid(hs, xs, options, plot, json)
         return
@@ -559,8 +599,8 @@ def count(
 
 @commands.command(cls=_Command)
 def breakdown(
-    units: Units,
-    input_size: Input,
+    units: UnitsOrFilters,
+    input_size: InputOrChannels,
     cell: CellOpt = Cell.lstm,
     framework: FrameworkOpt = Framework.keras,
     no_bias: NoBias = False,
@@ -575,6 +615,12 @@ def breakdown(
     time: Time = 1,
     return_sequences: ReturnSeq = False,
     return_state: ReturnState = False,
+    kernel_size: KernelSize = None,
+    strides: Strides = None,
+    padding: PaddingOpt = None,
+    dilation_rate: Dilation = None,
+    data_format: DataFormatOpt = None,
+    spatial: Spatial = None,
     json: Json = False,
     plot: Plot = None,
     diagram: Diagram = False,
@@ -595,15 +641,21 @@ def breakdown(
         lstmcalc breakdown --units 8 --input 3 --cell gru --no-reset-after --json
 
         lstmcalc breakdown --units 2 --input 1 --diagram
+
+        lstmcalc breakdown --cell convlstm2d -u 8 -x 3 --kernel-size 3 --spatial 9,9
     """
     hs, xs = _sizes(units, input_size)
     options = _options(cell, framework, no_bias, bidirectional, merge_mode, layers, proj_size,
                        reset_after, batch, time, return_sequences, return_state, peepholes, layout)
+    options.update(_conv_options(kernel_size, strides, padding, dilation_rate, data_format, spatial))
     if len(hs) * len(xs) > 1 or plot:
         _grid(hs, xs, options, plot, json)
         return
     from .counting import breakdown as _breakdown
 
+    if diagram and cell.value in CONV_CELLS:
+        raise SpecError("diagram", f"draws 2-D weight matrices; a {cell.value} kernel is kernel_size + (C, 4F), "
+                                   "shown in the tensor table without --diagram")
     result = _breakdown(hs[0], xs[0], **options)
     if json:
         _print_json(result.to_dict())
@@ -666,6 +718,7 @@ def cost(
     """
     from .costing import cost_spec
 
+    refuse_shaped_only(cell.value, "cost")
     hs, xs = _sizes(units, input_size)
     given_lengths = None
     if lengths is not None:
@@ -730,6 +783,7 @@ def explain(
     from .explain import answers
     from .frameworks import make_spec
 
+    refuse_shaped_only(cell.value, "explain")
     hs, xs = _sizes(units, input_size)
     if len(hs) * len(xs) > 1:
         raise SpecError("units", "explain takes one size for --units and --input, not a list")
@@ -811,6 +865,7 @@ def run(
     from .frameworks import make_spec
     from .spec import parse_sizes
 
+    refuse_shaped_only(cell.value, "run")
     if save is not None:
         from .converting import check_output_path
 
@@ -928,6 +983,8 @@ def convert(
     from .converting import check_output_path, convert_weights, save_arrays
     from .readers import read_layer
 
+    if cell is not None:
+        refuse_shaped_only(cell.value, "convert")
     from .atomic import check_target
 
     as_model = output.endswith(".onnx")  # a runnable ONNX model rather than an .npz of tensors

@@ -73,4 +73,5 @@ def biases_per_gate(spec: LayerSpec) -> int:
 
 
 # The Keras class names: the cell's usual title in tables and plots.
-KERAS_CLASSES = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
+KERAS_CLASSES = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN",
+                 "convlstm1d": "ConvLSTM1D", "convlstm2d": "ConvLSTM2D", "convlstm3d": "ConvLSTM3D"}

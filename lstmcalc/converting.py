@@ -34,7 +34,7 @@ from .errors import FileError
 from .frameworks import make_spec
 from .frameworks.shared import as_array, describe, shape_of
 from .frameworks.torch import TORCH_NAME  # noqa: F401  (module-prefixed state_dict names, for readers)
-from .spec import CELLS, LayerSpec, SpecError
+from .spec import CELLS, LayerSpec, SpecError, refuse_shaped_only
 
 __all__ = ["FileError", "convert_weights", "infer_framework", "infer_layer_spec", "save_arrays"]
 
@@ -172,6 +172,7 @@ def convert_weights(
     A Keras ``Bidirectional`` with ``merge_mode`` sum/mul/ave converts for one layer
     (PyTorch then returns the concatenation; merge it yourself).
     """
+    refuse_shaped_only(cell, "convert")
     if cell not in CELLS:
         _bad_choice("cell", cell, CELLS)
     if source not in frameworks.names():

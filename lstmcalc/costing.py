@@ -37,7 +37,7 @@ from . import frameworks
 from .counting import biases_per_gate, total_count
 from .frameworks import make_spec
 from .memory import estimate_elements, overhead_bytes
-from .spec import LayerSpec, SpecError
+from .spec import LayerSpec, SpecError, refuse_shaped_only
 
 # Bytes per element of each dtype we price memory in.
 DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
@@ -627,6 +627,7 @@ def cost_spec(spec: LayerSpec, dtype: str = "float32", lengths=None) -> Cost:
     """The :class:`Cost` of a validated spec. ``lengths``: (B,) each sequence's real length
     in a padded batch: the arithmetic is Σ lengths sample-steps instead of B·T (memory
     still holds the padded (B, T, ·) tensors)."""
+    refuse_shaped_only(spec.cell, "cost")
     if not isinstance(dtype, str) or dtype not in DTYPES:
         raise SpecError("dtype", f"must be one of {', '.join(DTYPES)}, got {dtype!r}")
     lengths = check_lengths(spec, lengths)
@@ -689,4 +690,5 @@ def cost(units, input_size, *, dtype="float32", lengths=None, **layer_options) -
             layer_options.setdefault("batch", len(values))
             if all(isinstance(n, int) for n in values):
                 layer_options.setdefault("time", max(values))
+    refuse_shaped_only(layer_options.get("cell", "lstm"), "cost")  # before make_spec asks for a kernel_size
     return cost_spec(make_spec(units, input_size, **layer_options), dtype, lengths)

@@ -35,8 +35,8 @@ class GateRow:
     direction: str  # "forward" | "backward"
     gate: str  # i, f, g, o | z, r, n | h; "proj" for PyTorch's weight_hr
     name: str  # "forget", "candidate", "projection", ...
-    input_weights: int  # X_k·H: this gate's block of kernel / weight_ih
-    recurrent_weights: int  # H_out·H: its block of recurrent_kernel / weight_hh
+    input_weights: int  # X_k·H (ConvLSTM k·C·F): this gate's block of kernel / weight_ih
+    recurrent_weights: int  # H_out·H (ConvLSTM k·F·F): its block of recurrent_kernel / weight_hh
     bias: int  # H per bias vector the framework keeps for it
     projection: int  # P·H for the "proj" row, else 0
     peephole: int = 0  # H for i, f and o with peepholes (ONNX P), else 0
@@ -98,6 +98,7 @@ class Breakdown:
     code: tuple[str, ...]  # the framework lines that build the same layer
     note_numbers: tuple[tuple[explain.Number, ...], ...] = ()  # per note, the numbers it states
     initial_states: tuple[Output, ...] = ()  # what the layer takes as initial states, in its order
+    inputs: tuple[Output, ...] = ()  # the input's shape, where the convention gives it (ConvLSTM with its spatial size)
 
     def to_dict(self) -> dict:
         return {
@@ -119,6 +120,7 @@ class Breakdown:
                 for t in self.tensors
             ],
             "outputs": [o.to_dict() for o in self.outputs],
+            **({"inputs": [o.to_dict() for o in self.inputs]} if self.inputs else {}),
             "initial_states": [o.to_dict() for o in self.initial_states],
             "notes": list(self.notes),
             "note_numbers": [[n.to_dict() for n in numbers] for numbers in self.note_numbers],
@@ -162,7 +164,7 @@ def count(units, input_size, **options) -> int:
 
 def _gate_rows(spec: LayerSpec) -> list[GateRow]:
     rows = []
-    h = spec.units
+    h, k = spec.units, spec.kernel_volume  # k: window positions of a ConvLSTM block, else 1
     for layer in range(spec.layers):
         x = spec.layer_input_size(layer)
         for direction in DIRECTIONS[: spec.directions]:
@@ -170,7 +172,7 @@ def _gate_rows(spec: LayerSpec) -> list[GateRow]:
                 peep = h if spec.peepholes and gate in PEEPHOLE_GATES else 0
                 nb = frameworks.gate_biases(spec, gate)
                 rows.append(
-                    GateRow(layer, direction, gate, GATE_NAMES[gate], x * h, spec.hidden_out * h, nb * h, 0, peep)
+                    GateRow(layer, direction, gate, GATE_NAMES[gate], k * x * h, k * spec.hidden_out * h, nb * h, 0, peep)
                 )
             if spec.proj_size:
                 rows.append(GateRow(layer, direction, "proj", "projection", 0, 0, 0, spec.proj_size * h))
@@ -179,6 +181,11 @@ def _gate_rows(spec: LayerSpec) -> list[GateRow]:
 
 def _initial_states(spec: LayerSpec) -> list[Output]:
     shapes = getattr(frameworks.of(spec), "initial_state_shapes", None)  # optional in a framework module
+    return shapes(spec) if shapes is not None else []
+
+
+def _input_shapes(spec: LayerSpec) -> list[Output]:
+    shapes = getattr(frameworks.of(spec), "input_shapes", None)  # optional in a framework module
     return shapes(spec) if shapes is not None else []
 
 
@@ -214,6 +221,7 @@ def breakdown_spec(spec: LayerSpec) -> Breakdown:
         code=tuple(constructor(spec)),
         note_numbers=tuple(s.numbers for s in sentences),
         initial_states=tuple(_initial_states(spec)),
+        inputs=tuple(_input_shapes(spec)),
     )
 
 

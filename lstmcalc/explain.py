@@ -59,6 +59,26 @@ NUMBER_NAMES = {
 }
 
 
+# The numbers ConvLSTM's notes state (its own vocabulary: filters and channels, not units and
+# features); tests/crosscheck/test_convlstm.py measures each of them on real Keras 3 layers.
+CONV_NUMBER_NAMES = {
+    "gates": "gate blocks (4: i, f, c, o)",
+    "filters": "F, filters (channels of h and c)",
+    "input_channels": "C, channels of the input",
+    "kernel_volume": "k, positions in one convolution window (the product of kernel_size)",
+    "kernel_shape": "shape of Keras' kernel tensor",
+    "gate_input_weights": "weights of one gate's block of the kernel, k·C·F",
+    "gate_recurrent_weights": "weights of one gate's block of the recurrent kernel, k·F·F",
+    "gate_bias": "bias entries of one gate, F",
+    "bias_params": "entries of Keras' bias tensor, 4F",
+    "layer_params": "parameters of one direction",
+    "total": "parameters",
+    "spatial_dims": "spatial dimensions of the input",
+    "input_spatial": "the input's spatial size",
+    "output_spatial": "the spatial size of the output, h and c",
+}
+
+
 @dataclass(frozen=True)
 class Number:
     """One number a sentence states, and what it is about."""
@@ -99,11 +119,12 @@ class _Words:
     """Collects the numbers a template states: ``w.n(name, value, scope)`` records the
     number and returns its text, so a number reaches the prose only through here."""
 
-    def __init__(self):
+    def __init__(self, names: dict | None = None):
         self.numbers: list[Number] = []
+        self.names = NUMBER_NAMES if names is None else names
 
     def n(self, name: str, value, scope: str) -> str:
-        if name not in NUMBER_NAMES:
+        if name not in self.names:
             raise KeyError(f"undocumented number {name!r}: add it to NUMBER_NAMES")
         number = Number(name, value, scope)
         if number not in self.numbers:
@@ -428,9 +449,68 @@ def _stack_note(f: _Facts) -> Sentence | None:
     )
 
 
+def _conv_notes(spec: LayerSpec) -> list[Sentence]:
+    """A ConvLSTM's notes: the convolution blocks, the recurrent one, the bias and the shapes."""
+    from .params import layer_count, total_count
+
+    conv, f, c = spec.conv, spec.units, spec.input_size
+    k = conv.kernel_volume
+    dims = f" ({'×'.join(map(str, conv.kernel_size))})" if conv.rank > 1 else ""
+    out = []
+    w = _Words(CONV_NUMBER_NAMES)
+    out.append(w.sentence(
+        f"Each of the {w.n('gates', 4, PER)} gates convolves the input with its own filters: a window of "
+        f"{w.n('kernel_volume', k, PER)} positions{dims} over all {w.n('input_channels', c, PER)} input channels, "
+        f"for each of the {w.n('filters', f, PER)} filters, is {w.n('gate_input_weights', k * c * f, PER_GATE)} "
+        f"weights per gate; kernel {w.n('kernel_shape', conv.kernel_size + (c, 4 * f), PER)} holds the four "
+        "blocks along its last axis."
+    ))
+    w = _Words(CONV_NUMBER_NAMES)
+    out.append(w.sentence(
+        f"The recurrent kernel convolves h_(t-1), which has {w.n('filters', f, PER)} channels, with the same window, "
+        "always with strides 1 and padding \"same\" (whatever the layer's own), so h and c keep the output's spatial "
+        f"size: {w.n('gate_recurrent_weights', k * f * f, PER_GATE)} weights per gate, from every filter into every "
+        "filter."
+    ))
+    w = _Words(CONV_NUMBER_NAMES)
+    total = total_count(spec)
+    both = (f" ({w.n('layer_params', layer_count(spec, 0), PER)} per direction)" if spec.bidirectional else "")
+    if spec.bias:
+        lead = (f"One bias per filter and gate, {w.n('gate_bias', f, PER_GATE)} per gate and "
+                f"{w.n('bias_params', 4 * f, PER)} in bias, shared by every position")
+    else:
+        lead = "No bias (use_bias=False)"
+    out.append(w.sentence(
+        f"{lead}: the same filters slide over the whole input, so the count, {w.n('total', total, WHOLE)}{both}, "
+        "does not depend on the input's spatial size."
+    ))
+    w = _Words(CONV_NUMBER_NAMES)
+    if conv.spatial is None:
+        out.append(w.sentence(
+            f"Give --spatial (the input's spatial size, {w.n('spatial_dims', conv.rank, PER)} "
+            f"value{'s' if conv.rank > 1 else ''}) for the input, output and state shapes."
+        ))
+    else:
+        rule = ("floor((S − 1) / s) + 1" if conv.padding == "same"
+                else "floor((S − d·(k − 1) − 1) / s) + 1")
+        out.append(w.sentence(
+            f"With padding {conv.padding}, strides {_tuple_text(conv.strides)} and dilation_rate "
+            f"{_tuple_text(conv.dilation_rate)}, each spatial size S becomes {rule}: "
+            f"{w.n('input_spatial', conv.spatial, WHOLE)} → {w.n('output_spatial', conv.output_spatial(), WHOLE)}, "
+            "the size of the output, h and c."
+        ))
+    return out
+
+
+def _tuple_text(values: tuple[int, ...]) -> str:
+    return "(" + ", ".join(map(str, values)) + ("," if len(values) == 1 else "") + ")"
+
+
 def note_sentences(spec: LayerSpec) -> list[Sentence]:
     """The breakdown's notes, each with the numbers it states. A framework module with its
     own ``notes(spec)`` (ONNX: W/R/B, iofc, linear_before_reset) words its biases itself."""
+    if spec.conv is not None:
+        return _conv_notes(spec)
     f = _Facts(spec)
     own = getattr(frameworks.of(spec), "notes", None)
     bias = [Sentence(text, ()) for text in own(spec)] if own is not None else [_bias_note(f)]
@@ -662,6 +742,9 @@ def _growth_answer(f: _Facts) -> Answer:
 
 def answers(spec: LayerSpec) -> list[Answer]:
     """The questions a newcomer asks about this layer, answered with its own numbers."""
+    from .spec import refuse_shaped_only
+
+    refuse_shaped_only(spec.cell, "explain")
     f = _Facts(spec)
     w = _Words()
     history = _history(f, w)

@@ -44,12 +44,14 @@ def plot_grid(grid: Grid, path: str, title: str) -> None:
     ax = fig.add_subplot()
     styles = {"keras": "-", "torch": "--"}
     names = {"keras": "Keras", "torch": "PyTorch"}
+    conv = grid.options.get("kernel_size") is not None  # a ConvLSTM: filters F, channels C
+    x_label, size_label = ("filters F", "channels C") if conv else ("units H", "input X")
     for fw in grid.frameworks:
         for k, x in enumerate(grid.inputs):
             ys = [grid.values[fw][(h, x)] for h in grid.units]
             ax.plot(grid.units, ys, styles[fw], color=f"C{k % 10}", marker="o", markersize=3,
-                    label=f"{names[fw]}, input X = {x}")
-    ax.set_xlabel("units H")
+                    label=f"{names[fw]}, {size_label} = {x}")
+    ax.set_xlabel(x_label)
     ax.set_ylabel(grid.quantity)
     ax.set_title(title)
     ax.grid(True, alpha=0.3)

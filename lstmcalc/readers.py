@@ -462,9 +462,39 @@ def _read_keras_archive(file: str) -> list[FoundLayer]:
     token = _H5_LIMITS.set((len(h5_bytes), budget))
     try:
         with h5:
-            return _keras_layers(file, h5, config, archive=True)
+            found = _keras_layers(file, h5, config, archive=True)
     finally:
         _H5_LIMITS.reset(token)
+    if not found:
+        conv = _conv_lstm_layers(config)
+        if conv:
+            cls, name = conv[0]
+            raise FileError(f"{file}: no LSTM, GRU or SimpleRNN layer; {cls} {name!r} is a ConvLSTM, which lstmcalc "
+                            "counts and shapes only (count, breakdown --cell convlstm1d|2d|3d)")
+    return found
+
+
+CONV_LSTM_CLASSES = ("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")
+
+
+def _conv_lstm_layers(config, depth: int = 0) -> list[tuple[str, str]]:
+    """(class, name) of every ConvLSTM layer in a Keras model config, Bidirectional ones too."""
+    out: list[tuple[str, str]] = []
+    if depth > 64:
+        return out
+    if isinstance(config, dict):
+        conf = config.get("config") if isinstance(config.get("config"), dict) else {}
+        inner = conf.get("layer") if isinstance(conf.get("layer"), dict) else {}
+        if config.get("class_name") in CONV_LSTM_CLASSES:
+            return [(config["class_name"], str(conf.get("name", "?")))]
+        if config.get("class_name") == "Bidirectional" and inner.get("class_name") in CONV_LSTM_CLASSES:
+            return [(f"Bidirectional({inner['class_name']})", str(conf.get("name", "?")))]
+        for value in config.values():
+            out += _conv_lstm_layers(value, depth + 1)
+    elif isinstance(config, list):
+        for value in config:
+            out += _conv_lstm_layers(value, depth + 1)
+    return out
 
 
 def _read_h5_file(file: str) -> list[FoundLayer]:

@@ -46,7 +46,12 @@ def _layer_title(spec, total: int, text: Text | None = None) -> Text:
     """'Keras 3 LSTM, units H = 2, input X = 1[, 2 layers, ...]: 32 parameters'."""
     text = text if text is not None else Text()
     text.append(f"{framework_title(spec)} {CELL_TITLES[spec.cell]}", style="bold")
-    text.append(f", units H = {spec.units}, input X = {spec.input_size}")
+    if spec.conv is not None:  # ConvLSTM: filters and channels, and its convolution
+        from .convlstm import describe
+
+        text.append(f", filters F = {spec.units}, channels C = {spec.input_size}, {describe(spec.conv)}")
+    else:
+        text.append(f", units H = {spec.units}, input X = {spec.input_size}")
     if spec.layers > 1:
         text.append(f", {spec.layers} layers")
     if spec.bidirectional:
@@ -71,13 +76,16 @@ def gate_table(b: Breakdown) -> Table:
     spec = b.spec
     multi = spec.layers > 1 or spec.bidirectional
     rec_head = "recurrent H·P" if spec.proj_size else "recurrent H·H"
+    in_head = "input X·H"
+    if spec.conv is not None:  # ConvLSTM: k window positions, C channels, F filters
+        in_head, rec_head = "input k·C·F", "recurrent k·F·F"
     table = Table(title="Parameters per gate", box=box.SIMPLE_HEAD, title_justify="left")
     if spec.layers > 1:
         table.add_column("layer", justify="right")
     if spec.bidirectional:
         table.add_column("dir")
     table.add_column("gate", no_wrap=True)
-    table.add_column("input X·H", justify="right")
+    table.add_column(in_head, justify="right")
     table.add_column(rec_head, justify="right")
     table.add_column("bias", justify="right")
     if spec.proj_size:
@@ -131,7 +139,8 @@ def _slice_text(b: Breakdown, tensor) -> str:
         ) + " recurrent side"
     where = f"axis {axis}" if ndim > 2 else ("cols" if axis == ndim - 1 else "rows")
     text = f"{where} {parts}"
-    if ndim > 2 or tensor.role in ("bias_both", "peephole"):  # a leading directions axis
+    leading = ndim > 2 and b.spec.conv is None  # a ConvLSTM kernel's leading axes are its window
+    if leading or tensor.role in ("bias_both", "peephole"):  # a leading directions axis
         text = ("axis 0 [0]=fw [1]=bw; " if tensor.direction == "both" else "axis 0 [0]=fw; ") + text
     if tensor.role == "bias" and ndim == 2:  # Keras GRU with reset_after: (2, 3H)
         text = "row 0 input, row 1 recurrent; " + text
@@ -203,7 +212,7 @@ def output_table(b: Breakdown) -> Table:
     table.add_column("name")
     table.add_column("shape")
     table.add_column("what it is")
-    for o in b.initial_states:
+    for o in (*b.inputs, *b.initial_states):
         table.add_row("in", o.name, str(tuple(o.shape)), o.meaning)
     for o in b.outputs:
         table.add_row("out", o.name, str(tuple(o.shape)), o.meaning)
@@ -229,7 +238,9 @@ def code_view(b: Breakdown) -> Group:
 
 
 def breakdown_view(b: Breakdown) -> Group:
-    """Everything ``lstmcalc breakdown`` shows, as one renderable."""
+    """Everything ``lstmcalc breakdown`` shows, as one renderable (the shapes table only where
+    there are shapes: a ConvLSTM's need its --spatial size)."""
+    shapes = [output_table(b), Text("")] if b.outputs else []
     return Group(
         _title(b),
         Text(""),
@@ -239,8 +250,7 @@ def breakdown_view(b: Breakdown) -> Group:
         tensor_table(b),
         formula_view(b),
         Text(""),
-        output_table(b),
-        Text(""),
+        *shapes,
         notes_view(b),
     )
 
@@ -251,7 +261,8 @@ def grid_table(grid) -> Table:
     opts = grid.options
     title = f"{frameworks.get(fw).TITLE} {CELL_TITLES[opts.get('cell', 'lstm')]} {grid.quantity}"
     table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("units H \\ input X", justify="right")
+    conv = opts.get("kernel_size") is not None  # a ConvLSTM grid: filters down, channels across
+    table.add_column("filters F \\ channels C" if conv else "units H \\ input X", justify="right")
     for x in grid.inputs:
         table.add_column(f"{x:,}", justify="right")
     for h in grid.units:
@@ -264,6 +275,10 @@ def grid_table(grid) -> Table:
 def summary_line(spec) -> str:
     """'keras lstm, units 2, input 1[, 2 layers, bidirectional sum, ...]' for one-line reprs."""
     parts = [f"{spec.framework} {spec.cell}", f"units {spec.units}", f"input {spec.input_size}"]
+    if spec.conv is not None:
+        from .convlstm import describe
+
+        parts.append(describe(spec.conv))
     if spec.layers > 1:
         parts.append(f"{spec.layers} layers")
     if spec.bidirectional:
@@ -333,7 +348,7 @@ def breakdown_html(b: Breakdown) -> str:
     tensors = [[t.name, t.layer, t.direction, str(t.shape), t.count, _slice_text(b, t)] for t in b.tensors]
     formulas = [[f.layer, f.input_size, f.symbolic, f.substituted, f.per_direction, f.directions, f.total]
                 for f in b.formulas]
-    outputs = [["in", o.name, str(o.shape), o.meaning] for o in b.initial_states]
+    outputs = [["in", o.name, str(o.shape), o.meaning] for o in (*b.inputs, *b.initial_states)]
     outputs += [["out", o.name, str(o.shape), o.meaning] for o in b.outputs]
     gate_head = ["layer", "direction", "gate", "input", "recurrent", "bias", "projection", "total"]
     tensor_head = ["name", "layer", "direction", "shape", "count", "gate slices"]

@@ -18,7 +18,7 @@ from . import frameworks
 from .cells import forward as _forward
 from .conventions import all_tensors, weights_key
 from .memory import check_memory
-from .spec import LayerSpec, SpecError
+from .spec import LayerSpec, SpecError, refuse_shaped_only
 
 RUN_DTYPES = ("float32", "float64")
 
@@ -136,6 +136,8 @@ def run_layer(
     """
     from .costing import cost_spec
     from .weights import init_weights
+
+    refuse_shaped_only(spec.cell, "run")
 
     if dtype not in RUN_DTYPES:
         raise SpecError("dtype", f"must be one of {', '.join(RUN_DTYPES)}, got {dtype!r}")

@@ -8,10 +8,15 @@ options (its module in :mod:`lstmcalc.frameworks` says which it has).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from .errors import LstmcalcError
 
+if TYPE_CHECKING:  # the annotation only
+    from .convlstm import ConvSpec
+
 CELLS = ("lstm", "gru", "rnn")
+CONV_CELLS = ("convlstm1d", "convlstm2d", "convlstm3d")  # Keras 3 ConvLSTM1D/2D/3D: counted and shaped only
 MERGE_MODES = ("concat", "sum", "mul", "ave")
 ACTIVATIONS = ("tanh", "relu")
 
@@ -51,6 +56,7 @@ class LayerSpec:
     activation: str = "tanh"  # SimpleRNN / torch.nn.RNN nonlinearity
     peepholes: bool = False  # ONNX LSTM P: peephole weights from the cell state into i, f, o
     layout: int = 0  # ONNX layout: 0 time-major X (T, B, X), 1 batch-major (B, T, X)
+    conv: ConvSpec | None = None  # ConvLSTM's convolution (units = filters F, input_size = channels C)
 
     @property
     def directions(self) -> int:
@@ -60,7 +66,12 @@ class LayerSpec:
     @property
     def gates(self) -> int:
         """G: weight blocks per cell (LSTM 4, GRU 3, SimpleRNN 1)."""
-        return {"lstm": 4, "gru": 3, "rnn": 1}[self.cell]
+        return {"lstm": 4, "gru": 3, "rnn": 1, **{cell: 4 for cell in CONV_CELLS}}[self.cell]  # ConvLSTM: i, f, c, o
+
+    @property
+    def kernel_volume(self) -> int:
+        """k: window positions each weight block has (ConvLSTM k_1 · … · k_n; 1 for the others)."""
+        return self.conv.kernel_volume if self.conv is not None else 1
 
     @property
     def hidden_out(self) -> int:
@@ -76,10 +87,30 @@ class LayerSpec:
         return self.directions * self.hidden_out
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if self.conv is None:
+            del d["conv"]  # the recurrent cells' configs stay as they were
+        else:
+            d["conv"] = self.conv.to_dict()
+        return d
+
+
+def refuse_shaped_only(cell: str, what: str) -> None:
+    """A :class:`SpecError` for ``what`` (a command or function) with a ConvLSTM cell."""
+    if cell in CONV_CELLS:
+        raise SpecError("cell", f"{cell}: ConvLSTM is counted and shaped only (count, breakdown); "
+                                f"{what} takes {', '.join(CELLS)}")
 
 
 MAX_GRID_CELLS = 10_000
+MAX_DIGITS = 100  # a size written with more digits is refused (Python's int() itself stops at 4,300)
+
+
+def check_digits(param: str, items: list[str]) -> None:
+    """A :class:`SpecError` for a number of more than :data:`MAX_DIGITS` digits."""
+    longest = max((len(p.strip()) for p in items), default=0)
+    if longest > MAX_DIGITS:
+        raise SpecError(param, f"has a number of {longest:,} digits; at most {MAX_DIGITS} are allowed")
 
 
 def parse_sizes(param: str, text: str) -> list[int]:
@@ -97,6 +128,7 @@ def parse_sizes(param: str, text: str) -> list[int]:
         parts = text.split(":")
         if len(parts) not in (2, 3) or not all(p.strip().isdecimal() and p.strip().isascii() for p in parts):
             raise SpecError(param, f"{text!r} is not a range; allowed: {allowed}")
+        check_digits(param, parts)
         start, stop, step = (int(p) for p in parts) if len(parts) == 3 else (int(parts[0]), int(parts[1]), 1)
         if start < 1 or step < 1 or stop < start:
             raise SpecError(param, f"{text!r} needs 1 <= start <= stop and step >= 1; allowed: {allowed}")
@@ -106,6 +138,7 @@ def parse_sizes(param: str, text: str) -> list[int]:
     items = text.split(",")
     if not all(p.strip().isdecimal() and p.strip().isascii() for p in items):
         raise SpecError(param, f"{text!r} is not a whole number or a list of them; allowed: {allowed}")
+    check_digits(param, items)
     values = [int(p) for p in items]
     if min(values) < 1:
         raise SpecError(param, f"must be a whole number >= 1, got {min(values)}; allowed: {allowed}")

@@ -26,7 +26,7 @@ from .frameworks import make_spec
 from .frameworks.shared import describe as _describe
 from .limits import ZIP_ERRORS, Budget, check_npz, check_numbers, declared_bytes, npy_header, regular_file
 from .memory import check_bytes, itemsize, weight_elements
-from .spec import CELLS, MERGE_MODES, LayerSpec, SpecError
+from .spec import CELLS, MERGE_MODES, LayerSpec, SpecError, refuse_shaped_only
 
 __all__ = ["FileError", "infer_spec", "init_weights", "load_inputs", "load_npz", "save_npz"]
 
@@ -60,6 +60,7 @@ def infer_spec(
     the tensors, a missing or extra tensor, or a shape that contradicts the others; the
     message names the tensor and the expected and actual shapes.
     """
+    refuse_shaped_only(cell, "a weights file")
     if cell not in CELLS:
         raise SpecError("cell", f"must be one of {', '.join(CELLS)}, got {cell!r}")
     frameworks.get(framework)  # SpecError naming the registered frameworks

@@ -45,7 +45,8 @@ def test_bash_completes_subcommand():
 
 
 def test_bash_offers_cells_and_frameworks():
-    assert _complete(["lstmcalc", "count", "--cell", ""], 3) == ["gru", "lstm", "rnn"]
+    assert _complete(["lstmcalc", "count", "--cell", ""], 3) == ["convlstm1d", "convlstm2d", "convlstm3d",
+                                                                 "gru", "lstm", "rnn"]
     # every registered framework (lstmcalc.frameworks.MODULES)
     assert _complete(["lstmcalc", "count", "--framework", ""], 3) == sorted(
         ["keras", "torch", "onnx", "keras2", "mlx", "equinox", "flax", "flax_nnx", "flax_nnx_opt"])

@@ -56,7 +56,9 @@ def test_every_option_shows_its_default_or_required(command):
         if name is None:  # an argument: shown by its metavar
             name = param.metavar
         # the option's entry runs from its name to the next line that starts a new entry
-        block = re.search(rf"^\s+(?:-\w, )?{re.escape(name)}\b.*?(?=^\s{{2}}-|^\S|\Z)", text, re.S | re.M)
+        # (after its short and shorter names: "-u, --units, --filters TEXT")
+        block = re.search(rf"^\s+(?:-\w, )?(?:--[\w-]+, )*{re.escape(name)}\b.*?(?=^\s{{2}}-|^\S|\Z)", text,
+                          re.S | re.M)
         assert block, (command, name, text)
         entry = " ".join(block.group(0).split())
         assert "[default: " in entry or "[required]" in entry, (command, name, entry)
@@ -70,6 +72,11 @@ def test_known_defaults_read_as_they_should():
     assert "(needs lstmcalc[plot])" in count
     assert "--reset-after / --no-reset-after" in count
     assert "--no-bias No bias" in count  # a flag, no value after it
+    for option, default in (("--kernel-size", "needed by convlstm*"), ("--strides", "1"), ("--padding", "valid"),
+                            ("--dilation-rate", "1"), ("--data-format", "channels_last"), ("--spatial", "none")):
+        for text in (count, " ".join(help_text("breakdown").split())):
+            assert re.search(rf"{option} \S+ [^[]*\[default: {re.escape(default)}\]", text), (option, default)
+    assert "-u, --units, --filters TEXT" in count
     run = " ".join(help_text("run").split())
     assert "[default: 32, or from the inputs]" in run
     assert "--return-sequences" in run and "--return-state" in run
@@ -79,7 +86,7 @@ def test_options_are_grouped():
     text = help_text("count")
     for panel in ("Sizes:", "Layer:", "Output:"):
         assert re.search(rf"^{panel}$", text, re.M), panel
-    assert len(text.splitlines()) <= 60
+    assert len(text.splitlines()) <= 75  # 60 before the ConvLSTM panel (6 options, 9 lines) and --filters
 
 
 def test_a_mistyped_command_gets_did_you_mean():

@@ -16,6 +16,9 @@ A framework module provides:
   ``layout``), and ``WHY_NOT`` ({option: why it has no such thing}; also ``no_bias``,
   ``bidirectional``, ``layers`` for a convention that has no bias-free, bidirectional or
   stacked form, which :func:`make_spec` then refuses);
+- optional: ``SHAPED_CELLS``, cells it counts and shapes only (``count``, ``breakdown``; Keras'
+  ConvLSTM1D/2D/3D), with the same layout functions; ``input_shapes(spec)`` ([Output], the
+  input's shape where ``breakdown`` shows it);
 - the arithmetic and the words (stdlib): ``layer_tensors(spec, layer, direction)``,
   ``weights_key(spec, tensor)``, ``biases_per_gate(spec)``, ``formula(spec, layer)``,
   ``outputs(spec)``, ``constructor(spec)``, ``recognises(key)``, ``parse_name(key)``;
@@ -45,7 +48,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from ..spec import ACTIVATIONS, CELLS, MERGE_MODES, LayerSpec, SpecError
+from ..spec import ACTIVATIONS, CELLS, CONV_CELLS, MERGE_MODES, LayerSpec, SpecError
 
 # The registry: --framework value -> module. Order is the order in help and messages.
 MODULES = {
@@ -101,6 +104,11 @@ def gate_biases(spec: LayerSpec, gate: str) -> int:
     fw = of(spec)
     per_gate = getattr(fw, "gate_biases", None)
     return per_gate(spec, gate) if per_gate is not None else fw.biases_per_gate(spec)
+
+
+def cells_of(fw: ModuleType) -> tuple[str, ...]:
+    """Every cell ``fw`` has: its ``CELLS``, then those it counts and shapes only."""
+    return tuple(fw.CELLS) + tuple(getattr(fw, "SHAPED_CELLS", ()))
 
 
 def having(option: str) -> list[ModuleType]:
@@ -159,19 +167,29 @@ def make_spec(
     activation=None,
     peepholes=False,
     layout=None,
+    kernel_size=None,
+    strides=None,
+    padding=None,
+    dilation_rate=None,
+    data_format=None,
+    spatial=None,
 ) -> LayerSpec:
     """Validate keywords as the CLI and the API take them and return a :class:`LayerSpec`.
 
     ``None`` for ``merge_mode``, ``reset_after``, ``activation`` and ``layout`` means "not
     given": the framework default applies, and giving them where they mean nothing is an
-    error, with the reason the framework module gives.
+    error, with the reason the framework module gives. ``kernel_size`` (needed), ``strides``,
+    ``padding``, ``dilation_rate``, ``data_format`` and ``spatial`` (the input's spatial size,
+    for shapes) belong to the ConvLSTM cells (:mod:`lstmcalc.convlstm`) and to no other.
     """
     units = _size("units", units)
     input_size = _size("input_size", input_size)
-    cell = _choice("cell", cell, CELLS)
+    cell = _choice("cell", cell, CELLS + CONV_CELLS)
     fw = get(framework)
-    if cell not in fw.CELLS:
-        raise SpecError("cell", f"{fw.TITLE} has no {cell} layer; it has {', '.join(fw.CELLS)}")
+    if cell not in cells_of(fw):
+        owners = [m.NAME for m in map(get, FRAMEWORKS) if cell in cells_of(m)]
+        raise SpecError("cell", f"{fw.TITLE} has no {cell} layer; it has {', '.join(cells_of(fw))}; "
+                                f"{cell} is in --framework {', '.join(owners)}")
     bias = _flag("bias", bias)
     bidirectional = _flag("bidirectional", bidirectional)
     layers = _size("layers", layers)
@@ -180,6 +198,20 @@ def make_spec(
     return_sequences = _flag("return_sequences", return_sequences)
     return_state = _flag("return_state", return_state)
     peepholes = _flag("peepholes", peepholes)
+    conv_options = dict(kernel_size=kernel_size, strides=strides, padding=padding, dilation_rate=dilation_rate,
+                        data_format=data_format, spatial=spatial)
+    conv = None
+    if cell in CONV_CELLS:
+        from ..convlstm import make_conv
+
+        conv = make_conv(cell, **conv_options)
+        if layers != 1:
+            raise SpecError("layers", "a ConvLSTM is counted one layer at a time (each layer of a stack has its own "
+                                      "--input channels and --spatial size); give one layer's sizes")
+    else:
+        for option, value in conv_options.items():
+            if value is not None:
+                raise SpecError(option, f"applies to --cell {', '.join(CONV_CELLS)} only, not {cell}")
     # what some conventions cannot have at all (WHY_NOT "no_bias", "bidirectional", "layers")
     for wanted, option, param in ((not bias, "no_bias", "bias"), (bidirectional, "bidirectional", None),
                                   (layers > 1, "layers", None)):
@@ -256,4 +288,5 @@ def make_spec(
         activation=activation,
         peepholes=peepholes,
         layout=layout,
+        conv=conv,
     )

@@ -1,7 +1,8 @@
 """Keras 3: ``keras.layers.LSTM``, ``GRU``, ``SimpleRNN`` and ``Bidirectional``.
 
 Source (read, not guessed): ``keras/src/layers/rnn/lstm.py``, ``gru.py``, ``simple_rnn.py``,
-``bidirectional.py``. ``kernel`` (X, G·H) and ``recurrent_kernel`` (H, G·H) hold the gate
+``bidirectional.py``. ConvLSTM1D/2D/3D (counted and shaped only) are in
+:mod:`lstmcalc.frameworks.keras_convlstm`. ``kernel`` (X, G·H) and ``recurrent_kernel`` (H, G·H) hold the gate
 blocks along the last axis, LSTM order i, f, c, o (c is our g), GRU z, r, h (h is our n);
 ``bias`` is (G·H,), or (2, 3H) for a GRU with ``reset_after=True`` (the default): row 0 the
 input bias, row 1 the recurrent bias, which the candidate keeps inside r ⊙ (...).
@@ -19,15 +20,18 @@ from __future__ import annotations
 import re
 
 from ..canonical import CELL_GATES, DIRECTIONS, Canonical, Direction, GateSlice, Output, TensorLayout
-from ..spec import LayerSpec, SpecError
+from ..spec import CONV_CELLS, LayerSpec, SpecError
+from . import keras_convlstm as conv
 
 NAME = "keras"
 TITLE = "Keras 3"
 SHORT = "Keras"  # in running text
 CELLS = ("lstm", "gru", "rnn")
-CELL_TITLES = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
-GATE_ORDER = {"lstm": ("i", "f", "g", "o"), "gru": ("z", "r", "n"), "rnn": ("h",)}
-LETTERS = {("lstm", "g"): "c", ("gru", "n"): "h"}  # Keras: k_i, k_f, k_c, k_o; x_z, x_r, x_h
+SHAPED_CELLS = CONV_CELLS  # ConvLSTM1D/2D/3D: count and breakdown only (no weights, no run)
+CELL_TITLES = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN", **conv.CELL_TITLES}
+GATE_ORDER = {"lstm": ("i", "f", "g", "o"), "gru": ("z", "r", "n"), "rnn": ("h",),
+              **{cell: conv.GATE_ORDER for cell in CONV_CELLS}}
+LETTERS = {("lstm", "g"): "c", ("gru", "n"): "h", **{(cell, "g"): "c" for cell in CONV_CELLS}}  # Keras: k_i, k_f, k_c, k_o
 OPTIONS = frozenset({"merge_mode", "reset_before", "return_sequences", "return_state"})
 WHY_NOT = {
     "proj_size": "Keras LSTM has no projection (proj_size is PyTorch's weight_hr)",
@@ -50,6 +54,8 @@ def _slices(spec: LayerSpec, axis: int) -> tuple[GateSlice, ...]:
 
 def layer_tensors(spec: LayerSpec, layer: int, direction: str) -> list[TensorLayout]:
     """The tensors of one layer and direction, in Keras' own order."""
+    if spec.conv is not None:
+        return conv.layer_tensors(spec, layer, direction)
     g, h, x = spec.gates, spec.units, spec.layer_input_size(layer)
     out = [
         TensorLayout("kernel", layer, direction, (x, g * h), "input", _slices(spec, 1)),
@@ -80,6 +86,8 @@ def biases_per_gate(spec: LayerSpec) -> int:
 
 def formula(spec: LayerSpec, layer: int) -> tuple[str, str]:
     """One direction's count as Keras' docs write it, symbolic and with numbers."""
+    if spec.conv is not None:
+        return conv.formula(spec)
     g, h, x = spec.gates, spec.units, spec.layer_input_size(layer)
     nb = biases_per_gate(spec)
     prefix = f"{g} × " if g > 1 else ""
@@ -98,6 +106,8 @@ def formula(spec: LayerSpec, layer: int) -> tuple[str, str]:
 
 def outputs(spec: LayerSpec) -> list[Output]:
     """What the last layer returns, in Keras' order (output, then states with return_state)."""
+    if spec.conv is not None:
+        return conv.outputs(spec)
     b, t, h = spec.batch, spec.time, spec.units
     merged = 2 * h if spec.bidirectional and spec.merge_mode == "concat" else h
     merge = f", {spec.merge_mode} of both directions" if spec.bidirectional else ""
@@ -119,6 +129,8 @@ def outputs(spec: LayerSpec) -> list[Output]:
 def constructor(spec: LayerSpec, titles: dict = CELL_TITLES) -> list[str]:
     """Python lines that build the same layer in Keras 3 (``titles``: the layer classes, so that
     Keras 2's CuDNN layers, which take the same arguments, are written by the same lines)."""
+    if spec.conv is not None:
+        return conv.constructor(spec)
     lines = []
     for layer in range(spec.layers):
         last = layer == spec.layers - 1
@@ -380,7 +392,7 @@ def _orthogonal(rng, shape: tuple[int, int]):
     return q.reshape(shape)  # (rows, cols): (H, G·H) for a recurrent kernel
 
 
-assert set(GATE_ORDER) == set(CELL_GATES)
+assert set(GATE_ORDER) == set(CELL_GATES) | set(SHAPED_CELLS)
 
 
 # --- initial states and masked batches ---------------------------------------------------------
@@ -398,6 +410,8 @@ def _layer_state_names(spec: LayerSpec) -> list[str]:
 def initial_state_shapes(spec: LayerSpec) -> list[Output]:
     """What ``layer(x, initial_state=[...])`` takes, each (B, H). A stack is L separate
     layers, each with its own ``initial_state``: names ``layer{k}/h`` etc. then."""
+    if spec.conv is not None:
+        return conv.initial_state_shapes(spec)
     b, h = spec.batch, spec.units
     words = {"h": "initial hidden state", "c": "initial cell state"}
     out = []
@@ -409,6 +423,11 @@ def initial_state_shapes(spec: LayerSpec) -> list[Output]:
             side = {"fw": ", forward layer", "bw": ", backward layer"}.get(side, "")
             out.append(Output(prefix + name, (b, h), f"{words[state]}{where}{side}"))
     return out
+
+
+def input_shapes(spec: LayerSpec) -> list[Output]:
+    """The input's shape where ``breakdown`` shows it (ConvLSTM, with its spatial size)."""
+    return conv.input_shapes(spec) if spec.conv is not None else []
 
 
 def initial_state_from(spec: LayerSpec, given, dtype):

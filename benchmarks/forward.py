@@ -233,7 +233,9 @@ def calls_table(args, env: dict) -> None:
                     ms = json.loads(procs[side].stdout.readline())["ms"]
                     per_round[side][i].append(ms)
                     best[side][i] = min(best[side][i], ms)
-                    time.sleep(0.01)  # let torch's OpenMP threads stop spinning before the next side
+                    # OpenBLAS' idle threads spin ~0.1 s after a product (2**28 cycles) and OpenMP's a
+                    # while too: let them stop before the next side, which would lose a core to them
+                    time.sleep(args.pause)
     finally:
         for p in procs.values():
             p.stdin.close()
@@ -312,6 +314,7 @@ def main(argv=None) -> int:
                     help="the five long shapes (fresh process per backend), the short calls, or both")
     ap.add_argument("--calls", type=int, default=15, help="calls per round and side in the calls table (default 15)")
     ap.add_argument("--call-rounds", type=int, default=10, help="alternating rounds in the calls table (default 10)")
+    ap.add_argument("--pause", type=float, default=0.3, help="seconds between two sides' turns (default 0.3)")
     ap.add_argument("--worker", choices=BACKENDS, help=argparse.SUPPRESS)
     ap.add_argument("--serve", choices=CALL_SIDES, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import os
 import time as _time
-from concurrent.futures import ThreadPoolExecutor
+import threading
 
 import llvmlite.ir as llvm_ir
 import numba
@@ -568,7 +568,7 @@ def lstm_direction_units(xp, wh, reverse, fast, out, h_final, c_final, h0, c0, h
 
 _SEEN: set = set()  # (kernel name, dtype char) compiled or loaded in this process
 _WARM: set = set()  # path_key()s that have run in this process
-_POOL: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool)
+_WORKERS: tuple[int, list] = (0, [])  # (pid, [Worker]): made again after a fork
 
 
 def threads() -> int:
@@ -623,31 +623,116 @@ def chunks(rows: int, n: int | None = None) -> list[tuple[int, int]]:
     return [(rows * k // n, rows * (k + 1) // n) for k in range(n)]
 
 
+@numba.njit(**JIT)
+def spin_until(flags, idx, value, polls):  # pragma: no cover (compiled)
+    """Poll flags[idx] >= value up to ``polls`` times (yielding the core every 1,000 polls
+    to any thread that wants it); whether it got there."""
+    for k in range(polls):
+        if load_acquire(flags, idx) >= value:
+            return True
+        if k % 1000 == 999:
+            os_yield()
+    return load_acquire(flags, idx) >= value
+
+
+POSTED, AWAKE, DONE = 0, FLAG_STRIDE, 2 * FLAG_STRIDE  # a Worker's control words, each on its own cache lines
+SPIN_POLLS = 1_000_000  # ~2-4 ms of polling before a Worker blocks
+
+
+class Worker:
+    """A helper thread for kernel parts that polls for its next part, in a nogil Numba loop
+    (the GIL stays free), for a few ms after each one before it blocks on an Event.
+
+    Why: in this kind of virtual machine an idle vCPU halts, and waking a thread blocked on
+    a lock took 0.1-1 ms (measured: a 2-thread LSTM pass of 1.5 ms took 2.6 ms when each
+    call handed its part to a blocked ThreadPoolExecutor thread after 0.3 s idle, the same
+    as one thread), where two polling threads meet in ~0.06 µs. OpenMP runtimes (torch's)
+    poll the same way. Numba's own ``parallel=True`` layers were worse here: see run_chunks.
+    """
+
+    def __init__(self):
+        self.ctrl = np.zeros(3 * FLAG_STRIDE, dtype=np.int64)  # POSTED, AWAKE, DONE: sequence numbers / flag
+        self.ctrl[AWAKE] = 1
+        self.event = threading.Event()
+        self.seq = 0
+        self.job = None
+        self.error = None
+        threading.Thread(target=self._loop, name="lstmcalc-numba", daemon=True).start()
+
+    def _loop(self) -> None:
+        seen = 0
+        while True:
+            if not spin_until(self.ctrl, POSTED, seen + 1, SPIN_POLLS):
+                self.ctrl[AWAKE] = 0
+                if self.ctrl[POSTED] <= seen:  # nothing was posted before the flag went down: sleep
+                    self.event.wait()
+                self.event.clear()
+                self.ctrl[AWAKE] = 1
+                continue
+            seen = int(self.ctrl[POSTED])
+            kernel, args = self.job
+            try:
+                kernel(*args)
+            except BaseException as e:  # noqa: BLE001 - handed to the caller by wait()
+                self.error = e
+            self.ctrl[DONE] = seen
+
+    def submit(self, kernel, args) -> None:
+        self.job = (kernel, args)
+        self.error = None
+        self.seq += 1
+        self.ctrl[POSTED] = self.seq  # under the GIL: ordered with the worker's AWAKE flag and re-check
+        if self.ctrl[AWAKE] == 0:
+            self.event.set()
+
+    def wait(self) -> None:
+        while not spin_until(self.ctrl, DONE, self.seq, SPIN_POLLS):
+            pass
+        if self.error is not None:
+            raise self.error
+
+
+def workers(n: int) -> list:
+    """``n`` Workers of this process (made on first use; again in a forked child, where the
+    parent's threads do not exist)."""
+    global _WORKERS
+    pid, have = _WORKERS
+    if pid != os.getpid():
+        have = []
+    while len(have) < n:
+        have.append(Worker())
+    _WORKERS = (os.getpid(), have)
+    return have[:n]
+
+
+_RUN_LOCK = threading.Lock()  # one split call at a time: the Workers are shared by the process
+
+
 def run_chunks(kernel, parts: list[tuple[int, int]], *args) -> float:
-    """``kernel(*args, start, stop)`` for each part, the first on this thread and the others
-    on a pool of Python threads (the kernels release the GIL: ``nogil=True``).
+    """``kernel(*args, *part)`` for each part, the first on this thread and the others on
+    :class:`Worker` threads (the kernels release the GIL: ``nogil=True``).
 
     Why not ``parallel=True``/``prange``: Numba's OpenMP threads spin while they wait, and
     so do OpenBLAS' idle threads for a while after any NumPy matrix product; on 2 cores the
     two pools then stalled each other for a scheduler tick (a 1 ms pass took 4-8 ms whenever
     a NumPy product ran just before). Its 'workqueue' layer did not stall but took ~1.6 ms
-    against OpenMP's 0.8-1.0 on the same pass. Blocking Python threads do neither.
+    against OpenMP's 0.8-1.0 on the same pass. The Workers poll too, but yield the core to
+    any other thread every 1,000 polls.
     Returns the compile or cache-load ms (compiled here, on this thread, before the split).
     """
-    global _POOL
     ms = _compile(kernel, args + parts[0])
     if len(parts) == 1:
         kernel(*args, *parts[0])
         return ms
-    if _POOL is None or _POOL[0] != os.getpid() or _POOL[1]._max_workers < len(parts) - 1:
-        # a new pool after fork too: the parent's threads do not exist in a child
-        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=len(parts) - 1, thread_name_prefix="lstmcalc-numba"))
-    futures = [_POOL[1].submit(kernel, *args, *part) for part in parts[1:]]
-    try:
-        kernel(*args, *parts[0])
-    finally:
-        for f in futures:
-            f.result()
+    with _RUN_LOCK:  # another Python thread's split call waits: each part needs its own thread now
+        helpers = workers(len(parts) - 1)
+        for w, part in zip(helpers, parts[1:]):
+            w.submit(kernel, args + tuple(part))
+        try:
+            kernel(*args, *parts[0])
+        finally:
+            for w in helpers:
+                w.wait()
     return ms
 
 

@@ -1029,26 +1029,74 @@ def _plain(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def _group_spec(names: dict, framework: str):
+    """(spec, errors): the layer ``names`` hold in the first candidate framework whose
+    shapes fit (Keras 3 and Keras 2 CuDNN share their names), else (None, the errors)."""
+    spec, errors = None, []
+    for fw in candidate_frameworks(names) or [framework]:
+        try:
+            spec = _infer_spec(names, framework=fw)
+            break
+        except (FileError, SpecError) as e:
+            errors.append(e)
+    return spec, errors
+
+
+PATH_SEP = re.compile(r"[/.]")
+
+
+def _prefix_groups(flat: dict) -> dict[str, dict[str, np.ndarray]]:
+    """{module prefix: {name under it: array}} for names that end in a registered
+    framework's own names: each name is split at its longest such ending (``params/cell/
+    ii/kernel`` → ``params/cell/`` + Flax's ``ii/kernel``, not Keras' ``kernel``; MLX's
+    ``lstm.Wx`` → ``lstm.`` + ``Wx``). Names with no such ending are left out."""
+    modules = [frameworks.get(n) for n in frameworks.names()]
+    groups: dict[str, dict[str, np.ndarray]] = {}
+    for key, value in flat.items():
+        cuts = [m.end() for m in PATH_SEP.finditer(key)]
+        for cut in cuts:  # the shortest prefix first: the longest recognised ending
+            tail = key[cut:]
+            if any(m.recognises(tail) for m in modules):
+                groups.setdefault(key[:cut], {})[tail] = value
+                break
+    return groups
+
+
+def _prefixed_layers(file: str, flat: dict) -> list[FoundLayer]:
+    """The recurrent layers of a model file whose names carry module prefixes: every prefix
+    group that is one whole layer of one framework. Groups that are not (a Dense head's
+    ``kernel`` and ``bias``) are left out, as PyTorch names that are not RNN names are."""
+    found = []
+    for prefix, names in _prefix_groups(flat).items():
+        try:
+            framework = infer_framework(names)
+        except FileError:
+            continue
+        spec, _ = _group_spec(names, framework)
+        if spec is not None:
+            found.append(_found(prefix.rstrip("/.") or Path(file).stem, spec, names, file, prefix))
+    return found
+
+
 def _flat_layers(file: str, flat: dict[str, np.ndarray]) -> list[FoundLayer]:
-    """Layers in a flat {name: array}: our Keras keys (one layer), or PyTorch names grouped by prefix."""
+    """Layers in a flat {name: array}: one layer's own names (any registered framework), the
+    layers of a model whose names carry module prefixes (``lstm.Wx``, ``params/RNN_0/cell/
+    ii/kernel``: see :func:`_prefix_groups`), or PyTorch names grouped by prefix."""
     flat = {k: _plain(np.asarray(v)) for k, v in flat.items()}
     torch_keys = [k for k in flat if TORCH_NAME.match(k)]
     if not torch_keys:
         try:
             framework = infer_framework(flat)
         except FileError:
+            found = _prefixed_layers(file, flat)
+            if found:
+                return found
             shown = ", ".join(sorted(flat)[:6]) + (", …" if len(flat) > 6 else "")
             raise FileError(
                 f"{file}: no recurrent layer: no PyTorch RNN names (weight_ih_l0, …) or Keras keys "
                 f"(kernel, recurrent_kernel, …) among {shown}"
             ) from None
-        spec, errors = None, []
-        for fw in candidate_frameworks(flat) or [framework]:  # the first whose shapes fit (keras, keras2 share names)
-            try:
-                spec = _infer_spec(flat, framework=fw)
-                break
-            except (FileError, SpecError) as e:
-                errors.append(e)
+        spec, errors = _group_spec(flat, framework)
         if spec is None:
             raise FileError(f"{file}: {errors[0]}") from None
         return [_found(Path(file).stem, spec, flat, file, "")]

@@ -708,6 +708,18 @@ def workers(n: int) -> list:
 _RUN_LOCK = threading.Lock()  # one split call at a time: the Workers are shared by the process
 
 
+def _after_fork_in_child() -> None:
+    """A forked child has none of the parent's threads: a new lock (the parent's may have
+    been held by a thread that does not exist here) and no Workers yet."""
+    global _RUN_LOCK, _WORKERS
+    _RUN_LOCK = threading.Lock()
+    _WORKERS = (0, [])
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def run_chunks(kernel, parts: list[tuple[int, int]], *args) -> float:
     """``kernel(*args, *part)`` for each part, the first on this thread and the others on
     :class:`Worker` threads (the kernels release the GIL: ``nogil=True``).

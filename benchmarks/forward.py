@@ -215,6 +215,41 @@ def serve(side: str, threads: int | None) -> None:
         print(json.dumps({"ms": min(times)}), flush=True)
 
 
+def probe_second_core(trials: int = 21) -> tuple[float, float, float]:
+    """(min, median, max) over ``trials`` of: the time two threads take to do the same
+    independent Numba work at once, over the time one thread takes alone (1.0 = a free
+    second core; 2.0 = none). lstmcalc's Worker thread runs the second copy."""
+    sys.path.insert(0, str(ROOT))
+    import numba
+    import numpy as np
+
+    from lstmcalc import _numba
+
+    @numba.njit(nogil=True)
+    def work(a, n):  # ~1-2 ms of float arithmetic, no memory traffic
+        s = 0.0
+        for _ in range(n):
+            for j in range(a.shape[0]):
+                s += a[j] * 1.0000001
+        return s
+
+    a = np.ones(1000)
+    helper = _numba.workers(1)[0]
+    work(a, 1)
+    ratios = []
+    for _ in range(trials):
+        t0 = time.perf_counter()
+        work(a, 1500)
+        alone = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        helper.submit(work, (a, 1500))
+        work(a, 1500)
+        helper.wait()
+        ratios.append((time.perf_counter() - t0) / alone)
+        time.sleep(0.05)
+    return min(ratios), statistics.median(ratios), max(ratios)
+
+
 def calls_table(args, env: dict) -> None:
     procs = {}
     for side in CALL_SIDES:
@@ -254,6 +289,13 @@ def calls_table(args, env: dict) -> None:
         spread = max(per_round[win][i]) / min(per_round[win][i])
         print(f"{x_size:>3} {h:>4} {b:>3} {t:>4} {'stream' if streamed else '':>6} | {tb:7.3f} | {fnp:7.3f} {fnb:7.3f} | "
               f"{lnp:8.3f} {lnb:8.3f} | {min(lnp, lnb) / tb:10.2f} {spread:6.2f} | {min(fnp, fnb) / tb:9.2f}")
+    try:
+        lo, mid, hi = probe_second_core()
+        print(f"second core: two threads doing the same independent Numba work took {lo:.2f}-{hi:.2f}x "
+              f"(median {mid:.2f}x) one thread's time (1.00 = a free second core, 2.00 = none); "
+              "the split kernels and torch's threads depend on it")
+    except ImportError:
+        print("second core: not probed (numba is not installed)")
     print()
 
 

@@ -136,7 +136,8 @@ CALL_SHAPES = [  # (X, H, B, T, stream): stream feeds T steps one at a time, sta
     (1, 1, 32, 1, False), (1, 1, 32, 10, False), (32, 64, 32, 100, False), (64, 128, 1, 500, False),
     (64, 128, 1, 100, True), (32, 64, 32, 100, True), (1, 1, 32, 100, True),
 ]
-CALL_SIDES = ("torch", "numpy-forward", "numba-forward", "numpy-layer", "numba-layer")
+CALL_SIDES = ("torch", "numpy-forward", "numba-forward", "numpy-layer", "numba-layer", "numba1-layer")
+ONE_THREAD = {"numba1-layer": {"NUMBA_NUM_THREADS": "1"}}  # the Numba layer on one thread: no split at all
 
 
 def serve(side: str, threads: int | None) -> None:
@@ -155,7 +156,7 @@ def serve(side: str, threads: int | None) -> None:
         import torch
 
         torch.set_num_threads(threads)
-    backend = side.split("-")[0]
+    backend = side.split("-")[0].rstrip("1")
     made = {}
 
     def make(i):
@@ -215,10 +216,11 @@ def serve(side: str, threads: int | None) -> None:
         print(json.dumps({"ms": min(times)}), flush=True)
 
 
-def probe_second_core(trials: int = 21) -> tuple[float, float, float]:
+def probe_second_core(trials: int = 21) -> tuple[float, float, float, float]:
     """(min, median, max) over ``trials`` of: the time two threads take to do the same
     independent Numba work at once, over the time one thread takes alone (1.0 = a free
-    second core; 2.0 = none). lstmcalc's Worker thread runs the second copy."""
+    second core; 2.0 = none; lstmcalc's Worker thread runs the second copy); and the
+    GMAC/s of lstmcalc's Numba product kernel on one core, for a 32/64/32 step."""
     sys.path.insert(0, str(ROOT))
     import numba
     import numpy as np
@@ -233,6 +235,11 @@ def probe_second_core(trials: int = 21) -> tuple[float, float, float]:
                 s += a[j] * 1.0000001
         return s
 
+    h, w = np.ones((32, 64), np.float32), np.full((64, 256), 0.5, np.float32)  # one 32/64/32 step's product
+    acc = np.zeros((32, 256), np.float32)
+    _numba.matmul_acc(h, w, acc, 0, 32)
+    best = min(_timed_ms(lambda: [_numba.matmul_acc(h, w, acc, 0, 32) for _ in range(100)]) for _ in range(20))
+    rate = 100 * 32 * 64 * 256 / (best * 1e6)  # GMAC/s
     a = np.ones(1000)
     helper = _numba.workers(1)[0]
     work(a, 1)
@@ -247,14 +254,21 @@ def probe_second_core(trials: int = 21) -> tuple[float, float, float]:
         helper.wait()
         ratios.append((time.perf_counter() - t0) / alone)
         time.sleep(0.05)
-    return min(ratios), statistics.median(ratios), max(ratios)
+    return min(ratios), statistics.median(ratios), max(ratios), rate
+
+
+def _timed_ms(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1e3
 
 
 def calls_table(args, env: dict) -> None:
     procs = {}
     for side in CALL_SIDES:
         cmd = [sys.executable, __file__, "--serve", side] + (["--threads", str(args.threads)] if args.threads else [])
-        procs[side] = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        procs[side] = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                       env={**env, **ONE_THREAD.get(side, {})})
         json.loads(procs[side].stdout.readline())
     best = {side: [float("inf")] * len(CALL_SHAPES) for side in CALL_SIDES}
     per_round = {side: [[] for _ in CALL_SHAPES] for side in CALL_SIDES}
@@ -278,22 +292,25 @@ def calls_table(args, env: dict) -> None:
     print(f"== calls: float32 LSTM, ms, best over {args.call_rounds} alternating rounds of best-of-{args.calls}; "
           "torch.nn.LSTM module call (no_grad) against lstmcalc.forward (fwd) and a prepared layer (layer)")
     print("'stream': T steps fed one at a time, each call starting from the last call's state; "
-          "'best' = the faster prepared layer; spread = max/min of the per-round figures of 'best'")
+          "'best' = the faster prepared layer; spread = max/min of the per-round figures of 'best'; "
+          "'nb 1 thr': the Numba layer with NUMBA_NUM_THREADS=1 (what one core does alone; not in 'best')")
     head = (f"{'X':>3} {'H':>4} {'B':>3} {'T':>4} {'':>6} | {'torch':>7} | {'fwd np':>7} {'fwd nb':>7} | "
-            f"{'layer np':>8} {'layer nb':>8} | {'best/torch':>10} {'spread':>6} | {'fwd/torch':>9}")
+            f"{'layer np':>8} {'layer nb':>8} {'nb 1 thr':>8} | {'best/torch':>10} {'spread':>6} | {'fwd/torch':>9}")
     print(head)
     print("-" * len(head))
     for i, (x_size, h, b, t, streamed) in enumerate(CALL_SHAPES):
-        tb, fnp, fnb, lnp, lnb = (best[s][i] for s in CALL_SIDES)
+        tb, fnp, fnb, lnp, lnb, l1 = (best[s][i] for s in CALL_SIDES)
         win = "numpy-layer" if lnp <= lnb else "numba-layer"
         spread = max(per_round[win][i]) / min(per_round[win][i])
         print(f"{x_size:>3} {h:>4} {b:>3} {t:>4} {'stream' if streamed else '':>6} | {tb:7.3f} | {fnp:7.3f} {fnb:7.3f} | "
-              f"{lnp:8.3f} {lnb:8.3f} | {min(lnp, lnb) / tb:10.2f} {spread:6.2f} | {min(fnp, fnb) / tb:9.2f}")
+              f"{lnp:8.3f} {lnb:8.3f} {l1:8.3f} | {min(lnp, lnb) / tb:10.2f} {spread:6.2f} | {min(fnp, fnb) / tb:9.2f}")
     try:
-        lo, mid, hi = probe_second_core()
+        lo, mid, hi, rate = probe_second_core()
         print(f"second core: two threads doing the same independent Numba work took {lo:.2f}-{hi:.2f}x "
               f"(median {mid:.2f}x) one thread's time (1.00 = a free second core, 2.00 = none); "
               "the split kernels and torch's threads depend on it")
+        print(f"one core: lstmcalc's Numba product kernel runs a 32/64/32 step's (32, 64) @ (64, 256) at "
+              f"{rate:.1f} GMAC/s")
     except ImportError:
         print("second core: not probed (numba is not installed)")
     print()

@@ -766,11 +766,12 @@ def stepwise(batch: int, work: int) -> bool:
     the stepwise path."""
     return work > STEPWISE_MIN_WORK or (work > STEPWISE_FEW_ROWS_WORK and batch < KERNEL_MIN_ROWS)
 # Below this many multiply-adds (and gate-math elements × 8) in a call, one thread runs it.
-# Measured (float32 LSTM, prepared layer, min of 40, Worker threads; one thread vs split in
-# two): 32/64/32/10 (2**22.4) 0.24-0.29 vs 0.18-0.23 ms, 16/32/64/10 (2**21.5) 0.17 vs
-# 0.14-0.17, 64/128/8/20 0.39 vs 0.27, 32/64/32/100 2.2 vs 1.2-1.3; 1/1/32/10 (2**13)
-# 0.028 vs 0.059.
-SPLIT_MIN_MACS = 2**21
+# Measured (float32 LSTM, prepared layer; one thread vs split in two): in one process, min of
+# 40, 32/64/32/10 (2**22.4) 0.24-0.29 vs 0.18-0.23 ms and 64/128/8/20 (2**23.2) 0.39 vs 0.27;
+# but in benchmarks/forward.py's alternating runs 32/64/32/10 took 0.239 on one thread and
+# 0.259 split, as its probe found the second core mostly taken (two threads' independent
+# work: median 1.97x one thread's time). 32/64/32/100 (2**25.5): 2.25 vs 1.27.
+SPLIT_MIN_MACS = 2**23
 
 
 def run_direction(spec, p, seq, out, reverse: bool, h_final, c_final, h0=None, c0=None, lens=None) -> float:

@@ -285,15 +285,20 @@ class Layer:
             self._specs[key] = spec
         return spec
 
-    def compile(self, batch: int = 1, dtype="float32") -> float:
-        """Compile (or load from Numba's cache) the kernels this layer needs for ``batch``
-        rows in ``dtype``, now: the moment the caller chooses, so that later calls, and
-        "auto", use them. Returns the ms it took. Needs ``lstmcalc[numba]``."""
+    def compile(self, batch: int = 1, time: int = 1, dtype="float32") -> float:
+        """Compile (or load from Numba's cache) the kernels this layer needs for calls of
+        ``batch`` rows and ``time`` steps in ``dtype``, now: the moment the caller chooses,
+        so that later calls of that size, and "auto", use them (the kernels differ by size:
+        see lstmcalc._numba.run_direction). Runs the layer once on zeros of that size.
+        Returns the ms it took. Needs ``lstmcalc[numba]``."""
         _import_numba("numba")
-        dtype = np.dtype(_choice("dtype", np.dtype(dtype).name, DTYPES))
+        dtype = np.dtype(_choice("dtype", getattr(dtype, "__name__", str(dtype)), DTYPES))
+        for name, value in (("batch", batch), ("time", time)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise SpecError(name, f"must be a whole number >= 1, got {value!r}")
         start = perf_counter()
-        x = np.zeros((batch, 1, self.spec.input_size), dtype=dtype)  # (B, 1, X)
-        spec = self._spec_for(batch, 1, dtype)
+        spec = self._spec_for(batch, time, dtype)  # the memory check comes before the zeros
+        x = np.zeros((batch, time, self.spec.input_size), dtype=dtype)  # (B, T, X)
         _run(spec, self._fw, self.params(dtype), x, "numba")
         return (perf_counter() - start) * 1e3
 

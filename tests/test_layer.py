@@ -182,7 +182,7 @@ def test_auto_uses_numba_once_the_layer_compiled_its_kernels():
     out = _fresh(SMALL + """
     layer = lstmcalc.prepare(w, backend="auto")
     before = layer(x)
-    ms = layer.compile(batch=1, dtype="float32")
+    ms = layer.compile(batch=1, time=3, dtype="float32")
     after = layer(x)
     other = lstmcalc.forward(x, w, backend="auto")
     x64 = layer(x.astype(np.float64))  # float64 kernels are not compiled: NumPy
@@ -224,3 +224,13 @@ def test_the_units_path_is_taken_where_its_rule_says(monkeypatch):
     assert parts(128, 1, 500, lens=np.array([400])) == []
     assert parts(128, 1, 10) == []  # too little work for a hand-off
     assert parts(32, 1, 5000) == []  # fewer than 32 units a thread
+
+
+def test_compile_refuses_sizes_that_are_not_whole_numbers():
+    pytest.importorskip("numba")
+    weights, opts, _ = setup("torch", "lstm", 1, False)
+    layer = lstmcalc.prepare(weights, **opts)
+    for kw in ({"batch": 0}, {"time": -1}, {"batch": 1.5}, {"time": True}, {"dtype": "int8"}, {"dtype": "nonsense"}):
+        with pytest.raises(SpecError) as e:
+            layer.compile(**kw)
+        assert e.value.param == next(iter(kw))

@@ -198,11 +198,12 @@ def prepare_weights(spec: LayerSpec, weights: Mapping[str, np.ndarray], dtype) -
 # Layer.compile()), or when even a lower bound of the NumPy time is far above the worst
 # first-call cost measured for Numba (importing it and compiling the kernels one call needs,
 # with no cache: see AUTO_COLD_MS). NumPy's lower bound: NUMPY_STEP_MS per step and direction
-# (its ~10 calls a step; measured 8-15 µs on 1×1×1 to 64×128×1 steps, 2 cores) plus the
-# multiply-adds at NUMPY_MACS_PER_MS (100 GMAC/s: above what 2 cores' BLAS reached, 60-70).
+# (its ~10 calls a step; benchmarks/forward.py measured 9.5-17 µs a step on 64/128/1/500 and
+# 1/1/32/1000) plus the multiply-adds at NUMPY_MACS_PER_MS (100 GMAC/s: above the 84 GMAC/s
+# that 2 cores' BLAS reached on 512/512/64/50's products alone, the 'gemms' column).
 NUMPY_STEP_MS = 0.005
 NUMPY_MACS_PER_MS = 1e8
-AUTO_COLD_MS = 60_000.0  # 4× the 12-15 s a cold first Numba call took (issue 17); see README
+AUTO_COLD_MS = 60_000.0  # 4× the 12-15 s a cold first Numba call took (issue 17; 12.2 s measured here)
 
 
 def numpy_floor_ms(spec: LayerSpec) -> float:

@@ -33,7 +33,6 @@ import os
 import time as _time
 import threading
 
-import llvmlite.ir as llvm_ir
 import numba
 import numpy as np
 from numba.core import cgutils, types
@@ -496,8 +495,9 @@ def os_yield(typingctx):  # pragma: no cover (compiled)
     sig = types.int32()
 
     def codegen(context, builder, signature, args):
-        fn = cgutils.get_or_insert_function(builder.module, llvm_ir.FunctionType(llvm_ir.IntType(32), []),
-                                            "sched_yield")
+        from llvmlite import ir  # numba's own dependency; imported here so that "import numba" fails first
+
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.IntType(32), []), "sched_yield")
         return builder.call(fn, [])
 
     return sig, codegen

@@ -1043,6 +1043,7 @@ def _group_spec(names: dict, framework: str):
 
 
 PATH_SEP = re.compile(r"[/.]")
+NAME_PARTS = 4  # no framework's own name has more parts (Keras' layer1/backward/recurrent_kernel has 3)
 
 
 def _prefix_groups(flat: dict) -> dict[str, dict[str, np.ndarray]]:
@@ -1053,7 +1054,7 @@ def _prefix_groups(flat: dict) -> dict[str, dict[str, np.ndarray]]:
     modules = [frameworks.get(n) for n in frameworks.names()]
     groups: dict[str, dict[str, np.ndarray]] = {}
     for key, value in flat.items():
-        cuts = [m.end() for m in PATH_SEP.finditer(key)]
+        cuts = [m.end() for m in PATH_SEP.finditer(key)][-NAME_PARTS:]  # bounded work for hostile names
         for cut in cuts:  # the shortest prefix first: the longest recognised ending
             tail = key[cut:]
             if any(m.recognises(tail) for m in modules):

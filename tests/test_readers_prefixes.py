@@ -59,3 +59,16 @@ def test_a_file_with_no_recurrent_layer_says_so(tmp_path):
     np.savez(tmp_path / "m.npz", **arrays(rng, **{"head.weight": (1, H), "head.bias": (1,)}))
     with pytest.raises(FileError, match="no recurrent layer"):
         read_layers(tmp_path / "m.npz")
+
+
+def test_a_deep_prefix_is_found_and_deep_junk_is_refused_in_one_line(tmp_path):
+    """Only a name's last parts can be a framework's own name: a layer under a 300-part path
+    is found, and 3,000 names of 200 parts each are refused with the usual message (each
+    name is tried at its last NAME_PARTS separators, not at every one)."""
+    rng = np.random.default_rng(4)
+    deep = "m/" * 300
+    flat = arrays(rng, **{f"{deep}lstm.Wx": (4 * H, X), f"{deep}lstm.Wh": (4 * H, H), f"{deep}lstm.bias": (4 * H,)})
+    assert found(tmp_path, flat) == [(f"{deep}lstm", "mlx", "lstm", H, X, ["Wh", "Wx", "bias"])]
+    np.savez(tmp_path / "junk.npz", **{"a/" * 200 + f"k{i}": np.zeros(1, np.float32) for i in range(3000)})
+    with pytest.raises(FileError, match="no recurrent layer"):
+        read_layers(tmp_path / "junk.npz")

@@ -12,7 +12,7 @@ once a step). Where one step's product is larger than ``STEPWISE_MIN_WORK`` mult
 :func:`run_direction_stepwise` leaves the products to NumPy's BLAS (all cores) and fuses
 only each step's gate math into one call. :func:`run_direction` picks the path.
 
-The kernels take the weights :func:`lstmcalc.cells.prepare_weights` makes: gates in the internal
+The kernels take the weights :func:`lstmcalc.prepared.prepare_canonical` makes: gates in the internal
 order (LSTM ``[i, f, o, g]``, GRU ``[z, r, n]``), the sigmoid gates' columns halved, so
 σ(a) = ½·tanh(a') + ½ with a' the buffer value, exactly as the NumPy loop computes it. In
 float64 the two backends agree to ~1e-15 (sums in another order, FMA); in float32 the Numba
@@ -776,7 +776,7 @@ SPLIT_MIN_MACS = 2**23
 
 def run_direction(spec, p, seq, out, reverse: bool, h_final, c_final, h0=None, c0=None, lens=None) -> float:
     """One layer and direction of ``spec`` on seq (B, T, X_k), batch first, with prepared
-    weights ``p`` (see :func:`lstmcalc.cells.prepare_weights`): the input projections, then
+    weights ``p`` (see :func:`lstmcalc.prepared.prepare_canonical`): the input projections, then
     the loop over time, each split by rows across threads when the work is large enough
     (batch rows never interact, so each thread runs its rows through all T steps with no
     synchronisation per step). Writes out (B, T, H_out), h_final, c_final; returns the

@@ -57,7 +57,7 @@ from . import frameworks, loops
 from .canonical import merge_directions
 from .conventions import layer_tensors, weights_key
 from .memory import SizeError, check_memory, estimate_bytes  # noqa: F401  (re-exported)
-from .prepared import Prepared, input_projections, prepare_canonical, time_steps
+from .prepared import Prepared, input_projections, prepare_canonical
 from .spec import LayerSpec, SpecError
 from .weights import infer_spec
 
@@ -181,14 +181,6 @@ def _given_options(cell, framework, bidirectional, proj_size, reset_after, activ
     if (bidirectional is True and "merge_mode" in frameworks.get(framework).OPTIONS) or merge_mode != "concat":
         given["merge_mode"] = merge_mode
     return given
-
-
-# --- weights ----------------------------------------------------------------------------------
-
-
-def prepare_weights(spec: LayerSpec, weights: Mapping[str, np.ndarray], dtype) -> list[list[Prepared]]:
-    """``[layer][direction]`` :class:`Prepared` weights from framework-named ``weights``."""
-    return prepare_canonical(frameworks.of(spec).to_canonical(weights, spec), spec, dtype)
 
 
 # --- backends ---------------------------------------------------------------------------------

@@ -601,20 +601,24 @@ def _compile(kernel, args) -> float:
     return ms
 
 
-def path_key(spec, dtype, batch: int, t_len: int, masked: bool) -> tuple:
-    """What decides which kernels a layer direction runs: the cell (and GRU reset form), the
-    dtype and the path (see run_direction)."""
+def path_of(spec, batch: int, t_len: int, masked: bool) -> str:
+    """The path :func:`run_direction` takes for one layer direction: "units", "stepwise" or
+    "kernel"."""
     if units_threads(spec, batch, t_len, masked) >= 2:
-        path = "units"
-    else:
-        path = "stepwise" if stepwise(batch, batch * spec.hidden_out * spec.gates * spec.units) else "kernel"
+        return "units"
+    return "stepwise" if stepwise(batch, batch * spec.hidden_out * spec.gates * spec.units) else "kernel"
+
+
+def path_key(spec, dtype, path: str) -> tuple:
+    """What decides which kernels a layer direction runs: the cell (and GRU reset form), the
+    dtype and the path."""
     return (spec.cell, spec.cell == "gru" and spec.reset_after, np.dtype(dtype).char, path)
 
 
 def is_warm(spec, dtype, masked: bool = False) -> bool:
     """Whether this process has already run (so compiled or loaded) the kernels a call of
     ``spec`` (its batch and time) in ``dtype`` needs: "auto" then costs no compile."""
-    return path_key(spec, dtype, spec.batch, spec.time, masked) in _WARM
+    return path_key(spec, dtype, path_of(spec, spec.batch, spec.time, masked)) in _WARM
 
 
 def chunks(rows: int, n: int | None = None) -> list[tuple[int, int]]:
@@ -789,14 +793,15 @@ def run_direction(spec, p, seq, out, reverse: bool, h_final, c_final, h0=None, c
     if not out.flags.c_contiguous:  # a direction's half of a bidirectional output
         out = np.empty(out.shape, dtype=out.dtype)  # (B, T, H_out)
     h0, c0 = (None if a is None else np.require(a, requirements="CWA") for a in (h0, c0))
-    if stepwise(batch, batch * p.wh.shape[0] * p.wx.shape[1]) and units_threads(spec, batch, seq.shape[1],
-                                                                                 lens is not None) < 2:
+    path = path_of(spec, batch, seq.shape[1], lens is not None)
+    if path == "stepwise":
         ms = run_direction_stepwise(spec, p, seq, out, reverse, h_final, c_final, h0, c0, lens)
     else:
-        ms = _run_kernels(spec, p, seq, out, reverse, h_final, c_final, h0, c0, lens)
+        units = units_parts(spec, p, batch, seq.shape[1], lens) if path == "units" else []
+        ms = _run_kernels(spec, p, seq, out, reverse, h_final, c_final, h0, c0, lens, units)
     if out is not target:
         target[...] = out
-    _WARM.add(path_key(spec, seq.dtype, batch, seq.shape[1], lens is not None))
+    _WARM.add(path_key(spec, seq.dtype, path))
     return ms
 
 
@@ -837,9 +842,9 @@ def units_threads(spec, batch: int, t_len: int, masked: bool) -> int:
 UNITS_ON = True  # tests switch it off to compare the two paths
 
 
-def _run_kernels(spec, p, seq, out, reverse, h_final, c_final, h0, c0, lens) -> float:
+def _run_kernels(spec, p, seq, out, reverse, h_final, c_final, h0, c0, lens, units) -> float:
     """:func:`run_direction`'s path for small steps: the projection and the whole loop over
-    time in Numba kernels."""
+    time in Numba kernels; ``units``: :func:`units_parts` for the units path, else []."""
     batch, t_len, x_k = seq.shape
     gh = p.wx.shape[1]
     n_rows = batch * t_len
@@ -851,7 +856,6 @@ def _run_kernels(spec, p, seq, out, reverse, h_final, c_final, h0, c0, lens) -> 
     xp = np.empty((batch, t_len, gh), dtype=seq.dtype)  # (B, T, G·H)
     ms = run_chunks(project, _parts(n_rows, n_rows * x_k * gh),
                     seq.reshape(n_rows, x_k), p.wx, p.bx, xp.reshape(n_rows, gh))  # (B·T, X) @ (X, G·H)
-    units = units_parts(spec, p, batch, t_len, lens)
     if units:
         hbuf = np.zeros((2, batch, p.wh.shape[0]), dtype=seq.dtype)  # (2, B, H): h_{t-1} and h_t, shared
         if h0 is not None:

@@ -13,7 +13,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from test_forward_torch import CONFIGS, backends, config_id, layer_options, random_weights, torch_module  # noqa: E402
+from test_forward_torch import (  # noqa: E402
+    CONFIGS, backends, config_id, layer_options, random_weights, run_torch, torch_module,
+)
 
 import lstmcalc  # noqa: E402
 
@@ -37,11 +39,9 @@ def test_a_prepared_layer_matches_the_torch_module(c, dtype, atol, backend, use_
     weights = random_weights(c, seed)
     x = np.random.default_rng(seed + 5).uniform(-2, 2, (c["batch"], c["time"], c["input_size"])).astype(dtype)
     layer = lstmcalc.prepare(weights, backend=backend, **layer_options(c))
-    with torch.no_grad():
-        out, states = module_of(c, weights, dtype)(torch.from_numpy(x))
+    out, h_n, c_n = run_torch(c, weights, x, dtype)
     got = layer(x)
-    np.testing.assert_allclose(got.output, out.numpy(), rtol=0, atol=atol)
-    h_n, c_n = states_of(c, states)
+    np.testing.assert_allclose(got.output, out, rtol=0, atol=atol)
     np.testing.assert_allclose(got.h, h_n, rtol=0, atol=atol)
     if c_n is not None:
         np.testing.assert_allclose(got.c, c_n, rtol=0, atol=atol)

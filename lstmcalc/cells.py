@@ -352,6 +352,21 @@ def _layer(weights, *, cell, framework, backend, bidirectional, layers, proj_siz
     return Layer(spec, frameworks.of(spec).to_canonical(weights, spec), backend)
 
 
+def layer_of(spec: LayerSpec, weights: Mapping[str, np.ndarray], backend: str = "numpy") -> Layer:
+    """A :class:`Layer` for a layer already known (a file read by :mod:`lstmcalc.readers`,
+    or initialised weights): ``weights`` are checked against ``spec`` (names, shapes, every
+    value finite), never used to infer it again."""
+    from .weights import check_tensors
+
+    _choice("backend", backend, BACKENDS)
+    check_tensors(weights, spec)
+    if spec.peepholes and backend == "numba":
+        raise SpecError("backend", "numba has no peephole kernel; use numpy, or auto (which runs NumPy for peepholes)")
+    for key, value in weights.items():
+        _check_finite(key, np.asarray(value))
+    return Layer(spec, frameworks.of(spec).to_canonical(weights, spec), backend)
+
+
 def prepare(
     weights: Mapping[str, np.ndarray],
     *,

@@ -54,6 +54,7 @@ from ..spec import ACTIVATIONS, CELLS, CONV_CELLS, MERGE_MODES, LayerSpec, SpecE
 MODULES = {
     "keras": "lstmcalc.frameworks.keras",
     "torch": "lstmcalc.frameworks.torch",
+    "torch_cell": "lstmcalc.frameworks.torch_cell",
     "onnx": "lstmcalc.frameworks.onnx",
     "keras2": "lstmcalc.frameworks.keras2",
     "mlx": "lstmcalc.frameworks.mlx",

@@ -142,8 +142,9 @@ def check_tensors(weights: Mapping[str, np.ndarray], spec: LayerSpec) -> None:
         if got != shape:
             raise FileError(f"{key}: shape {got} contradicts the other tensors ({describe(spec)}): expected {shape}")
         as_array(key, weights[key])
+    auxiliary = getattr(frameworks.of(spec), "auxiliary", None)  # keys beside the tensors (TFLite scales)
     for key in weights:
-        if key not in expected:
+        if key not in expected and not (auxiliary and auxiliary(key)):
             raise FileError(f"{key}: unexpected for a {describe(spec)} (it has {len(expected)} tensors)")
 
 

@@ -67,7 +67,7 @@ from .limits import (
 from .spec import LayerSpec, SpecError
 
 FILES_EXTRA = "pip install 'lstmcalc[files]'"
-EXTENSIONS = (".keras", ".h5", ".hdf5", ".pt", ".pth", ".bin", ".safetensors", ".npz", ".msgpack", ".onnx")
+EXTENSIONS = (".keras", ".h5", ".hdf5", ".pt", ".pth", ".bin", ".safetensors", ".npz", ".msgpack", ".onnx", ".tflite")
 KERAS_RNN_CLASSES = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
 KERAS_CELL_CLASSES = {"LSTMCell": "lstm", "GRUCell": "gru", "SimpleRNNCell": "rnn"}
 
@@ -283,6 +283,32 @@ def _read_onnx(file: str) -> list[FoundLayer]:
     return out
 
 
+def _read_tflite(file: str) -> list[FoundLayer]:
+    """One layer per fused recurrent op of every subgraph, read by :mod:`lstmcalc.tflitefile`."""
+    from dataclasses import replace
+
+    from .tflitefile import read_tflite
+
+    out = []
+    for name, location, weights, info in read_tflite(file):
+        options = {k: v for k, v in info.items() if k != "attributes"}
+        try:
+            spec = _infer_spec(weights, framework="tflite", cell=options.pop("cell"))
+            from .spec import VARIANTS
+
+            keywords = {**_spec_options(spec), "peepholes": spec.peepholes,
+                        **{k: getattr(spec, k) for k, v in VARIANTS.items() if getattr(spec, k) != v}, **options}
+            if spec.cell == "rnn":
+                keywords.pop("cell_clip"), keywords.pop("proj_clip")
+            spec = make_spec(**keywords)
+        except (FileError, SpecError) as e:
+            raise FileError(f"{file}: {name}: {e}") from None
+        plain = {k: v for k, v in weights.items() if not frameworks.of(spec).auxiliary(k)}
+        found = _found(name, spec, plain, file, location, unknown={})
+        out.append(replace(found, weights=weights, attributes=info["attributes"]))
+    return out
+
+
 def _found(name: str, spec: LayerSpec, weights: dict, file: str, location: str, unknown: dict | None = None) -> FoundLayer:
     """``unknown``: what the file does not say; None for a file without config (then every
     option its tensors cannot show, :func:`~lstmcalc.converting.unknown_options`).
@@ -322,6 +348,7 @@ def read_layers(path, layer: str | None = None) -> list[FoundLayer]:
         ".npz": _read_npz,
         ".msgpack": _read_msgpack,
         ".onnx": _read_onnx,
+        ".tflite": _read_tflite,
     }[suffix]
     found = _unique_names(reader(file))
     if not found:

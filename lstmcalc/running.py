@@ -157,6 +157,12 @@ def run_layer(
         weights = init_weights(spec, seed=seed, dtype=dtype)
         weights_from = weights_from or f"{spec.framework} default initialisation, seed {seed}"
 
+    from .spec import VARIANTS
+
+    extra = {k: getattr(spec, k) for k, v in VARIANTS.items() if getattr(spec, k) != v}  # clips: not in tensors
+    if "layout" in frameworks.of(spec).OPTIONS:
+        extra["layout"] = spec.layout
+
     def once():
         start = _time.perf_counter()
         out = _forward(
@@ -164,7 +170,7 @@ def run_layer(
             bidirectional=spec.bidirectional, layers=spec.layers, proj_size=spec.proj_size,
             reset_after=spec.reset_after, activation=spec.activation, bias=spec.bias,
             merge_mode=spec.merge_mode, return_sequences=spec.return_sequences,
-            return_state=spec.return_state, initial_state=initial_state, lengths=lengths,
+            return_state=spec.return_state, initial_state=initial_state, lengths=lengths, **extra,
         )
         return out, (_time.perf_counter() - start) * 1000.0
 

@@ -926,12 +926,26 @@ def run(
             read_layer(weights)  # refuses a node lstmcalc does not model, naming the attribute
             raise FileError(f"{weights}: run --weights reads an .npz of tensors; write one with "
                             f"lstmcalc convert {weights} --to torch -o weights.npz, then run --framework torch")
-        w = load_npz(weights)
+        from .readers import RUNNABLE_EXTENSIONS
+
+        if weights.lower().endswith(RUNNABLE_EXTENSIONS):  # a model file: its layer, options and fixed batch
+            from .readers import read_layer
+
+            found = read_layer(weights)
+            spec, w = found.spec, found.weights
+            if x is None:
+                options.update(batch=batch or spec.batch, time=time or spec.time)
+            if framework.value != "keras" and framework.value != spec.framework:
+                raise SpecError("framework", f"is {framework.value}, but {weights} holds a {spec.framework} layer")
+            spec = replace(spec, batch=options["batch"], time=options["time"])
+        else:
+            w = load_npz(weights)
         given = {k: v for k, v in (("units", h), ("input_size", x_size), ("proj_size", proj_size)) if v is not None}
         if no_bias:
             given["bias"] = False
-        spec = infer_spec(w, bidirectional=True if bidirectional else None, layers=layers,
-                          **given, **{k: v for k, v in options.items() if v is not None})
+        if not weights.lower().endswith(RUNNABLE_EXTENSIONS):
+            spec = infer_spec(w, bidirectional=True if bidirectional else None, layers=layers,
+                              **given, **{k: v for k, v in options.items() if v is not None})
     else:
         if h is None or x_size is None:
             missing = "--units" if h is None else "--input"

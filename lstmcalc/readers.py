@@ -68,6 +68,8 @@ from .spec import LayerSpec, SpecError
 
 FILES_EXTRA = "pip install 'lstmcalc[files]'"
 EXTENSIONS = (".keras", ".h5", ".hdf5", ".pt", ".pth", ".bin", ".safetensors", ".npz", ".msgpack", ".onnx", ".tflite")
+# model files whose layer runs from what the reader returns (its options and states included)
+RUNNABLE_EXTENSIONS = (".tflite",)
 KERAS_RNN_CLASSES = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
 KERAS_CELL_CLASSES = {"LSTMCell": "lstm", "GRUCell": "gru", "SimpleRNNCell": "rnn"}
 
@@ -241,6 +243,8 @@ def gate_stats(spec: LayerSpec, weights: Mapping[str, np.ndarray]) -> tuple[Gate
                 else:
                     parts[s.gate][t.role] = block
         for gate, p in parts.items():
+            if "input" not in p:
+                continue  # a gate without weights (the coupled input gate of a CIFG LSTM)
             if "bias" in p:
                 bias, b_in, b_rec = Stats.of(p["bias"]), None, None
             elif "bias_input" in p:

@@ -111,6 +111,12 @@ class Direction:
     b_u: dict | None = None
     proj: np.ndarray | None = None
     peep: dict | None = None
+    # LSTM variants (spec.VARIANTS): ``norm[q]`` (H,) layer-norm coefficients, ``proj_b`` (P,)
+    # the projection's bias; no "i" in w/u/b_w under CIFG; u[q] (H,) when diagonal.
+    norm: dict | None = None
+    proj_b: np.ndarray | None = None
+    # hybrid int8 storage: {(role, gate): scale} of the weights stored as int8 (dequantized here)
+    quant: dict | None = None
 
 
 @dataclass(eq=False)
@@ -126,6 +132,18 @@ class Canonical:
     activation: str = "tanh"
     clip: float | None = None
     merge_mode: str = "concat"
+    cell_clip: float = 0.0  # c_t clipped to ±cell_clip (0: none)
+    proj_clip: float = 0.0  # the projection's output clipped to ±proj_clip (0: none)
+    asymmetric_inputs: bool = False  # a hybrid op quantizes its inputs asymmetrically (zero point)
+
+    def variants(self) -> dict:
+        """The LSTM variants (spec.VARIANTS) these weights have, with their values."""
+        first = self.first
+        found = {"cifg": self.cell == "lstm" and "i" not in first.w,
+                 "layer_norm": first.norm is not None, "proj_bias": first.proj_b is not None,
+                 "diagonal": any(getattr(u, "ndim", 2) == 1 for u in first.u.values()),
+                 "cell_clip": self.cell_clip, "proj_clip": self.proj_clip}
+        return {k: v for k, v in found.items() if v}
 
     @property
     def first(self) -> Direction:
@@ -133,11 +151,11 @@ class Canonical:
 
     @property
     def units(self) -> int:
-        return int(self.first.w[CELL_GATES[self.cell][0]].shape[0])
+        return int(self.first.w[CELL_GATES[self.cell][1 if self.cell == "lstm" else 0]].shape[0])
 
     @property
     def input_size(self) -> int:
-        return int(self.first.w[CELL_GATES[self.cell][0]].shape[1])
+        return int(self.first.w[CELL_GATES[self.cell][1 if self.cell == "lstm" else 0]].shape[1])
 
     @property
     def proj_size(self) -> int:

@@ -58,8 +58,13 @@ from .canonical import merge_directions
 from .conventions import layer_tensors, weights_key
 from .memory import SizeError, check_memory, estimate_bytes  # noqa: F401  (re-exported)
 from .prepared import Prepared, input_projections, prepare_canonical
-from .spec import LayerSpec, SpecError
+from .spec import VARIANTS, LayerSpec, SpecError
 from .weights import infer_spec
+
+
+def has_variants(spec: LayerSpec) -> bool:
+    """Whether ``spec`` has an LSTM variant (spec.VARIANTS), which runs on NumPy only."""
+    return any(getattr(spec, k) != v for k, v in VARIANTS.items())
 
 BACKENDS = ("numpy", "numba", "auto")
 DTYPES = ("float32", "float64")
@@ -221,7 +226,7 @@ def _import_numba(backend: str):
 
 def _pick_backend(backend: str, spec: LayerSpec, dtype, masked: bool = False) -> str:
     """The backend that runs: "numpy" or "numba" (see the AUTO_* notes above for "auto")."""
-    if backend == "numpy" or spec.peepholes:  # forward refuses numba + peepholes before this
+    if backend == "numpy" or spec.peepholes or has_variants(spec):  # forward refuses numba for these before this
         return "numpy"
     if backend == "numba":
         _import_numba(backend)
@@ -315,9 +320,9 @@ class Layer:
                                         ("lengths", lengths, fw.takes_lengths)):
                 if value is not None and not takes:
                     raise SpecError(param, f"is not implemented for {fw.TITLE} layers yet")
-            if spec.peepholes:
+            if spec.peepholes or has_variants(spec):
                 raise SpecError("initial_state" if initial_state is not None else "lengths",
-                                "is not implemented for LSTM layers with peepholes yet")
+                                "is not implemented for LSTM layers with peepholes or variants yet")
             if initial_state is not None:
                 h0, c0 = fw.initial_state_from(spec, initial_state, x.dtype)
             lens = _check_lengths(lengths, b, t_len)
@@ -330,7 +335,8 @@ _SPECS_KEPT = 64
 
 
 def _layer(weights, *, cell, framework, backend, bidirectional, layers, proj_size, reset_after, activation,
-           bias, merge_mode, return_sequences, return_state, layout, batch=1, time=1, copy=False) -> Layer:
+           bias, merge_mode, return_sequences, return_state, layout, batch=1, time=1, copy=False,
+           variants=None) -> Layer:
     """A :class:`Layer` from framework-named ``weights`` (checked: names, shapes, finite)."""
     _choice("cell", cell, ("lstm", "gru", "rnn"))
     frameworks.get(framework)  # SpecError naming the registered frameworks
@@ -340,11 +346,14 @@ def _layer(weights, *, cell, framework, backend, bidirectional, layers, proj_siz
     given = _given_options(cell, framework, bidirectional, proj_size, reset_after, activation, bias, merge_mode)
     if layout is not None:
         given["layout"] = layout
+    given.update(variants or {})  # LSTM variants (spec.VARIANTS) the tensors cannot show: the clips
     spec = infer_spec(weights, cell=cell, framework=framework, bidirectional=bidirectional, layers=layers,
                       batch=batch, time=time, return_sequences=return_sequences, return_state=return_state,
                       **given)
     if spec.peepholes and backend == "numba":
         raise SpecError("backend", "numba has no peephole kernel; use numpy, or auto (which runs NumPy for peepholes)")
+    if has_variants(spec) and backend == "numba":
+        raise SpecError("backend", "numba has no kernel for LSTM variants (CIFG, layer norm, clips, ...); use numpy or auto")
     for key, value in weights.items():
         _check_finite(key, np.asarray(value))
     if copy:  # the layer keeps its own copies: the caller may change its arrays afterwards
@@ -383,6 +392,7 @@ def prepare(
     return_sequences: bool = False,
     return_state: bool = False,
     layout: int | None = None,
+    **variants,
 ) -> Layer:
     """A :class:`Layer`: ``weights`` checked (names, shapes, every value finite) and converted
     once, to be called as ``layer(x)``, ``layer(x, initial_state=...)``, ``layer(x,
@@ -392,7 +402,7 @@ def prepare(
     return _layer(weights, cell=cell, framework=framework, backend=backend, bidirectional=bidirectional,
                   layers=layers, proj_size=proj_size, reset_after=reset_after, activation=activation, bias=bias,
                   merge_mode=merge_mode, return_sequences=return_sequences, return_state=return_state, layout=layout,
-                  copy=True)
+                  copy=True, variants=variants)
 
 
 # --- forward ----------------------------------------------------------------------------------
@@ -417,6 +427,7 @@ def forward(
     layout: int | None = None,
     initial_state=None,
     lengths=None,
+    **variants,
 ) -> ForwardResult:
     """Run a recurrent layer (or a stack) on ``x`` with ``weights``; see the module docstring.
 
@@ -470,7 +481,7 @@ def forward(
     layer = _layer(weights, cell=cell, framework=framework, backend=backend, bidirectional=bidirectional,
                    layers=layers, proj_size=proj_size, reset_after=reset_after, activation=activation, bias=bias,
                    merge_mode=merge_mode, return_sequences=return_sequences, return_state=return_state,
-                   layout=layout, batch=x.shape[0], time=x.shape[1])
+                   layout=layout, batch=x.shape[0], time=x.shape[1], variants=variants)
     return layer(x, initial_state=initial_state, lengths=lengths)
 
 
@@ -562,7 +573,7 @@ def _run(spec: LayerSpec, fw, params: list[list[Prepared]], x: np.ndarray, backe
             if backend == "numba":  # its own loops, or stepwise for large steps (see _numba.run_direction)
                 compile_ms += _numba.run_direction(spec, p, seq, out, k == 1, h_n[state], c_final, h_init, c_init, lens)
             else:
-                xp = input_projections(p, seq)  # (B, T, G·H)
+                xp = seq if p.variant is not None else input_projections(p, seq)  # (B, T, G·H); variants: x
                 if spec.cell == "lstm":
                     loops.lstm_numpy(p, xp, out, k == 1, h_n[state], c_final, h_init, c_init, lens)
                 elif spec.cell == "gru":

@@ -455,6 +455,7 @@ Proj = Annotated[int, typer.Option("--proj-size", help="P: PyTorch LSTM proj_siz
 ResetAfter = Annotated[Optional[bool], typer.Option("--reset-after/--no-reset-after", help="Keras GRU reset_after.", show_default="--reset-after, as Keras 3", rich_help_panel=LAYER)]
 Peepholes = Annotated[bool, typer.Option("--peepholes", help="ONNX LSTM peepholes P [D, 3H]: i, o, f read the cell state.", rich_help_panel=LAYER)]
 LayoutOpt = Annotated[Optional[int], typer.Option("--layout", help="ONNX layout: 0 X [T, B, X], 1 X [B, T, X].", show_default="0", rich_help_panel=LAYER)]
+VariantOpt = Annotated[Optional[str], typer.Option("--variant", help="LSTM variants, comma-separated: cifg, layer_norm, proj_bias, diagonal, cell_clip=C, proj_clip=C (where the framework has them).", metavar="LIST", show_default="none", rich_help_panel=LAYER)]
 Batch = Annotated[int, typer.Option("--batch", "-b", help="B: batch size, for shapes.", rich_help_panel=SIZES)]
 Time = Annotated[int, typer.Option("--time", "-t", help="T: time steps, for shapes.", rich_help_panel=SIZES)]
 ReturnSeq = Annotated[bool, typer.Option("--return-sequences", help="Keras: output every step of the last layer.", rich_help_panel=LAYER)]
@@ -466,9 +467,11 @@ Plot = Annotated[Optional[str], typer.Option("--plot", help="Also draw the total
 
 def _options(cell, framework, no_bias, bidirectional, merge_mode, layers,
              proj_size, reset_after, batch, time, return_sequences, return_state,
-             peepholes=False, layout=None) -> dict:
+             peepholes=False, layout=None, variant=None) -> dict:
     """The layer keywords shared by every command (everything but the sizes)."""
-    return dict(
+    from .spec import parse_variants
+
+    return dict(**parse_variants(variant),
         cell=cell.value, framework=framework.value,
         bias=not no_bias, bidirectional=bidirectional,
         merge_mode=merge_mode.value if merge_mode is not None else None, layers=layers,
@@ -550,6 +553,7 @@ def count(
     reset_after: ResetAfter = None,
     peepholes: Peepholes = False,
     layout: LayoutOpt = None,
+    variant: VariantOpt = None,
     batch: Batch = 32,
     time: Time = 1,
     return_sequences: ReturnSeq = False,
@@ -581,7 +585,7 @@ def count(
     """
     hs, xs = _sizes(units, input_size)
     options = _options(cell, framework, no_bias, bidirectional, merge_mode, layers, proj_size,
-                       reset_after, batch, time, return_sequences, return_state, peepholes, layout)
+                       reset_after, batch, time, return_sequences, return_state, peepholes, layout, variant)
     options.update(_conv_options(kernel_size, strides, padding, dilation_rate, data_format, spatial))
     if len(hs) * len(xs) > 1 or plot:
         _grid(hs, xs, options, plot, json)
@@ -611,6 +615,7 @@ def breakdown(
     reset_after: ResetAfter = None,
     peepholes: Peepholes = False,
     layout: LayoutOpt = None,
+    variant: VariantOpt = None,
     batch: Batch = 32,
     time: Time = 1,
     return_sequences: ReturnSeq = False,
@@ -646,7 +651,7 @@ def breakdown(
     """
     hs, xs = _sizes(units, input_size)
     options = _options(cell, framework, no_bias, bidirectional, merge_mode, layers, proj_size,
-                       reset_after, batch, time, return_sequences, return_state, peepholes, layout)
+                       reset_after, batch, time, return_sequences, return_state, peepholes, layout, variant)
     options.update(_conv_options(kernel_size, strides, padding, dilation_rate, data_format, spatial))
     if len(hs) * len(xs) > 1 or plot:
         _grid(hs, xs, options, plot, json)
@@ -690,6 +695,7 @@ def cost(
     reset_after: ResetAfter = None,
     peepholes: Peepholes = False,
     layout: LayoutOpt = None,
+    variant: VariantOpt = None,
     batch: Batch = 32,
     time: Time = 1,
     return_sequences: ReturnSeq = False,
@@ -736,7 +742,7 @@ def cost(
         if defaulted("time"):
             time = max(given_lengths)
     options = _options(cell, framework, no_bias, bidirectional, merge_mode, layers, proj_size,
-                       reset_after, batch, time, return_sequences, return_state, peepholes, layout)
+                       reset_after, batch, time, return_sequences, return_state, peepholes, layout, variant)
     if len(hs) * len(xs) > 1 or plot:
         _grid(hs, xs, options, plot, json, value=lambda spec: cost_spec(spec, dtype.value).macs, quantity="macs")
         return
@@ -763,6 +769,7 @@ def explain(
     reset_after: ResetAfter = None,
     peepholes: Peepholes = False,
     layout: LayoutOpt = None,
+    variant: VariantOpt = None,
     batch: Batch = 32,
     time: Time = 1,
     return_sequences: ReturnSeq = False,
@@ -789,7 +796,7 @@ def explain(
         raise SpecError("units", "explain takes one size for --units and --input, not a list")
     spec = make_spec(hs[0], xs[0], **_options(cell, framework, no_bias, bidirectional, merge_mode, layers,
                                               proj_size, reset_after, batch, time, return_sequences,
-                                              return_state, peepholes, layout))
+                                              return_state, peepholes, layout, variant))
     qa = answers(spec)
     if json:
         _print_json({"config": spec.to_dict(), "questions": [a.to_dict() for a in qa]})

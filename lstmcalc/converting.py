@@ -142,8 +142,9 @@ def check_tensors(weights: Mapping[str, np.ndarray], spec: LayerSpec) -> None:
         if got != shape:
             raise FileError(f"{key}: shape {got} contradicts the other tensors ({describe(spec)}): expected {shape}")
         as_array(key, weights[key])
+    auxiliary = frameworks.of(spec).auxiliary  # keys beside the tensors (TFLite scales)
     for key in weights:
-        if key not in expected:
+        if key not in expected and not auxiliary(key):
             raise FileError(f"{key}: unexpected for a {describe(spec)} (it has {len(expected)} tensors)")
 
 
@@ -209,6 +210,14 @@ def from_canonical(canonical, target: str) -> dict[str, np.ndarray]:
     for option, value in (("proj_size", canonical.proj_size), ("peepholes", canonical.peepholes)):
         if value and option in fw.OPTIONS:
             options[option] = value  # otherwise from_canonical refuses with the reason
+    from .spec import VARIANT_WORDS
+
+    for option, value in canonical.variants().items():  # CIFG, layer norm, clips, ...: only where they exist
+        if option not in fw.OPTIONS:
+            raise SpecError(option, fw.WHY_NOT.get(option) or f"this layer has {VARIANT_WORDS[option]}"
+                            + (f" ({value:g})" if not isinstance(value, bool) else "")
+                            + f", which {fw.TITLE} does not have: the outputs would change")
+        options[option] = value
     if canonical.bidirectional and canonical.merge_mode != "concat" and "merge_mode" in fw.OPTIONS:
         options["merge_mode"] = canonical.merge_mode
     spec = make_spec(

@@ -193,9 +193,11 @@ class Cost:
 
 
 def layer_macs(spec: LayerSpec, layer: int) -> int:
-    """MACs of one time step of one sample in one direction of ``layer``."""
-    g, h = spec.gates, spec.units
-    return g * (spec.layer_input_size(layer) * h + spec.hidden_out * h) + spec.proj_size * h
+    """MACs of one time step of one sample in one direction of ``layer`` (a coupled input
+    gate has no products; diagonal recurrent weights take H per gate, elementwise)."""
+    g, h = spec.gates - spec.cifg, spec.units
+    recurrent = h if spec.diagonal else spec.hidden_out * h
+    return g * (spec.layer_input_size(layer) * h + recurrent) + spec.proj_size * h
 
 
 def cell_elementwise(spec: LayerSpec) -> int:
@@ -533,9 +535,11 @@ def mac_formula(spec: LayerSpec, lengths: tuple[int, ...] | None = None) -> str:
         num = str(steps) + num[len(f"{spec.batch}·{spec.time}"):]
         macs = steps * spec.directions * sum(layer_macs(spec, k) for k in range(spec.layers))
         return f"{sym.replace('B·T', 'Σlen', 1)} = {num} = {macs}"
-    g, h, p, L = spec.gates, spec.units, spec.proj_size, spec.layers
+    g, h, p, L = spec.gates - spec.cifg, spec.units, spec.proj_size, spec.layers
     b, t, d = spec.batch, spec.time, spec.directions
     rec_sym, rec_num = ("P·H", f"{p}·{h}") if p else ("H·H", f"{h}·{h}")
+    if spec.diagonal:
+        rec_sym, rec_num = "H", f"{h}"
     g_sym, g_num = ("G·", f"{g}·") if g > 1 else ("", "")
     proj_sym, proj_num = (" + P·H", f" + {p}·{h}") if p else ("", "")
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from . import frameworks
 from .canonical import DIRECTIONS, GATE_NAMES, PEEPHOLE_GATES, Output, TensorLayout
 from .conventions import all_tensors, biases_per_gate, constructor, gate_order, layer_formula, outputs
-from .params import layer_count, total_count
+from .params import layer_count, total_count, weighted_gates
 from .frameworks import make_spec
 from .spec import LayerSpec
 
@@ -40,10 +40,11 @@ class GateRow:
     bias: int  # H per bias vector the framework keeps for it
     projection: int  # P·H for the "proj" row, else 0
     peephole: int = 0  # H for i, f and o with peepholes (ONNX P), else 0
+    layer_norm: int = 0  # H with layer normalisation (its coefficients), else 0
 
     @property
     def total(self) -> int:
-        return self.input_weights + self.recurrent_weights + self.bias + self.projection + self.peephole
+        return self.input_weights + self.recurrent_weights + self.bias + self.projection + self.peephole + self.layer_norm
 
     def to_dict(self) -> dict:
         return {
@@ -56,6 +57,7 @@ class GateRow:
             "bias": self.bias,
             "projection": self.projection,
             "peephole": self.peephole,
+            **({"layer_norm": self.layer_norm} if self.layer_norm else {}),
             "total": self.total,
         }
 
@@ -168,14 +170,17 @@ def _gate_rows(spec: LayerSpec) -> list[GateRow]:
     for layer in range(spec.layers):
         x = spec.layer_input_size(layer)
         for direction in DIRECTIONS[: spec.directions]:
-            for gate in gate_order(spec):
+            for gate in weighted_gates(spec):  # every gate, but a coupled input gate (cifg)
                 peep = h if spec.peepholes and gate in PEEPHOLE_GATES else 0
                 nb = frameworks.gate_biases(spec, gate)
+                recurrent = h if spec.diagonal else k * spec.hidden_out * h
                 rows.append(
-                    GateRow(layer, direction, gate, GATE_NAMES[gate], k * x * h, k * spec.hidden_out * h, nb * h, 0, peep)
+                    GateRow(layer, direction, gate, GATE_NAMES[gate], k * x * h, recurrent, nb * h, 0, peep,
+                            h if spec.layer_norm else 0)
                 )
             if spec.proj_size:
-                rows.append(GateRow(layer, direction, "proj", "projection", 0, 0, 0, spec.proj_size * h))
+                p = spec.proj_size
+                rows.append(GateRow(layer, direction, "proj", "projection", 0, 0, 0, p * h + p * spec.proj_bias))
     return rows
 
 

@@ -28,6 +28,10 @@ def lstm_numpy(p: Prepared, xp, out, reverse, h_final, c_final, h0=None, c0=None
     out (B, T, H_out), the final states to h_final (B, H_out) and c_final (B, H).
     h0 (B, H_out), c0 (B, H): the initial states (None: zeros). lens (B,): each row's
     length; rows hold their states (and output them) at steps t ≥ length."""
+    if p.variant is not None:  # LSTM variants / int8 weights: xp is x itself (cells._run)
+        from . import variants
+
+        return variants.run(p.variant, xp, out, reverse, h_final, c_final)
     if p.peep is not None:  # ONNX peepholes: zero initial states, full lengths (forward checks)
         return lstm_peephole_numpy(p, xp, out, reverse, h_final, c_final)
     b, t_len, gh = xp.shape

@@ -38,6 +38,7 @@ class Prepared:
     whr: np.ndarray
     has_bhn: bool = field(default=False)
     peep: np.ndarray | None = None  # (3, H): ONNX peepholes of i, f, o, halved like their gates
+    variant: object = None  # variants.VariantWeights: an LSTM variant or int8 weights (its own loop, on x)
 
 
 
@@ -57,6 +58,12 @@ def prepare_canonical(c: Canonical, spec: LayerSpec, dtype) -> list[list[Prepare
     transposed into (X_k, G·H), (H_out, G·H) in the internal order; b = b_w + b_u, except
     the reset-after GRU candidate, whose b_u stays apart (``bhn``)."""
     dtype = np.dtype(dtype)
+    from . import variants
+
+    if variants.needs_variants(c):  # CIFG, layer norm, clips, int8 weights, ...: variants.run, on x itself
+        empty = np.zeros((0, 0), dtype=dtype)
+        return [[Prepared(wx=empty, wh=empty, bx=empty, bhn=empty, whr=empty, variant=variants.prepare(part, c, dtype))
+                 for part in row] for row in c.layers]
     if c.clip is not None:
         raise SpecError("clip", f"the forward pass does not model the ONNX cell clip (±{c.clip}); "
                                 "run the model in onnxruntime")

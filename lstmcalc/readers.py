@@ -67,7 +67,9 @@ from .limits import (
 from .spec import LayerSpec, SpecError
 
 FILES_EXTRA = "pip install 'lstmcalc[files]'"
-EXTENSIONS = (".keras", ".h5", ".hdf5", ".pt", ".pth", ".bin", ".safetensors", ".npz", ".msgpack", ".onnx")
+EXTENSIONS = (".keras", ".h5", ".hdf5", ".pt", ".pth", ".bin", ".safetensors", ".npz", ".msgpack", ".onnx", ".tflite")
+# model files whose layer runs from what the reader returns (its options and states included)
+RUNNABLE_EXTENSIONS = (".tflite",)
 KERAS_RNN_CLASSES = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
 KERAS_CELL_CLASSES = {"LSTMCell": "lstm", "GRUCell": "gru", "SimpleRNNCell": "rnn"}
 
@@ -245,6 +247,8 @@ def gate_stats(spec: LayerSpec, weights: Mapping[str, np.ndarray]) -> tuple[Gate
                 else:
                     parts[s.gate][t.role] = block
         for gate, p in parts.items():
+            if "input" not in p:
+                continue  # a gate without weights (the coupled input gate of a CIFG LSTM)
             if "bias" in p:
                 bias, b_in, b_rec = Stats.of(p["bias"]), None, None
             elif "bias_input" in p:
@@ -284,6 +288,32 @@ def _read_onnx(file: str) -> list[FoundLayer]:
                 and spec.cell == "rnn":
             found = replace(found, reported={"activation": None})  # not tanh or relu: never the placeholder
         out.append(found)
+    return out
+
+
+def _read_tflite(file: str) -> list[FoundLayer]:
+    """One layer per fused recurrent op of every subgraph, read by :mod:`lstmcalc.tflitefile`."""
+    from dataclasses import replace
+
+    from .tflitefile import read_tflite
+
+    out = []
+    for name, location, weights, info in read_tflite(file):
+        options = {k: v for k, v in info.items() if k != "attributes"}
+        try:
+            spec = _infer_spec(weights, framework="tflite", cell=options.pop("cell"))
+            from .spec import VARIANTS
+
+            keywords = {**_spec_options(spec), "peepholes": spec.peepholes,
+                        **{k: getattr(spec, k) for k, v in VARIANTS.items() if getattr(spec, k) != v}, **options}
+            if spec.cell == "rnn":
+                keywords.pop("cell_clip"), keywords.pop("proj_clip")
+            spec = make_spec(**keywords)
+        except (FileError, SpecError) as e:
+            raise FileError(f"{file}: {name}: {e}") from None
+        plain = {k: v for k, v in weights.items() if not frameworks.of(spec).auxiliary(k)}
+        found = _found(name, spec, plain, file, location, unknown={})
+        out.append(replace(found, weights=weights, attributes=info["attributes"]))
     return out
 
 
@@ -334,6 +364,7 @@ def read_layers(path, layer: str | None = None, framework: str | None = None) ->
         ".npz": _read_npz,
         ".msgpack": _read_msgpack,
         ".onnx": _read_onnx,
+        ".tflite": _read_tflite,
     }[suffix]
     if framework is not None:
         frameworks.get(framework)  # SpecError naming the registered ones

@@ -513,7 +513,15 @@ def inspect_view(found) -> Group:
 
 def _node_attributes(a: dict) -> Table:
     """An ONNX node's attributes, where its optional inputs come from, and one line per
-    attribute lstmcalc's forward pass does not compute."""
+    attribute lstmcalc's forward pass does not compute. A format that words its own
+    attributes gives them as ``lines``."""
+    if "lines" in a:
+        grid = Table.grid(padding=(0, 1), pad_edge=False)
+        grid.add_column(no_wrap=True)
+        grid.add_column()
+        for k, line in enumerate(a["lines"]):
+            grid.add_row("  attributes" if k == 0 else "", line)
+        return grid
     from .onnxfile import DEFAULT_ACTIVATIONS
 
     said = [f"hidden_size={a['hidden_size'] if a['hidden_size'] is not None else 'unset'}",

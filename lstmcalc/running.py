@@ -266,10 +266,13 @@ def _spec_of_file(found, req: RunRequest, batch: int, time: int) -> LayerSpec:
             raise SpecError(name, f"is {asked!r}, but {found.file} says {name} = {options[name]!r}")
         elif name == "layout" and asked is not None:
             options[name] = asked  # how x and the outputs are laid out: the caller's, not the file's
+    from .spec import VARIANTS
+
+    variants = {k: getattr(s, k) for k, v in VARIANTS.items() if getattr(s, k) != v}  # TFLite's, from the file
     return make_spec(s.units, s.input_size, cell=s.cell, framework=s.framework, bias=s.bias,
                      bidirectional=s.bidirectional, layers=s.layers, proj_size=s.proj_size, peepholes=s.peepholes,
                      batch=batch, time=time, return_sequences=req.return_sequences, return_state=req.return_state,
-                     **options)
+                     **options, **variants)
 
 
 def run_request(req: RunRequest) -> RunReport:
@@ -309,19 +312,22 @@ def run_request(req: RunRequest) -> RunReport:
         for name, given, actual in (("batch", batch, x.shape[0]), ("time", time, x.shape[1])):
             if given is not None and given != actual:
                 raise SpecError(name, f"is {given}, but {req.inputs} has shape {x.shape} (batch, time, features)")
-    batch = batch or (x.shape[0] if x is not None else 32)
-    time = time or (x.shape[1] if x is not None else 1)
+    if x is not None:
+        batch, time = x.shape[0], x.shape[1]
     weights = None
     if req.weights is not None:
         from .readers import read_layer
 
         found = read_layer(req.weights, req.layer, framework=req.framework)
+        # a model file may fix them (a TFLite model's batch); else the defaults 32 and 1
+        batch, time = batch or found.spec.batch, time or found.spec.time
         if x is not None and req.input_size is None and x_size != found.spec.input_size:
             raise SpecError("x", f"{req.inputs} has {x_size} features per step, but {req.weights} holds a layer "
                                  f"with input_size {found.spec.input_size}")
         spec = _spec_of_file(found, req, batch, time)
         weights = found.weights
     else:
+        batch, time = batch or 32, time or 1
         if req.layer is not None:
             raise SpecError("layer", "picks a layer of a --weights file; give --weights")
         if req.units is None or x_size is None:

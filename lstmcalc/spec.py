@@ -19,6 +19,18 @@ CELLS = ("lstm", "gru", "rnn")
 CONV_CELLS = ("convlstm1d", "convlstm2d", "convlstm3d")  # Keras 3 ConvLSTM1D/2D/3D: counted and shaped only
 MERGE_MODES = ("concat", "sum", "mul", "ave")
 ACTIVATIONS = ("tanh", "relu")
+# LSTM variants a few conventions have, with their "none" values (LayerSpec fields and
+# make_spec keywords of the same names; ``VARIANT_WORDS`` says what each is).
+VARIANTS = {"cifg": False, "layer_norm": False, "proj_bias": False, "diagonal": False,
+            "cell_clip": 0.0, "proj_clip": 0.0}
+VARIANT_WORDS = {
+    "cifg": "a coupled input and forget gate (no input gate, i = 1 − f)",
+    "layer_norm": "layer normalisation of each gate's pre-activation",
+    "proj_bias": "a bias after the projection",
+    "diagonal": "diagonal recurrent weights (one vector per gate)",
+    "cell_clip": "a clip of the cell state",
+    "proj_clip": "a clip of the projection's output",
+}
 
 
 
@@ -57,6 +69,13 @@ class LayerSpec:
     peepholes: bool = False  # ONNX LSTM P: peephole weights from the cell state into i, f, o
     layout: int = 0  # ONNX layout: 0 time-major X (T, B, X), 1 batch-major (B, T, X)
     conv: ConvSpec | None = None  # ConvLSTM's convolution (units = filters F, input_size = channels C)
+    # LSTM variants only some conventions have (VARIANTS; each framework module's OPTIONS says which):
+    cifg: bool = False  # coupled input and forget gate: no input gate, i = 1 − f
+    layer_norm: bool = False  # each gate's pre-activation normalised over H, times a coefficient (H,), + bias
+    proj_bias: bool = False  # a bias (P,) after the projection (needs proj_size)
+    diagonal: bool = False  # the recurrent weights are diagonal: one vector (H,) per gate
+    cell_clip: float = 0.0  # c_t clipped to [−cell_clip, cell_clip]; 0: none
+    proj_clip: float = 0.0  # the projection's output clipped to [−proj_clip, proj_clip]; 0: none
 
     @property
     def directions(self) -> int:
@@ -88,11 +107,37 @@ class LayerSpec:
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        for name, default in VARIANTS.items():
+            if d[name] == default:
+                del d[name]  # the configs of layers without these variants stay as they were
         if self.conv is None:
             del d["conv"]  # the recurrent cells' configs stay as they were
         else:
             d["conv"] = self.conv.to_dict()
         return d
+
+
+def parse_variants(text: str | None) -> dict:
+    """``--variant`` text as make_spec keywords: ``"cifg,layer_norm,cell_clip=10"`` ->
+    {"cifg": True, "layer_norm": True, "cell_clip": 10.0}; None or "" -> {}."""
+    allowed = ", ".join(f"{k}=C" if isinstance(v, float) else k for k, v in VARIANTS.items())
+    out: dict = {}
+    for part in (text or "").split(","):
+        name, eq, value = part.strip().partition("=")
+        if not name:
+            continue
+        if name not in VARIANTS:
+            raise SpecError("variant", f"{name!r} is not an LSTM variant; allowed: {allowed}")
+        if isinstance(VARIANTS[name], float):
+            try:
+                out[name] = float(value)
+            except ValueError:
+                raise SpecError("variant", f"{name} needs a number, as {name}=10; got {part.strip()!r}") from None
+        elif eq:
+            raise SpecError("variant", f"{name} takes no value; got {part.strip()!r}")
+        else:
+            out[name] = True
+    return out
 
 
 def refuse_shaped_only(cell: str, what: str) -> None:

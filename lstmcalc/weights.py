@@ -26,12 +26,12 @@ from .frameworks import make_spec
 from .frameworks.shared import describe as _describe
 from .limits import ZIP_ERRORS, Budget, check_npz, check_numbers, declared_bytes, npy_header, regular_file
 from .memory import check_bytes, itemsize, weight_elements
-from .spec import CELLS, MERGE_MODES, LayerSpec, SpecError, refuse_shaped_only
+from .spec import CELLS, MERGE_MODES, VARIANTS, LayerSpec, SpecError, refuse_shaped_only
 
 __all__ = ["FileError", "infer_spec", "init_weights", "load_inputs", "load_npz", "save_npz"]
 
 GIVEN = ("units", "input_size", "bias", "proj_size", "reset_after", "merge_mode", "activation",
-         "batch", "time", "return_sequences", "return_state", "peepholes", "layout")
+         "batch", "time", "return_sequences", "return_state", "peepholes", "layout") + tuple(VARIANTS)
 FLOAT_DTYPES = ("float16", "float32", "float64")
 
 
@@ -104,6 +104,7 @@ def infer_spec(
         "reset_after": found.reset_after if cell == "gru" else None,
         "merge_mode": found.merge_mode if "merge_mode" in frameworks.get(framework).OPTIONS and found.bidirectional else None,
         "peepholes": found.peepholes,
+        **{k: getattr(found, k) for k in VARIANTS if getattr(found, k) != VARIANTS[k]},
     }
     options.update(given)
     spec = make_spec(**options)
@@ -132,8 +133,9 @@ def check_tensors(weights: Mapping[str, np.ndarray], spec: LayerSpec) -> None:
         kind = np.asarray(weights[key]).dtype.kind
         if kind not in "fiu":
             raise SpecError("weights", f"{key}: dtype {np.asarray(weights[key]).dtype} is not a real number type")
+    auxiliary = frameworks.of(spec).auxiliary  # keys beside the tensors (TFLite scales)
     for key in weights:
-        if key not in expected:
+        if key not in expected and not auxiliary(key):
             raise SpecError(
                 "weights", f"{key}: unexpected; a {_describe(spec)} has only {', '.join(expected)}"
             )

@@ -286,5 +286,5 @@ def test_plot_names_filters_and_channels(tmp_path):
     r = invoke("count", "--cell", "convlstm1d", "--filters", "1,2,4", "-x", "3", "--kernel-size", "3", "--plot", str(out))
     assert r.exit_code == 0, r.stderr
     text = out.read_text()
-    assert "ConvLSTM1D parameters against filters F" in text and "Keras, channels C = 3" in text
+    assert "ConvLSTM1D parameters against filters F" in text and "Keras 3, channels C = 3" in text
     assert "units H" not in text and "PyTorch" not in text  # no PyTorch twin for a ConvLSTM

@@ -264,16 +264,19 @@ def test_computed_initial_state_names_its_producer(tmp_path):
     assert "initial_h computed 'my_initial_h' (by Expand 'h0')" in flat(invoke("inspect", path).stdout)
 
 
-def test_run_weights_with_a_modelled_onnx_model_says_to_convert_it(tmp_path):
+def test_run_weights_reads_a_modelled_onnx_model_and_equals_onnxruntime(tmp_path):
+    """run --weights model.onnx reads through the reader inspect uses (issue 21: one path)."""
+    ort = pytest.importorskip("onnxruntime")
     path = tmp_path / "plain.onnx"
     build(path)
-    r = invoke("run", "--weights", path, "-f", "onnx")
-    assert (r.exit_code, r.stdout) == (1, "") and r.stderr.count("\n") == 1
-    assert r.stderr == (f"lstmcalc: error: {path}: run --weights reads an .npz of tensors; write one with "
-                        f"lstmcalc convert {path} --to torch -o weights.npz, then run --framework torch\n")
-    # and what it says works: the converted weights run as PyTorch's
-    out = tmp_path / "weights.npz"
-    assert invoke("convert", path, "--to", "torch", "-o", out).exit_code == 0
-    r = invoke("run", "--framework", "torch", "--weights", out, "--json")
+    x = np.random.default_rng(3).normal(size=(2, 4, 3)).astype("float32")  # (B, T, X)
+    np.save(tmp_path / "x.npy", x)
+    r = invoke("run", "--weights", path, "--inputs", tmp_path / "x.npy", "--save", tmp_path / "out.npz", "--json")
     assert r.exit_code == 0, r.stderr
-    assert json.loads(r.stdout)["config"]["units"] == 2
+    assert json.loads(r.stdout)["config"]["framework"] == "onnx"
+    (y,) = ort.InferenceSession(str(path)).run(["Y"], {"X": x.transpose(1, 0, 2)})  # layout 0: X [T, B, X]
+    out = np.load(tmp_path / "out.npz")
+    np.testing.assert_allclose(out["output"], y, rtol=1e-5, atol=1e-5)  # Y [T, D, B, H]
+    # the names say ONNX: another --framework is refused, not overruled
+    r = invoke("run", "--weights", path, "-f", "torch")
+    assert (r.exit_code, r.stdout) == (2, "") and "is torch, but the tensor names" in r.stderr

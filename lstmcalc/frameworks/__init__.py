@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 
-from ..spec import ACTIVATIONS, CELLS, CONV_CELLS, MERGE_MODES, LayerSpec, SpecError
+from ..spec import ACTIVATIONS, CELLS, CONV_CELLS, MERGE_MODES, VARIANT_WORDS, VARIANTS, LayerSpec, SpecError
 from .base import Convention
 
 # The registry: --framework value -> module. Order is the order in help and messages.
@@ -31,6 +31,7 @@ MODULES = {
     "flax": "lstmcalc.frameworks.flax",
     "flax_nnx": "lstmcalc.frameworks.flax_nnx",
     "flax_nnx_opt": "lstmcalc.frameworks.flax_nnx_opt",
+    "tflite": "lstmcalc.frameworks.tflite",
 }
 
 FRAMEWORKS = tuple(MODULES)
@@ -138,6 +139,7 @@ def make_spec(
     dilation_rate=None,
     data_format=None,
     spatial=None,
+    **variants,
 ) -> LayerSpec:
     """Validate keywords as the CLI and the API take them and return a :class:`LayerSpec`.
 
@@ -153,7 +155,8 @@ def make_spec(
     fw = get(framework)
     if cell not in cells_of(fw):
         owners = [m.NAME for m in map(get, FRAMEWORKS) if cell in cells_of(m)]
-        raise SpecError("cell", f"{fw.TITLE} has no {cell} layer; it has {', '.join(cells_of(fw))}; "
+        why = f"{fw.WHY_NOT[cell]}; " if cell in fw.WHY_NOT else ""
+        raise SpecError("cell", f"{why}{fw.TITLE} has no {cell} layer; it has {', '.join(cells_of(fw))}; "
                                 f"{cell} is in --framework {', '.join(owners)}")
     bias = _flag("bias", bias)
     bidirectional = _flag("bidirectional", bidirectional)
@@ -230,7 +233,8 @@ def make_spec(
         if "layout" not in fw.OPTIONS:
             _refuse(fw, "layout")
     else:
-        layout = 0
+        layout = fw.DEFAULT_LAYOUT
+    variants = _variants(fw, cell, proj_size, peepholes, variants)
     for option, value in (("return_sequences", return_sequences), ("return_state", return_state)):
         if value and option not in fw.OPTIONS:
             _refuse(fw, option)
@@ -254,4 +258,36 @@ def make_spec(
         peepholes=peepholes,
         layout=layout,
         conv=conv,
+        **variants,
     )
+
+
+def _variants(fw: ModuleType, cell: str, proj_size: int, peepholes: bool, given: dict) -> dict:
+    """The LSTM variants given (keywords of :data:`VARIANTS`), checked against ``fw``."""
+    out = {}
+    for name, value in given.items():
+        if name not in VARIANTS:
+            raise TypeError(f"make_spec() got an unexpected keyword argument {name!r}")
+        default = VARIANTS[name]
+        if isinstance(default, bool):
+            value = _flag(name, value)
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 or value == float("inf"):
+            raise SpecError(name, f"must be a finite number >= 0 (0: no clip), got {value!r}")
+        else:
+            value = float(value)
+        if value == default:
+            continue
+        if name not in fw.OPTIONS:
+            raise SpecError("variant", f"{name}: " + (fw.WHY_NOT.get(name) or f"{VARIANT_WORDS[name]} is not a "
+                                                      f"{fw.TITLE} option; it is {_only(name)} only"))
+        if cell != "lstm":
+            raise SpecError("variant", f"{name} is an LSTM option ({VARIANT_WORDS[name]}); a {cell} has none")
+        out[name] = value
+    if out.get("proj_bias") and not proj_size:
+        raise SpecError("proj_bias", "is the projection's bias; it needs proj_size > 0")
+    if out.get("proj_clip") and not proj_size:
+        raise SpecError("proj_clip", "clips the projection's output; it needs proj_size > 0")
+    if out.get("diagonal") and proj_size:
+        raise SpecError("diagonal", "diagonal recurrent weights (H,) multiply h elementwise, so h must be H wide; "
+                                    "a projection makes it P wide")
+    return out

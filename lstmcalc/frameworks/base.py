@@ -43,7 +43,7 @@ REQUIRED_HOOKS = (
     "parse_name", "describe_names", "infer_options", "to_canonical", "from_canonical", "init_weights",
     "forward_result", "returned_fields", "unknown_options",
 )
-OPTIONAL = ("LETTERS", "SHAPED_CELLS", "NAMES_CARRY_POSITION", "PEER", "gate_biases", "claims_h5", "bias_note",
+OPTIONAL = ("LETTERS", "SHAPED_CELLS", "NAMES_CARRY_POSITION", "PEER", "DEFAULT_LAYOUT", "auxiliary", "gate_biases", "claims_h5", "bias_note",
             "notes", "input_shapes", "initial_state_shapes", "initial_state_from", "initial_state_to", "masked_output")
 
 
@@ -59,6 +59,8 @@ class Convention:
     NAMES_CARRY_POSITION = False
     # the framework a grid sets this one beside: PyTorch for every convention but PyTorch's own
     PEER = "torch"
+    # the layout (ONNX layout, TFLite time_major) a spec gets when none is given
+    DEFAULT_LAYOUT = 0
 
     def __init__(self, module_name: str):
         module = sys.modules[module_name]
@@ -102,6 +104,10 @@ class Convention:
         """The breakdown's notes on its tensors where it words them itself (ONNX: W/R/B, iofc,
         linear_before_reset), replacing the shared bias sentence; None: the shared ones."""
         return None
+
+    def auxiliary(self, key: str) -> bool:
+        """Whether ``key`` is a value kept beside the tensors (TFLite's ``<name>:scale``), not a tensor."""
+        return False
 
     def input_shapes(self, spec) -> list:
         """The input's shape where ``breakdown`` shows it ([Output]); none by default."""

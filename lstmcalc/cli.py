@@ -60,6 +60,12 @@ class DataFormat(str, Enum):
 Framework = Enum("Framework", {name: name for name in FRAMEWORKS}, type=str)
 
 
+class Direction(str, Enum):
+    forward = "forward"
+    reverse = "reverse"
+    bidirectional = "bidirectional"
+
+
 class MergeMode(str, Enum):
     concat = "concat"
     sum = "sum"
@@ -455,6 +461,7 @@ Proj = Annotated[int, typer.Option("--proj-size", help="P: PyTorch LSTM proj_siz
 ResetAfter = Annotated[Optional[bool], typer.Option("--reset-after/--no-reset-after", help="Keras GRU reset_after.", show_default="--reset-after, as Keras 3", rich_help_panel=LAYER)]
 Peepholes = Annotated[bool, typer.Option("--peepholes", help="ONNX LSTM peepholes P [D, 3H]: i, o, f read the cell state.", rich_help_panel=LAYER)]
 LayoutOpt = Annotated[Optional[int], typer.Option("--layout", help="ONNX layout: 0 X [T, B, X], 1 X [B, T, X].", show_default="0", rich_help_panel=LAYER)]
+DirectionOpt = Annotated[Optional[Direction], typer.Option("--direction", help="ONNX direction: reverse runs one direction from t = T-1 down to 0; bidirectional is --bidirectional.", show_default="forward", rich_help_panel=LAYER)]
 Batch = Annotated[int, typer.Option("--batch", "-b", help="B: batch size, for shapes.", rich_help_panel=SIZES)]
 Time = Annotated[int, typer.Option("--time", "-t", help="T: time steps, for shapes.", rich_help_panel=SIZES)]
 ReturnSeq = Annotated[bool, typer.Option("--return-sequences", help="Keras: output every step of the last layer.", rich_help_panel=LAYER)]
@@ -466,7 +473,7 @@ Plot = Annotated[Optional[str], typer.Option("--plot", help="Also draw the total
 
 def _options(cell, framework, no_bias, bidirectional, merge_mode, layers,
              proj_size, reset_after, batch, time, return_sequences, return_state,
-             peepholes=False, layout=None) -> dict:
+             peepholes=False, layout=None, direction=None) -> dict:
     """The layer keywords shared by every command (everything but the sizes)."""
     return dict(
         cell=cell.value, framework=framework.value,
@@ -475,6 +482,7 @@ def _options(cell, framework, no_bias, bidirectional, merge_mode, layers,
         proj_size=proj_size, reset_after=reset_after, batch=batch, time=time,
         return_sequences=return_sequences, return_state=return_state,
         peepholes=peepholes, layout=layout,
+        direction=direction.value if direction is not None else None,
     )
 
 
@@ -550,6 +558,7 @@ def count(
     reset_after: ResetAfter = None,
     peepholes: Peepholes = False,
     layout: LayoutOpt = None,
+    direction: DirectionOpt = None,
     batch: Batch = 32,
     time: Time = 1,
     return_sequences: ReturnSeq = False,
@@ -581,7 +590,7 @@ def count(
     """
     hs, xs = _sizes(units, input_size)
     options = _options(cell, framework, no_bias, bidirectional, merge_mode, layers, proj_size,
-                       reset_after, batch, time, return_sequences, return_state, peepholes, layout)
+                       reset_after, batch, time, return_sequences, return_state, peepholes, layout, direction)
     options.update(_conv_options(kernel_size, strides, padding, dilation_rate, data_format, spatial))
     if len(hs) * len(xs) > 1 or plot:
         _grid(hs, xs, options, plot, json)
@@ -611,6 +620,7 @@ def breakdown(
     reset_after: ResetAfter = None,
     peepholes: Peepholes = False,
     layout: LayoutOpt = None,
+    direction: DirectionOpt = None,
     batch: Batch = 32,
     time: Time = 1,
     return_sequences: ReturnSeq = False,
@@ -646,7 +656,7 @@ def breakdown(
     """
     hs, xs = _sizes(units, input_size)
     options = _options(cell, framework, no_bias, bidirectional, merge_mode, layers, proj_size,
-                       reset_after, batch, time, return_sequences, return_state, peepholes, layout)
+                       reset_after, batch, time, return_sequences, return_state, peepholes, layout, direction)
     options.update(_conv_options(kernel_size, strides, padding, dilation_rate, data_format, spatial))
     if len(hs) * len(xs) > 1 or plot:
         _grid(hs, xs, options, plot, json)
@@ -690,6 +700,7 @@ def cost(
     reset_after: ResetAfter = None,
     peepholes: Peepholes = False,
     layout: LayoutOpt = None,
+    direction: DirectionOpt = None,
     batch: Batch = 32,
     time: Time = 1,
     return_sequences: ReturnSeq = False,
@@ -736,7 +747,7 @@ def cost(
         if defaulted("time"):
             time = max(given_lengths)
     options = _options(cell, framework, no_bias, bidirectional, merge_mode, layers, proj_size,
-                       reset_after, batch, time, return_sequences, return_state, peepholes, layout)
+                       reset_after, batch, time, return_sequences, return_state, peepholes, layout, direction)
     if len(hs) * len(xs) > 1 or plot:
         _grid(hs, xs, options, plot, json, value=lambda spec: cost_spec(spec, dtype.value).macs, quantity="macs")
         return
@@ -763,6 +774,7 @@ def explain(
     reset_after: ResetAfter = None,
     peepholes: Peepholes = False,
     layout: LayoutOpt = None,
+    direction: DirectionOpt = None,
     batch: Batch = 32,
     time: Time = 1,
     return_sequences: ReturnSeq = False,
@@ -789,7 +801,7 @@ def explain(
         raise SpecError("units", "explain takes one size for --units and --input, not a list")
     spec = make_spec(hs[0], xs[0], **_options(cell, framework, no_bias, bidirectional, merge_mode, layers,
                                               proj_size, reset_after, batch, time, return_sequences,
-                                              return_state, peepholes, layout))
+                                              return_state, peepholes, layout, direction))
     qa = answers(spec)
     if json:
         _print_json({"config": spec.to_dict(), "questions": [a.to_dict() for a in qa]})
@@ -828,6 +840,8 @@ def run(
     proj_size: Annotated[Optional[int], typer.Option("--proj-size", help="P: PyTorch LSTM proj_size.", show_default="0, or from the weights", rich_help_panel=SIZES)] = None,
     reset_after: Annotated[Optional[bool], typer.Option("--reset-after/--no-reset-after", help="Keras GRU reset_after.", show_default="--reset-after; needed with bias-free GRU weights", rich_help_panel=LAYER)] = None,
     peepholes: Annotated[bool, typer.Option("--peepholes", help="ONNX LSTM peepholes P; a weights file shows them.", show_default="off", rich_help_panel=LAYER)] = False,
+    layout: LayoutOpt = None,
+    direction: DirectionOpt = None,
     batch: Annotated[Optional[int], typer.Option("--batch", "-b", help="B: batch size.", show_default="32, or from the inputs", rich_help_panel=SIZES)] = None,
     time: Annotated[Optional[int], typer.Option("--time", "-t", help="T: time steps.", show_default="1, or from the inputs", rich_help_panel=SIZES)] = None,
     return_sequences: ReturnSeq = False,
@@ -909,6 +923,10 @@ def run(
     )
     if peepholes:
         options["peepholes"] = True  # else the weights (P present or not) or the default say
+    if layout is not None:
+        options["layout"] = layout
+    if direction is not None:
+        options["direction"] = direction.value
     w = None
     if weights is not None:
         from .weights import infer_spec, load_npz

@@ -56,6 +56,8 @@ def _layer_title(spec, total: int, text: Text | None = None) -> Text:
         text.append(f", {spec.layers} layers")
     if spec.bidirectional:
         text.append(", bidirectional")
+    if spec.reverse:
+        text.append(", direction reverse")
     if spec.proj_size:
         text.append(f", proj_size P = {spec.proj_size}")
     if spec.peepholes:
@@ -283,6 +285,8 @@ def summary_line(spec) -> str:
         parts.append(f"{spec.layers} layers")
     if spec.bidirectional:
         parts.append("bidirectional" + (f" {spec.merge_mode}" if "merge_mode" in frameworks.of(spec).OPTIONS else ""))
+    if spec.reverse:
+        parts.append("direction reverse")
     if spec.proj_size:
         parts.append(f"proj_size {spec.proj_size}")
     if not spec.bias:

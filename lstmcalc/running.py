@@ -157,6 +157,10 @@ def run_layer(
         weights = init_weights(spec, seed=seed, dtype=dtype)
         weights_from = weights_from or f"{spec.framework} default initialisation, seed {seed}"
 
+    options = frameworks.of(spec).OPTIONS  # ONNX's node attributes, where the framework has them
+    onnx_options = {name: value for name, value in (("layout", spec.layout), ("peepholes", spec.peepholes),
+                                                    ("direction", spec.direction)) if name in options}
+
     def once():
         start = _time.perf_counter()
         out = _forward(
@@ -165,6 +169,7 @@ def run_layer(
             reset_after=spec.reset_after, activation=spec.activation, bias=spec.bias,
             merge_mode=spec.merge_mode, return_sequences=spec.return_sequences,
             return_state=spec.return_state, initial_state=initial_state, lengths=lengths,
+            **onnx_options,
         )
         return out, (_time.perf_counter() - start) * 1000.0
 

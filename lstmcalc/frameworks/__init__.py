@@ -13,7 +13,7 @@ A framework module provides:
   differs from ours), ``NAMES_HINT`` (its weights keys, for messages);
 - ``OPTIONS``: the layer options it has beyond the common ones (``merge_mode``,
   ``proj_size``, ``reset_before``, ``return_sequences``, ``return_state``, ``peepholes``,
-  ``layout``), and ``WHY_NOT`` ({option: why it has no such thing}; also ``no_bias``,
+  ``layout``, ``direction``: one direction run backwards), and ``WHY_NOT`` ({option: why it has no such thing}; also ``no_bias``,
   ``bidirectional``, ``layers`` for a convention that has no bias-free, bidirectional or
   stacked form, which :func:`make_spec` then refuses);
 - optional: ``SHAPED_CELLS``, cells it counts and shapes only (``count``, ``breakdown``; Keras'
@@ -49,6 +49,8 @@ import importlib
 from types import ModuleType
 
 from ..spec import ACTIVATIONS, CELLS, CONV_CELLS, MERGE_MODES, LayerSpec, SpecError
+
+DIRECTIONS = ("forward", "reverse", "bidirectional")  # ONNX's direction attribute, as make_spec takes it
 
 # The registry: --framework value -> module. Order is the order in help and messages.
 MODULES = {
@@ -167,6 +169,7 @@ def make_spec(
     activation=None,
     peepholes=False,
     layout=None,
+    direction=None,
     kernel_size=None,
     strides=None,
     padding=None,
@@ -176,8 +179,8 @@ def make_spec(
 ) -> LayerSpec:
     """Validate keywords as the CLI and the API take them and return a :class:`LayerSpec`.
 
-    ``None`` for ``merge_mode``, ``reset_after``, ``activation`` and ``layout`` means "not
-    given": the framework default applies, and giving them where they mean nothing is an
+    ``None`` for ``merge_mode``, ``reset_after``, ``activation``, ``layout`` and ``direction``
+    means "not given": the framework default applies, and giving them where they mean nothing is an
     error, with the reason the framework module gives. ``kernel_size`` (needed), ``strides``,
     ``padding``, ``dilation_rate``, ``data_format`` and ``spatial`` (the input's spatial size,
     for shapes) belong to the ConvLSTM cells (:mod:`lstmcalc.convlstm`) and to no other.
@@ -266,6 +269,18 @@ def make_spec(
             _refuse(fw, "layout")
     else:
         layout = 0
+    reverse = False
+    if direction is not None:  # ONNX's attribute: forward, reverse (D = 1, run backwards), bidirectional
+        direction = _choice("direction", direction, DIRECTIONS)
+        if direction != "forward" and "direction" not in fw.OPTIONS:
+            _refuse(fw, "direction")
+        if bidirectional and direction != "bidirectional":
+            raise SpecError("direction", f"is {direction}, but the layer is bidirectional (--bidirectional, or D = 2 "
+                                         "in its weights): that is direction bidirectional")
+        if direction == "bidirectional" and cell in CONV_CELLS:
+            raise SpecError("direction", f"{cell}: a ConvLSTM has one direction")
+        bidirectional = direction == "bidirectional" or bidirectional
+        reverse = direction == "reverse"
     for option, value in (("return_sequences", return_sequences), ("return_state", return_state)):
         if value and option not in fw.OPTIONS:
             _refuse(fw, option)
@@ -288,5 +303,6 @@ def make_spec(
         activation=activation,
         peepholes=peepholes,
         layout=layout,
+        reverse=reverse,
         conv=conv,
     )

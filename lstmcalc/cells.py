@@ -354,6 +354,20 @@ def _layer(weights, *, cell, framework, backend, bidirectional, layers, proj_siz
     return Layer(spec, frameworks.of(spec).to_canonical(weights, spec), backend)
 
 
+def spec_keywords(spec: LayerSpec) -> dict:
+    """The :func:`forward` / :func:`prepare` keywords that run ``spec`` (a
+    :class:`~lstmcalc.readers.FoundLayer`'s, say): every option the tensors may not show,
+    and ONNX's node attributes (layout, peepholes, direction) where the framework has them."""
+    options = dict(cell=spec.cell, framework=spec.framework, bidirectional=spec.bidirectional, layers=spec.layers,
+                   proj_size=spec.proj_size, reset_after=spec.reset_after, activation=spec.activation, bias=spec.bias,
+                   merge_mode=spec.merge_mode, return_sequences=spec.return_sequences, return_state=spec.return_state)
+    own = frameworks.of(spec).OPTIONS
+    for name, value in (("layout", spec.layout), ("peepholes", spec.peepholes), ("direction", spec.direction)):
+        if name in own:
+            options[name] = value
+    return options
+
+
 def prepare(
     weights: Mapping[str, np.ndarray],
     *,

@@ -1025,6 +1025,10 @@ def convert(
         raise SpecError("reset_after", f"is {reset_after}, but {path} says reset_after={spec.reset_after}")
     if reset_after is None and spec.cell == "gru" and "reset_after" not in found.unknown:
         reset_after = spec.reset_after
+    if spec.reverse and to != spec.framework:  # the file's node runs backwards; no other convention says so
+        from .converting import why_no_reverse
+
+        raise FileError(f"{path}: {why_no_reverse(to)}")
     arrays = convert_weights(found.weights, cell=spec.cell, source=spec.framework, target=to,
                              bidirectional=bidirectional, layers=layers,
                              reset_after=reset_after if spec.cell == "gru" else None)

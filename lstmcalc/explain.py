@@ -750,7 +750,7 @@ def _direction_answer(f: _Facts) -> Answer | None:
         f"Backwards, in one direction: direction = reverse has D = 1 (L·D = "
         f"{w.n('recurrent_layers', s.layers * s.directions, WHOLE)}), and reads x_t from the last of its "
         f"T = {w.n('time_steps', s.time, WHOLE)} steps down to t = 0, with the "
-        f"{w.n('total', f.total, WHOLE)} parameters a forward node of these sizes has. Y[t] is the h computed at "
+        f"{w.n('total', f.total, WHOLE)} parameters a forward node of these sizes has. Y at step t is the h computed at "
         f"input step t (Y is in input order, not reversed), and {states} after step 0. It is not bidirectional: "
         "there is no second set of weights."
     )

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import frameworks
 from .cells import forward as _forward
+from .cells import spec_keywords
 from .conventions import all_tensors, weights_key
 from .memory import check_memory
 from .spec import LayerSpec, SpecError, refuse_shaped_only
@@ -157,9 +158,8 @@ def run_layer(
         weights = init_weights(spec, seed=seed, dtype=dtype)
         weights_from = weights_from or f"{spec.framework} default initialisation, seed {seed}"
 
-    options = frameworks.of(spec).OPTIONS  # ONNX's node attributes, where the framework has them
-    onnx_options = {name: value for name, value in (("layout", spec.layout), ("peepholes", spec.peepholes),
-                                                    ("direction", spec.direction)) if name in options}
+    own = frameworks.of(spec).OPTIONS  # ONNX's node attributes, where the framework has them
+    onnx_options = {name: value for name, value in spec_keywords(spec).items() if name in own}
 
     def once():
         start = _time.perf_counter()

@@ -203,7 +203,7 @@ def notes(spec: LayerSpec) -> list[str]:
     if spec.reverse:
         out.append(
             f"direction = reverse: one direction (D = 1) that reads X from its last step, t = T−1 = {spec.time - 1}, "
-            "down to t = 0; Y[t] is "
+            "down to t = 0; Y at step t is "
             "h at input step t (in input order, not reversed), and Y_h is h after step 0. PyTorch has no such "
             "layer (only the second half of bidirectional=True); Keras' go_backwards=True returns the sequence "
             "reversed."

@@ -839,7 +839,7 @@ def run(
     layers: Annotated[Optional[int], typer.Option("--layers", "-l", help="L: stacked layers.", show_default="1, or from the weights", rich_help_panel=SIZES)] = None,
     proj_size: Annotated[Optional[int], typer.Option("--proj-size", help="P: PyTorch LSTM proj_size.", show_default="0, or from the weights", rich_help_panel=SIZES)] = None,
     reset_after: Annotated[Optional[bool], typer.Option("--reset-after/--no-reset-after", help="Keras GRU reset_after.", show_default="--reset-after; needed with bias-free GRU weights", rich_help_panel=LAYER)] = None,
-    peepholes: Annotated[bool, typer.Option("--peepholes", help="ONNX LSTM peepholes P; a weights file shows them.", show_default="off", rich_help_panel=LAYER)] = False,
+    peepholes: Annotated[Optional[bool], typer.Option("--peepholes/--no-peepholes", help="ONNX LSTM peepholes P; a weights file shows them.", show_default="off, or from the weights", rich_help_panel=LAYER)] = None,
     layout: LayoutOpt = None,
     direction: DirectionOpt = None,
     batch: Annotated[Optional[int], typer.Option("--batch", "-b", help="B: batch size.", show_default="32, or from the inputs", rich_help_panel=SIZES)] = None,
@@ -921,8 +921,8 @@ def run(
         return_sequences=return_sequences, return_state=return_state,
         batch=batch or (x.shape[0] if x is not None else 32), time=time or (x.shape[1] if x is not None else 1),
     )
-    if peepholes:
-        options["peepholes"] = True  # else the weights (P present or not) or the default say
+    if peepholes is not None:
+        options["peepholes"] = peepholes  # else the weights (P present or not) or the default say
     if layout is not None:
         options["layout"] = layout
     if direction is not None:

@@ -158,8 +158,8 @@ def run_layer(
         weights = init_weights(spec, seed=seed, dtype=dtype)
         weights_from = weights_from or f"{spec.framework} default initialisation, seed {seed}"
 
-    own = frameworks.of(spec).OPTIONS  # ONNX's node attributes, where the framework has them
-    onnx_options = {name: value for name, value in spec_keywords(spec).items() if name in own}
+    onnx_options = {name: value for name, value in spec_keywords(spec).items()  # ONNX's node attributes,
+                    if name in ("layout", "peepholes", "direction")}  # where the framework has them
 
     def once():
         start = _time.perf_counter()

@@ -339,6 +339,8 @@ def _layer(weights, *, cell, framework, backend, bidirectional, layers, proj_siz
     if not isinstance(weights, Mapping):
         raise SpecError("weights", f"must be a mapping of tensor names to arrays, got {type(weights).__name__}")
     given = _given_options(cell, framework, bidirectional, proj_size, reset_after, activation, bias, merge_mode)
+    if direction == "bidirectional":  # ONNX's word for bidirectional=True
+        bidirectional = True
     for option, value in (("layout", layout), ("peepholes", peepholes), ("direction", direction)):
         if value is not None:  # ONNX's; None: the tensors (P present or not) or the default say
             given[option] = value

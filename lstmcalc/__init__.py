@@ -63,13 +63,13 @@ def convert(weights, *, cell, source, target, **options):
     return convert_weights(weights, cell=cell, source=source, target=target, **options)
 
 
-def read_layers(path, layer=None):
+def read_layers(path, layer=None, framework=None):
     """Every recurrent layer in a saved model or weights file (what ``lstmcalc inspect``
     shows), each a ``FoundLayer`` with its spec, weights and per-gate statistics; ``layer``
     picks one by name. See :func:`lstmcalc.readers.read_layers`."""
     from .readers import read_layers as _read_layers
 
-    return _read_layers(path, layer)
+    return _read_layers(path, layer, framework)
 
 
 __all__ = [

@@ -356,18 +356,19 @@ def _layer(weights, *, cell, framework, backend, bidirectional, layers, proj_siz
     return Layer(spec, frameworks.of(spec).to_canonical(weights, spec), backend)
 
 
-def spec_keywords(spec: LayerSpec) -> dict:
-    """The :func:`forward` / :func:`prepare` keywords that run ``spec`` (a
-    :class:`~lstmcalc.readers.FoundLayer`'s, say): every option the tensors may not show,
-    and ONNX's node attributes (layout, peepholes, direction) where the framework has them."""
-    options = dict(cell=spec.cell, framework=spec.framework, bidirectional=spec.bidirectional, layers=spec.layers,
-                   proj_size=spec.proj_size, reset_after=spec.reset_after, activation=spec.activation, bias=spec.bias,
-                   merge_mode=spec.merge_mode, return_sequences=spec.return_sequences, return_state=spec.return_state)
-    own = frameworks.of(spec).OPTIONS
-    for name, value in (("layout", spec.layout), ("peepholes", spec.peepholes), ("direction", spec.direction)):
-        if name in own:
-            options[name] = value
-    return options
+def layer_of(spec: LayerSpec, weights: Mapping[str, np.ndarray], backend: str = "numpy") -> Layer:
+    """A :class:`Layer` for a layer already known (a file read by :mod:`lstmcalc.readers`,
+    or initialised weights): ``weights`` are checked against ``spec`` (names, shapes, every
+    value finite), never used to infer it again."""
+    from .weights import check_tensors
+
+    _choice("backend", backend, BACKENDS)
+    check_tensors(weights, spec)
+    if spec.peepholes and backend == "numba":
+        raise SpecError("backend", "numba has no peephole kernel; use numpy, or auto (which runs NumPy for peepholes)")
+    for key, value in weights.items():
+        _check_finite(key, np.asarray(value))
+    return Layer(spec, frameworks.of(spec).to_canonical(weights, spec), backend)
 
 
 def prepare(

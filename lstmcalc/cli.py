@@ -831,8 +831,8 @@ class Activation(str, Enum):
 def run(
     units: Annotated[Optional[str], typer.Option("--units", "-u", help="H: units.", show_default="from the weights", rich_help_panel=SIZES)] = None,
     input_size: Annotated[Optional[str], typer.Option("--input", "-x", help="X: input features.", show_default="from the weights or the inputs", rich_help_panel=SIZES)] = None,
-    cell: CellOpt = Cell.lstm,
-    framework: FrameworkOpt = Framework.keras,
+    cell: Annotated[Optional[Cell], typer.Option("--cell", help="rnn is Keras SimpleRNN / torch.nn.RNN.", show_default="lstm, or from the weights", rich_help_panel=LAYER)] = None,
+    framework: Annotated[Optional[Framework], typer.Option("--framework", "-f", help=f"Whose convention: {', '.join(FRAMEWORKS)}.", metavar="NAME", show_default="keras, or from the weights' names", rich_help_panel=LAYER)] = None,
     no_bias: NoBias = False,
     bidirectional: Bidirectional = False,
     merge_mode: Annotated[Optional[MergeMode], typer.Option("--merge-mode", help="Keras Bidirectional merge_mode.", show_default="concat; needed with Keras Bidirectional weights", rich_help_panel=LAYER)] = None,
@@ -840,8 +840,8 @@ def run(
     proj_size: Annotated[Optional[int], typer.Option("--proj-size", help="P: PyTorch LSTM proj_size.", show_default="0, or from the weights", rich_help_panel=SIZES)] = None,
     reset_after: Annotated[Optional[bool], typer.Option("--reset-after/--no-reset-after", help="Keras GRU reset_after.", show_default="--reset-after; needed with bias-free GRU weights", rich_help_panel=LAYER)] = None,
     peepholes: Annotated[Optional[bool], typer.Option("--peepholes/--no-peepholes", help="ONNX LSTM peepholes P; a weights file shows them.", show_default="off, or from the weights", rich_help_panel=LAYER)] = None,
-    layout: LayoutOpt = None,
-    direction: DirectionOpt = None,
+    layout: Annotated[Optional[int], typer.Option("--layout", help="ONNX layout of the outputs: 0 Y [T, D, B, H], 1 Y [B, T, D, H].", show_default="0, or the .onnx node's", rich_help_panel=LAYER)] = None,
+    direction: Annotated[Optional[Direction], typer.Option("--direction", help="ONNX direction: reverse runs one direction from t = T-1 down to 0.", show_default="forward, or the .onnx node's", rich_help_panel=LAYER)] = None,
     batch: Annotated[Optional[int], typer.Option("--batch", "-b", help="B: batch size.", show_default="32, or from the inputs", rich_help_panel=SIZES)] = None,
     time: Annotated[Optional[int], typer.Option("--time", "-t", help="T: time steps.", show_default="1, or from the inputs", rich_help_panel=SIZES)] = None,
     return_sequences: ReturnSeq = False,
@@ -850,7 +850,8 @@ def run(
     seed: Annotated[int, typer.Option("--seed", help="Seed for the weights and the random batch.", rich_help_panel=RUN)] = 0,
     dtype: Annotated[RunDtype, typer.Option("--dtype", help="Precision of the pass.", rich_help_panel=RUN)] = RunDtype.float32,
     backend: Annotated[Backend, typer.Option("--backend", help="numba needs lstmcalc[numba]; auto uses it when installed (its first call compiles).", rich_help_panel=RUN)] = Backend.numpy,
-    weights: Annotated[Optional[str], typer.Option("--weights", help="An .npz of the framework's tensors (see README).", metavar="FILE", show_default="initialised", rich_help_panel=FILES)] = None,
+    weights: Annotated[Optional[str], typer.Option("--weights", help="Any file inspect reads: .npz, .pt, .safetensors, .keras, .h5, .onnx, .msgpack.", metavar="FILE", show_default="initialised", rich_help_panel=FILES)] = None,
+    layer: Annotated[Optional[str], typer.Option("--layer", help="Which recurrent layer of the --weights file.", show_default="the only one", rich_help_panel=FILES)] = None,
     inputs: Annotated[Optional[str], typer.Option("--inputs", help="An .npy of shape (B, T, X).", metavar="FILE", show_default="N(0, 1)", rich_help_panel=FILES)] = None,
     save: Annotated[Optional[str], typer.Option("--save", help="Write what the layer returns to this .npz.", metavar="FILE", show_default="none", rich_help_panel=FILES)] = None,
     initial_state: Annotated[Optional[str], typer.Option("--initial-state", help="An .npz of the states to start from, under the framework's names: torch h0, c0; keras h, c or h_fw, c_fw, h_bw, c_bw.", metavar="FILE", show_default="zeros", rich_help_panel=FILES)] = None,
@@ -875,98 +876,37 @@ def run(
 
         lstmcalc run --weights dec.npz --initial-state enc.npz --lengths 5,3,7
     """
-    from .running import process_elapsed_ms, run_layer
-    from .frameworks import make_spec
-    from .spec import parse_sizes
+    from .running import RunRequest, process_elapsed_ms, run_request
 
-    refuse_shaped_only(cell.value, "run")
-    if save is not None:
-        from .converting import check_output_path
-
-        check_output_path(save, "--save", [weights, inputs])  # before any work: a bad path writes nothing
-    for name, value in (("seed", seed), ("batch", batch), ("time", time), ("layers", layers)):
-        if value is not None and value < (0 if name == "seed" else 1):
-            raise SpecError(name, f"must be a whole number >= {0 if name == 'seed' else 1}, got {value}")
-
-    def single(param, text):
-        if text is None:
-            return None
-        values = parse_sizes(param, text)
-        if len(values) > 1:
-            raise SpecError(param, "run takes one size, not a list")
-        return values[0]
-
-    h, x_size = single("units", units), single("input_size", input_size)
-    given_lengths = None
-    if lengths is not None:
-        from .statefiles import parse_lengths
-
-        given_lengths = parse_lengths(lengths, batch)
-        if inputs is None and len(given_lengths):  # B and T from the lengths, unless given
-            batch = batch or len(given_lengths)
-            time = time or int(given_lengths.max())
-    x = None
-    if inputs is not None:
-        from .weights import load_inputs
-
-        x = load_inputs(inputs, input_size=x_size)
-        x_size = x.shape[2]
-        for name, given, actual in (("batch", batch, x.shape[0]), ("time", time, x.shape[1])):
-            if given is not None and given != actual:
-                raise SpecError(name, f"is {given}, but {inputs} has shape {x.shape} (batch, time, features)")
-    options = dict(
-        cell=cell.value, framework=framework.value,
-        merge_mode=merge_mode.value if merge_mode is not None else None,
+    request = RunRequest(
+        units=_single("units", units), input_size=_single("input_size", input_size),
+        cell=cell.value if cell is not None else None, framework=framework.value if framework is not None else None,
+        bias=False if no_bias else None, bidirectional=True if bidirectional else None,
+        merge_mode=merge_mode.value if merge_mode is not None else None, layers=layers, proj_size=proj_size,
         reset_after=reset_after, activation=activation.value if activation is not None else None,
-        return_sequences=return_sequences, return_state=return_state,
-        batch=batch or (x.shape[0] if x is not None else 32), time=time or (x.shape[1] if x is not None else 1),
+        peepholes=peepholes, layout=layout,
+        direction=direction.value if direction is not None else None, batch=batch, time=time,
+        return_sequences=return_sequences, return_state=return_state, seed=seed, dtype=dtype.value,
+        backend=backend.value, weights=weights, layer=layer, inputs=inputs, initial_state=initial_state,
+        lengths=lengths, save=save,
     )
-    if peepholes is not None:
-        options["peepholes"] = peepholes  # else the weights (P present or not) or the default say
-    if layout is not None:
-        options["layout"] = layout
-    if direction is not None:
-        options["direction"] = direction.value
-    w = None
-    if weights is not None:
-        from .weights import infer_spec, load_npz
-
-        if weights.lower().endswith(".onnx"):
-            from .readers import read_layer
-
-            read_layer(weights)  # refuses a node lstmcalc does not model, naming the attribute
-            raise FileError(f"{weights}: run --weights reads an .npz of tensors; write one with "
-                            f"lstmcalc convert {weights} --to torch -o weights.npz, then run --framework torch")
-        w = load_npz(weights)
-        given = {k: v for k, v in (("units", h), ("input_size", x_size), ("proj_size", proj_size)) if v is not None}
-        if no_bias:
-            given["bias"] = False
-        spec = infer_spec(w, bidirectional=True if bidirectional else None, layers=layers,
-                          **given, **{k: v for k, v in options.items() if v is not None})
-    else:
-        if h is None or x_size is None:
-            missing = "--units" if h is None else "--input"
-            raise SpecError("units" if h is None else "input_size",
-                            f"is needed without --weights ({missing} gives the size)")
-        spec = make_spec(h, x_size, bias=not no_bias, bidirectional=bidirectional, layers=layers or 1,
-                         proj_size=proj_size or 0, **options)
-    states = None
-    if initial_state is not None:
-        from .statefiles import load_initial_state
-
-        states = load_initial_state(initial_state, spec, dtype.value)
-    report = run_layer(spec, seed=seed, dtype=dtype.value, backend=backend.value, weights=w, x=x,
-                       weights_from=weights, inputs_from=inputs, initial_state=states,
-                       initial_state_from=initial_state, lengths=given_lengths)
-    if save is not None:
-        from .weights import save_npz
-
-        save_npz(save, report.result, report.spec, inputs=[weights, inputs])
-    report = replace(report, wall_ms=process_elapsed_ms())
+    report = replace(run_request(request), wall_ms=process_elapsed_ms())
     if json:
         _print_json(report.to_dict())
     else:
         _console().print(report)
+
+
+def _single(param: str, text: str | None) -> int | None:
+    """One size (run takes no lists)."""
+    from .spec import parse_sizes
+
+    if text is None:
+        return None
+    values = parse_sizes(param, text)
+    if len(values) > 1:
+        raise SpecError(param, "run takes one size, not a list")
+    return values[0]
 
 
 @commands.command(cls=_Command)
@@ -1012,12 +952,13 @@ def convert(
         check_target(output, "--output", [path])  # the same checks as for an .npz, before any work
     else:
         check_output_path(output, "--output", [path])  # before reading anything: a bad path writes nothing
-    found = read_layer(path, layer)
+    try:
+        found = read_layer(path, layer, framework=source.value if source is not None else None)
+    except SpecError as e:  # the file's convention is --from here
+        raise SpecError("source", e.problem) if e.param == "framework" else e from None
     spec = found.spec
     if cell is not None and cell.value != spec.cell:
         raise SpecError("cell", f"is {cell.value}, but {path} holds {spec.cell} weights")
-    if source is not None and source.value != spec.framework:
-        raise SpecError("source", f"is {source.value}, but the tensor names in {path} are {spec.framework}'s")
     to = "onnx" if as_model else target.value if target is not None else ("torch" if spec.framework == "keras" else "keras")
     if reset_after is not None and spec.cell != "gru":
         raise SpecError("reset_after", f"applies to GRU weights only; {path} holds {spec.cell} weights")
@@ -1053,6 +994,7 @@ def convert(
 def inspect(
     path: Annotated[str, typer.Argument(help="A .keras, .weights.h5, .h5, .pt/.pth, .safetensors, .npz or .onnx file.", metavar="FILE", show_default=False)],
     layer: Annotated[Optional[str], typer.Option("--layer", help="Only this recurrent layer (a name, or part of one).", show_default="every layer", rich_help_panel=LAYER)] = None,
+    framework: Annotated[Optional[Framework], typer.Option("--framework", "-f", help="The file's convention, where its names fit two.", metavar="NAME", show_default="from the tensor names", rich_help_panel=LAYER)] = None,
     json: Json = False,
 ) -> None:
     """Explain every recurrent layer in a saved model with its actual weights.
@@ -1072,7 +1014,7 @@ def inspect(
     """
     from .readers import read_layers
 
-    found = read_layers(path, layer)
+    found = read_layers(path, layer, framework=framework.value if framework is not None else None)
     if json:
         _print_json({"layers": [f.to_dict() for f in found]})
     else:

@@ -37,7 +37,7 @@ import re
 import zipfile
 from collections.abc import Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -163,6 +163,10 @@ class FoundLayer:
     # the node's attributes where the file format has them (ONNX: onnxfile.node_attributes,
     # with "not_modelled" listing what lstmcalc's forward pass does not compute); None elsewhere
     attributes: dict | None = field(default=None, compare=False)
+    # other conventions whose names and shapes fit these tensors exactly as well (bias-free
+    # weight_ih, weight_hh: an Equinox LSTMCell or a PyTorch LSTMCell): never guessed between;
+    # read_layers asks for the framework unless it was given
+    also: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def total(self) -> int:
@@ -284,21 +288,29 @@ def _read_onnx(file: str) -> list[FoundLayer]:
     return out
 
 
-def _found(name: str, spec: LayerSpec, weights: dict, file: str, location: str, unknown: dict | None = None) -> FoundLayer:
+def _found(name: str, spec: LayerSpec, weights: dict, file: str, location: str, unknown: dict | None = None,
+           also: tuple[str, ...] = ()) -> FoundLayer:
     """``unknown``: what the file does not say; None for a file without config (then every
     option its tensors cannot show, :func:`~lstmcalc.converting.unknown_options`).
     ``location``: flat files name the tensors by prefix ("encoder.lstm.weight_ih_l0"), h5 files
     by the layer."""
     check_numbers(file, weights, location if not location or location.endswith(".") else f"{name}: ")
     unknown = unknown_options(spec) if unknown is None else unknown
-    return FoundLayer(name, spec, weights, gate_stats(spec, weights), file, location, unknown)
+    return FoundLayer(name, spec, weights, gate_stats(spec, weights), file, location, unknown, also=also)
 
 
 # --- entry points ------------------------------------------------------------------------------
 
 
-def read_layers(path, layer: str | None = None) -> list[FoundLayer]:
+def read_layers(path, layer: str | None = None, framework: str | None = None) -> list[FoundLayer]:
     """Every recurrent layer in the file at ``path`` (or only the one ``layer`` names).
+
+    ``framework``: the convention the user says the file is in. The tensor names decide,
+    never overruled in silence: names that are another convention's are a
+    :class:`SpecError` (param ``framework``) saying whose they are, and names that two
+    conventions share exactly (a bias-free LSTMCell's ``weight_ih``, ``weight_hh``: Equinox
+    and PyTorch alike) are read in the one given, and without one are a :class:`SpecError`
+    asking which.
 
     ``layer`` matches a layer's name, its location in the file, or the part of a name
     before or after a ``.`` or ``/`` (``"encoder"`` or ``"lstm"`` for ``encoder.lstm``,
@@ -309,9 +321,9 @@ def read_layers(path, layer: str | None = None) -> list[FoundLayer]:
     file = str(path)
     p = Path(path)
     suffix = p.suffix.lower()
+    regular_file(file)  # before anything opens it: no directory, FIFO or device
     if suffix not in EXTENSIONS:
         raise FileError(f"{file}: unknown extension {p.suffix or '(none)'!r}; allowed: {', '.join(EXTENSIONS)}")
-    regular_file(file)  # before anything opens it: no directory, FIFO or device
     reader = {
         ".keras": _read_keras_archive,
         ".h5": _read_h5_file,
@@ -324,15 +336,38 @@ def read_layers(path, layer: str | None = None) -> list[FoundLayer]:
         ".msgpack": _read_msgpack,
         ".onnx": _read_onnx,
     }[suffix]
+    if framework is not None:
+        frameworks.get(framework)  # SpecError naming the registered ones
     found = _unique_names(reader(file))
     if not found:
         raise FileError(f"{file}: no LSTM, GRU or SimpleRNN layer in this file")
-    if layer is None:
-        return found
-    return [_select(found, layer, file)]
+    if layer is not None:
+        found = [_select(found, layer, file)]
+    return [_in_framework(f, framework) for f in found]
 
 
-def read_layer(path, layer: str | None = None) -> FoundLayer:
+def _in_framework(f: FoundLayer, framework: str | None) -> FoundLayer:
+    """``f`` read in the convention the user gave, or :class:`SpecError` where its names
+    say another one, or where they fit several and none was given."""
+    spec = f.spec
+    if framework is None or framework == spec.framework:
+        if f.also and framework is None:
+            fits = (spec.framework, *f.also)
+            titles = " and ".join(f"{frameworks.get(n).TITLE}'s" for n in fits)
+            raise SpecError("framework", f"{f.file}: {_label(f)}: the tensor names {', '.join(f.weights)} and "
+                                         f"their shapes are {titles} alike; say which: one of {', '.join(fits)}")
+        return f
+    if framework in f.also:
+        spec = _infer_spec(f.weights, framework=framework, cell=spec.cell)
+        return _found(f.name, spec, f.weights, f.file, f.location)
+    own = frameworks.get(spec.framework)
+    shown = ", ".join(list(f.weights)[:4]) + (", …" if len(f.weights) > 4 else "")
+    raise SpecError("framework", f"is {framework}, but the tensor names in {f.file} ({shown}) are "
+                                 f"{own.TITLE}'s ({spec.framework}: {own.NAMES_HINT}), not "
+                                 f"{frameworks.get(framework).TITLE}'s")
+
+
+def read_layer(path, layer: str | None = None, framework: str | None = None) -> FoundLayer:
     """The one recurrent layer in ``path``, or the one ``layer`` names.
 
     A file with several recurrent layers and no ``layer`` is an error listing them, and so is
@@ -340,7 +375,7 @@ def read_layer(path, layer: str | None = None) -> FoundLayer:
     activations or input_forget: ``attributes["not_modelled"]``): its weights alone would
     not reproduce the node, so converting or comparing it is refused, naming the attribute.
     """
-    found = read_layers(path, layer)
+    found = read_layers(path, layer, framework)
     if len(found) > 1:
         raise FileError(
             f"{path}: holds {len(found)} recurrent layers ({', '.join(_label(f) for f in found)}); "
@@ -360,7 +395,7 @@ def _label(f: FoundLayer) -> str:
 def _unique_names(found: list[FoundLayer]) -> list[FoundLayer]:
     names = [f.name for f in found]
     return [
-        f if names.count(f.name) == 1 else FoundLayer(f.location, f.spec, f.weights, f.gates, f.file, f.location)
+        f if names.count(f.name) == 1 else replace(f, name=f.location)
         for f in found
     ]
 
@@ -1031,16 +1066,19 @@ def _plain(a: np.ndarray) -> np.ndarray:
 
 
 def _group_spec(names: dict, framework: str):
-    """(spec, errors): the layer ``names`` hold in the first candidate framework whose
-    shapes fit (Keras 3 and Keras 2 CuDNN share their names), else (None, the errors)."""
-    spec, errors = None, []
+    """(spec, errors, others): the layer ``names`` hold in the first candidate framework
+    whose shapes fit (Keras 3 and Keras 2 CuDNN share their names: the bias shape decides),
+    with the other candidates that fit as well (names and shapes that two conventions share
+    exactly: never guessed between); else (None, the errors, ())."""
+    specs, errors = [], []
     for fw in candidate_frameworks(names) or [framework]:
         try:
-            spec = _infer_spec(names, framework=fw)
-            break
+            specs.append(_infer_spec(names, framework=fw))
         except (FileError, SpecError) as e:
             errors.append(e)
-    return spec, errors
+    if not specs:
+        return None, errors, ()
+    return specs[0], errors, tuple(s.framework for s in specs[1:])
 
 
 PATH_SEP = re.compile(r"[/.]")
@@ -1074,9 +1112,9 @@ def _prefixed_layers(file: str, flat: dict) -> list[FoundLayer]:
             framework = infer_framework(names)
         except FileError:
             continue
-        spec, _ = _group_spec(names, framework)
+        spec, _, others = _group_spec(names, framework)
         if spec is not None:
-            found.append(_found(prefix.rstrip("/.") or Path(file).stem, spec, names, file, prefix))
+            found.append(_found(prefix.rstrip("/.") or Path(file).stem, spec, names, file, prefix, also=others))
     return found
 
 
@@ -1098,10 +1136,10 @@ def _flat_layers(file: str, flat: dict[str, np.ndarray]) -> list[FoundLayer]:
                 f"{file}: no recurrent layer: no PyTorch RNN names (weight_ih_l0, …) or Keras keys "
                 f"(kernel, recurrent_kernel, …) among {shown}"
             ) from None
-        spec, errors = _group_spec(flat, framework)
+        spec, errors, others = _group_spec(flat, framework)
         if spec is None:
             raise FileError(f"{file}: {errors[0]}") from None
-        return [_found(Path(file).stem, spec, flat, file, "")]
+        return [_found(Path(file).stem, spec, flat, file, "", also=others)]
     groups: dict[str, dict[str, np.ndarray]] = {}
     for key in torch_keys:
         m = TORCH_NAME.match(key)
@@ -1113,5 +1151,9 @@ def _flat_layers(file: str, flat: dict[str, np.ndarray]) -> list[FoundLayer]:
         except (FileError, SpecError) as e:
             raise FileError(f"{file}: {prefix}{e}") from None
         found.append(_found(prefix.rstrip(".") or spec.cell, spec, weights, file, prefix))
+    # beside nn.LSTM/GRU/RNN modules, cells (nn.LSTMCell's weight_ih, ...) and other
+    # conventions' layers under their own prefixes
+    rest = {k: v for k, v in flat.items() if not TORCH_NAME.match(k)}
+    found += _prefixed_layers(file, rest) if rest else []
     return found
 

@@ -15,8 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import frameworks
-from .cells import forward as _forward
-from .cells import spec_keywords
+from .cells import layer_of
 from .conventions import all_tensors, weights_key
 from .memory import check_memory
 from .spec import LayerSpec, SpecError, refuse_shaped_only
@@ -135,7 +134,7 @@ def run_layer(
     checked before any array of the layer's size is made. ``initial_state`` and
     ``lengths``: as :func:`lstmcalc.cells.forward` takes them.
     """
-    from .costing import cost_spec
+    from .costing import step_flops
     from .weights import init_weights
 
     refuse_shaped_only(spec.cell, "run")
@@ -158,19 +157,11 @@ def run_layer(
         weights = init_weights(spec, seed=seed, dtype=dtype)
         weights_from = weights_from or f"{spec.framework} default initialisation, seed {seed}"
 
-    onnx_options = {name: value for name, value in spec_keywords(spec).items()  # ONNX's node attributes,
-                    if name in ("layout", "peepholes", "direction")}  # where the framework has them
+    layer = layer_of(spec, weights, backend)  # the spec as it is: never inferred again from the names
 
     def once():
         start = _time.perf_counter()
-        out = _forward(
-            x, weights, cell=spec.cell, framework=spec.framework, backend=backend,
-            bidirectional=spec.bidirectional, layers=spec.layers, proj_size=spec.proj_size,
-            reset_after=spec.reset_after, activation=spec.activation, bias=spec.bias,
-            merge_mode=spec.merge_mode, return_sequences=spec.return_sequences,
-            return_state=spec.return_state, initial_state=initial_state, lengths=lengths,
-            **onnx_options,
-        )
+        out = layer(x, initial_state=initial_state, lengths=lengths)
         return out, (_time.perf_counter() - start) * 1000.0
 
     result, elapsed_ms = once()
@@ -197,7 +188,172 @@ def run_layer(
         result=result,
         run_ms=elapsed_ms,
         compile_ms=compile_ms,
-        matmul_flops=cost_spec(spec).flops.matmul,
+        matmul_flops=step_flops(spec).matmul * spec.batch * spec.time,  # every step is computed, padded or not
         initial_state_from=initial_state_from or ("given" if initial_state is not None else "zeros"),
         lengths=None if result.lengths is None else tuple(int(n) for n in result.lengths),
     )
+
+
+# --- what `lstmcalc run` is asked ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything ``lstmcalc run`` can be asked, as given: None where not given (then the
+    weights file, the inputs, or the framework's default decides)."""
+
+    units: int | None = None
+    input_size: int | None = None
+    cell: str | None = None  # None: from the weights file, else "lstm"
+    framework: str | None = None  # None: from the weights file's names, else "keras"
+    bias: bool | None = None
+    bidirectional: bool | None = None
+    merge_mode: str | None = None
+    layers: int | None = None
+    proj_size: int | None = None
+    reset_after: bool | None = None
+    activation: str | None = None
+    peepholes: bool | None = None
+    layout: int | None = None
+    direction: str | None = None  # ONNX's: forward, reverse, bidirectional
+    batch: int | None = None
+    time: int | None = None
+    return_sequences: bool = False
+    return_state: bool = False
+    seed: int = 0
+    dtype: str = "float32"
+    backend: str = "numpy"
+    weights: str | None = None  # any file `inspect` reads
+    layer: str | None = None  # which recurrent layer of the weights file
+    inputs: str | None = None  # an .npy (B, T, X)
+    initial_state: str | None = None  # an .npz of the framework's state names
+    lengths: str | None = None  # "5,3,7" or an .npy (B,)
+    save: str | None = None  # an .npz to write what the layer returns to
+
+
+def _whole(param: str, value, minimum: int) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < minimum):
+        raise SpecError(param, f"must be a whole number >= {minimum}, got {value!r}")
+
+
+def _spec_of_file(found, req: RunRequest, batch: int, time: int) -> LayerSpec:
+    """The layer a weights file holds, with what the request adds (B, T, Keras' return
+    options) and checks (every size or option it gives must be what the file says); what
+    the file does not say (``found.unknown``) must be given."""
+    from .frameworks import make_spec
+    from .frameworks.shared import describe
+
+    s = found.spec
+    said = {"units": s.units, "input_size": s.input_size, "cell": s.cell, "bias": s.bias,
+            "bidirectional": s.bidirectional, "layers": s.layers, "proj_size": s.proj_size,
+            "peepholes": s.peepholes}
+    for name, value in said.items():
+        asked = getattr(req, name)
+        if asked is not None and asked != value and not (name in ("bidirectional", "peepholes") and asked is False):
+            shown = {"bias": "has a bias" if value else "has no bias"}.get(name, f"says {name} = {value}")
+            raise SpecError(name, f"is {asked!r}, but {found.file} ({describe(s)}) {shown}")
+    options = {"reset_after": s.reset_after if s.cell == "gru" else None, "activation": s.activation,
+               "merge_mode": s.merge_mode if s.bidirectional and "merge_mode" in frameworks.of(s).OPTIONS else None,
+               "layout": s.layout if "layout" in frameworks.of(s).OPTIONS else None}
+    for name in options:
+        asked = getattr(req, name)
+        if name in found.unknown:
+            if asked is None:
+                from .converting import describe_allowed
+
+                raise SpecError(name, f"is needed: {found.file} ({describe(s)}) does not say it; "
+                                      f"allowed here: {describe_allowed(found.unknown[name])}")
+            options[name] = asked
+        elif asked is not None and asked != options[name] and name != "layout":
+            raise SpecError(name, f"is {asked!r}, but {found.file} says {name} = {options[name]!r}")
+        elif name == "layout" and asked is not None:
+            options[name] = asked  # how x and the outputs are laid out: the caller's, not the file's
+    if "direction" in frameworks.of(s).OPTIONS:  # ONNX: an .onnx node says it; W/R/B/P show only D
+        options["direction"] = s.direction
+        if req.direction is not None and req.direction != s.direction:
+            if found.attributes is not None or (req.direction == "bidirectional") != s.bidirectional:
+                said = "node says" if found.attributes is not None else "tensors say"
+                raise SpecError("direction", f"is {req.direction}, but {found.file}'s {said} direction = {s.direction}")
+            options["direction"] = req.direction  # forward or reverse: one direction's tensors are the same
+    elif req.direction is not None:
+        options["direction"] = req.direction  # make_spec refuses it with the framework's reason
+    return make_spec(s.units, s.input_size, cell=s.cell, framework=s.framework, bias=s.bias,
+                     bidirectional=s.bidirectional, layers=s.layers, proj_size=s.proj_size, peepholes=s.peepholes,
+                     batch=batch, time=time, return_sequences=req.return_sequences, return_state=req.return_state,
+                     **options)
+
+
+def run_request(req: RunRequest) -> RunReport:
+    """What ``lstmcalc run`` does, as one library call: the output path checked before any
+    work; B and T from the inputs or the lengths where not given; the layer from the weights
+    file (read by :func:`lstmcalc.readers.read_layer`, the reader ``inspect``, ``convert``
+    and ``diff`` use: every format and convention they read) or from the sizes; the states;
+    the pass; and ``save`` written. Raises :class:`SpecError` / :class:`FileError`."""
+    from .frameworks import make_spec
+
+    refuse_shaped_only(req.cell or "lstm", "run")
+    read_from = [p for p in (req.weights, req.inputs, req.initial_state) if p is not None]
+    if req.lengths is not None and not req.lengths.replace(",", "").replace(" ", "").isdigit():
+        read_from.append(req.lengths)  # an .npy of lengths
+    if req.save is not None:
+        from .converting import check_output_path
+
+        check_output_path(req.save, "--save", read_from)  # before any work: a bad path writes nothing
+    _whole("seed", req.seed, 0)
+    for name in ("batch", "time", "layers", "units", "input_size"):
+        _whole(name, getattr(req, name), 1)
+    batch, time, x_size = req.batch, req.time, req.input_size
+    given_lengths = None
+    if req.lengths is not None:
+        from .statefiles import parse_lengths
+
+        given_lengths = parse_lengths(req.lengths, batch)
+        if req.inputs is None and len(given_lengths):  # B and T from the lengths, unless given
+            batch = batch or len(given_lengths)
+            time = time or int(given_lengths.max())
+    x = None
+    if req.inputs is not None:
+        from .weights import load_inputs
+
+        x = load_inputs(req.inputs, input_size=x_size)
+        x_size = x.shape[2]
+        for name, given, actual in (("batch", batch, x.shape[0]), ("time", time, x.shape[1])):
+            if given is not None and given != actual:
+                raise SpecError(name, f"is {given}, but {req.inputs} has shape {x.shape} (batch, time, features)")
+    batch = batch or (x.shape[0] if x is not None else 32)
+    time = time or (x.shape[1] if x is not None else 1)
+    weights = None
+    if req.weights is not None:
+        from .readers import read_layer
+
+        found = read_layer(req.weights, req.layer, framework=req.framework)
+        if x is not None and req.input_size is None and x_size != found.spec.input_size:
+            raise SpecError("x", f"{req.inputs} has {x_size} features per step, but {req.weights} holds a layer "
+                                 f"with input_size {found.spec.input_size}")
+        spec = _spec_of_file(found, req, batch, time)
+        weights = found.weights
+    else:
+        if req.layer is not None:
+            raise SpecError("layer", "picks a layer of a --weights file; give --weights")
+        if req.units is None or x_size is None:
+            raise SpecError("units" if req.units is None else "input_size",
+                            f"is needed without --weights ({'--units' if req.units is None else '--input'} gives the size)")
+        spec = make_spec(req.units, x_size, cell=req.cell or "lstm", framework=req.framework or "keras",
+                         bias=req.bias if req.bias is not None else True, bidirectional=bool(req.bidirectional),
+                         merge_mode=req.merge_mode, layers=req.layers or 1, proj_size=req.proj_size or 0,
+                         reset_after=req.reset_after, activation=req.activation, peepholes=bool(req.peepholes),
+                         layout=req.layout, direction=req.direction, batch=batch, time=time,
+                         return_sequences=req.return_sequences, return_state=req.return_state)
+    states = None
+    if req.initial_state is not None:
+        from .statefiles import load_initial_state
+
+        states = load_initial_state(req.initial_state, spec, req.dtype)
+    report = run_layer(spec, seed=req.seed, dtype=req.dtype, backend=req.backend, weights=weights, x=x,
+                       weights_from=req.weights, inputs_from=req.inputs, initial_state=states,
+                       initial_state_from=req.initial_state, lengths=given_lengths)
+    if req.save is not None:
+        from .weights import save_npz
+
+        save_npz(req.save, report.result, report.spec, inputs=read_from)
+    return report

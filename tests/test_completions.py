@@ -49,7 +49,7 @@ def test_bash_offers_cells_and_frameworks():
                                                                  "gru", "lstm", "rnn"]
     # every registered framework (lstmcalc.frameworks.MODULES)
     assert _complete(["lstmcalc", "count", "--framework", ""], 3) == sorted(
-        ["keras", "torch", "onnx", "keras2", "mlx", "equinox", "flax", "flax_nnx", "flax_nnx_opt"])
+        ["keras", "torch", "torch_cell", "onnx", "keras2", "mlx", "equinox", "flax", "flax_nnx", "flax_nnx_opt"])
 
 
 def test_install_completion_writes_the_bash_script(tmp_path):

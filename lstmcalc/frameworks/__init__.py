@@ -56,6 +56,7 @@ DIRECTIONS = ("forward", "reverse", "bidirectional")  # ONNX's direction attribu
 MODULES = {
     "keras": "lstmcalc.frameworks.keras",
     "torch": "lstmcalc.frameworks.torch",
+    "torch_cell": "lstmcalc.frameworks.torch_cell",
     "onnx": "lstmcalc.frameworks.onnx",
     "keras2": "lstmcalc.frameworks.keras2",
     "mlx": "lstmcalc.frameworks.mlx",

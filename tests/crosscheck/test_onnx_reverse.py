@@ -26,7 +26,7 @@ from typer.testing import CliRunner  # noqa: E402
 from _onnx import onnx_reference, random_tensors, run_ort, single_node_model, stacked_reference  # noqa: E402
 
 import lstmcalc  # noqa: E402
-from lstmcalc.cells import spec_keywords  # noqa: E402
+from lstmcalc.cells import layer_of  # noqa: E402
 from lstmcalc.cli import app  # noqa: E402
 from lstmcalc.converting import convert_weights  # noqa: E402
 from lstmcalc.errors import FileError  # noqa: E402
@@ -284,9 +284,16 @@ def test_cli_run_reverse_weights_equal_onnxruntime(capsys, tmp_path):
     found = read_layer(tmp_path / "rev.onnx")
     assert found.spec.reverse and found.spec.direction == "reverse" and found.attributes["direction"] == "reverse"
     assert {g.direction for g in found.gates} == {"reverse"}
-    got = lstmcalc.forward(x, found.weights, **spec_keywords(found.spec))
-    np.testing.assert_allclose(got.output, ort[0], **F32)
-    np.testing.assert_allclose(got.h, ort[1], **F32)
+    for got in (layer_of(found.spec, found.weights)(x),  # what run --weights rev.onnx runs
+                lstmcalc.forward(x, found.weights, cell="gru", framework="onnx", direction=found.spec.direction)):
+        np.testing.assert_allclose(got.output, ort[0], **F32)
+        np.testing.assert_allclose(got.h, ort[1], **F32)
+    code, _, err = _cli(capsys, "run", "--weights", str(tmp_path / "rev.onnx"), "--inputs", str(tmp_path / "x.npy"),
+                        "--save", str(tmp_path / "o2.npz"))
+    assert code == 0, err
+    np.testing.assert_allclose(np.load(tmp_path / "o2.npz")["output"], ort[0], **F32)
+    code, out, err = _cli(capsys, "run", "--weights", str(tmp_path / "rev.onnx"), "--direction", "forward")
+    assert code == 2 and out == "" and "--direction: is forward, but" in err and "node says direction = reverse" in err
     code, out, _ = _cli(capsys, "inspect", str(tmp_path / "rev.onnx"))
     assert code == 0 and "direction reverse" in out and "direction=reverse" in out
 
@@ -355,8 +362,8 @@ def test_run_weights_from_convert_to_onnx_equal_onnxruntime(capsys, tmp_path):
             np.testing.assert_allclose(saved["h"], ort[1].swapaxes(0, 1), **F32)
             np.testing.assert_allclose(saved["c"], ort[2].swapaxes(0, 1), **F32)
     found = read_layer(k)
-    got = lstmcalc.forward(x, found.weights, **spec_keywords(found.spec))
-    np.testing.assert_allclose(got.output, ort[0], **F32)
+    for got in (layer_of(found.spec, found.weights)(x), lstmcalc.forward(x, found.weights, framework="onnx")):
+        np.testing.assert_allclose(got.output, ort[0], **F32)
 
 
 @pytest.mark.parametrize("direction", ["forward", "bidirectional"])
@@ -378,9 +385,10 @@ def test_read_layer_stack_with_peepholes_runs_as_onnxruntime(direction, capsys, 
         np.testing.assert_allclose(mine, theirs, **F32)
     found = read_layer(tmp_path / "s.npz")
     assert found.spec.layers == 2 and found.spec.peepholes and found.spec.bidirectional == (D == 2)
-    got = lstmcalc.forward(x, found.weights, **spec_keywords(found.spec))
-    for mine, theirs in zip((got.output, got.h, got.c), ort):
-        np.testing.assert_allclose(mine, theirs, **F32)
+    for got in (layer_of(found.spec, found.weights)(x),
+                lstmcalc.forward(x, found.weights, framework="onnx", layers=2, bidirectional=D == 2, peepholes=True)):
+        for mine, theirs in zip((got.output, got.h, got.c), ort):
+            np.testing.assert_allclose(mine, theirs, **F32)
     nodes = lstmcalc.read_layers(tmp_path / "s.onnx")  # one node per layer
     assert [f.spec.peepholes for f in nodes] == [True, True]
     np.save(tmp_path / "x.npy", x)

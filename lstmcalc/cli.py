@@ -912,7 +912,7 @@ def _single(param: str, text: str | None) -> int | None:
 @commands.command(cls=_Command)
 def convert(
     path: Annotated[str, typer.Argument(help="Weights: .npz, .keras, .weights.h5, .h5, .pt/.pth, .safetensors.", metavar="IN", show_default=False)],
-    output: Annotated[str, typer.Option("--output", "-o", help="Where to write: an .npz of tensors, or (ONNX) a runnable .onnx model.", show_default=False, rich_help_panel=OUTPUT)],
+    output: Annotated[str, typer.Option("--output", "-o", help="Where to write: an .npz of tensors, (ONNX) a runnable .onnx model, or (Flax) a .msgpack tree.", show_default=False, rich_help_panel=OUTPUT)],
     cell: Annotated[Optional[Cell], typer.Option("--cell", help="Check the cell.", show_default="from the file", rich_help_panel=LAYER)] = None,
     source: Annotated[Optional[Framework], typer.Option("--from", help="The file's convention (a --framework name).", metavar="NAME", show_default="from the tensor names", rich_help_panel=LAYER)] = None,
     target: Annotated[Optional[Framework], typer.Option("--to", help="The convention to write (a --framework name).", metavar="NAME", show_default="the other one", rich_help_panel=LAYER)] = None,
@@ -946,10 +946,20 @@ def convert(
     from .atomic import check_target
 
     as_model = output.endswith(".onnx")  # a runnable ONNX model rather than an .npz of tensors
+    as_msgpack = output.endswith(".msgpack")  # a Flax parameter tree (flax.serialization)
     if as_model:
         if target is not None and target.value != "onnx":
             raise SpecError("output", f"{output!r} is an ONNX model; --to {target.value} writes an .npz")
         check_target(output, "--output", [path])  # the same checks as for an .npz, before any work
+    elif as_msgpack:
+        from .converting import MSGPACK_TARGETS, need_flax
+
+        if target is None or target.value not in MSGPACK_TARGETS:
+            given = f"--to {target.value} writes an .npz" if target is not None else "give --to"
+            raise SpecError("output", f"{output!r} is a Flax .msgpack, written for --to "
+                                      f"{', '.join(MSGPACK_TARGETS)}; {given}")
+        check_target(output, "--output", [path])
+        need_flax()  # before any work: without flax, one line naming the extra
     else:
         check_output_path(output, "--output", [path])  # before reading anything: a bad path writes nothing
     try:
@@ -978,6 +988,10 @@ def convert(
 
         write_onnx_weights(output, arrays, cell=spec.cell, activation=spec.activation,
                            reset_after=reset_after if spec.cell == "gru" else True)
+    elif as_msgpack:
+        from .converting import save_msgpack
+
+        save_msgpack(output, arrays, to, "--output", [path])
     else:
         save_arrays(output, arrays, "--output", [path])
     if json:

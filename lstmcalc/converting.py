@@ -262,6 +262,40 @@ def check_output_path(path: str, option: str = "--output", inputs: Iterable = ()
         raise SpecError("save" if option == "--save" else "output", f"{path!r} must end in .npz")
 
 
+MSGPACK_TARGETS = ("flax", "flax_nnx", "flax_nnx_opt")  # conventions whose weights are one Flax tree
+FLAX_EXTRA = "pip install 'lstmcalc[flax]'"
+
+
+def need_flax(option: str = "--output"):
+    """``flax.serialization``, or a one-line :class:`FileError` naming the extra to install."""
+    try:
+        from flax import serialization
+    except ImportError:
+        raise FileError(f"{option}: writing a .msgpack needs flax; install it with {FLAX_EXTRA}") from None
+    return serialization
+
+
+def save_msgpack(path: str, arrays: Mapping[str, np.ndarray], target: str, option: str = "--output",
+                 inputs: Iterable = ()) -> None:
+    """Write a Flax convention's tensors (``ii/kernel``, ``dense_h/bias``, ...) as the nested
+    parameter tree ``flax.serialization.msgpack_serialize`` writes (the cell's tree, as
+    ``flatten_dict(params, sep='/')`` names it; ``msgpack_restore`` gives it back), atomically.
+    :class:`SpecError` for a target whose weights are not a Flax tree."""
+    if target not in MSGPACK_TARGETS:
+        raise SpecError("output", f"{path!r} is a Flax .msgpack, written for --to {', '.join(MSGPACK_TARGETS)}; "
+                                  f"--to {target} writes an .npz")
+    serialization = need_flax(option)
+    tree: dict = {}
+    for key, a in arrays.items():
+        *parents, leaf = key.split("/")
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = np.ascontiguousarray(a)
+    data = serialization.msgpack_serialize(tree)
+    write_atomic(path, lambda f: f.write(data), option, inputs)
+
+
 def save_arrays(path: str, arrays: Mapping[str, np.ndarray], option: str = "--output", inputs: Iterable = ()) -> None:
     """Write ``arrays`` to an ``.npz`` atomically (:func:`lstmcalc.atomic.write_atomic`): a
     failure never leaves a half-written file behind, and the target is never an input."""

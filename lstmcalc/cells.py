@@ -311,9 +311,9 @@ class Layer:
         h0 = c0 = lens = None
         if initial_state is not None or lengths is not None:
             fw = self._fw
-            for param, value, needs in (("initial_state", initial_state, "initial_state_from"),
-                                        ("lengths", lengths, "masked_output")):
-                if value is not None and not hasattr(fw, needs):
+            for param, value, takes in (("initial_state", initial_state, fw.takes_initial_state),
+                                        ("lengths", lengths, fw.takes_lengths)):
+                if value is not None and not takes:
                     raise SpecError(param, f"is not implemented for {fw.TITLE} layers yet")
             if spec.peepholes:
                 raise SpecError("initial_state" if initial_state is not None else "lengths",
@@ -591,9 +591,8 @@ def _run(spec: LayerSpec, fw, params: list[list[Prepared]], x: np.ndarray, backe
         seq = layer_out
     output = seq  # (B, T, D·H_out) or (B, T, H)
     returned = fw.forward_result(spec, output, h_n, c_n)  # the framework's own shapes
-    to_state = getattr(fw, "initial_state_to", None)  # optional in a framework module
     return ForwardResult(backend=backend, compile_ms=compile_ms, spec=spec, lengths=given_lens,
-                         state=to_state(spec, h_n, c_n) if to_state else None, **returned)
+                         state=fw.initial_state_to(spec, h_n, c_n), **returned)
 
 
 def _zero_padding(out: np.ndarray, lens: np.ndarray) -> None:

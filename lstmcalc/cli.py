@@ -399,7 +399,7 @@ app = typer.Typer(
     name=PROG,
     cls=_Group,
     help="Explain the parameter counts, tensor shapes and outputs of LSTM, GRU and SimpleRNN "
-    "layers, in the Keras and the PyTorch conventions.\n\n"
+    f"layers, in the conventions of {', '.join(FRAMEWORKS)} (--framework).\n\n"
     "Examples:\n"
     "lstmcalc breakdown --units 2 --input 1\n"
     "lstmcalc count --help\n"
@@ -922,13 +922,13 @@ def convert(
     reset_after: Annotated[Optional[bool], typer.Option("--reset-after/--no-reset-after", help="Keras GRU reset_after; needed only where the file does not show it (no bias, no config).", show_default="from the file", rich_help_panel=LAYER)] = None,
     json: Json = False,
 ) -> None:
-    """Move recurrent weights between Keras and PyTorch.
+    """Move recurrent weights from one convention to another (any two --framework names).
 
-    Transposes, GRU gate order (Keras z, r, h; PyTorch r, z, n), PyTorch's second bias,
-    Bidirectional naming.
+    Transposes, gate orders (Keras z, r, h; PyTorch r, z, n; ONNX i, o, f, c), second
+    biases, Bidirectional naming; what the target cannot hold is refused with the reason.
 
-    Keras keys are kernel, recurrent_kernel, bias (layer{k}/{forward|backward}/... for
-    several layers or directions); PyTorch keys are state_dict names.
+    The source convention comes from the tensor names (--from where they fit two); the
+    target defaults to torch for a Keras file and to keras for any other.
 
     Examples:
 

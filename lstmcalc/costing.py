@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 from .conventions import constructor
 from . import frameworks
-from .counting import biases_per_gate, total_count
+from .counting import total_count
 from .frameworks import make_spec
 from .memory import estimate_elements, overhead_bytes
 from .spec import LayerSpec, SpecError, refuse_shaped_only
@@ -236,7 +236,7 @@ MERGE_FLOPS_PER_UNIT = {"concat": 0, "sum": 1, "mul": 1, "ave": 2}  # Keras: y +
 
 def _merge_per_vector(spec: LayerSpec) -> int:
     """FLOPs to merge one pair of H-vectors in a Keras Bidirectional (0 for PyTorch)."""
-    if spec.framework != "keras" or not spec.bidirectional:
+    if "merge_mode" not in frameworks.of(spec).OPTIONS or not spec.bidirectional:
         return 0
     return MERGE_FLOPS_PER_UNIT[spec.merge_mode] * spec.units
 
@@ -311,7 +311,7 @@ def memory_elements(spec: LayerSpec) -> dict:
     transient = projection_buf + states + step_buf
 
     def merged(k: int) -> int:
-        if spec.framework != "keras" or not spec.bidirectional or spec.merge_mode == "concat":
+        if "merge_mode" not in frameworks.of(spec).OPTIONS or not spec.bidirectional or spec.merge_mode == "concat":
             return 0
         return b * (t if _emits_sequence(spec, k) else 1) * h
 
@@ -369,13 +369,16 @@ def torch_twin(spec: LayerSpec) -> tuple[LayerSpec | None, str | None]:
         activation=spec.activation if spec.cell == "rnn" else None,
     )
     caveats = []
-    if spec.bias and biases_per_gate(spec) == 1:
+    extra = total_count(twin) - total_count(spec)
+    if extra:
+        fw = frameworks.of(spec)
         caveats.append(
-            f"the torch layer keeps two biases (bias_ih, bias_hh) where Keras keeps one, "
-            f"{spec.gates * spec.units} more parameters per layer and direction"
+            f"the torch layer keeps two biases per gate (bias_ih, bias_hh): {extra:,} "
+            f"{'more' if extra > 0 else 'fewer'} parameters than this {fw.TITLE} layer"
+            + (" in the whole stack" if spec.layers * spec.directions > 1 else "")
         )
     if spec.bidirectional and spec.merge_mode != "concat":
-        caveats.append(f"the tools do not see Keras' {spec.merge_mode} merge, which comes after the layer")
+        caveats.append(f"the tools do not see the {spec.merge_mode} merge of the two directions, which comes after the layer")
     return twin, ("; ".join(caveats) or None)
 
 

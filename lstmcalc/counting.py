@@ -180,13 +180,11 @@ def _gate_rows(spec: LayerSpec) -> list[GateRow]:
 
 
 def _initial_states(spec: LayerSpec) -> list[Output]:
-    shapes = getattr(frameworks.of(spec), "initial_state_shapes", None)  # optional in a framework module
-    return shapes(spec) if shapes is not None else []
+    return frameworks.of(spec).initial_state_shapes(spec)
 
 
 def _input_shapes(spec: LayerSpec) -> list[Output]:
-    shapes = getattr(frameworks.of(spec), "input_shapes", None)  # optional in a framework module
-    return shapes(spec) if shapes is not None else []
+    return frameworks.of(spec).input_shapes(spec)
 
 
 def breakdown_spec(spec: LayerSpec) -> Breakdown:
@@ -267,8 +265,9 @@ def other_framework_options(options: dict) -> dict | None:
     a reset-before GRU, a merged Bidirectional, peepholes, ...)."""
     from .spec import SpecError
 
-    framework = options.get("framework", "keras")
-    twin = {**options, "framework": "keras" if framework == "torch" else "torch"}
+    from . import frameworks as _registry
+
+    twin = {**options, "framework": _registry.get(options.get("framework", "keras")).PEER}
     for option in ("merge_mode", "return_sequences", "return_state", "layout"):
         twin.pop(option, None)  # how a layer is called, not which parameters it has
     if options.get("bidirectional") and options.get("merge_mode") not in (None, "concat"):

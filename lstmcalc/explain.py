@@ -223,7 +223,11 @@ def _history(f: _Facts, w: _Words) -> str:
             )
         return text
     if s.cell == "gru":
-        if s.reset_after:
+        if s.reset_after and s.bias and frameworks.gate_biases(s, "n") < 2:  # no b_hn (Flax nnx's GRUCell)
+            n = "n = tanh(W_n x + b_in + r⊙(U_n h_prev))"
+            form = (f"the reset-after form without the recurrent candidate bias b_hn that Keras (reset_after=True) "
+                    f"and PyTorch keep")
+        elif s.reset_after:
             n = "n = tanh(W_n x + b_in + r⊙(U_n h_prev + b_hn))" if s.bias else "n = tanh(W_n x + r⊙(U_n h_prev))"
             form = "the reset-after form (Keras reset_after=True, PyTorch's only form)"
         else:
@@ -334,9 +338,9 @@ def _bias_note(f: _Facts) -> Sentence | None:
     s, w = f.spec, _Words()
     if not s.bias:
         return None
-    own = getattr(frameworks.of(s), "bias_note", None)  # a convention that words its own biases
+    own = frameworks.of(s).bias_note(s)  # a convention that words its own biases
     if own is not None:
-        return Sentence(own(s), ())
+        return Sentence(own, ())
     if s.framework not in ("keras", "torch"):
         return None  # the notes below compare Keras 3 and PyTorch only
     kind = KIND[s.cell]
@@ -419,7 +423,7 @@ def _bidirectional_note(f: _Facts) -> Sentence | None:
             f"{w.n('total', f.total, WHOLE)} in all."
         )
     else:
-        merge = (f"the {s.merge_mode} of both directions" if s.framework == "keras" and s.merge_mode != "concat"
+        merge = (f"the {s.merge_mode} of both directions" if "merge_mode" in frameworks.of(s).OPTIONS and s.merge_mode != "concat"
                  else "both directions concatenated")
         text += (
             f"layer 0 has {w.n('layer_params', f.per[0], layer_scope(s, 0))} parameters in each direction; the "
@@ -428,7 +432,7 @@ def _bidirectional_note(f: _Facts) -> Sentence | None:
             f"{w.n('total', f.total, WHOLE)} in all."
         )
     out = s.layer_input_size(1)  # what the last layer emits per step: D·H_out, or H for sum/mul/ave
-    how = (f"the {s.merge_mode} of both directions" if s.framework == "keras" and s.merge_mode != "concat"
+    how = (f"the {s.merge_mode} of both directions" if "merge_mode" in frameworks.of(s).OPTIONS and s.merge_mode != "concat"
            else "both directions concatenated")
     text += f" The output has {w.n('output_features', out, WHOLE)} features per step ({how})."
     return w.sentence(text)
@@ -512,8 +516,8 @@ def note_sentences(spec: LayerSpec) -> list[Sentence]:
     if spec.conv is not None:
         return _conv_notes(spec)
     f = _Facts(spec)
-    own = getattr(frameworks.of(spec), "notes", None)
-    bias = [Sentence(text, ()) for text in own(spec)] if own is not None else [_bias_note(f)]
+    own = frameworks.of(spec).notes(spec)
+    bias = [Sentence(text, ()) for text in own] if own is not None else [_bias_note(f)]
     parts = [
         _input_note(f), _recurrent_note(f), _time_note(f), *bias, _history_note(f),
         _projection_note(f), _bidirectional_note(f), _stack_note(f),

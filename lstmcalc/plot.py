@@ -42,15 +42,17 @@ def plot_grid(grid: Grid, path: str, title: str) -> None:
 
     fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
     ax = fig.add_subplot()
-    styles = {"keras": "-", "torch": "--"}
-    names = {"keras": "Keras", "torch": "PyTorch"}
+    from . import frameworks
+
+    styles = ("-", "--", "-.", ":")  # one per framework, in the registry's order
+    order = frameworks.names()
     conv = grid.options.get("kernel_size") is not None  # a ConvLSTM: filters F, channels C
     x_label, size_label = ("filters F", "channels C") if conv else ("units H", "input X")
     for fw in grid.frameworks:
         for k, x in enumerate(grid.inputs):
             ys = [grid.values[fw][(h, x)] for h in grid.units]
-            ax.plot(grid.units, ys, styles[fw], color=f"C{k % 10}", marker="o", markersize=3,
-                    label=f"{names[fw]}, {size_label} = {x}")
+            ax.plot(grid.units, ys, styles[order.index(fw) % len(styles)], color=f"C{k % 10}", marker="o",
+                    markersize=3, label=f"{frameworks.get(fw).TITLE}, {size_label} = {x}")
     ax.set_xlabel(x_label)
     ax.set_ylabel(grid.quantity)
     ax.set_title(title)

@@ -160,7 +160,7 @@ def tensor_table(b: Breakdown) -> Table:
     title = f"{framework_title(spec)} tensors (gate order {order}"
     title += f"; {renamed[0]}, the candidate)" if renamed else ")"
     table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
-    keras_where = spec.framework == "keras"  # PyTorch's names already carry layer and direction
+    keras_where = not frameworks.of(spec).NAMES_CARRY_POSITION  # PyTorch's names already carry them
     if keras_where and spec.layers > 1:
         table.add_column("layer", justify="right")
     if keras_where and spec.bidirectional:

@@ -174,8 +174,7 @@ def run_layer(
     tensors = [("input", "x", tuple(x.shape))]
     if lengths is not None:
         tensors.append(("input", "lengths", (spec.batch,)))
-    shapes = getattr(frameworks.of(spec), "initial_state_shapes", None)  # optional in a framework module
-    tensors += [("initial state", o.name, o.shape) for o in (shapes(spec) if shapes else [])]
+    tensors += [("initial state", o.name, o.shape) for o in frameworks.of(spec).initial_state_shapes(spec)]
     tensors += [("weight", weights_key(spec, t), t.shape) for t in all_tensors(spec)]
     tensors += _returned_tensors(result)
     return RunReport(

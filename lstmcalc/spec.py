@@ -42,7 +42,7 @@ class LayerSpec:
     units: int  # H: hidden size, Keras `units`, PyTorch `hidden_size`
     input_size: int  # X: features per time step, the last dim of the input
     cell: str = "lstm"  # lstm | gru | rnn (Keras SimpleRNN, torch.nn.RNN)
-    framework: str = "keras"  # keras | torch
+    framework: str = "keras"  # a registered convention: lstmcalc.frameworks.MODULES
     bias: bool = True  # Keras use_bias, PyTorch bias
     bidirectional: bool = False  # Keras Bidirectional(...), PyTorch bidirectional=True
     merge_mode: str = "concat"  # Keras Bidirectional merge_mode (ignored unless bidirectional)

@@ -35,7 +35,7 @@ def load_initial_state(path, spec: LayerSpec, dtype) -> dict[str, np.ndarray]:
     :class:`FileError` (one line, naming the file) for a missing, damaged, oversized or
     wrong file, a name the layer does not take, a wrong shape, dtype or a NaN."""
     fw = frameworks.of(spec)
-    if not hasattr(fw, "initial_state_shapes"):
+    if not fw.takes_initial_state:
         raise SpecError("initial_state", f"is not implemented for {fw.TITLE} layers yet")
     shapes = fw.initial_state_shapes(spec)
     names = ", ".join(o.name for o in shapes)

@@ -1,54 +1,23 @@
-"""The framework registry: one module per framework convention (stdlib at import).
+"""The framework registry: one module per convention (stdlib at import), each exporting one
+:class:`~lstmcalc.frameworks.base.Convention` instance as ``CONVENTION``.
 
 Each module (``keras.py``, ``torch.py``, ...) says, as data where it can, how its framework
 names, shapes and orders a recurrent layer's tensors, what the layer returns, which options
-it has, and converts its weights to and from :mod:`lstmcalc.canonical`. Nothing outside
-this package names a framework module: callers look one up with :func:`get`.
+it has, and converts its weights to and from :mod:`lstmcalc.canonical`; the contract, with
+what a module must define and the defaults for the rest, is :mod:`lstmcalc.frameworks.base`.
+Nothing outside this package names a framework module: callers look a convention up with
+:func:`get` (or :func:`of` a spec) and ask it.
 
-A framework module provides:
-
-- ``NAME`` (the ``--framework`` value), ``TITLE`` (for headings), ``SHORT`` (in running
-  text), ``CELLS``, ``CELL_TITLES`` ({cell: class name}), ``GATE_ORDER`` ({cell: our gate
-  letters in its tensor order}), ``LETTERS`` ({(cell, gate): its own letter} where it
-  differs from ours), ``NAMES_HINT`` (its weights keys, for messages);
-- ``OPTIONS``: the layer options it has beyond the common ones (``merge_mode``,
-  ``proj_size``, ``reset_before``, ``return_sequences``, ``return_state``, ``peepholes``,
-  ``layout``, ``direction``: one direction run backwards), and ``WHY_NOT`` ({option: why it has no such thing}; also ``no_bias``,
-  ``bidirectional``, ``layers`` for a convention that has no bias-free, bidirectional or
-  stacked form, which :func:`make_spec` then refuses);
-- optional: ``SHAPED_CELLS``, cells it counts and shapes only (``count``, ``breakdown``; Keras'
-  ConvLSTM1D/2D/3D), with the same layout functions; ``input_shapes(spec)`` ([Output], the
-  input's shape where ``breakdown`` shows it);
-- the arithmetic and the words (stdlib): ``layer_tensors(spec, layer, direction)``,
-  ``weights_key(spec, tensor)``, ``biases_per_gate(spec)``, ``formula(spec, layer)``,
-  ``outputs(spec)``, ``constructor(spec)``, ``recognises(key)``, ``parse_name(key)``;
-- weights (NumPy, imported inside the functions): ``describe_names(names)``,
-  ``infer_options(weights, parsed, cell)``, ``to_canonical(weights, spec)``,
-  ``from_canonical(canonical, spec)``, ``init_weights(spec, rng, dtype)``,
-  ``forward_result(spec, output, h_n, c_n)``;
-- optional: ``gate_biases(spec, gate)`` (bias vectors of length H of one gate, where they
-  differ between gates; else ``biases_per_gate``), ``claims_h5(arrays)`` (a legacy Keras
-  ``.h5`` layer's datasets {kernel, recurrent_kernel, bias} are this convention's),
-  ``bias_note(spec)`` (the sentence ``breakdown`` says about its biases).
-- initial states and padded batches (optional: without them, ``breakdown`` lists no
-  initial states and ``forward`` refuses ``initial_state``/``lengths``):
-  ``initial_state_shapes(spec)`` (stdlib; [Output], the names and shapes the layer takes,
-  in its order), ``initial_state_from(spec, given, dtype)`` -> (h0 (D·L, B, H_out),
-  c0 (D·L, B, H) or None) from the framework's own form or a mapping by name (SpecError
-  naming the state and the expected shape), ``initial_state_to(spec, h_n, c_n)`` (the
-  inverse, for streaming), ``masked_output(spec)`` -> "zero" | "hold" (what the output
-  holds at steps past a sequence's length; the states are held there either way).
-
-Adding a framework: its module, one line in :data:`MODULES`, its reader if it brings a new
-file format, tests and docs; nothing else.
+Adding a convention: its module, one line in :data:`MODULES`, its reader if it brings a new
+file format, and its test file; nothing else.
 """
 
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
 
 from ..spec import ACTIVATIONS, CELLS, CONV_CELLS, MERGE_MODES, LayerSpec, SpecError
+from .base import Convention
 
 DIRECTIONS = ("forward", "reverse", "bidirectional")  # ONNX's direction attribute, as make_spec takes it
 
@@ -74,48 +43,43 @@ def names() -> tuple[str, ...]:
     return FRAMEWORKS
 
 
-def get(name: str) -> ModuleType:
-    """The framework module registered as ``name``; :class:`SpecError` for another name."""
-    module = _LOADED.get(name)
-    if module is None:
+def get(name: str) -> Convention:
+    """The convention registered as ``name`` (its module's ``CONVENTION``); :class:`SpecError`
+    for another name."""
+    conv = _LOADED.get(name)
+    if conv is None:
         if name not in MODULES:
             raise SpecError("framework", f"must be one of {', '.join(FRAMEWORKS)}, got {name!r}")
-        module = _LOADED[name] = importlib.import_module(MODULES[name])
-    return module
+        conv = _LOADED[name] = importlib.import_module(MODULES[name]).CONVENTION
+    return conv
 
 
-_LOADED: dict = {}  # name -> module: import_module costs ~6 µs even for a loaded module
+_LOADED: dict = {}  # name -> Convention: import_module costs ~6 µs even for a loaded module
 
 
-def of(spec: LayerSpec) -> ModuleType:
-    """The framework module of ``spec``."""
+def of(spec: LayerSpec) -> Convention:
+    """The convention of ``spec``."""
     return get(spec.framework)
 
 
 def legacy_h5_framework(arrays: dict) -> str:
     """The framework whose layer a legacy Keras ``.h5`` holds, from its datasets: the first
-    module whose ``claims_h5`` says so, else ``keras``."""
-    for name in FRAMEWORKS:
-        claims = getattr(get(name), "claims_h5", None)
-        if claims is not None and claims(arrays):
-            return name
-    return "keras"
+    convention whose ``claims_h5`` says so, else ``keras``."""
+    return next((name for name in FRAMEWORKS if get(name).claims_h5(arrays)), "keras")
 
 
 def gate_biases(spec: LayerSpec, gate: str) -> int:
     """Bias vectors of length H that gate ``gate`` has (per layer and direction)."""
-    fw = of(spec)
-    per_gate = getattr(fw, "gate_biases", None)
-    return per_gate(spec, gate) if per_gate is not None else fw.biases_per_gate(spec)
+    return of(spec).gate_biases(spec, gate)
 
 
-def cells_of(fw: ModuleType) -> tuple[str, ...]:
+def cells_of(fw: Convention) -> tuple[str, ...]:
     """Every cell ``fw`` has: its ``CELLS``, then those it counts and shapes only."""
-    return tuple(fw.CELLS) + tuple(getattr(fw, "SHAPED_CELLS", ()))
+    return fw.cells
 
 
-def having(option: str) -> list[ModuleType]:
-    """The framework modules that have ``option``."""
+def having(option: str) -> list[Convention]:
+    """The conventions that have ``option``."""
     return [m for m in map(get, FRAMEWORKS) if option in m.OPTIONS]
 
 
@@ -147,7 +111,7 @@ def _only(option: str) -> str:
     return " and ".join(m.SHORT for m in having(option)) or "no framework"
 
 
-def _refuse(fw: ModuleType, option: str, param: str | None = None, default: str = "") -> None:
+def _refuse(fw: Convention, option: str, param: str | None = None, default: str = "") -> None:
     raise SpecError(param or option, fw.WHY_NOT.get(option) or default or f"is not a {fw.TITLE} option; it is {_only(option)} only")
 
 

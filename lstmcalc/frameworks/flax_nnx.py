@@ -115,10 +115,16 @@ def bias_note(spec: LayerSpec) -> str:
     h = spec.units
     if spec.cell == "gru":
         return (f"Flax nnx's GRUCell has one bias per gate on the input side (dense_i, 3H = {3 * h}) and none on "
-                "dense_h, so no b_hn inside r ⊙ (h W_hn) (google/flax#5594): 3H biases, H fewer than Keras' "
-                "reset-after GRU and linen's GRUCell, which compute something else whenever b_hn ≠ 0.")
+                f"dense_h, so no b_hn inside r ⊙ (h W_hn) (google/flax#5594): 3H = {3 * h} biases, 3H = {3 * h} "
+                f"fewer than Keras' reset-after GRU (6H = {6 * h}) and H = {h} fewer than linen's GRUCell "
+                f"(4H = {4 * h}), both of which compute something else whenever b_hn ≠ 0.")
     return _linen.bias_note(spec).replace("Flax's", "Flax nnx's")
 
 
 returned_fields = fused.returned_fields
 unknown_options = fused.unknown_options
+
+
+from .base import Convention  # noqa: E402  (last: the instance takes every name above)
+
+CONVENTION = Convention(__name__)

@@ -509,3 +509,8 @@ def masked_output(spec: LayerSpec) -> str:
     one direction; ``"zero"`` under ``Bidirectional``, which sets ``zero_output_for_mask``
     on both its layers. The states are held over masked steps either way."""
     return "zero" if spec.bidirectional else "hold"
+
+
+from .base import Convention  # noqa: E402  (last: the instance takes every name above)
+
+CONVENTION = Convention(__name__)

@@ -242,3 +242,8 @@ def _bias_words(spec: LayerSpec) -> str:
 
 returned_fields = _keras.returned_fields
 unknown_options = _keras.unknown_options
+
+
+from .base import Convention  # noqa: E402  (last: the instance takes every name above)
+
+CONVENTION = Convention(__name__)

@@ -121,3 +121,8 @@ def bias_note(spec: LayerSpec) -> str:
 
 returned_fields = fused.returned_fields
 unknown_options = fused.unknown_options
+
+
+from .base import Convention  # noqa: E402  (last: the instance takes every name above)
+
+CONVENTION = Convention(__name__)

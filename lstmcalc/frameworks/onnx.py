@@ -38,6 +38,7 @@ GATE_ORDER = {"lstm": ("i", "o", "f", "g"), "gru": ("z", "r", "n"), "rnn": ("h",
 LETTERS = {("lstm", "g"): "c", ("gru", "n"): "h"}  # the spec's W[iofc], W[zrh]
 PEEPHOLE_ORDER = ("i", "o", "f")  # P[iof]
 OPTIONS = frozenset({"reset_before", "peepholes", "layout", "direction"})
+NAMES_CARRY_POSITION = True  # the D axis of W, R, B; layer{k}/ in a stack
 WHY_NOT = {
     "merge_mode": "is a Keras Bidirectional option; an ONNX node returns both directions apart in Y [T, 2, B, H]",
     "proj_size": "the ONNX LSTM operator has no projection (PyTorch's weight_hr); its Y is H wide",
@@ -443,3 +444,8 @@ def init_weights(spec: LayerSpec, rng, dtype) -> dict:
 
 
 assert set(GATE_ORDER) == set(CELLS) and DIRECTIONS == ("forward", "backward")
+
+
+from .base import Convention  # noqa: E402  (last: the instance takes every name above)
+
+CONVENTION = Convention(__name__)

@@ -26,6 +26,8 @@ CELL_TITLES = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
 GATE_ORDER = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"), "rnn": ("h",)}
 LETTERS: dict = {}
 OPTIONS = frozenset({"proj_size"})
+NAMES_CARRY_POSITION = True  # weight_ih_l1_reverse
+PEER = "keras"  # what a grid sets beside it
 WHY_NOT = {
     "merge_mode": "is a Keras Bidirectional option; PyTorch always concatenates the two directions",
     "reset_before": "PyTorch's GRU is always the reset-after form",
@@ -328,3 +330,8 @@ def masked_output(spec: LayerSpec) -> str:
     """What ``pad_packed_sequence`` puts at the steps past a sequence's length: zeros
     (``padding_value=0.0``), in both directions."""
     return "zero"
+
+
+from .base import Convention  # noqa: E402  (last: the instance takes every name above)
+
+CONVENTION = Convention(__name__)

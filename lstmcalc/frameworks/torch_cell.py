@@ -36,6 +36,7 @@ CELL_TITLES = {"lstm": "LSTMCell", "gru": "GRUCell", "rnn": "RNNCell"}
 GATE_ORDER = _torch.GATE_ORDER
 LETTERS: dict = {}
 OPTIONS = frozenset()
+PEER = "keras"  # what a grid sets beside it
 WHY_NOT = {
     "bidirectional": "a PyTorch cell is one direction; run a second cell over the reversed sequence yourself, "
                      "or use torch.nn.LSTM/GRU/RNN(bidirectional=True) (--framework torch)",
@@ -212,3 +213,8 @@ def initial_state_from(spec: LayerSpec, given, dtype):
 def initial_state_to(spec: LayerSpec, h_n, c_n):
     """The final states as the next call takes them: ``(h_1, c_1)`` or ``h_1``, each (B, H)."""
     return (h_n[0], c_n[0]) if spec.cell == "lstm" else h_n[0]
+
+
+from .base import Convention  # noqa: E402  (last: the instance takes every name above)
+
+CONVENTION = Convention(__name__)

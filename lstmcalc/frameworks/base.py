@@ -1,0 +1,125 @@
+"""The contract every convention keeps (stdlib only).
+
+A convention is one module in this package (``keras.py``, ``torch.py``, ...) that ends with
+``CONVENTION = Convention(__name__)``: one :class:`Convention` instance holding the module's
+data and hooks, with the defaults below for what the module does not define. The registry
+(:mod:`lstmcalc.frameworks`) hands out these instances; callers ask them (``fw.OPTIONS``,
+``fw.takes_initial_state``, ``fw.bias_note(spec)``) and never test for a name or probe with
+``hasattr``.
+
+Data a module must define:
+
+- ``NAME`` (the ``--framework`` value), ``TITLE`` (for headings), ``SHORT`` (in running text),
+  ``CELLS``, ``CELL_TITLES`` ({cell: class name}), ``GATE_ORDER`` ({cell: our gate letters in
+  its tensor order}), ``NAMES_HINT`` (its weights keys, for messages);
+- ``OPTIONS``: the layer options it has beyond the common ones (``merge_mode``, ``proj_size``,
+  ``reset_before``, ``return_sequences``, ``return_state``, ``peepholes``, ``layout``, ``direction``) and
+  ``WHY_NOT`` ({option: why it has no such thing}; also ``no_bias``, ``bidirectional``,
+  ``layers`` for a convention without a bias-free, bidirectional or stacked form).
+
+Hooks a module must define (arithmetic and words stdlib; weights NumPy, imported inside):
+``layer_tensors(spec, layer, direction)``, ``weights_key(spec, tensor)``,
+``biases_per_gate(spec)``, ``formula(spec, layer)``, ``outputs(spec)`` (what the layer
+returns, in its order, under the names ``run`` returns and saves), ``constructor(spec)``,
+``recognises(key)``, ``parse_name(key)``, ``describe_names(names)``,
+``infer_options(weights, parsed, cell)``, ``to_canonical(weights, spec)``,
+``from_canonical(canonical, spec)``, ``init_weights(spec, rng, dtype)``,
+``forward_result(spec, output, h_n, c_n)``, ``returned_fields(spec)``,
+``unknown_options(spec)``.
+
+Data and hooks with defaults (:class:`Convention` below): ``LETTERS``, ``SHAPED_CELLS``,
+``NAMES_CARRY_POSITION``, ``PEER``, ``gate_biases``, ``claims_h5``, ``bias_note``, ``notes``,
+``input_shapes``, ``initial_state_shapes`` / ``initial_state_from`` / ``initial_state_to``
+(``takes_initial_state``), ``masked_output`` (``takes_lengths``).
+"""
+
+from __future__ import annotations
+
+import sys
+
+REQUIRED_DATA = ("NAME", "TITLE", "SHORT", "CELLS", "CELL_TITLES", "GATE_ORDER", "NAMES_HINT", "OPTIONS", "WHY_NOT")
+REQUIRED_HOOKS = (
+    "layer_tensors", "weights_key", "biases_per_gate", "formula", "outputs", "constructor", "recognises",
+    "parse_name", "describe_names", "infer_options", "to_canonical", "from_canonical", "init_weights",
+    "forward_result", "returned_fields", "unknown_options",
+)
+OPTIONAL = ("LETTERS", "SHAPED_CELLS", "NAMES_CARRY_POSITION", "PEER", "gate_biases", "claims_h5", "bias_note",
+            "notes", "input_shapes", "initial_state_shapes", "initial_state_from", "initial_state_to", "masked_output")
+
+
+class Convention:
+    """One framework's convention: the module's data and hooks, and the defaults below."""
+
+    # {(cell, gate): its own letter} where it differs from ours (Keras' c for our g)
+    LETTERS: dict = {}
+    # cells it counts and shapes only (count, breakdown; Keras' ConvLSTM1D/2D/3D)
+    SHAPED_CELLS: tuple = ()
+    # whether its tensor names already say the layer and direction (PyTorch weight_ih_l1_reverse,
+    # ONNX's D axis); else tables add a layer and direction column for stacks and bidirectional layers
+    NAMES_CARRY_POSITION = False
+    # the framework a grid sets this one beside: PyTorch for every convention but PyTorch's own
+    PEER = "torch"
+
+    def __init__(self, module_name: str):
+        module = sys.modules[module_name]
+        missing = [n for n in REQUIRED_DATA + REQUIRED_HOOKS if not hasattr(module, n)]
+        if missing:
+            raise TypeError(f"{module_name} does not define {', '.join(missing)} (see lstmcalc.frameworks.base)")
+        for name, value in vars(module).items():  # the contract's names and the module's own constants
+            if not name.startswith("_") and not isinstance(value, (type(sys), type)) and name != "CONVENTION":
+                setattr(self, name, value)  # functions stay plain: fw.hook(spec, ...)
+        self.module = module_name
+        self.takes_initial_state = hasattr(module, "initial_state_from")
+        self.takes_lengths = hasattr(module, "masked_output")
+
+    def __repr__(self) -> str:
+        return f"<Convention {self.NAME}>"
+
+    @property
+    def cells(self) -> tuple[str, ...]:
+        """Every cell it has: ``CELLS``, then those it counts and shapes only."""
+        return tuple(self.CELLS) + tuple(self.SHAPED_CELLS)
+
+    def has(self, option: str) -> bool:
+        """Whether it has ``option`` (``merge_mode``, ``proj_size``, ...)."""
+        return option in self.OPTIONS
+
+    # --- hooks with defaults ---------------------------------------------------------------------
+
+    def gate_biases(self, spec, gate: str) -> int:
+        """Bias vectors of length H that ``gate`` has: ``biases_per_gate`` unless gates differ."""
+        return self.biases_per_gate(spec)
+
+    def claims_h5(self, arrays: dict) -> bool:
+        """Whether a legacy Keras ``.h5`` layer's datasets are this convention's."""
+        return False
+
+    def bias_note(self, spec) -> str | None:
+        """The sentence ``breakdown`` says about its biases; None: the shared one."""
+        return None
+
+    def notes(self, spec) -> list[str] | None:
+        """The breakdown's notes on its tensors where it words them itself (ONNX: W/R/B, iofc,
+        linear_before_reset), replacing the shared bias sentence; None: the shared ones."""
+        return None
+
+    def input_shapes(self, spec) -> list:
+        """The input's shape where ``breakdown`` shows it ([Output]); none by default."""
+        return []
+
+    def initial_state_shapes(self, spec) -> list:
+        """The states the layer takes, in its order ([Output]); none without ``initial_state_from``."""
+        return []
+
+    def initial_state_from(self, spec, given, dtype):
+        from ..spec import SpecError
+
+        raise SpecError("initial_state", f"is not implemented for {self.TITLE} layers yet")
+
+    def initial_state_to(self, spec, h_n, c_n):
+        return None
+
+    def masked_output(self, spec) -> str:
+        from ..spec import SpecError
+
+        raise SpecError("lengths", f"is not implemented for {self.TITLE} layers yet")

@@ -335,8 +335,8 @@ _SPECS_KEPT = 64
 
 
 def _layer(weights, *, cell, framework, backend, bidirectional, layers, proj_size, reset_after, activation,
-           bias, merge_mode, return_sequences, return_state, layout, batch=1, time=1, copy=False,
-           variants=None) -> Layer:
+           bias, merge_mode, return_sequences, return_state, layout, peepholes=None, direction=None,
+           batch=1, time=1, copy=False, variants=None) -> Layer:
     """A :class:`Layer` from framework-named ``weights`` (checked: names, shapes, finite)."""
     _choice("cell", cell, ("lstm", "gru", "rnn"))
     frameworks.get(framework)  # SpecError naming the registered frameworks
@@ -344,8 +344,11 @@ def _layer(weights, *, cell, framework, backend, bidirectional, layers, proj_siz
     if not isinstance(weights, Mapping):
         raise SpecError("weights", f"must be a mapping of tensor names to arrays, got {type(weights).__name__}")
     given = _given_options(cell, framework, bidirectional, proj_size, reset_after, activation, bias, merge_mode)
-    if layout is not None:
-        given["layout"] = layout
+    if direction == "bidirectional":  # ONNX's word for bidirectional=True
+        bidirectional = True
+    for option, value in (("layout", layout), ("peepholes", peepholes), ("direction", direction)):
+        if value is not None:  # ONNX's; None: the tensors (P present or not) or the default say
+            given[option] = value
     given.update(variants or {})  # LSTM variants (spec.VARIANTS) the tensors cannot show: the clips
     spec = infer_spec(weights, cell=cell, framework=framework, bidirectional=bidirectional, layers=layers,
                       batch=batch, time=time, return_sequences=return_sequences, return_state=return_state,
@@ -392,6 +395,8 @@ def prepare(
     return_sequences: bool = False,
     return_state: bool = False,
     layout: int | None = None,
+    peepholes: bool | None = None,
+    direction: str | None = None,
     **variants,
 ) -> Layer:
     """A :class:`Layer`: ``weights`` checked (names, shapes, every value finite) and converted
@@ -402,7 +407,7 @@ def prepare(
     return _layer(weights, cell=cell, framework=framework, backend=backend, bidirectional=bidirectional,
                   layers=layers, proj_size=proj_size, reset_after=reset_after, activation=activation, bias=bias,
                   merge_mode=merge_mode, return_sequences=return_sequences, return_state=return_state, layout=layout,
-                  copy=True, variants=variants)
+                  peepholes=peepholes, direction=direction, copy=True, variants=variants)
 
 
 # --- forward ----------------------------------------------------------------------------------
@@ -425,6 +430,8 @@ def forward(
     return_sequences: bool = False,
     return_state: bool = False,
     layout: int | None = None,
+    peepholes: bool | None = None,
+    direction: str | None = None,
     initial_state=None,
     lengths=None,
     **variants,
@@ -451,7 +458,11 @@ def forward(
     [D, 2·G·H], ``P`` [D, 3H] (``layer{k}/W``, ... for a stack); ``reset_after`` is
     ``linear_before_reset`` (True: 1); ``x`` is (B, T, X) as for every framework (the
     node's X with layout 1; transpose a layout-0 [T, B, X]), and the result is in the
-    node's shapes for ``layout`` (default 0): Y [T, D, B, H], Y_h [D, B, H].
+    node's shapes for ``layout`` (default 0): Y [T, D, B, H], Y_h [D, B, H]. ``peepholes``:
+    None reads them from the weights (``P`` present or not), True/False must agree with them.
+    ``direction``: the node's attribute, "forward" (default), "reverse" (D = 1, run from
+    t = T−1 down to 0, Y in input order, Y_h the state after step 0) or "bidirectional"
+    (as ``bidirectional=True``).
 
     ``initial_state``: the states to start from, in the framework's form (zeros when None).
     PyTorch: ``hx`` as the module takes it, ``h0`` (D·L, B, H_out), LSTM ``(h0, c0)`` with
@@ -481,7 +492,8 @@ def forward(
     layer = _layer(weights, cell=cell, framework=framework, backend=backend, bidirectional=bidirectional,
                    layers=layers, proj_size=proj_size, reset_after=reset_after, activation=activation, bias=bias,
                    merge_mode=merge_mode, return_sequences=return_sequences, return_state=return_state,
-                   layout=layout, batch=x.shape[0], time=x.shape[1], variants=variants)
+                   layout=layout, peepholes=peepholes, direction=direction, batch=x.shape[0], time=x.shape[1],
+                   variants=variants)
     return layer(x, initial_state=initial_state, lengths=lengths)
 
 
@@ -570,16 +582,17 @@ def _run(spec: LayerSpec, fw, params: list[list[Prepared]], x: np.ndarray, backe
             c_final = c_n[state] if c_n is not None else None
             h_init = None if h0 is None else h0[state]  # (B, H_out)
             c_init = None if c0 is None else c0[state]  # (B, H)
+            reverse = k == 1 or spec.reverse  # the backward direction, or ONNX's direction="reverse"
             if backend == "numba":  # its own loops, or stepwise for large steps (see _numba.run_direction)
-                compile_ms += _numba.run_direction(spec, p, seq, out, k == 1, h_n[state], c_final, h_init, c_init, lens)
+                compile_ms += _numba.run_direction(spec, p, seq, out, reverse, h_n[state], c_final, h_init, c_init, lens)
             else:
                 xp = seq if p.variant is not None else input_projections(p, seq)  # (B, T, G·H); variants: x
                 if spec.cell == "lstm":
-                    loops.lstm_numpy(p, xp, out, k == 1, h_n[state], c_final, h_init, c_init, lens)
+                    loops.lstm_numpy(p, xp, out, reverse, h_n[state], c_final, h_init, c_init, lens)
                 elif spec.cell == "gru":
-                    loops.gru_numpy(p, xp, out, k == 1, h_n[state], spec.reset_after, h_init, lens)
+                    loops.gru_numpy(p, xp, out, reverse, h_n[state], spec.reset_after, h_init, lens)
                 else:
-                    loops.rnn_numpy(p, xp, out, k == 1, h_n[state], spec.activation == "relu", h_init, lens)
+                    loops.rnn_numpy(p, xp, out, reverse, h_n[state], spec.activation == "relu", h_init, lens)
                 del xp
             if zero_fill:
                 _zero_padding(out, lens)

@@ -60,6 +60,12 @@ class DataFormat(str, Enum):
 Framework = Enum("Framework", {name: name for name in FRAMEWORKS}, type=str)
 
 
+class Direction(str, Enum):
+    forward = "forward"
+    reverse = "reverse"
+    bidirectional = "bidirectional"
+
+
 class MergeMode(str, Enum):
     concat = "concat"
     sum = "sum"
@@ -456,6 +462,7 @@ ResetAfter = Annotated[Optional[bool], typer.Option("--reset-after/--no-reset-af
 Peepholes = Annotated[bool, typer.Option("--peepholes", help="ONNX LSTM peepholes P [D, 3H]: i, o, f read the cell state.", rich_help_panel=LAYER)]
 LayoutOpt = Annotated[Optional[int], typer.Option("--layout", help="ONNX layout: 0 X [T, B, X], 1 X [B, T, X].", show_default="0", rich_help_panel=LAYER)]
 VariantOpt = Annotated[Optional[str], typer.Option("--variant", help="LSTM variants, comma-separated: cifg, layer_norm, proj_bias, diagonal, cell_clip=C, proj_clip=C (where the framework has them).", metavar="LIST", show_default="none", rich_help_panel=LAYER)]
+DirectionOpt = Annotated[Optional[Direction], typer.Option("--direction", help="ONNX direction: reverse runs one direction from t = T-1 down to 0; bidirectional is --bidirectional.", show_default="forward", rich_help_panel=LAYER)]
 Batch = Annotated[int, typer.Option("--batch", "-b", help="B: batch size, for shapes.", rich_help_panel=SIZES)]
 Time = Annotated[int, typer.Option("--time", "-t", help="T: time steps, for shapes.", rich_help_panel=SIZES)]
 ReturnSeq = Annotated[bool, typer.Option("--return-sequences", help="Keras: output every step of the last layer.", rich_help_panel=LAYER)]
@@ -467,7 +474,7 @@ Plot = Annotated[Optional[str], typer.Option("--plot", help="Also draw the total
 
 def _options(cell, framework, no_bias, bidirectional, merge_mode, layers,
              proj_size, reset_after, batch, time, return_sequences, return_state,
-             peepholes=False, layout=None, variant=None) -> dict:
+             peepholes=False, layout=None, variant=None, direction=None) -> dict:
     """The layer keywords shared by every command (everything but the sizes)."""
     from .spec import parse_variants
 
@@ -478,6 +485,7 @@ def _options(cell, framework, no_bias, bidirectional, merge_mode, layers,
         proj_size=proj_size, reset_after=reset_after, batch=batch, time=time,
         return_sequences=return_sequences, return_state=return_state,
         peepholes=peepholes, layout=layout,
+        direction=direction.value if direction is not None else None,
     )
 
 
@@ -554,6 +562,7 @@ def count(
     peepholes: Peepholes = False,
     layout: LayoutOpt = None,
     variant: VariantOpt = None,
+    direction: DirectionOpt = None,
     batch: Batch = 32,
     time: Time = 1,
     return_sequences: ReturnSeq = False,
@@ -585,7 +594,7 @@ def count(
     """
     hs, xs = _sizes(units, input_size)
     options = _options(cell, framework, no_bias, bidirectional, merge_mode, layers, proj_size,
-                       reset_after, batch, time, return_sequences, return_state, peepholes, layout, variant)
+                       reset_after, batch, time, return_sequences, return_state, peepholes, layout, variant, direction)
     options.update(_conv_options(kernel_size, strides, padding, dilation_rate, data_format, spatial))
     if len(hs) * len(xs) > 1 or plot:
         _grid(hs, xs, options, plot, json)
@@ -616,6 +625,7 @@ def breakdown(
     peepholes: Peepholes = False,
     layout: LayoutOpt = None,
     variant: VariantOpt = None,
+    direction: DirectionOpt = None,
     batch: Batch = 32,
     time: Time = 1,
     return_sequences: ReturnSeq = False,
@@ -651,7 +661,7 @@ def breakdown(
     """
     hs, xs = _sizes(units, input_size)
     options = _options(cell, framework, no_bias, bidirectional, merge_mode, layers, proj_size,
-                       reset_after, batch, time, return_sequences, return_state, peepholes, layout, variant)
+                       reset_after, batch, time, return_sequences, return_state, peepholes, layout, variant, direction)
     options.update(_conv_options(kernel_size, strides, padding, dilation_rate, data_format, spatial))
     if len(hs) * len(xs) > 1 or plot:
         _grid(hs, xs, options, plot, json)
@@ -696,6 +706,7 @@ def cost(
     peepholes: Peepholes = False,
     layout: LayoutOpt = None,
     variant: VariantOpt = None,
+    direction: DirectionOpt = None,
     batch: Batch = 32,
     time: Time = 1,
     return_sequences: ReturnSeq = False,
@@ -742,7 +753,7 @@ def cost(
         if defaulted("time"):
             time = max(given_lengths)
     options = _options(cell, framework, no_bias, bidirectional, merge_mode, layers, proj_size,
-                       reset_after, batch, time, return_sequences, return_state, peepholes, layout, variant)
+                       reset_after, batch, time, return_sequences, return_state, peepholes, layout, variant, direction)
     if len(hs) * len(xs) > 1 or plot:
         _grid(hs, xs, options, plot, json, value=lambda spec: cost_spec(spec, dtype.value).macs, quantity="macs")
         return
@@ -770,6 +781,7 @@ def explain(
     peepholes: Peepholes = False,
     layout: LayoutOpt = None,
     variant: VariantOpt = None,
+    direction: DirectionOpt = None,
     batch: Batch = 32,
     time: Time = 1,
     return_sequences: ReturnSeq = False,
@@ -796,7 +808,7 @@ def explain(
         raise SpecError("units", "explain takes one size for --units and --input, not a list")
     spec = make_spec(hs[0], xs[0], **_options(cell, framework, no_bias, bidirectional, merge_mode, layers,
                                               proj_size, reset_after, batch, time, return_sequences,
-                                              return_state, peepholes, layout, variant))
+                                              return_state, peepholes, layout, variant, direction))
     qa = answers(spec)
     if json:
         _print_json({"config": spec.to_dict(), "questions": [a.to_dict() for a in qa]})
@@ -834,8 +846,9 @@ def run(
     layers: Annotated[Optional[int], typer.Option("--layers", "-l", help="L: stacked layers.", show_default="1, or from the weights", rich_help_panel=SIZES)] = None,
     proj_size: Annotated[Optional[int], typer.Option("--proj-size", help="P: PyTorch LSTM proj_size.", show_default="0, or from the weights", rich_help_panel=SIZES)] = None,
     reset_after: Annotated[Optional[bool], typer.Option("--reset-after/--no-reset-after", help="Keras GRU reset_after.", show_default="--reset-after; needed with bias-free GRU weights", rich_help_panel=LAYER)] = None,
-    peepholes: Annotated[bool, typer.Option("--peepholes", help="ONNX LSTM peepholes P; a weights file shows them.", show_default="off", rich_help_panel=LAYER)] = False,
+    peepholes: Annotated[Optional[bool], typer.Option("--peepholes/--no-peepholes", help="ONNX LSTM peepholes P; a weights file shows them.", show_default="off, or from the weights", rich_help_panel=LAYER)] = None,
     layout: Annotated[Optional[int], typer.Option("--layout", help="ONNX layout of the outputs: 0 Y [T, D, B, H], 1 Y [B, T, D, H].", show_default="0, or the .onnx node's", rich_help_panel=LAYER)] = None,
+    direction: Annotated[Optional[Direction], typer.Option("--direction", help="ONNX direction: reverse runs one direction from t = T-1 down to 0.", show_default="forward, or the .onnx node's", rich_help_panel=LAYER)] = None,
     batch: Annotated[Optional[int], typer.Option("--batch", "-b", help="B: batch size.", show_default="32, or from the inputs", rich_help_panel=SIZES)] = None,
     time: Annotated[Optional[int], typer.Option("--time", "-t", help="T: time steps.", show_default="1, or from the inputs", rich_help_panel=SIZES)] = None,
     return_sequences: ReturnSeq = False,
@@ -878,7 +891,8 @@ def run(
         bias=False if no_bias else None, bidirectional=True if bidirectional else None,
         merge_mode=merge_mode.value if merge_mode is not None else None, layers=layers, proj_size=proj_size,
         reset_after=reset_after, activation=activation.value if activation is not None else None,
-        peepholes=True if peepholes else None, layout=layout, batch=batch, time=time,
+        peepholes=peepholes, layout=layout,
+        direction=direction.value if direction is not None else None, batch=batch, time=time,
         return_sequences=return_sequences, return_state=return_state, seed=seed, dtype=dtype.value,
         backend=backend.value, weights=weights, layer=layer, inputs=inputs, initial_state=initial_state,
         lengths=lengths, save=save,
@@ -905,7 +919,7 @@ def _single(param: str, text: str | None) -> int | None:
 @commands.command(cls=_Command)
 def convert(
     path: Annotated[str, typer.Argument(help="Weights: .npz, .keras, .weights.h5, .h5, .pt/.pth, .safetensors.", metavar="IN", show_default=False)],
-    output: Annotated[str, typer.Option("--output", "-o", help="Where to write: an .npz of tensors, or (ONNX) a runnable .onnx model.", show_default=False, rich_help_panel=OUTPUT)],
+    output: Annotated[str, typer.Option("--output", "-o", help="Where to write: an .npz of tensors, (ONNX) a runnable .onnx model, or (Flax) a .msgpack tree.", show_default=False, rich_help_panel=OUTPUT)],
     cell: Annotated[Optional[Cell], typer.Option("--cell", help="Check the cell.", show_default="from the file", rich_help_panel=LAYER)] = None,
     source: Annotated[Optional[Framework], typer.Option("--from", help="The file's convention (a --framework name).", metavar="NAME", show_default="from the tensor names", rich_help_panel=LAYER)] = None,
     target: Annotated[Optional[Framework], typer.Option("--to", help="The convention to write (a --framework name).", metavar="NAME", show_default="the other one", rich_help_panel=LAYER)] = None,
@@ -939,10 +953,20 @@ def convert(
     from .atomic import check_target
 
     as_model = output.endswith(".onnx")  # a runnable ONNX model rather than an .npz of tensors
+    as_msgpack = output.endswith(".msgpack")  # a Flax parameter tree (flax.serialization)
     if as_model:
         if target is not None and target.value != "onnx":
             raise SpecError("output", f"{output!r} is an ONNX model; --to {target.value} writes an .npz")
         check_target(output, "--output", [path])  # the same checks as for an .npz, before any work
+    elif as_msgpack:
+        from .converting import MSGPACK_TARGETS, need_flax
+
+        if target is None or target.value not in MSGPACK_TARGETS:
+            given = f"--to {target.value} writes an .npz" if target is not None else "give --to"
+            raise SpecError("output", f"{output!r} is a Flax .msgpack, written for --to "
+                                      f"{', '.join(MSGPACK_TARGETS)}; {given}")
+        check_target(output, "--output", [path])
+        need_flax()  # before any work: without flax, one line naming the extra
     else:
         check_output_path(output, "--output", [path])  # before reading anything: a bad path writes nothing
     try:
@@ -959,6 +983,10 @@ def convert(
         raise SpecError("reset_after", f"is {reset_after}, but {path} says reset_after={spec.reset_after}")
     if reset_after is None and spec.cell == "gru" and "reset_after" not in found.unknown:
         reset_after = spec.reset_after
+    if spec.reverse and to != spec.framework:  # the file's node runs backwards; no other convention says so
+        from .converting import why_no_reverse
+
+        raise FileError(f"{path}: {why_no_reverse(to)}")
     arrays = convert_weights(found.weights, cell=spec.cell, source=spec.framework, target=to,
                              bidirectional=bidirectional, layers=layers,
                              reset_after=reset_after if spec.cell == "gru" else None)
@@ -967,6 +995,10 @@ def convert(
 
         write_onnx_weights(output, arrays, cell=spec.cell, activation=spec.activation,
                            reset_after=reset_after if spec.cell == "gru" else True)
+    elif as_msgpack:
+        from .converting import save_msgpack
+
+        save_msgpack(output, arrays, to, "--output", [path])
     else:
         save_arrays(output, arrays, "--output", [path])
     if json:

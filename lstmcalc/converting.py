@@ -157,6 +157,7 @@ def convert_weights(
     bidirectional: bool | None = None,
     layers: int | None = None,
     reset_after: bool | None = None,
+    direction: str | None = None,
 ) -> dict[str, np.ndarray]:
     """The same layer's weights in another framework's names, shapes and gate order:
     source tensors → :mod:`lstmcalc.canonical` → target tensors.
@@ -171,7 +172,9 @@ def convert_weights(
     cannot express (a projection, peepholes, a reset-before GRU into PyTorch, a stacked
     merged Bidirectional into PyTorch) is refused with a :class:`SpecError` giving the reason.
     A Keras ``Bidirectional`` with ``merge_mode`` sum/mul/ave converts for one layer
-    (PyTorch then returns the concatenation; merge it yourself).
+    (PyTorch then returns the concatenation; merge it yourself). ``direction``: an ONNX
+    node's attribute (the tensors do not show it); "reverse" is refused with
+    :func:`why_no_reverse`'s reason.
     """
     refuse_shaped_only(cell, "convert")
     if cell not in CELLS:
@@ -182,6 +185,10 @@ def convert_weights(
         _bad_choice("target", target, frameworks.names())
     if source == target:
         raise SpecError("target", f"is the source framework too ({source}); nothing to convert")
+    if direction is not None and direction not in frameworks.DIRECTIONS:
+        _bad_choice("direction", direction, frameworks.DIRECTIONS)
+    if direction == "reverse":
+        raise SpecError("direction", why_no_reverse(target))
 
     spec = infer_layer_spec(
         weights, framework=source, cell=cell, bidirectional=bidirectional, layers=layers, reset_after=reset_after
@@ -195,6 +202,22 @@ def convert_weights(
         )
     canonical = frameworks.get(source).to_canonical(weights, spec)
     return from_canonical(canonical, target)
+
+
+def why_no_reverse(target: str) -> str:
+    """Why an ONNX ``direction="reverse"`` layer (one direction, run from t = T−1 down to 0,
+    Y in input order) does not convert to ``target``."""
+    fw = frameworks.get(target)
+    if target in ("keras", "keras2"):
+        return (f"an ONNX direction=reverse node has no {fw.TITLE} weights file: its twin is a layer with "
+                "go_backwards=True, which returns its sequence reversed (its output[:, t] is the node's Y at step "
+                "T-1-t; the final states are equal), and kernel/recurrent_kernel/bias cannot say go_backwards, "
+                "so whatever reads them runs the layer forward")
+    if target == "torch":
+        return ("an ONNX direction=reverse node has no PyTorch twin: PyTorch runs a direction backwards only as "
+                "the second half of bidirectional=True, with no reverse-only LSTM, GRU or RNN")
+    return (f"an ONNX direction=reverse node has no {fw.TITLE} twin: its weights cannot say to run the sequence "
+            "backwards, so whatever reads them runs the layer forward")
 
 
 def from_canonical(canonical, target: str) -> dict[str, np.ndarray]:
@@ -246,6 +269,40 @@ def check_output_path(path: str, option: str = "--output", inputs: Iterable = ()
     check_target(path, option, inputs)  # first: a directory or device is refused as a path (exit 1)
     if not str(path).endswith(".npz"):
         raise SpecError("save" if option == "--save" else "output", f"{path!r} must end in .npz")
+
+
+MSGPACK_TARGETS = ("flax", "flax_nnx", "flax_nnx_opt")  # conventions whose weights are one Flax tree
+FLAX_EXTRA = "pip install 'lstmcalc[flax]'"
+
+
+def need_flax(option: str = "--output"):
+    """``flax.serialization``, or a one-line :class:`FileError` naming the extra to install."""
+    try:
+        from flax import serialization
+    except ImportError:
+        raise FileError(f"{option}: writing a .msgpack needs flax; install it with {FLAX_EXTRA}") from None
+    return serialization
+
+
+def save_msgpack(path: str, arrays: Mapping[str, np.ndarray], target: str, option: str = "--output",
+                 inputs: Iterable = ()) -> None:
+    """Write a Flax convention's tensors (``ii/kernel``, ``dense_h/bias``, ...) as the nested
+    parameter tree ``flax.serialization.msgpack_serialize`` writes (the cell's tree, as
+    ``flatten_dict(params, sep='/')`` names it; ``msgpack_restore`` gives it back), atomically.
+    :class:`SpecError` for a target whose weights are not a Flax tree."""
+    if target not in MSGPACK_TARGETS:
+        raise SpecError("output", f"{path!r} is a Flax .msgpack, written for --to {', '.join(MSGPACK_TARGETS)}; "
+                                  f"--to {target} writes an .npz")
+    serialization = need_flax(option)
+    tree: dict = {}
+    for key, a in arrays.items():
+        *parents, leaf = key.split("/")
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = np.ascontiguousarray(a)
+    data = serialization.msgpack_serialize(tree)
+    write_atomic(path, lambda f: f.write(data), option, inputs)
 
 
 def save_arrays(path: str, arrays: Mapping[str, np.ndarray], option: str = "--output", inputs: Iterable = ()) -> None:

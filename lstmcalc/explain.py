@@ -744,6 +744,23 @@ def _growth_answer(f: _Facts) -> Answer:
     return Answer("How do the numbers grow?", text, tuple(w.numbers))
 
 
+def _direction_answer(f: _Facts) -> Answer | None:
+    """ONNX direction = reverse: which way the node runs and where Y and Y_h come from."""
+    s, w = f.spec, _Words()
+    if not s.reverse:
+        return None
+    states = "Y_h and Y_c hold the states" if s.cell == "lstm" else "Y_h holds the state"
+    text = (
+        f"Backwards, in one direction: direction = reverse has D = 1 (L·D = "
+        f"{w.n('recurrent_layers', s.layers * s.directions, WHOLE)}), and reads x_t from the last of its "
+        f"T = {w.n('time_steps', s.time, WHOLE)} steps down to t = 0, with the "
+        f"{w.n('total', f.total, WHOLE)} parameters a forward node of these sizes has. Y at step t is the h computed at "
+        f"input step t (Y is in input order, not reversed), and {states} after step 0. It is not bidirectional: "
+        "there is no second set of weights."
+    )
+    return Answer("Which way does it run?", text, tuple(w.numbers))
+
+
 def answers(spec: LayerSpec) -> list[Answer]:
     """The questions a newcomer asks about this layer, answered with its own numbers."""
     from .spec import refuse_shaped_only
@@ -752,9 +769,10 @@ def answers(spec: LayerSpec) -> list[Answer]:
     f = _Facts(spec)
     w = _Words()
     history = _history(f, w)
-    return [
+    return [a for a in (
         Answer("Is this the cell in the diagrams?", history, tuple(w.numbers)),
         _one_cell(f),
+        _direction_answer(f),
         _input_answer(f),
         _units_answer(f),
         _growth_answer(f),
@@ -763,7 +781,7 @@ def answers(spec: LayerSpec) -> list[Answer]:
             " ".join(PAPERS[spec.cell]) + " " + BIAS_SOURCE[spec.cell],
             (),
         ),
-    ]
+    ) if a is not None]
 
 
 def questions(spec: LayerSpec) -> list[tuple[str, str]]:

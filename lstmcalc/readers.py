@@ -227,8 +227,8 @@ def gate_stats(spec: LayerSpec, weights: Mapping[str, np.ndarray]) -> tuple[Gate
         if t.direction == "both":  # one tensor, directions along axis 0 (ONNX): one view each
             for d, direction in enumerate(DIRECTIONS[: a.shape[0]]):
                 by_slot.setdefault((t.layer, direction), []).append((t, a[d : d + 1]))
-        else:
-            by_slot.setdefault((t.layer, t.direction), []).append((t, a))
+        else:  # an ONNX direction="reverse" node's one direction is labelled so
+            by_slot.setdefault((t.layer, "reverse" if spec.reverse else t.direction), []).append((t, a))
     for (layer, direction), tensors in by_slot.items():
         parts: dict[str, dict[str, np.ndarray]] = {g: {} for g in gate_order(spec)}
         projection = None
@@ -279,7 +279,8 @@ def _read_onnx(file: str) -> list[FoundLayer]:
     for name, location, weights, options in nodes:
         try:
             spec = _infer_spec(weights, framework="onnx", cell=options["cell"], reset_after=options["reset_after"])
-            spec = replace(spec, layout=options["layout"], activation=options["activation"])
+            spec = replace(spec, layout=options["layout"], activation=options["activation"],
+                           reverse=options["attributes"]["direction"] == "reverse")
         except (FileError, SpecError) as e:
             raise FileError(f"{file}: {name}: {e}") from None
         # the node's attributes say what its tensors cannot (an RNN's activation): nothing unknown

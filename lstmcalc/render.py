@@ -39,7 +39,7 @@ def to_json(data: dict) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
-DIRECTION_SHORT = {"forward": "fw", "backward": "bw"}
+DIRECTION_SHORT = {"forward": "fw", "backward": "bw", "reverse": "rev"}  # reverse: ONNX's one backward direction
 
 
 def _layer_title(spec, total: int, text: Text | None = None) -> Text:
@@ -56,6 +56,8 @@ def _layer_title(spec, total: int, text: Text | None = None) -> Text:
         text.append(f", {spec.layers} layers")
     if spec.bidirectional:
         text.append(", bidirectional")
+    if spec.reverse:
+        text.append(", direction reverse")
     if spec.proj_size:
         text.append(f", proj_size P = {spec.proj_size}")
     if spec.peepholes:
@@ -141,7 +143,8 @@ def _slice_text(b: Breakdown, tensor) -> str:
     text = f"{where} {parts}"
     leading = ndim > 2 and b.spec.conv is None  # a ConvLSTM kernel's leading axes are its window
     if leading or tensor.role in ("bias_both", "peephole"):  # a leading directions axis
-        text = ("axis 0 [0]=fw [1]=bw; " if tensor.direction == "both" else "axis 0 [0]=fw; ") + text
+        one = "axis 0 [0]=reverse; " if b.spec.reverse else "axis 0 [0]=fw; "  # ONNX direction="reverse"
+        text = ("axis 0 [0]=fw [1]=bw; " if tensor.direction == "both" else one) + text
     if tensor.role == "bias" and ndim == 2:  # Keras GRU with reset_after: (2, 3H)
         text = "row 0 input, row 1 recurrent; " + text
     return text
@@ -283,6 +286,8 @@ def summary_line(spec) -> str:
         parts.append(f"{spec.layers} layers")
     if spec.bidirectional:
         parts.append("bidirectional" + (f" {spec.merge_mode}" if "merge_mode" in frameworks.of(spec).OPTIONS else ""))
+    if spec.reverse:
+        parts.append("direction reverse")
     if spec.proj_size:
         parts.append(f"proj_size {spec.proj_size}")
     if not spec.bias:

@@ -214,6 +214,7 @@ class RunRequest:
     activation: str | None = None
     peepholes: bool | None = None
     layout: int | None = None
+    direction: str | None = None  # ONNX's: forward, reverse, bidirectional
     batch: int | None = None
     time: int | None = None
     return_sequences: bool = False
@@ -266,6 +267,15 @@ def _spec_of_file(found, req: RunRequest, batch: int, time: int) -> LayerSpec:
             raise SpecError(name, f"is {asked!r}, but {found.file} says {name} = {options[name]!r}")
         elif name == "layout" and asked is not None:
             options[name] = asked  # how x and the outputs are laid out: the caller's, not the file's
+    if "direction" in frameworks.of(s).OPTIONS:  # ONNX: an .onnx node says it; W/R/B/P show only D
+        options["direction"] = s.direction
+        if req.direction is not None and req.direction != s.direction:
+            if found.attributes is not None or (req.direction == "bidirectional") != s.bidirectional:
+                said = "node says" if found.attributes is not None else "tensors say"
+                raise SpecError("direction", f"is {req.direction}, but {found.file}'s {said} direction = {s.direction}")
+            options["direction"] = req.direction  # forward or reverse: one direction's tensors are the same
+    elif req.direction is not None:
+        options["direction"] = req.direction  # make_spec refuses it with the framework's reason
     from .spec import VARIANTS
 
     variants = {k: getattr(s, k) for k, v in VARIANTS.items() if getattr(s, k) != v}  # TFLite's, from the file
@@ -337,8 +347,8 @@ def run_request(req: RunRequest) -> RunReport:
                          bias=req.bias if req.bias is not None else True, bidirectional=bool(req.bidirectional),
                          merge_mode=req.merge_mode, layers=req.layers or 1, proj_size=req.proj_size or 0,
                          reset_after=req.reset_after, activation=req.activation, peepholes=bool(req.peepholes),
-                         layout=req.layout, batch=batch, time=time, return_sequences=req.return_sequences,
-                         return_state=req.return_state)
+                         layout=req.layout, direction=req.direction, batch=batch, time=time,
+                         return_sequences=req.return_sequences, return_state=req.return_state)
     states = None
     if req.initial_state is not None:
         from .statefiles import load_initial_state

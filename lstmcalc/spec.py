@@ -68,6 +68,7 @@ class LayerSpec:
     activation: str = "tanh"  # SimpleRNN / torch.nn.RNN nonlinearity
     peepholes: bool = False  # ONNX LSTM P: peephole weights from the cell state into i, f, o
     layout: int = 0  # ONNX layout: 0 time-major X (T, B, X), 1 batch-major (B, T, X)
+    reverse: bool = False  # ONNX direction="reverse": one direction (D = 1), run from t = T−1 down to 0
     conv: ConvSpec | None = None  # ConvLSTM's convolution (units = filters F, input_size = channels C)
     # LSTM variants only some conventions have (VARIANTS; each framework module's OPTIONS says which):
     cifg: bool = False  # coupled input and forget gate: no input gate, i = 1 − f
@@ -81,6 +82,11 @@ class LayerSpec:
     def directions(self) -> int:
         """D: 2 when bidirectional, else 1."""
         return 2 if self.bidirectional else 1
+
+    @property
+    def direction(self) -> str:
+        """The ONNX ``direction`` attribute's word for it: forward, reverse or bidirectional."""
+        return "bidirectional" if self.bidirectional else "reverse" if self.reverse else "forward"
 
     @property
     def gates(self) -> int:
@@ -114,6 +120,8 @@ class LayerSpec:
             del d["conv"]  # the recurrent cells' configs stay as they were
         else:
             d["conv"] = self.conv.to_dict()
+        if not self.reverse:
+            del d["reverse"]  # likewise: present (true) only for an ONNX direction="reverse" layer
         return d
 
 

@@ -31,7 +31,7 @@ from .spec import CELLS, MERGE_MODES, VARIANTS, LayerSpec, SpecError, refuse_sha
 __all__ = ["FileError", "infer_spec", "init_weights", "load_inputs", "load_npz", "save_npz"]
 
 GIVEN = ("units", "input_size", "bias", "proj_size", "reset_after", "merge_mode", "activation",
-         "batch", "time", "return_sequences", "return_state", "peepholes", "layout") + tuple(VARIANTS)
+         "batch", "time", "return_sequences", "return_state", "peepholes", "layout", "direction") + tuple(VARIANTS)
 FLOAT_DTYPES = ("float16", "float32", "float64")
 
 
@@ -193,7 +193,8 @@ def _check_float(file: str, name: str, a: np.ndarray, allowed=FLOAT_DTYPES) -> N
 def load_npz(path) -> dict[str, np.ndarray]:
     """{name: array} from an ``.npz`` weights file (``allow_pickle=False``).
 
-    Each array must be a float (float16/32/64) vector or matrix with finite values; names
+    Each array must be a float (float16/32/64) vector, matrix or (ONNX ``W``, ``R``) 3-D
+    array with finite values; names
     and shapes are checked later, against the layer, by :func:`infer_spec`. Raises
     :class:`FileError` (one line, naming the file) for a missing, damaged or non-``.npz``
     file, object arrays, other dtypes, other ranks, and NaN/inf.
@@ -214,8 +215,9 @@ def load_npz(path) -> dict[str, np.ndarray]:
     if not out:
         raise FileError(f"{file}: holds no arrays")
     for name, a in out.items():
-        if a.ndim not in (1, 2):
-            raise FileError(f"{file}: {name} has shape {a.shape}; a weight is a vector or a matrix")
+        if a.ndim not in (1, 2, 3):  # 3: ONNX W [D, G·H, X], R [D, G·H, H]
+            raise FileError(f"{file}: {name} has shape {a.shape}; a weight is a vector, a matrix or (ONNX W, R) "
+                            "a 3-dimensional [D, G·H, ·]")
         _check_float(file, name, a)
     check_numbers(file, out)  # and one dtype for all
     return out

@@ -86,7 +86,7 @@ def test_options_are_grouped():
     text = help_text("count")
     for panel in ("Sizes:", "Layer:", "Output:"):
         assert re.search(rf"^{panel}$", text, re.M), panel
-    assert len(text.splitlines()) <= 75  # 60 before the ConvLSTM panel (6 options, 9 lines) and --filters
+    assert len(text.splitlines()) <= 79  # 60 before the ConvLSTM panel (6 options, 9 lines), --filters, --direction (ONNX) and --variant (TFLite)
 
 
 def test_a_mistyped_command_gets_did_you_mean():

@@ -284,8 +284,11 @@ def test_load_npz_errors(tmp_path):
         load_npz(saved("obj.npz", kernel=np.array([{"a": 1}], dtype=object)))
     with pytest.raises(FileError, match=r"kernel has dtype int64; allowed: float16, float32, float64"):
         load_npz(saved("int.npz", kernel=np.zeros((2, 4), dtype=np.int64)))
-    with pytest.raises(FileError, match=r"kernel has shape \(2, 4, 1\); a weight is a vector or a matrix"):
-        load_npz(saved("rank.npz", kernel=np.zeros((2, 4, 1))))
+    with pytest.raises(FileError, match=r"kernel has shape \(2, 4, 1, 1\); a weight is a vector, a matrix or "
+                                        r"\(ONNX W, R\) a 3-dimensional \[D, G·H, ·\]"):
+        load_npz(saved("rank.npz", kernel=np.zeros((2, 4, 1, 1))))
+    # ONNX's W [D, G·H, X] is 3-D: loaded, then checked against the layer by infer_spec
+    assert load_npz(saved("onnx.npz", W=np.ones((1, 4, 3))))["W"].shape == (1, 4, 3)
     bad = np.zeros((2, 4))
     bad[1, 2] = np.nan
     with pytest.raises(FileError, match=r"kernel holds 1 NaN or inf value\(s\), the first at index \(1, 2\)"):

@@ -19,6 +19,8 @@ import importlib
 from ..spec import ACTIVATIONS, CELLS, CONV_CELLS, MERGE_MODES, VARIANT_WORDS, VARIANTS, LayerSpec, SpecError
 from .base import Convention
 
+DIRECTIONS = ("forward", "reverse", "bidirectional")  # ONNX's direction attribute, as make_spec takes it
+
 # The registry: --framework value -> module. Order is the order in help and messages.
 MODULES = {
     "keras": "lstmcalc.frameworks.keras",
@@ -133,6 +135,7 @@ def make_spec(
     activation=None,
     peepholes=False,
     layout=None,
+    direction=None,
     kernel_size=None,
     strides=None,
     padding=None,
@@ -143,8 +146,8 @@ def make_spec(
 ) -> LayerSpec:
     """Validate keywords as the CLI and the API take them and return a :class:`LayerSpec`.
 
-    ``None`` for ``merge_mode``, ``reset_after``, ``activation`` and ``layout`` means "not
-    given": the framework default applies, and giving them where they mean nothing is an
+    ``None`` for ``merge_mode``, ``reset_after``, ``activation``, ``layout`` and ``direction``
+    means "not given": the framework default applies, and giving them where they mean nothing is an
     error, with the reason the framework module gives. ``kernel_size`` (needed), ``strides``,
     ``padding``, ``dilation_rate``, ``data_format`` and ``spatial`` (the input's spatial size,
     for shapes) belong to the ConvLSTM cells (:mod:`lstmcalc.convlstm`) and to no other.
@@ -234,6 +237,18 @@ def make_spec(
             _refuse(fw, "layout")
     else:
         layout = fw.DEFAULT_LAYOUT
+    reverse = False
+    if direction is not None:  # ONNX's attribute: forward, reverse (D = 1, run backwards), bidirectional
+        direction = _choice("direction", direction, DIRECTIONS)
+        if direction != "forward" and "direction" not in fw.OPTIONS:
+            _refuse(fw, "direction")
+        if bidirectional and direction != "bidirectional":
+            raise SpecError("direction", f"is {direction}, but the layer is bidirectional (--bidirectional, or D = 2 "
+                                         "in its weights): that is direction bidirectional")
+        if direction == "bidirectional" and cell in CONV_CELLS:
+            raise SpecError("direction", f"{cell}: a ConvLSTM has one direction")
+        bidirectional = direction == "bidirectional" or bidirectional
+        reverse = direction == "reverse"
     variants = _variants(fw, cell, proj_size, peepholes, variants)
     for option, value in (("return_sequences", return_sequences), ("return_state", return_state)):
         if value and option not in fw.OPTIONS:
@@ -257,12 +272,13 @@ def make_spec(
         activation=activation,
         peepholes=peepholes,
         layout=layout,
+        reverse=reverse,
         conv=conv,
         **variants,
     )
 
 
-def _variants(fw: ModuleType, cell: str, proj_size: int, peepholes: bool, given: dict) -> dict:
+def _variants(fw: Convention, cell: str, proj_size: int, peepholes: bool, given: dict) -> dict:
     """The LSTM variants given (keywords of :data:`VARIANTS`), checked against ``fw``."""
     out = {}
     for name, value in given.items():

@@ -13,7 +13,7 @@ Data a module must define:
   ``CELLS``, ``CELL_TITLES`` ({cell: class name}), ``GATE_ORDER`` ({cell: our gate letters in
   its tensor order}), ``NAMES_HINT`` (its weights keys, for messages);
 - ``OPTIONS``: the layer options it has beyond the common ones (``merge_mode``, ``proj_size``,
-  ``reset_before``, ``return_sequences``, ``return_state``, ``peepholes``, ``layout``) and
+  ``reset_before``, ``return_sequences``, ``return_state``, ``peepholes``, ``layout``, ``direction``) and
   ``WHY_NOT`` ({option: why it has no such thing}; also ``no_bias``, ``bidirectional``,
   ``layers`` for a convention without a bias-free, bidirectional or stacked form).
 

@@ -37,6 +37,8 @@ WHY_NOT = {
     "proj_size": "Keras LSTM has no projection (proj_size is PyTorch's weight_hr)",
     "peepholes": "Keras 3 LSTM has no peephole connections",
     "layout": "is an ONNX attribute; Keras inputs are always (batch, time, features)",
+    "direction": ("reverse is ONNX's one direction run backwards, with Y in input order; Keras' go_backwards=True "
+                  "runs the same but returns its sequence reversed, which lstmcalc does not model"),
 }
 
 BARE = re.compile(r"^(?P<name>kernel|recurrent_kernel|bias)$")

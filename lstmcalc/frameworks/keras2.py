@@ -41,6 +41,7 @@ WHY_NOT = {
     "proj_size": "CuDNNLSTM has no projection (proj_size is PyTorch's weight_hr)",
     "peepholes": "CuDNNLSTM has no peephole connections",
     "layout": "is an ONNX attribute; Keras inputs are always (batch, time, features)",
+    "direction": _keras.WHY_NOT["direction"],
     "reset_before": "CuDNNGRU is always the reset-after form (cuDNN's GRU)",
     "no_bias": "CuDNNLSTM / CuDNNGRU always have both bias vectors (no use_bias option)",
 }

@@ -37,7 +37,7 @@ CELL_TITLES = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
 GATE_ORDER = {"lstm": ("i", "o", "f", "g"), "gru": ("z", "r", "n"), "rnn": ("h",)}
 LETTERS = {("lstm", "g"): "c", ("gru", "n"): "h"}  # the spec's W[iofc], W[zrh]
 PEEPHOLE_ORDER = ("i", "o", "f")  # P[iof]
-OPTIONS = frozenset({"reset_before", "peepholes", "layout"})
+OPTIONS = frozenset({"reset_before", "peepholes", "layout", "direction"})
 NAMES_CARRY_POSITION = True  # the D axis of W, R, B; layer{k}/ in a stack
 WHY_NOT = {
     "merge_mode": "is a Keras Bidirectional option; an ONNX node returns both directions apart in Y [T, 2, B, H]",
@@ -114,6 +114,15 @@ def outputs(spec: LayerSpec) -> list[Output]:
         y, state = (t, d, b, h), (d, b, h)
     else:
         y, state = (b, t, d, h), (b, d, h)
+    if spec.reverse:  # one direction from t = T−1 down to 0: Y in input order, the final states those of t = 0
+        out = [
+            Output("Y", y, f"h_t of every step, at its input step t (run from t = T−1 down to 0){last} "
+                           f"(layout {spec.layout})"),
+            Output("Y_h", state, f"final h, after step t = 0{last}"),
+        ]
+        if spec.cell == "lstm":
+            out.append(Output("Y_c", state, f"final c, after step t = 0{last}"))
+        return out
     out = [
         Output("Y", y, f"h_t of every step and direction{last} (layout {spec.layout})"),
         Output("Y_h", state, f"final h of each direction{last}"),
@@ -125,8 +134,7 @@ def outputs(spec: LayerSpec) -> list[Output]:
 
 def node_attributes(spec: LayerSpec) -> dict:
     """The attributes a node for ``spec`` carries (hidden_size, direction, layout, ...)."""
-    attrs = {"hidden_size": spec.units, "direction": "bidirectional" if spec.bidirectional else "forward",
-             "layout": spec.layout}
+    attrs = {"hidden_size": spec.units, "direction": spec.direction, "layout": spec.layout}
     if spec.cell == "gru":
         attrs["linear_before_reset"] = 1 if spec.reset_after else 0
     if spec.cell == "rnn" and spec.activation != "tanh":
@@ -192,6 +200,14 @@ def notes(spec: LayerSpec) -> list[str]:
             f"P [D, 3H] = [{d}, {3 * h}] adds {3 * h} peephole weights per layer and direction: i and f also "
             "read p ⊙ c_(t-1), o reads p ⊙ c_t (order i, o, f). Keras and PyTorch have no peepholes, so this "
             "layer converts to neither."
+        )
+    if spec.reverse:
+        out.append(
+            f"direction = reverse: one direction (D = 1) that reads X from its last step, t = T−1 = {spec.time - 1}, "
+            "down to t = 0; Y at step t is "
+            "h at input step t (in input order, not reversed), and Y_h is h after step 0. PyTorch has no such "
+            "layer (only the second half of bidirectional=True); Keras' go_backwards=True returns the sequence "
+            "reversed."
         )
     order = "[T, B, X], Y [T, D, B, H]" if spec.layout == 0 else "[B, T, X], Y [B, T, D, H]"
     out.append(

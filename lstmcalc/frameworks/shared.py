@@ -53,6 +53,8 @@ def describe(spec: LayerSpec) -> str:
         parts.append(f"{spec.layers} layers")
     if spec.bidirectional:
         parts.append("bidirectional")
+    if spec.reverse:
+        parts.append("direction reverse")
     if spec.proj_size:
         parts.append(f"proj_size {spec.proj_size}")
     if spec.peepholes:

@@ -35,6 +35,8 @@ WHY_NOT = {
     "return_state": "is a Keras option; PyTorch always returns the final states",
     "peepholes": "PyTorch's LSTM has no peephole connections",
     "layout": "is an ONNX attribute; use batch_first in PyTorch (our shapes are batch-first)",
+    "direction": ("reverse is ONNX's one direction run backwards; PyTorch runs a direction backwards only as the "
+                  "second half of bidirectional=True, with no reverse-only layer"),
 }
 
 # state_dict names, optionally after a module prefix such as "encoder.lstm.".

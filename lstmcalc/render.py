@@ -60,6 +60,8 @@ def _layer_title(spec, total: int, text: Text | None = None) -> Text:
         text.append(f", proj_size P = {spec.proj_size}")
     if spec.peepholes:
         text.append(", peepholes")
+    if spec.recurrent_activation != "sigmoid":
+        text.append(f", gates {spec.recurrent_activation}")
     if not spec.bias:
         text.append(", no bias")
     text.append(": ")
@@ -285,6 +287,8 @@ def summary_line(spec) -> str:
         parts.append("bidirectional" + (f" {spec.merge_mode}" if "merge_mode" in frameworks.of(spec).OPTIONS else ""))
     if spec.proj_size:
         parts.append(f"proj_size {spec.proj_size}")
+    if spec.recurrent_activation != "sigmoid":
+        parts.append(f"gates {spec.recurrent_activation}")
     if not spec.bias:
         parts.append("no bias")
     return ", ".join(parts)
@@ -580,7 +584,7 @@ def run_view(report) -> Group:
     facts.add_row("initial states", report.initial_state_from)
     if report.lengths is not None:
         facts.add_row("lengths", ", ".join(map(str, report.lengths)) + f" of T = {spec.time}")
-    facts.add_row("backend", report.result.backend)
+    facts.add_row("backend", report.result.backend + (f" ({report.backend_note})" if report.backend_note else ""))
     facts.add_row("time", f"{report.run_ms:,.3f} ms, the forward call alone")
     if report.wall_ms is not None:
         facts.add_row("wall", f"{report.wall_ms:,.0f} ms since the command started: Python and imports, weights and "

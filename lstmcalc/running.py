@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import frameworks
-from .cells import forward as _forward
+from .cells import forward as _forward, numba_refusal
 from .conventions import all_tensors, weights_key
 from .memory import check_memory
 from .spec import LayerSpec, SpecError, refuse_shaped_only
@@ -40,6 +40,7 @@ class RunReport:
     initial_state_from: str = "zeros"  # or the .npz file the states came from
     lengths: tuple[int, ...] | None = None  # (B,) each row's real length; None: all T
     wall_ms: float | None = None  # the command's: since its process started (set by the CLI)
+    backend_note: str | None = None  # why "auto" ran NumPy where Numba cannot run the layer (cells.numba_refusal)
 
     @property
     def gflops_per_s(self) -> float:
@@ -53,6 +54,7 @@ class RunReport:
             "dtype": self.dtype,
             "seed": self.seed,
             "backend": self.result.backend,
+            "backend_note": self.backend_note,
             "weights": self.weights_from,
             "inputs": self.inputs_from,
             "run_ms": self.run_ms,
@@ -164,7 +166,8 @@ def run_layer(
             bidirectional=spec.bidirectional, layers=spec.layers, proj_size=spec.proj_size,
             reset_after=spec.reset_after, activation=spec.activation, bias=spec.bias,
             merge_mode=spec.merge_mode, return_sequences=spec.return_sequences,
-            return_state=spec.return_state, initial_state=initial_state, lengths=lengths,
+            return_state=spec.return_state, recurrent_activation=spec.recurrent_activation,
+            initial_state=initial_state, lengths=lengths,
         )
         return out, (_time.perf_counter() - start) * 1000.0
 
@@ -195,4 +198,5 @@ def run_layer(
         matmul_flops=cost_spec(spec).flops.matmul,
         initial_state_from=initial_state_from or ("given" if initial_state is not None else "zeros"),
         lengths=None if result.lengths is None else tuple(int(n) for n in result.lengths),
+        backend_note=numba_refusal(spec) if backend == "auto" else None,
     )

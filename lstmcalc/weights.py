@@ -31,7 +31,7 @@ from .spec import CELLS, MERGE_MODES, LayerSpec, SpecError, refuse_shaped_only
 __all__ = ["FileError", "infer_spec", "init_weights", "load_inputs", "load_npz", "save_npz"]
 
 GIVEN = ("units", "input_size", "bias", "proj_size", "reset_after", "merge_mode", "activation",
-         "batch", "time", "return_sequences", "return_state", "peepholes", "layout")
+         "batch", "time", "return_sequences", "return_state", "peepholes", "layout", "recurrent_activation")
 FLOAT_DTYPES = ("float16", "float32", "float64")
 
 

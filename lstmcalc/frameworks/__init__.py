@@ -13,7 +13,8 @@ A framework module provides:
   differs from ours), ``NAMES_HINT`` (its weights keys, for messages);
 - ``OPTIONS``: the layer options it has beyond the common ones (``merge_mode``,
   ``proj_size``, ``reset_before``, ``return_sequences``, ``return_state``, ``peepholes``,
-  ``layout``), and ``WHY_NOT`` ({option: why it has no such thing}; also ``no_bias``,
+  ``layout``, ``recurrent_activation``: gate functions other than sigmoid), and ``WHY_NOT``
+  ({option: why it has no such thing}; also ``no_bias``,
   ``bidirectional``, ``layers`` for a convention that has no bias-free, bidirectional or
   stacked form, which :func:`make_spec` then refuses);
 - optional: ``SHAPED_CELLS``, cells it counts and shapes only (``count``, ``breakdown``; Keras'
@@ -48,7 +49,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from ..spec import ACTIVATIONS, CELLS, CONV_CELLS, MERGE_MODES, LayerSpec, SpecError
+from ..spec import ACTIVATIONS, CELLS, RECURRENT_ACTIVATIONS, CONV_CELLS, MERGE_MODES, LayerSpec, SpecError
 
 # The registry: --framework value -> module. Order is the order in help and messages.
 MODULES = {
@@ -167,6 +168,7 @@ def make_spec(
     activation=None,
     peepholes=False,
     layout=None,
+    recurrent_activation=None,
     kernel_size=None,
     strides=None,
     padding=None,
@@ -255,6 +257,17 @@ def make_spec(
     else:
         activation = "tanh"
 
+    if recurrent_activation is not None:
+        recurrent_activation = _choice("recurrent_activation", recurrent_activation, RECURRENT_ACTIVATIONS)
+        if recurrent_activation != "sigmoid":
+            if cell not in ("lstm", "gru"):
+                raise SpecError("recurrent_activation", f"is the gate function of an LSTM or GRU; a {cell} has no gates")
+            if "recurrent_activation" not in fw.OPTIONS:
+                _refuse(fw, "recurrent_activation", default=f"{recurrent_activation}: {fw.TITLE} {cell} gates use "
+                                                            "sigmoid only; other gate functions are Keras only")
+    else:
+        recurrent_activation = "sigmoid"
+
     if peepholes:
         if "peepholes" not in fw.OPTIONS:
             _refuse(fw, "peepholes")
@@ -286,6 +299,7 @@ def make_spec(
         return_sequences=return_sequences,
         return_state=return_state,
         activation=activation,
+        recurrent_activation=recurrent_activation,
         peepholes=peepholes,
         layout=layout,
         conv=conv,

@@ -43,6 +43,7 @@ WHY_NOT = {
     "layout": "is an ONNX attribute; Keras inputs are always (batch, time, features)",
     "reset_before": "CuDNNGRU is always the reset-after form (cuDNN's GRU)",
     "no_bias": "CuDNNLSTM / CuDNNGRU always have both bias vectors (no use_bias option)",
+    "recurrent_activation": "CuDNNLSTM / CuDNNGRU gates are cuDNN's sigmoid (no recurrent_activation option)",
 }
 NAMES_HINT = _keras.NAMES_HINT
 recognises = _keras.recognises

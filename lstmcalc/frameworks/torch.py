@@ -33,6 +33,7 @@ WHY_NOT = {
     "return_state": "is a Keras option; PyTorch always returns the final states",
     "peepholes": "PyTorch's LSTM has no peephole connections",
     "layout": "is an ONNX attribute; use batch_first in PyTorch (our shapes are batch-first)",
+    "recurrent_activation": "torch.nn.LSTM and nn.GRU gates are sigmoid; PyTorch has no hard_sigmoid gate option",
 }
 
 # state_dict names, optionally after a module prefix such as "encoder.lstm.".

@@ -163,6 +163,15 @@ class FoundLayer:
     # the node's attributes where the file format has them (ONNX: onnxfile.node_attributes,
     # with "not_modelled" listing what lstmcalc's forward pass does not compute); None elsewhere
     attributes: dict | None = field(default=None, compare=False)
+    # Keras files: the Keras version the file records (legacy .h5 keras_version attribute, a
+    # .keras archive's metadata.json), None where it records none
+    keras_version: str | None = field(default=None, compare=False)
+    # Keras files with a config: what it says of the options lstmcalc reads from it
+    # (KERAS_CONFIG_KEYS, as recorded; a key the config lacks is absent), None without a config
+    config: dict | None = field(default=None, compare=False)
+    # why lstmcalc cannot run or convert this layer although it reads it (a Keras config's
+    # go_backwards=True, a gate or candidate function it does not compute): read_layer refuses
+    refused: tuple = field(default=(), compare=False)
 
     @property
     def total(self) -> int:
@@ -173,7 +182,12 @@ class FoundLayer:
 
             {"name", "cell", "framework", "units", "input", "layers", "bidirectional", "bias",
              "proj_size", "reset_after" (GRU, else null), "merge_mode" (Keras Bidirectional, else null),
-             "activation" (SimpleRNN/RNN, else null), "unknown": {option: [allowed values]},
+             "activation" (SimpleRNN/RNN, or what a Keras config says, else null),
+             "recurrent_activation" (LSTM/GRU gate function: sigmoid, hard_sigmoid_keras2,
+             hard_sigmoid_keras3, what else a config says, null where unknown; else null),
+             "keras_version" (what a Keras file records, else null), "config" (what a Keras
+             config says of KERAS_CONFIG_KEYS, else null), "refused" (why run and convert refuse
+             it), "unknown": {option: [allowed values]},
              "total", "file", "location",
              "gates": [{"layer", "direction", "gate", "name", "input_weights", "recurrent_weights",
                         "bias", "bias_input", "bias_recurrent", "projection"}, ...],
@@ -198,7 +212,14 @@ class FoundLayer:
             "reset_after": known("reset_after", s.reset_after) if s.cell == "gru" else None,
             "merge_mode": self.reported.get("merge_mode", known("merge_mode", s.merge_mode))
             if s.bidirectional and "merge_mode" in frameworks.of(s).OPTIONS else None,
-            "activation": self.reported.get("activation", known("activation", s.activation)) if s.cell == "rnn" else None,
+            "activation": self.reported.get("activation", known("activation", s.activation))
+            if s.cell == "rnn" or "activation" in self.reported else None,
+            "recurrent_activation": self.reported.get("recurrent_activation",
+                                                      known("recurrent_activation", s.recurrent_activation))
+            if s.cell in ("lstm", "gru") else None,
+            "keras_version": self.keras_version,
+            "config": self.config,
+            "refused": list(self.refused),
             "unknown": {k: list(v) for k, v in self.unknown.items()},
             "total": self.total,
             "file": self.file,
@@ -345,6 +366,9 @@ def read_layer(path, layer: str | None = None) -> FoundLayer:
             f"{path}: holds {len(found)} recurrent layers ({', '.join(_label(f) for f in found)}); "
             "choose one with --layer NAME"
         )
+    if found[0].refused:
+        raise FileError(f"{path}: {_label(found[0])}: {'; '.join(found[0].refused)}, so lstmcalc cannot convert "
+                        "or run this layer (inspect shows it)")
     unmodelled = (found[0].attributes or {}).get("not_modelled")
     if unmodelled:
         raise FileError(f"{path}: {_label(found[0])}: {'; '.join(unmodelled)}, so it cannot convert or run "
@@ -358,10 +382,9 @@ def _label(f: FoundLayer) -> str:
 
 def _unique_names(found: list[FoundLayer]) -> list[FoundLayer]:
     names = [f.name for f in found]
-    return [
-        f if names.count(f.name) == 1 else FoundLayer(f.location, f.spec, f.weights, f.gates, f.file, f.location)
-        for f in found
-    ]
+    from dataclasses import replace
+
+    return [f if names.count(f.name) == 1 else replace(f, name=f.location) for f in found]
 
 
 def _select(found: list[FoundLayer], layer: str, file: str) -> FoundLayer:
@@ -447,11 +470,18 @@ def _read_keras_archive(file: str) -> list[FoundLayer]:
             check_zip_member(file, h5_info, size, budget)
             config_bytes = z.read(config_info)
             h5_bytes = z.read(h5_info)
+            metadata_bytes = None
+            if "metadata.json" in names:  # saving_lib: {"keras_version", "date_saved"}
+                metadata_info = z.getinfo("metadata.json")
+                check_zip_member(file, metadata_info, size, budget, cap=MAX_JSON_BYTES)
+                metadata_bytes = z.read(metadata_info)
     except FileError:
         raise
     except ZIP_ERRORS as e:
         raise FileError(f"{file}: truncated or damaged archive ({_first_line(e)})") from None
     config = parse_json(file, "config.json", config_bytes)
+    metadata = parse_json(file, "metadata.json", metadata_bytes) if metadata_bytes is not None else None
+    version = _attr_str(metadata.get("keras_version")) if isinstance(metadata, dict) else None
     h5py = _need("h5py", file, ".keras files")
     try:
         h5 = h5py.File(io.BytesIO(h5_bytes), "r")
@@ -462,7 +492,7 @@ def _read_keras_archive(file: str) -> list[FoundLayer]:
     token = _H5_LIMITS.set((len(h5_bytes), budget))
     try:
         with h5:
-            found = _keras_layers(file, h5, config, archive=True)
+            found = _keras_layers(file, h5, config, archive=True, keras_version=version)
     finally:
         _H5_LIMITS.reset(token)
     if not found:
@@ -509,7 +539,7 @@ def _read_h5_file(file: str) -> list[FoundLayer]:
     token = _H5_LIMITS.set((size, Budget(file)))
     try:
         with h5:
-            return _keras_layers(file, h5, _legacy_config(file, h5))
+            return _keras_layers(file, h5, _legacy_config(file, h5), keras_version=_keras_version(h5))
     except (OSError, RuntimeError, KeyError) as e:  # h5py: damaged groups, links or attributes
         raise FileError(f"{file}: damaged HDF5 file ({_first_line(e)})") from None
     finally:
@@ -536,6 +566,19 @@ def _legacy_config(file: str, h5):
         return parse_json(file, "the model_config attribute", raw if isinstance(raw, bytes) else str(raw))
     except FileError:
         return None
+
+
+def _keras_version(h5) -> str | None:
+    """The ``keras_version`` attribute a legacy ``model.save`` / ``save_weights`` h5 records
+    (keras 2.2.4 ``engine/saving.py``: at the root and on ``model_weights``), else None."""
+    for group in (h5, h5.get("model_weights")):
+        try:
+            value = group.attrs.get("keras_version") if group is not None else None
+        except (OSError, KeyError, ValueError, RuntimeError, TypeError, AttributeError):
+            value = None
+        if isinstance(value, (bytes, str)) and 0 < len(value) <= 64:
+            return _attr_str(value)
+    return None
 
 
 def _first_line(e: BaseException) -> str:
@@ -684,6 +727,8 @@ def _config_layers(config) -> tuple[dict[str, dict], dict[str, list[dict]]]:
         if not isinstance(entry, dict):
             return
         cls, conf = entry.get("class_name"), entry.get("config")
+        if cls == "Sequential" and isinstance(conf, list):  # Keras 2 before 2.2.3: the layers themselves
+            conf = {"layers": conf}
         if isinstance(conf, dict) and isinstance(conf.get("layers"), list):
             children = [c for c in conf["layers"] if isinstance(c, dict)]
             if cls == "Sequential":
@@ -706,11 +751,12 @@ def _config_layers(config) -> tuple[dict[str, dict], dict[str, list[dict]]]:
     return by_path, by_name
 
 
-def _keras_layers(file: str, h5, config, *, archive: bool = False) -> list[FoundLayer]:
+def _keras_layers(file: str, h5, config, *, archive: bool = False, keras_version: str | None = None
+                  ) -> list[FoundLayer]:
     """The recurrent layers of a Keras h5, described by ``config`` where it has them.
 
     ``archive``: the h5 and the config come from one ``.keras`` file, so every recurrent
-    layer in the config must have its weights.
+    layer in the config must have its weights. ``keras_version``: what the file records.
     """
     layers = _pair_directions(_find_rnns(file, h5))
     by_path, by_name = _config_layers(config) if isinstance(config, dict) else ({}, {})
@@ -732,7 +778,7 @@ def _keras_layers(file: str, h5, config, *, archive: bool = False) -> list[Found
         if item is not None:
             matched.add(id(item))
             name = item["name"] or name
-        found = _keras_found(file, lay, item, name or lay.path)
+        found = _keras_found(file, lay, item, name or lay.path, keras_version)
         out.append(((config_order.get(id(item), len(config_order)), _natural(lay.path)), found))
     missing = [item for item in by_path.values() if id(item) not in matched]
     if missing and archive:
@@ -762,7 +808,75 @@ def _looks_recurrent(arrays: dict) -> bool:
     return rest == 0 and blocks in (1, 3, 4) and kernel.shape[1] == recurrent.shape[1]
 
 
-def _keras_found(file: str, lay: _H5Layer, item: dict | None, name: str) -> FoundLayer:
+KERAS_CONFIG_KEYS = ("activation", "recurrent_activation", "reset_after", "go_backwards", "return_sequences",
+                     "return_state")
+HARD_SIGMOIDS = {"2": "hard_sigmoid_keras2", "3": "hard_sigmoid_keras3"}  # by the Keras major version
+
+
+def _major(version: str | None) -> str | None:
+    """'2' for '2.2.4' or '2.15.0-tf', '3' for '3.15.1'; None for no or another version."""
+    m = re.match(r"\s*(\d+)\.", version or "")
+    return m[1] if m else None
+
+
+def _activation_name(value) -> str | None:
+    """A Keras config's activation: its name ('tanh'), or a serialised function's
+    ({"config": "tanh", ...}); None where there is none."""
+    if isinstance(value, dict):
+        value = value.get("config") if isinstance(value.get("config"), str) else value.get("class_name")
+    return value if isinstance(value, str) else None
+
+
+def _keras_gates(found: FoundLayer, conf: dict | None, version: str | None) -> FoundLayer:
+    """``found`` with what the Keras file says of its functions and direction: the gate
+    function (a config's ``recurrent_activation``; hard_sigmoid as the recorded Keras version
+    defines it), the candidate's ``activation``, ``go_backwards``; what it does not say is
+    unknown, and what lstmcalc does not compute is refused (:attr:`FoundLayer.refused`)."""
+    from dataclasses import replace
+
+    spec = found.spec
+    unknown, reported, refused = dict(found.unknown), dict(found.reported), []
+    gates = spec.cell in ("lstm", "gru") and "recurrent_activation" in frameworks.of(spec).OPTIONS
+    hard = HARD_SIGMOIDS.get(_major(version))
+    if conf is None:
+        if gates:  # a bare weights file: Keras 2 defaulted to hard_sigmoid before 2.3, Keras 3 to sigmoid
+            unknown["recurrent_activation"] = ("sigmoid",) + ((hard,) if hard else tuple(HARD_SIGMOIDS.values()))
+        return replace(found, keras_version=version, unknown=unknown)
+    said = {k: conf[k] for k in KERAS_CONFIG_KEYS if k in conf}
+    if gates:
+        raw = _activation_name(conf.get("recurrent_activation"))
+        if raw == "sigmoid" or (raw == "hard_sigmoid" and hard):
+            spec = replace(spec, recurrent_activation="sigmoid" if raw == "sigmoid" else hard)
+        elif raw == "hard_sigmoid":
+            unknown["recurrent_activation"] = tuple(HARD_SIGMOIDS.values())
+            refused.append(f"recurrent_activation=hard_sigmoid, and the file records no Keras version 2 or 3 "
+                           f"({version or 'none'}): Keras 2's hard_sigmoid is clip(0.2·a + 0.5, 0, 1), Keras 3's "
+                           "relu6(a + 3) / 6")
+        elif raw is None:
+            unknown["recurrent_activation"] = ("sigmoid",) + ((hard,) if hard else tuple(HARD_SIGMOIDS.values()))
+            refused.append("its config records no recurrent_activation (the gate function)")
+        else:
+            reported["recurrent_activation"] = raw
+            refused.append(f"recurrent_activation={raw}: lstmcalc computes sigmoid and hard_sigmoid gates only")
+    if spec.cell in ("lstm", "gru"):
+        raw = _activation_name(conf.get("activation"))
+        if raw is not None:
+            reported["activation"] = raw
+            if raw != "tanh":
+                refused.append(f"activation={raw}: lstmcalc computes the {spec.cell.upper()} candidate"
+                               f"{' and the cell output' if spec.cell == 'lstm' else ''} with tanh only")
+    elif "activation" in conf and _activation_name(conf.get("activation")) not in ("tanh", "relu"):
+        reported["activation"] = _activation_name(conf.get("activation"))
+        refused.append(f"activation={reported['activation']}: lstmcalc computes SimpleRNN with tanh or relu only")
+    if conf.get("go_backwards") is True:
+        refused.append("go_backwards=True: Keras runs this layer over the time axis reversed (x[:, ::-1]) and "
+                       "returns its outputs in that order; lstmcalc runs and converts layers that read forward only "
+                       "(run the weights on x[:, ::-1] to reproduce it)")
+    return replace(found, spec=spec, keras_version=version, config=said, unknown=unknown, reported=reported,
+                   refused=tuple(refused))
+
+
+def _keras_found(file: str, lay: _H5Layer, item: dict | None, name: str, version: str | None = None) -> FoundLayer:
     halves = [("forward", lay.forward)] + ([("backward", lay.backward)] if lay.backward else [])
     bidirectional = lay.backward is not None
     weights = {}
@@ -815,8 +929,11 @@ def _keras_found(file: str, lay: _H5Layer, item: dict | None, name: str) -> Foun
         found = _found(name, spec, weights, file, lay.path, unknown)
         if bidirectional and item.get("merge_mode") is None:
             found.reported["merge_mode"] = None
+        found = _keras_gates(found, conf, version)
+        if bidirectional and found.config is not None:
+            found.config["merge_mode"] = item.get("merge_mode")
         return found
-    return _found(name, spec, weights, file, lay.path)
+    return _keras_gates(_found(name, spec, weights, file, lay.path), None, version)
 
 
 def _dataset_names(message: str, lay: _H5Layer) -> str:

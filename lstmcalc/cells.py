@@ -226,10 +226,9 @@ def numba_refusal(spec: LayerSpec) -> str | None:
     """Why the Numba kernels cannot run ``spec`` (then "numba" is refused and "auto" runs
     NumPy), or None: they compute sigmoid gates and no peepholes."""
     if spec.peepholes:
-        return "numba has no peephole kernel; use numpy, or auto (which runs NumPy for peepholes)"
+        return "numba has no peephole kernel"
     if spec.recurrent_activation != "sigmoid":
-        return (f"numba computes sigmoid gates only, not {spec.recurrent_activation}; use numpy, or auto "
-                f"(which runs NumPy for it)")
+        return f"numba computes sigmoid gates only, not {spec.recurrent_activation}"
     return None
 
 
@@ -360,7 +359,8 @@ def _layer(weights, *, cell, framework, backend, bidirectional, layers, proj_siz
                       batch=batch, time=time, return_sequences=return_sequences, return_state=return_state,
                       **given)
     if backend == "numba" and numba_refusal(spec):
-        raise SpecError("backend", numba_refusal(spec))
+        what = "peepholes" if spec.peepholes else "them"
+        raise SpecError("backend", f"{numba_refusal(spec)}; use numpy, or auto (which runs NumPy for {what})")
     for key, value in weights.items():
         _check_finite(key, np.asarray(value))
     if copy:  # the layer keeps its own copies: the caller may change its arrays afterwards

@@ -198,5 +198,5 @@ def run_layer(
         matmul_flops=cost_spec(spec).flops.matmul,
         initial_state_from=initial_state_from or ("given" if initial_state is not None else "zeros"),
         lengths=None if result.lengths is None else tuple(int(n) for n in result.lengths),
-        backend_note=numba_refusal(spec) if backend == "auto" else None,
+        backend_note=f"auto ran NumPy: {numba_refusal(spec)}" if backend == "auto" and numba_refusal(spec) else None,
     )

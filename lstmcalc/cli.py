@@ -1020,7 +1020,8 @@ def convert(
         reset_after = spec.reset_after
     arrays = convert_weights(found.weights, cell=spec.cell, source=spec.framework, target=to,
                              bidirectional=bidirectional, layers=layers,
-                             reset_after=reset_after if spec.cell == "gru" else None)
+                             reset_after=reset_after if spec.cell == "gru" else None,
+                             recurrent_activation=spec.recurrent_activation)
     if as_model:
         from .onnxfile import write_onnx_weights
 

@@ -965,8 +965,11 @@ def _spec_options(spec: LayerSpec) -> dict:
 # --- flat files: PyTorch state_dicts, safetensors, npz -----------------------------------------------
 
 
+TORCHSCRIPT_FIX = ("torch.jit.load(path).state_dict(), then torch.save(state_dict, 'weights.pt') or "
+                   "safetensors.torch.save_file(state_dict, 'weights.safetensors')")
+
+
 def _read_torch(file: str) -> list[FoundLayer]:
-    torch = _need("torch", file, "PyTorch files")
     import warnings
 
     _, size = regular_file(file)
@@ -974,15 +977,28 @@ def _read_torch(file: str) -> list[FoundLayer]:
         head = fh.read(1)
     zipped = is_zip(file)
     if not zipped and head != b"\x80":  # torch.save writes a zip; before 1.6, a pickle
+        _need("torch", file, "PyTorch files")
         raise FileError(
             f"{file}: not a PyTorch file, or a truncated one (torch.save writes a zip archive; this is no complete zip)"
         )
+    scripted = False
     if zipped:
         _check_torch_zip(file, size)
+        scripted = _torchscript_archive(file)
+    try:
+        torch = _need("torch", file, "PyTorch files")
+    except FileError:
+        if scripted:
+            raise FileError(f"{file}: a TorchScript archive; reading its tensors needs torch "
+                            f"(pip install torch): {TORCHSCRIPT_FIX}") from None
+        raise
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch warns about pickle protocols on the way to its error
-            obj = torch.load(file, weights_only=True, map_location="cpu")
+            if scripted:  # TorchScript's own unpickler, which builds tensors and TorchScript objects only
+                obj = torch.jit.load(file, map_location="cpu").state_dict()
+            else:
+                obj = torch.load(file, weights_only=True, map_location="cpu")
     except MemoryError:
         raise FileError(f"{file}: the tensors it declares do not fit in the memory available") from None
     except Exception as e:  # torch raises UnpicklingError, RuntimeError, OSError, KeyError, ... for bad files
@@ -991,13 +1007,18 @@ def _read_torch(file: str) -> list[FoundLayer]:
         if found:
             raise FileError(
                 f"{file}: holds a pickled Python object ({found[1]}), not only tensors; lstmcalc loads PyTorch "
-                "files only with weights_only=True, so save model.state_dict() rather than the model"
+                "files only with weights_only=True and never unpickles: where you trust the file, "
+                "torch.load(path, weights_only=False).state_dict(), then torch.save(state_dict, 'weights.pt') or "
+                "safetensors.torch.save_file(state_dict, 'weights.safetensors')"
             ) from None
         alloc = re.search(r"you tried to allocate (\d+) bytes", text)
         if alloc:  # a legacy (pre-zip) pickle declares its storages' sizes inside the pickle
             raise FileError(
                 f"{file}: declares a tensor storage of {size_text(int(alloc[1]))}, more than the memory available"
             ) from None
+        if scripted:
+            raise FileError(f"{file}: a TorchScript archive torch.jit.load could not read ({_first_line(e)}); "
+                            f"where it loads: {TORCHSCRIPT_FIX}") from None
         reason = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)
         detail = reason[1].strip() if reason else f"{type(e).__name__}: {_first_line(e)}"
         raise FileError(f"{file}: not a PyTorch state_dict file, or a truncated one ({detail})") from None
@@ -1025,6 +1046,31 @@ def _read_torch(file: str) -> list[FoundLayer]:
     if not flat:
         raise FileError(f"{file}: the state_dict holds no tensors")
     return _flat_layers(file, flat)
+
+
+def _torchscript_archive(file: str) -> bool:
+    """A ``torch.jit.save`` zip: ``<archive>/constants.pkl`` and ``<archive>/code/`` beside
+    ``data.pkl`` (torch.save writes neither). Refused (FileError) when its code defines a
+    ``__setstate__``: torch.jit.load runs those TorchScript methods while it loads, and
+    lstmcalc runs no code from a file. The members' sizes are checked (_check_torch_zip) first."""
+    try:
+        with zipfile.ZipFile(file) as z:
+            names = z.namelist()
+            roots = {n.split("/", 1)[0] for n in names if "/" in n}
+            if len(roots) != 1:
+                return False
+            root = roots.pop()
+            code = [n for n in names if n.startswith(f"{root}/code/") and n.endswith(".py")]
+            if not code and f"{root}/constants.pkl" not in names:
+                return False
+            for name in code:
+                if b"__setstate__" in z.read(name):
+                    raise FileError(f"{file}: a TorchScript archive whose {name} defines __setstate__, code that "
+                                    f"torch.jit.load runs while loading; lstmcalc runs no code from a file. Where "
+                                    f"you trust it: {TORCHSCRIPT_FIX}")
+            return True
+    except ZIP_ERRORS as e:
+        raise FileError(f"{file}: not a PyTorch file, or a truncated one ({_first_line(e)})") from None
 
 
 def _check_torch_zip(file: str, size: int) -> None:

@@ -15,7 +15,11 @@ Formats, chosen by extension and then checked by content:
   named ``kernel``, ``recurrent_kernel``, ``bias`` (``:0`` in TF-Keras 2) under
   ``[model_weights/]<layer>/<layer>/[forward_|backward_]<rnn>/<cell>/``.
 - ``.pt`` / ``.pth`` / ``.bin``: a PyTorch ``state_dict`` (possibly inside a checkpoint
-  dict), loaded only with ``torch.load(path, weights_only=True, map_location="cpu")``.
+  dict), loaded only with ``torch.load(path, weights_only=True, map_location="cpu")``; or
+  (also ``.jit``) a TorchScript archive (``torch.jit.save``: ``code/`` and ``constants.pkl``),
+  read as ``torch.jit.load(path, map_location="cpu").state_dict()``, TorchScript's own
+  unpickler, after every member's size is checked and unless its code defines a
+  ``__setstate__`` (which torch.jit.load would run).
 - ``.safetensors``: through ``safetensors.numpy`` (no torch).
 - ``.npz``: ``np.load(path, allow_pickle=False)``.
 - ``.msgpack``: a Flax parameter tree (``flax.serialization``), paths joined with ``/``.
@@ -67,7 +71,7 @@ from .limits import (
 from .spec import LayerSpec, SpecError
 
 FILES_EXTRA = "pip install 'lstmcalc[files]'"
-EXTENSIONS = (".keras", ".h5", ".hdf5", ".pt", ".pth", ".bin", ".safetensors", ".npz", ".msgpack", ".onnx")
+EXTENSIONS = (".keras", ".h5", ".hdf5", ".pt", ".pth", ".bin", ".jit", ".safetensors", ".npz", ".msgpack", ".onnx")
 KERAS_RNN_CLASSES = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
 KERAS_CELL_CLASSES = {"LSTMCell": "lstm", "GRUCell": "gru", "SimpleRNNCell": "rnn"}
 
@@ -339,6 +343,7 @@ def read_layers(path, layer: str | None = None) -> list[FoundLayer]:
         ".pt": _read_torch,
         ".pth": _read_torch,
         ".bin": _read_torch,
+        ".jit": _read_torch,  # a TorchScript archive (torch.jit.save)
         ".safetensors": _read_safetensors,
         ".npz": _read_npz,
         ".msgpack": _read_msgpack,

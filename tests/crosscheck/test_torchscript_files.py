@@ -73,7 +73,7 @@ def test_a_torchscript_archive_is_read_and_runs_as_its_layers(tmp_path, how):
 
 def test_convert_and_inspect_a_scripted_lstm(tmp_path):
     lstm = randomise(torch.nn.LSTM(3, 4, batch_first=True), 3)
-    path = tmp_path / "lstm.pt"
+    path = tmp_path / "lstm.jit"
     torch.jit.save(torch.jit.script(lstm), str(path))
     shown = runner.invoke(app, ["inspect", str(path), "--json"])
     assert shown.exit_code == 0, shown.stderr

@@ -124,6 +124,8 @@ class Canonical:
     """A whole layer (or stack): ``layers[k][d]`` is layer k's direction d (0 forward,
     1 backward). ``reset_after`` says where a GRU's reset gate applies (see the module
     docstring); ``activation`` is the SimpleRNN's; ``clip`` the ONNX cell clip (None: none).
+    ``recurrent_activation`` is the LSTM / GRU gate function, σ above (one of
+    :data:`lstmcalc.spec.RECURRENT_ACTIVATIONS`: sigmoid, or Keras 2's or Keras 3's hard_sigmoid).
     ``merge_mode`` is how two directions hand their outputs on (Keras ``Bidirectional``)."""
 
     cell: str
@@ -132,6 +134,7 @@ class Canonical:
     activation: str = "tanh"
     clip: float | None = None
     merge_mode: str = "concat"
+    recurrent_activation: str = "sigmoid"
     cell_clip: float = 0.0  # c_t clipped to ±cell_clip (0: none)
     proj_clip: float = 0.0  # the projection's output clipped to ±proj_clip (0: none)
     asymmetric_inputs: bool = False  # a hybrid op quantizes its inputs asymmetrically (zero point)

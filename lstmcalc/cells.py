@@ -175,10 +175,13 @@ def _choice(param: str, value, allowed) -> str:
     return value
 
 
-def _given_options(cell, framework, bidirectional, proj_size, reset_after, activation, bias, merge_mode) -> dict:
+def _given_options(cell, framework, bidirectional, proj_size, reset_after, activation, bias, merge_mode,
+                   recurrent_activation="sigmoid") -> dict:
     """The options to check against the weights: each one that means something for this
     cell/framework, and any other that differs from its default (make_spec refuses those)."""
     given = {"bias": bias, "proj_size": proj_size}
+    if recurrent_activation != "sigmoid":
+        given["recurrent_activation"] = recurrent_activation
     if cell == "gru" or reset_after is not True:
         given["reset_after"] = reset_after
     if cell == "rnn" or activation != "tanh":
@@ -224,9 +227,21 @@ def _import_numba(backend: str):
     return _numba
 
 
+def numba_refusal(spec: LayerSpec) -> str | None:
+    """Why the Numba kernels cannot run ``spec`` (then "numba" is refused and "auto" runs
+    NumPy), or None: they compute sigmoid gates and no peepholes."""
+    if spec.peepholes:
+        return "numba has no peephole kernel"
+    if spec.recurrent_activation != "sigmoid":
+        return f"numba computes sigmoid gates only, not {spec.recurrent_activation}"
+    if has_variants(spec):
+        return "numba has no kernel for LSTM variants (CIFG, layer norm, clips, ...)"
+    return None
+
+
 def _pick_backend(backend: str, spec: LayerSpec, dtype, masked: bool = False) -> str:
     """The backend that runs: "numpy" or "numba" (see the AUTO_* notes above for "auto")."""
-    if backend == "numpy" or spec.peepholes or has_variants(spec):  # forward refuses numba for these before this
+    if backend == "numpy" or numba_refusal(spec):  # forward refuses numba for these before this
         return "numpy"
     if backend == "numba":
         _import_numba(backend)
@@ -336,14 +351,15 @@ _SPECS_KEPT = 64
 
 def _layer(weights, *, cell, framework, backend, bidirectional, layers, proj_size, reset_after, activation,
            bias, merge_mode, return_sequences, return_state, layout, peepholes=None, direction=None,
-           batch=1, time=1, copy=False, variants=None) -> Layer:
+           recurrent_activation="sigmoid", batch=1, time=1, copy=False, variants=None) -> Layer:
     """A :class:`Layer` from framework-named ``weights`` (checked: names, shapes, finite)."""
     _choice("cell", cell, ("lstm", "gru", "rnn"))
     frameworks.get(framework)  # SpecError naming the registered frameworks
     _choice("backend", backend, BACKENDS)
     if not isinstance(weights, Mapping):
         raise SpecError("weights", f"must be a mapping of tensor names to arrays, got {type(weights).__name__}")
-    given = _given_options(cell, framework, bidirectional, proj_size, reset_after, activation, bias, merge_mode)
+    given = _given_options(cell, framework, bidirectional, proj_size, reset_after, activation, bias, merge_mode,
+                           recurrent_activation)
     if direction == "bidirectional":  # ONNX's word for bidirectional=True
         bidirectional = True
     for option, value in (("layout", layout), ("peepholes", peepholes), ("direction", direction)):
@@ -353,10 +369,9 @@ def _layer(weights, *, cell, framework, backend, bidirectional, layers, proj_siz
     spec = infer_spec(weights, cell=cell, framework=framework, bidirectional=bidirectional, layers=layers,
                       batch=batch, time=time, return_sequences=return_sequences, return_state=return_state,
                       **given)
-    if spec.peepholes and backend == "numba":
-        raise SpecError("backend", "numba has no peephole kernel; use numpy, or auto (which runs NumPy for peepholes)")
-    if has_variants(spec) and backend == "numba":
-        raise SpecError("backend", "numba has no kernel for LSTM variants (CIFG, layer norm, clips, ...); use numpy or auto")
+    if backend == "numba" and numba_refusal(spec):
+        what = "peepholes" if spec.peepholes else "them"
+        raise SpecError("backend", f"{numba_refusal(spec)}; use numpy, or auto (which runs NumPy for {what})")
     for key, value in weights.items():
         _check_finite(key, np.asarray(value))
     if copy:  # the layer keeps its own copies: the caller may change its arrays afterwards
@@ -372,8 +387,9 @@ def layer_of(spec: LayerSpec, weights: Mapping[str, np.ndarray], backend: str = 
 
     _choice("backend", backend, BACKENDS)
     check_tensors(weights, spec)
-    if spec.peepholes and backend == "numba":
-        raise SpecError("backend", "numba has no peephole kernel; use numpy, or auto (which runs NumPy for peepholes)")
+    if backend == "numba" and numba_refusal(spec):
+        what = "peepholes" if spec.peepholes else "them"
+        raise SpecError("backend", f"{numba_refusal(spec)}; use numpy, or auto (which runs NumPy for {what})")
     for key, value in weights.items():
         _check_finite(key, np.asarray(value))
     return Layer(spec, frameworks.of(spec).to_canonical(weights, spec), backend)
@@ -397,6 +413,7 @@ def prepare(
     layout: int | None = None,
     peepholes: bool | None = None,
     direction: str | None = None,
+    recurrent_activation: str = "sigmoid",
     **variants,
 ) -> Layer:
     """A :class:`Layer`: ``weights`` checked (names, shapes, every value finite) and converted
@@ -407,7 +424,8 @@ def prepare(
     return _layer(weights, cell=cell, framework=framework, backend=backend, bidirectional=bidirectional,
                   layers=layers, proj_size=proj_size, reset_after=reset_after, activation=activation, bias=bias,
                   merge_mode=merge_mode, return_sequences=return_sequences, return_state=return_state, layout=layout,
-                  peepholes=peepholes, direction=direction, copy=True, variants=variants)
+                  peepholes=peepholes, direction=direction, recurrent_activation=recurrent_activation, copy=True,
+                  variants=variants)
 
 
 # --- forward ----------------------------------------------------------------------------------
@@ -432,6 +450,7 @@ def forward(
     layout: int | None = None,
     peepholes: bool | None = None,
     direction: str | None = None,
+    recurrent_activation: str = "sigmoid",
     initial_state=None,
     lengths=None,
     **variants,
@@ -451,8 +470,13 @@ def forward(
     imports, else NumPy). ``return_sequences``, ``return_state``: Keras' options (of the last
     layer; PyTorch always returns the sequence and the states), with Keras' defaults: the
     result's ``output`` and :attr:`ForwardResult.returned` are what Keras returns for them.
-    imports, else NumPy). LSTM peepholes (ONNX ``P``) run on NumPy: "auto" picks it, "numba"
-    is refused.
+    imports, else NumPy). LSTM peepholes (ONNX ``P``) and gates other than sigmoid run on
+    NumPy: "auto" picks it, "numba" is refused (:func:`numba_refusal` says why).
+
+    ``recurrent_activation``: the LSTM / GRU gate function σ (Keras ``recurrent_activation``;
+    Keras weights only): "sigmoid", "hard_sigmoid_keras2" clip(0.2·a + 0.5, 0, 1) (Keras 2's
+    hard_sigmoid, the default of its LSTM and GRU before 2.3) or "hard_sigmoid_keras3"
+    relu6(a + 3) / 6 (Keras 3's hard_sigmoid).
 
     ONNX (``framework="onnx"``): weights ``W`` [D, G·H, X], ``R`` [D, G·H, H], ``B``
     [D, 2·G·H], ``P`` [D, 3H] (``layer{k}/W``, ... for a stack); ``reset_after`` is
@@ -492,8 +516,8 @@ def forward(
     layer = _layer(weights, cell=cell, framework=framework, backend=backend, bidirectional=bidirectional,
                    layers=layers, proj_size=proj_size, reset_after=reset_after, activation=activation, bias=bias,
                    merge_mode=merge_mode, return_sequences=return_sequences, return_state=return_state,
-                   layout=layout, peepholes=peepholes, direction=direction, batch=x.shape[0], time=x.shape[1],
-                   variants=variants)
+                   layout=layout, peepholes=peepholes, direction=direction, recurrent_activation=recurrent_activation,
+                   batch=x.shape[0], time=x.shape[1], variants=variants)
     return layer(x, initial_state=initial_state, lengths=lengths)
 
 

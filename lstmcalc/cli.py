@@ -460,6 +460,13 @@ Layers = Annotated[int, typer.Option("--layers", "-l", help="L: stacked layers (
 Proj = Annotated[int, typer.Option("--proj-size", help="P: PyTorch LSTM proj_size, 0 < P < H; 0 = none.", rich_help_panel=SIZES)]
 ResetAfter = Annotated[Optional[bool], typer.Option("--reset-after/--no-reset-after", help="Keras GRU reset_after.", show_default="--reset-after, as Keras 3", rich_help_panel=LAYER)]
 Peepholes = Annotated[bool, typer.Option("--peepholes", help="ONNX LSTM peepholes P [D, 3H]: i, o, f read the cell state.", rich_help_panel=LAYER)]
+class GateFunction(str, Enum):
+    sigmoid = "sigmoid"
+    hard_sigmoid_keras2 = "hard_sigmoid_keras2"
+    hard_sigmoid_keras3 = "hard_sigmoid_keras3"
+
+
+RecurrentActivation = Annotated[Optional[GateFunction], typer.Option("--recurrent-activation", help="Keras LSTM/GRU gate function: hard_sigmoid_keras2 clip(0.2a+0.5, 0, 1) (Keras 2 before 2.3), hard_sigmoid_keras3 relu6(a+3)/6.", show_default="sigmoid", rich_help_panel=LAYER)]
 LayoutOpt = Annotated[Optional[int], typer.Option("--layout", help="ONNX layout: 0 X [T, B, X], 1 X [B, T, X].", show_default="0", rich_help_panel=LAYER)]
 VariantOpt = Annotated[Optional[str], typer.Option("--variant", help="LSTM variants, comma-separated: cifg, layer_norm, proj_bias, diagonal, cell_clip=C, proj_clip=C (where the framework has them).", metavar="LIST", show_default="none", rich_help_panel=LAYER)]
 DirectionOpt = Annotated[Optional[Direction], typer.Option("--direction", help="ONNX direction: reverse runs one direction from t = T-1 down to 0; bidirectional is --bidirectional.", show_default="forward", rich_help_panel=LAYER)]
@@ -786,6 +793,7 @@ def explain(
     time: Time = 1,
     return_sequences: ReturnSeq = False,
     return_state: ReturnState = False,
+    recurrent_activation: RecurrentActivation = None,
     json: Json = False,
 ) -> None:
     """Answer a newcomer's questions with your sizes.
@@ -808,7 +816,8 @@ def explain(
         raise SpecError("units", "explain takes one size for --units and --input, not a list")
     spec = make_spec(hs[0], xs[0], **_options(cell, framework, no_bias, bidirectional, merge_mode, layers,
                                               proj_size, reset_after, batch, time, return_sequences,
-                                              return_state, peepholes, layout, variant, direction))
+                                              return_state, peepholes, layout, variant, direction),
+                     recurrent_activation=recurrent_activation.value if recurrent_activation is not None else None)
     qa = answers(spec)
     if json:
         _print_json({"config": spec.to_dict(), "questions": [a.to_dict() for a in qa]})
@@ -854,6 +863,7 @@ def run(
     return_sequences: ReturnSeq = False,
     return_state: ReturnState = False,
     activation: Annotated[Optional[Activation], typer.Option("--activation", help="SimpleRNN / torch.nn.RNN nonlinearity.", show_default="tanh; needed with weights", rich_help_panel=LAYER)] = None,
+    recurrent_activation: RecurrentActivation = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for the weights and the random batch.", rich_help_panel=RUN)] = 0,
     dtype: Annotated[RunDtype, typer.Option("--dtype", help="Precision of the pass.", rich_help_panel=RUN)] = RunDtype.float32,
     backend: Annotated[Backend, typer.Option("--backend", help="numba needs lstmcalc[numba]; auto uses it when installed (its first call compiles).", rich_help_panel=RUN)] = Backend.numpy,
@@ -892,6 +902,7 @@ def run(
         merge_mode=merge_mode.value if merge_mode is not None else None, layers=layers, proj_size=proj_size,
         reset_after=reset_after, activation=activation.value if activation is not None else None,
         peepholes=peepholes, layout=layout,
+        recurrent_activation=recurrent_activation.value if recurrent_activation is not None else None,
         direction=direction.value if direction is not None else None, batch=batch, time=time,
         return_sequences=return_sequences, return_state=return_state, seed=seed, dtype=dtype.value,
         backend=backend.value, weights=weights, layer=layer, inputs=inputs, initial_state=initial_state,
@@ -989,7 +1000,8 @@ def convert(
         raise FileError(f"{path}: {why_no_reverse(to)}")
     arrays = convert_weights(found.weights, cell=spec.cell, source=spec.framework, target=to,
                              bidirectional=bidirectional, layers=layers,
-                             reset_after=reset_after if spec.cell == "gru" else None)
+                             reset_after=reset_after if spec.cell == "gru" else None,
+                             recurrent_activation=spec.recurrent_activation)
     if as_model:
         from .onnxfile import write_onnx_weights
 

@@ -34,7 +34,7 @@ from .errors import FileError
 from .frameworks import make_spec
 from .frameworks.shared import as_array, describe, shape_of
 from .frameworks.torch import TORCH_NAME  # noqa: F401  (module-prefixed state_dict names, for readers)
-from .spec import CELLS, LayerSpec, SpecError, refuse_shaped_only
+from .spec import CELLS, RECURRENT_ACTIVATION_FORMULAS, LayerSpec, SpecError, refuse_shaped_only
 
 __all__ = ["FileError", "convert_weights", "infer_framework", "infer_layer_spec", "save_arrays"]
 
@@ -158,6 +158,7 @@ def convert_weights(
     layers: int | None = None,
     reset_after: bool | None = None,
     direction: str | None = None,
+    recurrent_activation: str = "sigmoid",
 ) -> dict[str, np.ndarray]:
     """The same layer's weights in another framework's names, shapes and gate order:
     source tensors → :mod:`lstmcalc.canonical` → target tensors.
@@ -200,6 +201,11 @@ def convert_weights(
             f"is needed: a {frameworks.get(source).SHORT} GRU without bias does not show it in its weights; "
             f"allowed: {describe_allowed(unknown['reset_after'])}",
         )
+    if recurrent_activation != "sigmoid":
+        from dataclasses import replace
+
+        make_spec(1, 1, cell=cell, framework=source, recurrent_activation=recurrent_activation)  # checked
+        spec = replace(spec, recurrent_activation=recurrent_activation)
     canonical = frameworks.get(source).to_canonical(weights, spec)
     return from_canonical(canonical, target)
 
@@ -223,7 +229,15 @@ def why_no_reverse(target: str) -> str:
 def from_canonical(canonical, target: str) -> dict[str, np.ndarray]:
     """The target framework's tensors for a canonical layer (see :mod:`lstmcalc.canonical`)."""
     fw = frameworks.get(target)
+    gate = canonical.recurrent_activation
+    if gate not in getattr(fw, "GATE_FUNCTIONS", ("sigmoid",)):
+        own = " or ".join(getattr(fw, "GATE_FUNCTIONS", ("sigmoid",)))
+        why = fw.WHY_NOT.get("recurrent_activation") or f"lstmcalc writes {fw.TITLE} {canonical.cell} gates as {own} only"
+        raise SpecError("recurrent_activation", f"{gate} gates ({RECURRENT_ACTIVATION_FORMULAS[gate]}) cannot be "
+                        f"converted to {fw.TITLE}: {why}; the converted layer would give other outputs")
     options = {}
+    if gate != "sigmoid":
+        options["recurrent_activation"] = gate
     if canonical.cell == "gru":
         # a reset-before GRU into a framework without one: the spec says reset-after and the
         # module's from_canonical refuses with its reason

@@ -194,6 +194,20 @@ class _Facts:
 # ---------------------------------------------------------------- sentences
 
 
+def _gate_function(s: LayerSpec) -> str:
+    """The sentence on a gate function other than sigmoid (Keras recurrent_activation), or ""."""
+    if s.recurrent_activation == "sigmoid":
+        return ""
+    from .spec import RECURRENT_ACTIVATION_FORMULAS
+
+    version = "2" if s.recurrent_activation == "hard_sigmoid_keras2" else "3"
+    history = (" (the LSTM and GRU default of Keras 2 before 2.3; Keras 3's hard_sigmoid is relu6(a + 3) / 6, "
+               "another function)" if version == "2" else " (Keras 2's hard_sigmoid was clip(0.2·a + 0.5, 0, 1))")
+    return (f" Here σ is not the sigmoid but Keras {version}'s hard_sigmoid{history}: "
+            f"σ(a) = {RECURRENT_ACTIVATION_FORMULAS[s.recurrent_activation]}, flat at 0 and 1 past its ends; "
+            "the weights are the same, the outputs are not, and PyTorch has no such gate.")
+
+
 def _history(f: _Facts, w: _Words) -> str:
     s = f.spec
     if s.cell == "lstm":
@@ -221,7 +235,7 @@ def _history(f: _Facts, w: _Words) -> str:
                 f" Keras starts the forget-gate bias at {w.n('forget_bias_init', 1, PER)} (unit_forget_bias=True, "
                 "after Jozefowicz, Zaremba & Sutskever, 2015), so a new cell keeps its memory by default."
             )
-        return text
+        return text + _gate_function(s)
     if s.cell == "gru":
         if s.reset_after and s.bias and frameworks.gate_biases(s, "n") < 2:  # no b_hn (Flax nnx's GRUCell)
             n = "n = tanh(W_n x + b_in + r⊙(U_n h_prev))"
@@ -237,7 +251,7 @@ def _history(f: _Facts, w: _Words) -> str:
             "The GRU is the cell of Cho et al. (2014): an update gate z, a reset gate r and a "
             f"candidate n; h = z⊙h_prev + (1 − z)⊙n, here in {form}: {n}. Keras orders the blocks "
             "z, r, h(=n); PyTorch orders them r, z, n, so the slices differ even where the counts agree."
-        )
+        ) + _gate_function(s)
     b = " + b" if s.bias else ""
     return (
         f"SimpleRNN (torch.nn.RNN) is the Elman (1990) network: one block, h = {s.activation}(W x + U h_prev{b}); "

@@ -23,6 +23,32 @@ def hold(held, h_new, h_prev) -> None:
         h_new[held] = 0 if h_prev is None else h_prev[held]
 
 
+def gate_sigmoid(half, function: str) -> None:
+    """half (B, k·H) holds the gates' halved pre-activations a/2 (prepared.py halves the
+    sigmoid-gate columns); in place, the gate values σ(a) for ``function``
+    (:data:`lstmcalc.spec.RECURRENT_ACTIVATIONS`):
+
+        sigmoid               ½ tanh(a/2) + ½
+        hard_sigmoid_keras2   clip(0.2·a + 0.5, 0, 1)   Keras 2 (backend hard_sigmoid); 0.4·(a/2) = 0.2·a exactly
+        hard_sigmoid_keras3   relu6(a + 3) / 6          Keras 3 (ops.hard_sigmoid); 2·(a/2) = a exactly
+    """
+    if function == "sigmoid":
+        np.tanh(half, out=half)
+        half *= 0.5
+        half += 0.5
+    elif function == "hard_sigmoid_keras2":
+        half *= 0.4
+        half += 0.5
+        np.clip(half, 0.0, 1.0, out=half)
+    elif function == "hard_sigmoid_keras3":
+        half *= 2.0
+        half += 3.0
+        np.clip(half, 0.0, 6.0, out=half)
+        half /= 6.0
+    else:  # make_spec admits only the three
+        raise ValueError(f"unknown gate function {function!r}")
+
+
 def lstm_numpy(p: Prepared, xp, out, reverse, h_final, c_final, h0=None, c0=None, lens=None) -> None:
     """xp (B, T, 4H) projections in order [i, f, o, g] (σ columns halved); writes h_t to
     out (B, T, H_out), the final states to h_final (B, H_out) and c_final (B, H).
@@ -52,9 +78,13 @@ def lstm_numpy(p: Prepared, xp, out, reverse, h_final, c_final, h0=None, c0=None
         else:
             np.matmul(h_prev, p.wh, out=gates)
             gates += xp[:, t]
-        np.tanh(gates, out=gates)  # tanh(a/2) for i, f, o; tanh(a) for g
-        sig *= 0.5
-        sig += 0.5  # σ(a) = ½ tanh(a/2) + ½
+        if p.gate_function == "sigmoid":
+            np.tanh(gates, out=gates)  # tanh(a/2) for i, f, o; tanh(a) for g
+            sig *= 0.5
+            sig += 0.5  # σ(a) = ½ tanh(a/2) + ½
+        else:
+            gate_sigmoid(sig, p.gate_function)  # i, f, o
+            np.tanh(g, out=g)
         c *= f
         np.multiply(i, g, out=tmp)
         c += tmp  # c_t = f ⊙ c_{t-1} + i ⊙ g
@@ -134,9 +164,7 @@ def gru_numpy(p: Prepared, xp, out, reverse, h_final, reset_after: bool, h0=None
             if p.has_bhn:
                 n += p.bhn  # U_n h + b_hn
             zr += xp[:, t, : 2 * h]
-            np.tanh(zr, out=zr)
-            zr *= 0.5
-            zr += 0.5  # z, r = σ(...)
+            gate_sigmoid(zr, p.gate_function)  # z, r = σ(...)
             n *= r
             n += xp[:, t, 2 * h :]
             np.tanh(n, out=n)  # n = tanh(W_n x + b_in + r ⊙ (U_n h + b_hn))
@@ -156,9 +184,7 @@ def gru_numpy(p: Prepared, xp, out, reverse, h_final, reset_after: bool, h0=None
             else:
                 np.matmul(h_prev, wh_zr, out=zr)
                 zr += xp[:, t, : 2 * h]
-            np.tanh(zr, out=zr)
-            zr *= 0.5
-            zr += 0.5
+            gate_sigmoid(zr, p.gate_function)
             if h_prev is not None:
                 np.multiply(r, h_prev, out=tmp)
                 np.matmul(tmp, wh_n, out=n)  # U_n (r ⊙ h)

@@ -39,6 +39,7 @@ class Prepared:
     has_bhn: bool = field(default=False)
     peep: np.ndarray | None = None  # (3, H): ONNX peepholes of i, f, o, halved like their gates
     variant: object = None  # variants.VariantWeights: an LSTM variant or int8 weights (its own loop, on x)
+    gate_function: str = "sigmoid"  # spec.RECURRENT_ACTIVATIONS: the σ of i, f, o / z, r (loops.gate_sigmoid)
 
 
 
@@ -98,7 +99,8 @@ def prepare_canonical(c: Canonical, spec: LayerSpec, dtype) -> list[list[Prepare
             peep = None
             if part.peep is not None:  # σ(a + p ⊙ c) = ½ tanh(a/2 + (p/2) ⊙ c) + ½: halved like a
                 peep = np.stack([np.asarray(part.peep[q], dtype=dtype) for q in ("i", "f", "o")]) * dtype.type(0.5)
-            row.append(Prepared(wx=wx, wh=wh, bx=bx, bhn=bhn, whr=whr, has_bhn=has_bhn, peep=peep))
+            row.append(Prepared(wx=wx, wh=wh, bx=bx, bhn=bhn, whr=whr, has_bhn=has_bhn, peep=peep,
+                                gate_function=spec.recurrent_activation))
         out.append(row)
     return out
 

@@ -15,7 +15,11 @@ Formats, chosen by extension and then checked by content:
   named ``kernel``, ``recurrent_kernel``, ``bias`` (``:0`` in TF-Keras 2) under
   ``[model_weights/]<layer>/<layer>/[forward_|backward_]<rnn>/<cell>/``.
 - ``.pt`` / ``.pth`` / ``.bin``: a PyTorch ``state_dict`` (possibly inside a checkpoint
-  dict), loaded only with ``torch.load(path, weights_only=True, map_location="cpu")``.
+  dict), loaded only with ``torch.load(path, weights_only=True, map_location="cpu")``; or
+  (also ``.jit``) a TorchScript archive (``torch.jit.save``: ``code/`` and ``constants.pkl``),
+  read as ``torch.jit.load(path, map_location="cpu").state_dict()``, TorchScript's own
+  unpickler, after every member's size is checked and unless its code defines a
+  ``__setstate__`` (which torch.jit.load would run).
 - ``.safetensors``: through ``safetensors.numpy`` (no torch).
 - ``.npz``: ``np.load(path, allow_pickle=False)``.
 - ``.msgpack``: a Flax parameter tree (``flax.serialization``), paths joined with ``/``.
@@ -67,7 +71,7 @@ from .limits import (
 from .spec import LayerSpec, SpecError
 
 FILES_EXTRA = "pip install 'lstmcalc[files]'"
-EXTENSIONS = (".keras", ".h5", ".hdf5", ".pt", ".pth", ".bin", ".safetensors", ".npz", ".msgpack", ".onnx", ".tflite")
+EXTENSIONS = (".keras", ".h5", ".hdf5", ".pt", ".pth", ".bin", ".jit", ".safetensors", ".npz", ".msgpack", ".onnx", ".tflite")
 # model files whose layer runs from what the reader returns (its options and states included)
 RUNNABLE_EXTENSIONS = (".tflite",)
 KERAS_RNN_CLASSES = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
@@ -169,6 +173,15 @@ class FoundLayer:
     # weight_ih, weight_hh: an Equinox LSTMCell or a PyTorch LSTMCell): never guessed between;
     # read_layers asks for the framework unless it was given
     also: tuple[str, ...] = field(default=(), compare=False)
+    # Keras files: the Keras version the file records (legacy .h5 keras_version attribute, a
+    # .keras archive's metadata.json), None where it records none
+    keras_version: str | None = field(default=None, compare=False)
+    # Keras files with a config: what it says of the options lstmcalc reads from it
+    # (KERAS_CONFIG_KEYS, as recorded; a key the config lacks is absent), None without a config
+    config: dict | None = field(default=None, compare=False)
+    # why lstmcalc cannot run or convert this layer although it reads it (a Keras config's
+    # go_backwards=True, a gate or candidate function it does not compute): read_layer refuses
+    refused: tuple = field(default=(), compare=False)
 
     @property
     def total(self) -> int:
@@ -179,7 +192,12 @@ class FoundLayer:
 
             {"name", "cell", "framework", "units", "input", "layers", "bidirectional", "bias",
              "proj_size", "reset_after" (GRU, else null), "merge_mode" (Keras Bidirectional, else null),
-             "activation" (SimpleRNN/RNN, else null), "unknown": {option: [allowed values]},
+             "activation" (SimpleRNN/RNN, or what a Keras config says, else null),
+             "recurrent_activation" (LSTM/GRU gate function: sigmoid, hard_sigmoid_keras2,
+             hard_sigmoid_keras3, what else a config says, null where unknown; else null),
+             "keras_version" (what a Keras file records, else null), "config" (what a Keras
+             config says of KERAS_CONFIG_KEYS, else null), "refused" (why run and convert refuse
+             it), "unknown": {option: [allowed values]},
              "total", "file", "location",
              "gates": [{"layer", "direction", "gate", "name", "input_weights", "recurrent_weights",
                         "bias", "bias_input", "bias_recurrent", "projection"}, ...],
@@ -204,7 +222,14 @@ class FoundLayer:
             "reset_after": known("reset_after", s.reset_after) if s.cell == "gru" else None,
             "merge_mode": self.reported.get("merge_mode", known("merge_mode", s.merge_mode))
             if s.bidirectional and "merge_mode" in frameworks.of(s).OPTIONS else None,
-            "activation": self.reported.get("activation", known("activation", s.activation)) if s.cell == "rnn" else None,
+            "activation": self.reported.get("activation", known("activation", s.activation))
+            if s.cell == "rnn" or "activation" in self.reported else None,
+            "recurrent_activation": self.reported.get("recurrent_activation",
+                                                      known("recurrent_activation", s.recurrent_activation))
+            if s.cell in ("lstm", "gru") else None,
+            "keras_version": self.keras_version,
+            "config": self.config,
+            "refused": list(self.refused),
             "unknown": {k: list(v) for k, v in self.unknown.items()},
             "total": self.total,
             "file": self.file,
@@ -361,6 +386,7 @@ def read_layers(path, layer: str | None = None, framework: str | None = None) ->
         ".pt": _read_torch,
         ".pth": _read_torch,
         ".bin": _read_torch,
+        ".jit": _read_torch,  # a TorchScript archive (torch.jit.save)
         ".safetensors": _read_safetensors,
         ".npz": _read_npz,
         ".msgpack": _read_msgpack,
@@ -412,6 +438,9 @@ def read_layer(path, layer: str | None = None, framework: str | None = None) -> 
             f"{path}: holds {len(found)} recurrent layers ({', '.join(_label(f) for f in found)}); "
             "choose one with --layer NAME"
         )
+    if found[0].refused:
+        raise FileError(f"{path}: {_label(found[0])}: {'; '.join(found[0].refused)}, so lstmcalc cannot convert "
+                        "or run this layer (inspect shows it)")
     unmodelled = (found[0].attributes or {}).get("not_modelled")
     if unmodelled:
         raise FileError(f"{path}: {_label(found[0])}: {'; '.join(unmodelled)}, so it cannot convert or run "
@@ -514,11 +543,18 @@ def _read_keras_archive(file: str) -> list[FoundLayer]:
             check_zip_member(file, h5_info, size, budget)
             config_bytes = z.read(config_info)
             h5_bytes = z.read(h5_info)
+            metadata_bytes = None
+            if "metadata.json" in names:  # saving_lib: {"keras_version", "date_saved"}
+                metadata_info = z.getinfo("metadata.json")
+                check_zip_member(file, metadata_info, size, budget, cap=MAX_JSON_BYTES)
+                metadata_bytes = z.read(metadata_info)
     except FileError:
         raise
     except ZIP_ERRORS as e:
         raise FileError(f"{file}: truncated or damaged archive ({_first_line(e)})") from None
     config = parse_json(file, "config.json", config_bytes)
+    metadata = parse_json(file, "metadata.json", metadata_bytes) if metadata_bytes is not None else None
+    version = _attr_str(metadata.get("keras_version")) if isinstance(metadata, dict) else None
     h5py = _need("h5py", file, ".keras files")
     try:
         h5 = h5py.File(io.BytesIO(h5_bytes), "r")
@@ -529,7 +565,7 @@ def _read_keras_archive(file: str) -> list[FoundLayer]:
     token = _H5_LIMITS.set((len(h5_bytes), budget))
     try:
         with h5:
-            found = _keras_layers(file, h5, config, archive=True)
+            found = _keras_layers(file, h5, config, archive=True, keras_version=version)
     finally:
         _H5_LIMITS.reset(token)
     if not found:
@@ -576,7 +612,7 @@ def _read_h5_file(file: str) -> list[FoundLayer]:
     token = _H5_LIMITS.set((size, Budget(file)))
     try:
         with h5:
-            return _keras_layers(file, h5, _legacy_config(file, h5))
+            return _keras_layers(file, h5, _legacy_config(file, h5), keras_version=_keras_version(h5))
     except (OSError, RuntimeError, KeyError) as e:  # h5py: damaged groups, links or attributes
         raise FileError(f"{file}: damaged HDF5 file ({_first_line(e)})") from None
     finally:
@@ -603,6 +639,19 @@ def _legacy_config(file: str, h5):
         return parse_json(file, "the model_config attribute", raw if isinstance(raw, bytes) else str(raw))
     except FileError:
         return None
+
+
+def _keras_version(h5) -> str | None:
+    """The ``keras_version`` attribute a legacy ``model.save`` / ``save_weights`` h5 records
+    (keras 2.2.4 ``engine/saving.py``: at the root and on ``model_weights``), else None."""
+    for group in (h5, h5.get("model_weights")):
+        try:
+            value = group.attrs.get("keras_version") if group is not None else None
+        except (OSError, KeyError, ValueError, RuntimeError, TypeError, AttributeError):
+            value = None
+        if isinstance(value, (bytes, str)) and 0 < len(value) <= 64:
+            return _attr_str(value)
+    return None
 
 
 def _first_line(e: BaseException) -> str:
@@ -751,6 +800,8 @@ def _config_layers(config) -> tuple[dict[str, dict], dict[str, list[dict]]]:
         if not isinstance(entry, dict):
             return
         cls, conf = entry.get("class_name"), entry.get("config")
+        if cls == "Sequential" and isinstance(conf, list):  # Keras 2 before 2.2.3: the layers themselves
+            conf = {"layers": conf}
         if isinstance(conf, dict) and isinstance(conf.get("layers"), list):
             children = [c for c in conf["layers"] if isinstance(c, dict)]
             if cls == "Sequential":
@@ -773,11 +824,12 @@ def _config_layers(config) -> tuple[dict[str, dict], dict[str, list[dict]]]:
     return by_path, by_name
 
 
-def _keras_layers(file: str, h5, config, *, archive: bool = False) -> list[FoundLayer]:
+def _keras_layers(file: str, h5, config, *, archive: bool = False, keras_version: str | None = None
+                  ) -> list[FoundLayer]:
     """The recurrent layers of a Keras h5, described by ``config`` where it has them.
 
     ``archive``: the h5 and the config come from one ``.keras`` file, so every recurrent
-    layer in the config must have its weights.
+    layer in the config must have its weights. ``keras_version``: what the file records.
     """
     layers = _pair_directions(_find_rnns(file, h5))
     by_path, by_name = _config_layers(config) if isinstance(config, dict) else ({}, {})
@@ -799,7 +851,7 @@ def _keras_layers(file: str, h5, config, *, archive: bool = False) -> list[Found
         if item is not None:
             matched.add(id(item))
             name = item["name"] or name
-        found = _keras_found(file, lay, item, name or lay.path)
+        found = _keras_found(file, lay, item, name or lay.path, keras_version)
         out.append(((config_order.get(id(item), len(config_order)), _natural(lay.path)), found))
     missing = [item for item in by_path.values() if id(item) not in matched]
     if missing and archive:
@@ -829,7 +881,75 @@ def _looks_recurrent(arrays: dict) -> bool:
     return rest == 0 and blocks in (1, 3, 4) and kernel.shape[1] == recurrent.shape[1]
 
 
-def _keras_found(file: str, lay: _H5Layer, item: dict | None, name: str) -> FoundLayer:
+KERAS_CONFIG_KEYS = ("activation", "recurrent_activation", "reset_after", "go_backwards", "return_sequences",
+                     "return_state")
+HARD_SIGMOIDS = {"2": "hard_sigmoid_keras2", "3": "hard_sigmoid_keras3"}  # by the Keras major version
+
+
+def _major(version: str | None) -> str | None:
+    """'2' for '2.2.4' or '2.15.0-tf', '3' for '3.15.1'; None for no or another version."""
+    m = re.match(r"\s*(\d+)\.", version or "")
+    return m[1] if m else None
+
+
+def _activation_name(value) -> str | None:
+    """A Keras config's activation: its name ('tanh'), or a serialised function's
+    ({"config": "tanh", ...}); None where there is none."""
+    if isinstance(value, dict):
+        value = value.get("config") if isinstance(value.get("config"), str) else value.get("class_name")
+    return value if isinstance(value, str) else None
+
+
+def _keras_gates(found: FoundLayer, conf: dict | None, version: str | None) -> FoundLayer:
+    """``found`` with what the Keras file says of its functions and direction: the gate
+    function (a config's ``recurrent_activation``; hard_sigmoid as the recorded Keras version
+    defines it), the candidate's ``activation``, ``go_backwards``; what it does not say is
+    unknown, and what lstmcalc does not compute is refused (:attr:`FoundLayer.refused`)."""
+    from dataclasses import replace
+
+    spec = found.spec
+    unknown, reported, refused = dict(found.unknown), dict(found.reported), []
+    gates = spec.cell in ("lstm", "gru") and "recurrent_activation" in frameworks.of(spec).OPTIONS
+    hard = HARD_SIGMOIDS.get(_major(version))
+    if conf is None:
+        if gates:  # a bare weights file: Keras 2 defaulted to hard_sigmoid before 2.3, Keras 3 to sigmoid
+            unknown["recurrent_activation"] = ("sigmoid",) + ((hard,) if hard else tuple(HARD_SIGMOIDS.values()))
+        return replace(found, keras_version=version, unknown=unknown)
+    said = {k: conf[k] for k in KERAS_CONFIG_KEYS if k in conf}
+    if gates:
+        raw = _activation_name(conf.get("recurrent_activation"))
+        if raw == "sigmoid" or (raw == "hard_sigmoid" and hard):
+            spec = replace(spec, recurrent_activation="sigmoid" if raw == "sigmoid" else hard)
+        elif raw == "hard_sigmoid":
+            unknown["recurrent_activation"] = tuple(HARD_SIGMOIDS.values())
+            refused.append(f"recurrent_activation=hard_sigmoid, and the file records no Keras version 2 or 3 "
+                           f"({version or 'none'}): Keras 2's hard_sigmoid is clip(0.2·a + 0.5, 0, 1), Keras 3's "
+                           "relu6(a + 3) / 6")
+        elif raw is None:
+            unknown["recurrent_activation"] = ("sigmoid",) + ((hard,) if hard else tuple(HARD_SIGMOIDS.values()))
+            refused.append("its config records no recurrent_activation (the gate function)")
+        else:
+            reported["recurrent_activation"] = raw
+            refused.append(f"recurrent_activation={raw}: lstmcalc computes sigmoid and hard_sigmoid gates only")
+    if spec.cell in ("lstm", "gru"):
+        raw = _activation_name(conf.get("activation"))
+        if raw is not None:
+            reported["activation"] = raw
+            if raw != "tanh":
+                refused.append(f"activation={raw}: lstmcalc computes the {spec.cell.upper()} candidate"
+                               f"{' and the cell output' if spec.cell == 'lstm' else ''} with tanh only")
+    elif "activation" in conf and _activation_name(conf.get("activation")) not in ("tanh", "relu"):
+        reported["activation"] = _activation_name(conf.get("activation"))
+        refused.append(f"activation={reported['activation']}: lstmcalc computes SimpleRNN with tanh or relu only")
+    if conf.get("go_backwards") is True:
+        refused.append("go_backwards=True: Keras runs this layer over the time axis reversed (x[:, ::-1]) and "
+                       "returns its outputs in that order; lstmcalc runs and converts layers that read forward only "
+                       "(run the weights on x[:, ::-1] to reproduce it)")
+    return replace(found, spec=spec, keras_version=version, config=said, unknown=unknown, reported=reported,
+                   refused=tuple(refused))
+
+
+def _keras_found(file: str, lay: _H5Layer, item: dict | None, name: str, version: str | None = None) -> FoundLayer:
     halves = [("forward", lay.forward)] + ([("backward", lay.backward)] if lay.backward else [])
     bidirectional = lay.backward is not None
     weights = {}
@@ -882,8 +1002,11 @@ def _keras_found(file: str, lay: _H5Layer, item: dict | None, name: str) -> Foun
         found = _found(name, spec, weights, file, lay.path, unknown)
         if bidirectional and item.get("merge_mode") is None:
             found.reported["merge_mode"] = None
+        found = _keras_gates(found, conf, version)
+        if bidirectional and found.config is not None:
+            found.config["merge_mode"] = item.get("merge_mode")
         return found
-    return _found(name, spec, weights, file, lay.path)
+    return _keras_gates(_found(name, spec, weights, file, lay.path), None, version)
 
 
 def _dataset_names(message: str, lay: _H5Layer) -> str:
@@ -915,8 +1038,11 @@ def _spec_options(spec: LayerSpec) -> dict:
 # --- flat files: PyTorch state_dicts, safetensors, npz -----------------------------------------------
 
 
+TORCHSCRIPT_FIX = ("torch.jit.load(path).state_dict(), then torch.save(state_dict, 'weights.pt') or "
+                   "safetensors.torch.save_file(state_dict, 'weights.safetensors')")
+
+
 def _read_torch(file: str) -> list[FoundLayer]:
-    torch = _need("torch", file, "PyTorch files")
     import warnings
 
     _, size = regular_file(file)
@@ -924,15 +1050,28 @@ def _read_torch(file: str) -> list[FoundLayer]:
         head = fh.read(1)
     zipped = is_zip(file)
     if not zipped and head != b"\x80":  # torch.save writes a zip; before 1.6, a pickle
+        _need("torch", file, "PyTorch files")
         raise FileError(
             f"{file}: not a PyTorch file, or a truncated one (torch.save writes a zip archive; this is no complete zip)"
         )
+    scripted = False
     if zipped:
         _check_torch_zip(file, size)
+        scripted = _torchscript_archive(file)
+    try:
+        torch = _need("torch", file, "PyTorch files")
+    except FileError:
+        if scripted:
+            raise FileError(f"{file}: a TorchScript archive; reading its tensors needs torch "
+                            f"(pip install torch): {TORCHSCRIPT_FIX}") from None
+        raise
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch warns about pickle protocols on the way to its error
-            obj = torch.load(file, weights_only=True, map_location="cpu")
+            if scripted:  # TorchScript's own unpickler, which builds tensors and TorchScript objects only
+                obj = torch.jit.load(file, map_location="cpu").state_dict()
+            else:
+                obj = torch.load(file, weights_only=True, map_location="cpu")
     except MemoryError:
         raise FileError(f"{file}: the tensors it declares do not fit in the memory available") from None
     except Exception as e:  # torch raises UnpicklingError, RuntimeError, OSError, KeyError, ... for bad files
@@ -941,13 +1080,18 @@ def _read_torch(file: str) -> list[FoundLayer]:
         if found:
             raise FileError(
                 f"{file}: holds a pickled Python object ({found[1]}), not only tensors; lstmcalc loads PyTorch "
-                "files only with weights_only=True, so save model.state_dict() rather than the model"
+                "files only with weights_only=True and never unpickles: where you trust the file, "
+                "torch.load(path, weights_only=False).state_dict(), then torch.save(state_dict, 'weights.pt') or "
+                "safetensors.torch.save_file(state_dict, 'weights.safetensors')"
             ) from None
         alloc = re.search(r"you tried to allocate (\d+) bytes", text)
         if alloc:  # a legacy (pre-zip) pickle declares its storages' sizes inside the pickle
             raise FileError(
                 f"{file}: declares a tensor storage of {size_text(int(alloc[1]))}, more than the memory available"
             ) from None
+        if scripted:
+            raise FileError(f"{file}: a TorchScript archive torch.jit.load could not read ({_first_line(e)}); "
+                            f"where it loads: {TORCHSCRIPT_FIX}") from None
         reason = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)
         detail = reason[1].strip() if reason else f"{type(e).__name__}: {_first_line(e)}"
         raise FileError(f"{file}: not a PyTorch state_dict file, or a truncated one ({detail})") from None
@@ -975,6 +1119,31 @@ def _read_torch(file: str) -> list[FoundLayer]:
     if not flat:
         raise FileError(f"{file}: the state_dict holds no tensors")
     return _flat_layers(file, flat)
+
+
+def _torchscript_archive(file: str) -> bool:
+    """A ``torch.jit.save`` zip: ``<archive>/constants.pkl`` and ``<archive>/code/`` beside
+    ``data.pkl`` (torch.save writes neither). Refused (FileError) when its code defines a
+    ``__setstate__``: torch.jit.load runs those TorchScript methods while it loads, and
+    lstmcalc runs no code from a file. The members' sizes are checked (_check_torch_zip) first."""
+    try:
+        with zipfile.ZipFile(file) as z:
+            names = z.namelist()
+            roots = {n.split("/", 1)[0] for n in names if "/" in n}
+            if len(roots) != 1:
+                return False
+            root = roots.pop()
+            code = [n for n in names if n.startswith(f"{root}/code/") and n.endswith(".py")]
+            if not code and f"{root}/constants.pkl" not in names:
+                return False
+            for name in code:
+                if b"__setstate__" in z.read(name):
+                    raise FileError(f"{file}: a TorchScript archive whose {name} defines __setstate__, code that "
+                                    f"torch.jit.load runs while loading; lstmcalc runs no code from a file. Where "
+                                    f"you trust it: {TORCHSCRIPT_FIX}")
+            return True
+    except ZIP_ERRORS as e:
+        raise FileError(f"{file}: not a PyTorch file, or a truncated one ({_first_line(e)})") from None
 
 
 def _check_torch_zip(file: str, size: int) -> None:

@@ -42,10 +42,11 @@ def to_json(data: dict) -> str:
 DIRECTION_SHORT = {"forward": "fw", "backward": "bw", "reverse": "rev"}  # reverse: ONNX's one backward direction
 
 
-def _layer_title(spec, total: int, text: Text | None = None) -> Text:
-    """'Keras 3 LSTM, units H = 2, input X = 1[, 2 layers, ...]: 32 parameters'."""
+def _layer_title(spec, total: int, text: Text | None = None, label: str | None = None) -> Text:
+    """'Keras 3 LSTM, units H = 2, input X = 1[, 2 layers, ...]: 32 parameters'; ``label``
+    in place of the framework's title ('Keras 2.2.4' for a file that records it)."""
     text = text if text is not None else Text()
-    text.append(f"{framework_title(spec)} {CELL_TITLES[spec.cell]}", style="bold")
+    text.append(f"{label or framework_title(spec)} {CELL_TITLES[spec.cell]}", style="bold")
     if spec.conv is not None:  # ConvLSTM: filters and channels, and its convolution
         from .convlstm import describe
 
@@ -62,6 +63,8 @@ def _layer_title(spec, total: int, text: Text | None = None) -> Text:
         text.append(f", proj_size P = {spec.proj_size}")
     if spec.peepholes:
         text.append(", peepholes")
+    if spec.recurrent_activation != "sigmoid":
+        text.append(f", gates {spec.recurrent_activation}")
     if not spec.bias:
         text.append(", no bias")
     text.append(": ")
@@ -290,6 +293,8 @@ def summary_line(spec) -> str:
         parts.append("direction reverse")
     if spec.proj_size:
         parts.append(f"proj_size {spec.proj_size}")
+    if spec.recurrent_activation != "sigmoid":
+        parts.append(f"gates {spec.recurrent_activation}")
     if not spec.bias:
         parts.append("no bias")
     return ", ".join(parts)
@@ -483,12 +488,24 @@ def inspect_view(found) -> Group:
         spec = f.spec
         title = Text()
         title.append(f"{f.name or '(unnamed)'}: ", style="bold")
-        _layer_title(spec, f.total, title)
-        for name in ("merge_mode", "reset_after", "activation"):
+        _layer_title(spec, f.total, title, _keras_label(f))
+        if f.keras_version is not None:
+            title.append(f"\n  saved by Keras {f.keras_version} (the file's keras_version)")
+        if f.config is not None:
+            title.append("\n  config: " + (", ".join(f"{k}={v}" for k, v in f.config.items()) or "none of "
+                                           "activation, recurrent_activation, go_backwards, return_sequences"))
+        if spec.recurrent_activation != "sigmoid":
+            from .spec import RECURRENT_ACTIVATION_FORMULAS
+
+            title.append(f"\n  gates: {spec.recurrent_activation}, "
+                         f"{RECURRENT_ACTIVATION_FORMULAS[spec.recurrent_activation]} (run computes it)")
+        for name in ("merge_mode", "reset_after", "activation", "recurrent_activation"):
             if name in f.unknown:
                 allowed = [str(v) for v in f.unknown[name]]
                 said = allowed[0] if len(allowed) == 1 else ", ".join(allowed[:-1]) + " or " + allowed[-1]
                 title.append(f"\n  {name}: unknown ({said}; the file does not say)")
+        for reason in f.refused:
+            title.append(f"\n  run and convert refuse it: {reason}")
         table = Table(box=box.SIMPLE_HEAD, caption="weights: mean±std ≤max|w|; bias: min…max μmean",
                       caption_justify="left", padding=(0, 1), pad_edge=False)
         multi = spec.layers > 1 or spec.bidirectional
@@ -514,6 +531,15 @@ def inspect_view(found) -> Group:
             table.add_row(*cells)
         parts += [title] + ([_node_attributes(f.attributes)] if f.attributes is not None else []) + [table]
     return Group(*parts)
+
+
+def _keras_label(f) -> str | None:
+    """'Keras 2.2.4' where a Keras file records a version other than 3 (its weights are laid
+    out as Keras 3's), else None: the framework's title."""
+    version = getattr(f, "keras_version", None)
+    if version is None or version.strip().startswith("3.") or f.spec.framework != "keras":
+        return None
+    return f"Keras {version}"
 
 
 def _node_attributes(a: dict) -> Table:
@@ -593,7 +619,7 @@ def run_view(report) -> Group:
     facts.add_row("initial states", report.initial_state_from)
     if report.lengths is not None:
         facts.add_row("lengths", ", ".join(map(str, report.lengths)) + f" of T = {spec.time}")
-    facts.add_row("backend", report.result.backend)
+    facts.add_row("backend", report.result.backend + (f" ({report.backend_note})" if report.backend_note else ""))
     facts.add_row("time", f"{report.run_ms:,.3f} ms, the forward call alone")
     if report.wall_ms is not None:
         facts.add_row("wall", f"{report.wall_ms:,.0f} ms since the command started: Python and imports, weights and "

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import frameworks
-from .cells import layer_of
+from .cells import layer_of, numba_refusal
 from .conventions import all_tensors, weights_key
 from .memory import check_memory
 from .spec import LayerSpec, SpecError, refuse_shaped_only
@@ -40,6 +40,7 @@ class RunReport:
     initial_state_from: str = "zeros"  # or the .npz file the states came from
     lengths: tuple[int, ...] | None = None  # (B,) each row's real length; None: all T
     wall_ms: float | None = None  # the command's: since its process started (set by the CLI)
+    backend_note: str | None = None  # why "auto" ran NumPy where Numba cannot run the layer (cells.numba_refusal)
 
     @property
     def gflops_per_s(self) -> float:
@@ -53,6 +54,7 @@ class RunReport:
             "dtype": self.dtype,
             "seed": self.seed,
             "backend": self.result.backend,
+            "backend_note": self.backend_note,
             "weights": self.weights_from,
             "inputs": self.inputs_from,
             "run_ms": self.run_ms,
@@ -190,6 +192,7 @@ def run_layer(
         matmul_flops=step_flops(spec).matmul * spec.batch * spec.time,  # every step is computed, padded or not
         initial_state_from=initial_state_from or ("given" if initial_state is not None else "zeros"),
         lengths=None if result.lengths is None else tuple(int(n) for n in result.lengths),
+        backend_note=f"auto ran NumPy: {numba_refusal(spec)}" if backend == "auto" and numba_refusal(spec) else None,
     )
 
 
@@ -215,6 +218,7 @@ class RunRequest:
     peepholes: bool | None = None
     layout: int | None = None
     direction: str | None = None  # ONNX's: forward, reverse, bidirectional
+    recurrent_activation: str | None = None  # Keras' gate function (spec.RECURRENT_ACTIVATIONS)
     batch: int | None = None
     time: int | None = None
     return_sequences: bool = False
@@ -252,8 +256,10 @@ def _spec_of_file(found, req: RunRequest, batch: int, time: int) -> LayerSpec:
             shown = {"bias": "has a bias" if value else "has no bias"}.get(name, f"says {name} = {value}")
             raise SpecError(name, f"is {asked!r}, but {found.file} ({describe(s)}) {shown}")
     options = {"reset_after": s.reset_after if s.cell == "gru" else None, "activation": s.activation,
+               "recurrent_activation": s.recurrent_activation if s.recurrent_activation != "sigmoid" else None,
                "merge_mode": s.merge_mode if s.bidirectional and "merge_mode" in frameworks.of(s).OPTIONS else None,
                "layout": s.layout if "layout" in frameworks.of(s).OPTIONS else None}
+    defaults = {"recurrent_activation": "sigmoid"}  # None above: make_spec's default, which every convention has
     for name in options:
         asked = getattr(req, name)
         if name in found.unknown:
@@ -263,8 +269,8 @@ def _spec_of_file(found, req: RunRequest, batch: int, time: int) -> LayerSpec:
                 raise SpecError(name, f"is needed: {found.file} ({describe(s)}) does not say it; "
                                       f"allowed here: {describe_allowed(found.unknown[name])}")
             options[name] = asked
-        elif asked is not None and asked != options[name] and name != "layout":
-            raise SpecError(name, f"is {asked!r}, but {found.file} says {name} = {options[name]!r}")
+        elif asked is not None and asked != (options[name] or defaults.get(name)) and name != "layout":
+            raise SpecError(name, f"is {asked!r}, but {found.file} says {name} = {options[name] or defaults.get(name)!r}")
         elif name == "layout" and asked is not None:
             options[name] = asked  # how x and the outputs are laid out: the caller's, not the file's
     if "direction" in frameworks.of(s).OPTIONS:  # ONNX: an .onnx node says it; W/R/B/P show only D
@@ -347,7 +353,8 @@ def run_request(req: RunRequest) -> RunReport:
                          bias=req.bias if req.bias is not None else True, bidirectional=bool(req.bidirectional),
                          merge_mode=req.merge_mode, layers=req.layers or 1, proj_size=req.proj_size or 0,
                          reset_after=req.reset_after, activation=req.activation, peepholes=bool(req.peepholes),
-                         layout=req.layout, direction=req.direction, batch=batch, time=time,
+                         layout=req.layout, direction=req.direction, recurrent_activation=req.recurrent_activation,
+                         batch=batch, time=time,
                          return_sequences=req.return_sequences, return_state=req.return_state)
     states = None
     if req.initial_state is not None:

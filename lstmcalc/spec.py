@@ -31,6 +31,16 @@ VARIANT_WORDS = {
     "cell_clip": "a clip of the cell state",
     "proj_clip": "a clip of the projection's output",
 }
+# An LSTM / GRU's gate function (Keras recurrent_activation), as each framework defines it:
+# sigmoid 1 / (1 + e^-a); Keras 2's hard_sigmoid clip(0.2·a + 0.5, 0, 1) (keras 2.2.4
+# backend/tensorflow_backend.py, tf.keras backend.py); Keras 3's hard_sigmoid relu6(a + 3) / 6
+# (keras/src/ops/nn.py), which is clip(a / 6 + 0.5, 0, 1): the same name, another function.
+RECURRENT_ACTIVATIONS = ("sigmoid", "hard_sigmoid_keras2", "hard_sigmoid_keras3")
+RECURRENT_ACTIVATION_FORMULAS = {
+    "sigmoid": "1 / (1 + exp(-a))",
+    "hard_sigmoid_keras2": "clip(0.2·a + 0.5, 0, 1)",
+    "hard_sigmoid_keras3": "relu6(a + 3) / 6",
+}
 
 
 
@@ -66,6 +76,7 @@ class LayerSpec:
     return_sequences: bool = False  # Keras: output (B, T, .) instead of (B, .) from the last layer
     return_state: bool = False  # Keras: also return the last layer's final states
     activation: str = "tanh"  # SimpleRNN / torch.nn.RNN nonlinearity
+    recurrent_activation: str = "sigmoid"  # LSTM / GRU gate function (RECURRENT_ACTIVATIONS; Keras only)
     peepholes: bool = False  # ONNX LSTM P: peephole weights from the cell state into i, f, o
     layout: int = 0  # ONNX layout: 0 time-major X (T, B, X), 1 batch-major (B, T, X)
     reverse: bool = False  # ONNX direction="reverse": one direction (D = 1), run from t = T−1 down to 0

@@ -31,7 +31,8 @@ from .spec import CELLS, MERGE_MODES, VARIANTS, LayerSpec, SpecError, refuse_sha
 __all__ = ["FileError", "infer_spec", "init_weights", "load_inputs", "load_npz", "save_npz"]
 
 GIVEN = ("units", "input_size", "bias", "proj_size", "reset_after", "merge_mode", "activation",
-         "batch", "time", "return_sequences", "return_state", "peepholes", "layout", "direction") + tuple(VARIANTS)
+         "batch", "time", "return_sequences", "return_state", "peepholes", "layout", "direction",
+         "recurrent_activation") + tuple(VARIANTS)
 FLOAT_DTYPES = ("float16", "float32", "float64")
 
 

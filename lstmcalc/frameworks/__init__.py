@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 
-from ..spec import ACTIVATIONS, CELLS, CONV_CELLS, MERGE_MODES, VARIANT_WORDS, VARIANTS, LayerSpec, SpecError
+from ..spec import ACTIVATIONS, CELLS, CONV_CELLS, MERGE_MODES, RECURRENT_ACTIVATIONS, VARIANT_WORDS, VARIANTS, LayerSpec, SpecError
 from .base import Convention
 
 DIRECTIONS = ("forward", "reverse", "bidirectional")  # ONNX's direction attribute, as make_spec takes it
@@ -136,6 +136,7 @@ def make_spec(
     peepholes=False,
     layout=None,
     direction=None,
+    recurrent_activation=None,
     kernel_size=None,
     strides=None,
     padding=None,
@@ -226,6 +227,17 @@ def make_spec(
     else:
         activation = "tanh"
 
+    if recurrent_activation is not None:
+        recurrent_activation = _choice("recurrent_activation", recurrent_activation, RECURRENT_ACTIVATIONS)
+        if recurrent_activation != "sigmoid":
+            if cell not in ("lstm", "gru"):
+                raise SpecError("recurrent_activation", f"is the gate function of an LSTM or GRU; a {cell} has no gates")
+            if "recurrent_activation" not in fw.OPTIONS:
+                _refuse(fw, "recurrent_activation", default=f"{recurrent_activation}: {fw.TITLE} {cell} gates use "
+                                                            "sigmoid only; other gate functions are Keras only")
+    else:
+        recurrent_activation = "sigmoid"
+
     if peepholes:
         if "peepholes" not in fw.OPTIONS:
             _refuse(fw, "peepholes")
@@ -270,6 +282,7 @@ def make_spec(
         return_sequences=return_sequences,
         return_state=return_state,
         activation=activation,
+        recurrent_activation=recurrent_activation,
         peepholes=peepholes,
         layout=layout,
         reverse=reverse,

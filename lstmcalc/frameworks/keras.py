@@ -32,7 +32,10 @@ CELL_TITLES = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN", **conv.CELL_TIT
 GATE_ORDER = {"lstm": ("i", "f", "g", "o"), "gru": ("z", "r", "n"), "rnn": ("h",),
               **{cell: conv.GATE_ORDER for cell in CONV_CELLS}}
 LETTERS = {("lstm", "g"): "c", ("gru", "n"): "h", **{(cell, "g"): "c" for cell in CONV_CELLS}}  # Keras: k_i, k_f, k_c, k_o
-OPTIONS = frozenset({"merge_mode", "reset_before", "return_sequences", "return_state"})
+# recurrent_activation: the LSTM / GRU gate function, sigmoid or a hard_sigmoid (spec.RECURRENT_ACTIVATIONS:
+# Keras 2's, read from a legacy file, or Keras 3's); converting into Keras 3 keeps only Keras 3's own
+OPTIONS = frozenset({"merge_mode", "reset_before", "return_sequences", "return_state", "recurrent_activation"})
+GATE_FUNCTIONS = ("sigmoid", "hard_sigmoid_keras3")  # what keras.layers.LSTM(recurrent_activation=...) names
 WHY_NOT = {
     "proj_size": "Keras LSTM has no projection (proj_size is PyTorch's weight_hr)",
     "peepholes": "Keras 3 LSTM has no peephole connections",
@@ -261,7 +264,7 @@ def to_canonical(weights, spec: LayerSpec) -> Canonical:
             row.append(part)
         layers.append(row)
     return Canonical(spec.cell, layers, reset_after=spec.reset_after, activation=spec.activation,
-                     merge_mode=spec.merge_mode)
+                     merge_mode=spec.merge_mode, recurrent_activation=spec.recurrent_activation)
 
 
 def from_canonical(c: Canonical, spec: LayerSpec) -> dict:

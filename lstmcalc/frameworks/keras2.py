@@ -44,6 +44,7 @@ WHY_NOT = {
     "direction": _keras.WHY_NOT["direction"],
     "reset_before": "CuDNNGRU is always the reset-after form (cuDNN's GRU)",
     "no_bias": "CuDNNLSTM / CuDNNGRU always have both bias vectors (no use_bias option)",
+    "recurrent_activation": "CuDNNLSTM / CuDNNGRU gates are cuDNN's sigmoid (no recurrent_activation option)",
 }
 NAMES_HINT = _keras.NAMES_HINT
 recognises = _keras.recognises

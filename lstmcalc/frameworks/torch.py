@@ -37,6 +37,7 @@ WHY_NOT = {
     "layout": "is an ONNX attribute; use batch_first in PyTorch (our shapes are batch-first)",
     "direction": ("reverse is ONNX's one direction run backwards; PyTorch runs a direction backwards only as the "
                   "second half of bidirectional=True, with no reverse-only layer"),
+    "recurrent_activation": "torch.nn.LSTM and nn.GRU gates are sigmoid; PyTorch has no hard_sigmoid gate option",
 }
 
 # state_dict names, optionally after a module prefix such as "encoder.lstm.".

@@ -41,5 +41,8 @@ def test_a_bare_weights_file_leaves_them_unknown(tmp_path):
     result = runner.invoke(app, ["inspect", str(path), "--json"])
     assert result.exit_code == 0, result.stderr
     bidi, gru = json.loads(result.stdout)["layers"]
-    assert bidi["merge_mode"] is None and bidi["unknown"] == {"merge_mode": ["concat", "sum", "mul", "ave"]}
-    assert gru["reset_after"] is None and gru["unknown"] == {"reset_after": [True, False]}
+    gates = ["sigmoid", "hard_sigmoid_keras2", "hard_sigmoid_keras3"]  # no config, no keras_version: any of them
+    assert bidi["merge_mode"] is None and bidi["unknown"] == {"merge_mode": ["concat", "sum", "mul", "ave"],
+                                                              "recurrent_activation": gates}
+    assert gru["reset_after"] is None and gru["unknown"] == {"reset_after": [True, False], "recurrent_activation": gates}
+    assert bidi["recurrent_activation"] is None and gru["recurrent_activation"] is None

@@ -8,7 +8,8 @@ from pathlib import Path
 from packaging.version import Version
 
 CI = Path(__file__).resolve().parent.parent / ".ci" / "run"
-CHECKED_AGAINST = ("torch", "keras", "ptflops", "thop", "torchinfo", "nbclient", "nbformat", "ipykernel")
+CHECKED_AGAINST = ("torch", "keras", "ptflops", "thop", "torchinfo", "nbclient", "nbformat", "ipykernel",
+                   "numba", "matplotlib", "h5py", "safetensors")
 
 
 def pins() -> dict[str, str]:

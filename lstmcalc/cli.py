@@ -869,7 +869,8 @@ def run(
     if save is not None:
         from .converting import check_output_path
 
-        check_output_path(save, "--save", [weights, inputs])  # before any work: a bad path writes nothing
+        # before any work: a bad path writes nothing, and no file the run reads is overwritten
+        check_output_path(save, "--save", [weights, inputs, initial_state, lengths])
     for name, value in (("seed", seed), ("batch", batch), ("time", time), ("layers", layers)):
         if value is not None and value < (0 if name == "seed" else 1):
             raise SpecError(name, f"must be a whole number >= {0 if name == 'seed' else 1}, got {value}")
@@ -943,7 +944,7 @@ def run(
     if save is not None:
         from .weights import save_npz
 
-        save_npz(save, report.result, report.spec, inputs=[weights, inputs])
+        save_npz(save, report.result, report.spec, inputs=[weights, inputs, initial_state, lengths])
     report = replace(report, wall_ms=process_elapsed_ms())
     if json:
         _print_json(report.to_dict())

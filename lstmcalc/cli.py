@@ -920,12 +920,13 @@ def run(
             read_layer(weights)  # refuses a node lstmcalc does not model, naming the attribute
             raise FileError(f"{weights}: run --weights reads an .npz of tensors; write one with "
                             f"lstmcalc convert {weights} --to torch -o weights.npz, then run --framework torch")
-        w = load_npz(weights)
         given = {k: v for k, v in (("units", h), ("input_size", x_size), ("proj_size", proj_size)) if v is not None}
         if no_bias:
             given["bias"] = False
-        spec = infer_spec(w, bidirectional=True if bidirectional else None, layers=layers,
-                          **given, **{k: v for k, v in options.items() if v is not None})
+        layer = dict(bidirectional=True if bidirectional else None, layers=layers,
+                     **given, **{k: v for k, v in options.items() if v is not None})
+        w = load_npz(weights, check=lambda declared: infer_spec(declared, **layer))  # names and shapes before data
+        spec = infer_spec(w, **layer)
     else:
         if h is None or x_size is None:
             missing = "--units" if h is None else "--input"

@@ -2,9 +2,10 @@
 
 :func:`check_target` runs before any work, so a bad path costs nothing and writes nothing:
 the target must not be a directory, a FIFO, a device or one of the command's input files,
-and its folder must exist and be writable. :func:`write_atomic` writes into a temporary
-file in the target's folder, flushes and fsyncs it, and renames it over the target, so a
-failure (a full disk, an error half-way) leaves the old file, or no file, never half of
+and its folder must exist and be writable -- tried by creating and removing a file there,
+not asked of ``os.access``, which says yes to root everywhere. :func:`write_atomic` writes
+into a temporary file in the target's folder, flushes and fsyncs it, and renames it over the
+target, so a failure (a full disk, an error half-way) leaves the old file, or no file, never half of
 one. A new file gets ``0o666 & ~umask`` like any ordinary tool's; a replaced file keeps its
 permission bits, as shell redirection would.
 
@@ -77,11 +78,36 @@ def check_target(path, option: str, inputs: Iterable = ()) -> str:
     folder = os.path.dirname(real)
     if not os.path.isdir(folder):
         raise FileError(f"{option}: {file}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise FileError(f"{option}: {file}: the folder {folder} is not writable")
-    if st is not None and not os.access(real, os.W_OK):
-        raise FileError(f"{option}: {file} is read-only")
+    _probe_folder(file, folder, option)
+    if st is not None:
+        _probe_file(file, real, option)
     return real
+
+
+def _probe_folder(file: str, folder: str, option: str) -> None:
+    """Create and remove a temporary file in ``folder``, as :func:`write_atomic` will: the
+    one test that holds for root too (``os.access`` says yes to root for /proc and /sys,
+    where creating a file then fails)."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".lstmcalc-", suffix=".tmp", dir=folder)
+    except OSError as e:
+        raise FileError(f"{option}: {file}: the folder {folder} is not writable ({e.strerror or e})") from None
+    os.close(fd)
+    try:
+        os.unlink(probe)
+    except OSError:
+        pass
+
+
+def _probe_file(file: str, real: str, option: str) -> None:
+    """Open an existing target for writing (no truncation, nothing written), as shell
+    redirection would: refused where that fails (a read-only file for a user other than root,
+    an immutable file), rather than asking ``os.access``."""
+    try:
+        fd = os.open(real, os.O_WRONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise FileError(f"{option}: {file} is read-only ({e.strerror or e})") from None
+    os.close(fd)
 
 
 def write_atomic(path, write: Callable[[BinaryIO], None], option: str, inputs: Iterable = ()) -> None:

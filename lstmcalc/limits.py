@@ -189,12 +189,17 @@ def check_zip_member(file: str, info, file_size: int, budget: Budget | None, cap
         budget.take(what, size)
 
 
-def check_npz(file: str) -> None:
+def check_npz(file: str, budget: bool = True) -> dict[str, tuple[str, tuple[int, ...], np.dtype]]:
     """An ``.npz`` (a zip of ``.npy`` arrays) checked before NumPy reads it: a regular file,
-    a zip, only ``.npy`` members, each member's declared size within the file and the memory
-    budget, and each member's ``.npy`` header declaring no more than the member holds."""
+    a zip, only ``.npy`` members, each member's declared size within the file (and, with
+    ``budget``, all of them within the memory budget), and each member's ``.npy`` header
+    declaring no more than the member holds. Returns ``{array name: (member, shape, dtype)}``
+    (names as :func:`numpy.load` gives them): what the headers declare, read with only the
+    first bytes of each member inflated, so a caller can check names and shapes against the
+    layer before any data (:func:`declared_array`) and take the memory by the declared sizes."""
     _, size = regular_file(file)
-    budget = Budget(file)
+    limit = Budget(file) if budget else None
+    declared = {}
     try:
         if not is_zip(file):
             with open(file, "rb") as fh:
@@ -209,13 +214,26 @@ def check_npz(file: str) -> None:
                 shown = ", ".join(odd[:3]) + (", …" if len(odd) > 3 else "")
                 raise FileError(f"{file}: not an .npz archive: a zip with members that are not .npy arrays ({shown})")
             for info in infos:
-                check_zip_member(file, info, size, budget)
+                check_zip_member(file, info, size, limit)
                 with z.open(info) as member:
-                    npy_header(file, info.filename, member, int(info.file_size))
+                    shape, dtype = npy_header(file, info.filename, member, int(info.file_size))
+                declared[info.filename[:-len(".npy")]] = (info.filename, shape, dtype)
+        return declared
     except FileError:
         raise
     except ZIP_ERRORS as e:
         raise FileError(f"{file}: damaged or truncated .npz archive ({first_line(e)})") from None
+
+
+def declared_array(file: str, what: str, shape, dtype) -> np.ndarray:
+    """A stand-in for an array a header declares, before its data is read: the declared
+    ``shape`` and ``dtype`` with one element's memory (a read-only broadcast of one zero), for
+    checking names, shapes and dtypes against a layer. Its values mean nothing."""
+    try:
+        return np.broadcast_to(np.zeros((), dtype), tuple(int(n) for n in shape))
+    except (ValueError, TypeError) as e:  # more elements than NumPy can index, a dtype it cannot make
+        raise FileError(f"{file}: {what}: declares shape {tuple(shape)} of {dtype}, which NumPy cannot hold "
+                        f"({first_line(e)})") from None
 
 
 # --- .npy headers -----------------------------------------------------------------------------
@@ -299,12 +317,13 @@ SAFETENSORS_MAX_HEADER = 100_000_000  # safetensors' own limit
 NOT_ST = "not a readable safetensors file: "
 
 
-def safetensors_header(file: str, file_size: int, budget: Budget) -> dict:
+def safetensors_header(file: str, file_size: int, budget: Budget | None) -> dict:
     """The header of a safetensors file, read and checked by hand before safetensors sees the
     file: the 8-byte little-endian length N (at most the file and 100 MB), N bytes of
     bounded JSON ``{name: {"dtype", "shape", "data_offsets": [begin, end]}}``, each tensor's
     offsets inside the data and ``end - begin`` = shape × itemsize, the total within the
-    budget. Returns ``{name: info}`` without ``__metadata__``."""
+    budget (when given; a reader that reads only some tensors takes theirs). Returns
+    ``{name: info}`` without ``__metadata__``."""
     if file_size < 8:
         raise FileError(f"{file}: {NOT_ST}{file_size} bytes, less than the 8-byte header length")
     with open(file, "rb") as fh:
@@ -345,7 +364,8 @@ def safetensors_header(file: str, file_size: int, budget: Budget) -> dict:
                 f"{file}: {NOT_ST}{name}: shape {tuple(shape)} of {dtype} needs {size_text(declared)} but data_offsets "
                 f"[{begin}, {end}] hold {size_text(end - begin)}"
             )
-        budget.take(name, declared)
+        if budget is not None:
+            budget.take(name, declared)
         tensors[name] = info
     return tensors
 

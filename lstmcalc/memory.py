@@ -226,31 +226,28 @@ def estimate_elements(spec: LayerSpec) -> dict[str, int]:
     - ``input``: x (B, T, X), and a contiguous copy of it when x is a view
     - ``projections``: one layer-direction's input projections (B, T, G·H)
     - ``sequences``: the sequence entering a layer and the one leaving it, (B, T, D·H_out)
-      each (the last one is the result); per direction (B, T, H_out) more when Keras
-      merges by sum/mul/ave
+      each (the last one is the result; a Keras sum/mul/ave merge of the two directions,
+      (B, T, H_out), fits in the same room: the merge is made in place)
     - ``states``: final states (D·L, B, H_out + H) and the per-step buffers (B, 3·G·H)
-    - ``weights``: the caller's tensors and the prepared, gate-reordered copies (2·W), the
-      gate blocks of the largest tensor while it is copied, and for a Keras GRU with
-      reset_after=False the contiguous copies of U_zr and U_n it multiplies with (H_out·G·H)
+    - ``weights``: the caller's tensors and the prepared, gate-reordered copies (2·W), and
+      for a Keras GRU with reset_after=False the contiguous copies of U_zr and U_n it
+      multiplies with (H_out·G·H)
 
     The caller's weights are counted in x's dtype (as ``run`` makes them). Measured with
-    tracemalloc over every cell, framework, merge, stacks and projections
-    (tests/test_memory.py), the peak is at most :func:`estimate_bytes`, which exceeds it by
-    at most half plus the copy of x made only for a non-contiguous x.
+    tracemalloc over every cell, framework, merge, stacks and projections, and realistic
+    shapes (tests/test_memory.py), the peak is at most :func:`estimate_bytes`, which exceeds
+    it by at most half plus the copy of x made only for a non-contiguous x; each term is
+    needed: without it, some shape there peaks above the estimate.
     """
     b, t, x = spec.batch, spec.time, spec.input_size
     h, g, d, h_out = spec.units, spec.gates, spec.directions, spec.hidden_out
     width = max([d * h_out] + [spec.layer_input_size(k) for k in range(1, spec.layers)])
-    sequences = 2 * b * t * width
-    if spec.bidirectional and spec.merge_mode != "concat":
-        sequences += d * b * t * h_out
     return {
         "input": 2 * b * t * x,
         "projections": b * t * g * h,
-        "sequences": sequences,
+        "sequences": 2 * b * t * width,
         "states": d * spec.layers * b * (h_out + h) + 3 * b * g * h,
-        "weights": 2 * weight_elements(spec) + max(t.count for t in all_tensors(spec))
-        + (h_out * g * h if spec.cell == "gru" and not spec.reset_after else 0),
+        "weights": 2 * weight_elements(spec) + (h_out * g * h if spec.cell == "gru" and not spec.reset_after else 0),
     }
 
 

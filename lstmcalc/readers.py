@@ -56,12 +56,15 @@ from .frameworks import legacy_h5_framework, make_spec
 from .limits import (
     MAX_JSON_BYTES,
     MAX_PICKLE_BYTES,
+    SAFETENSORS_DTYPES,
     Budget,
     ZIP_ERRORS,
     check_h5_dataset,
     check_npz,
     check_numbers,
     check_zip_member,
+    declared_array,
+    declared_bytes,
     is_zip,
     parse_json,
     regular_file,
@@ -1163,21 +1166,44 @@ def _check_torch_zip(file: str, size: int) -> None:
         raise FileError(f"{file}: not a PyTorch file, or a truncated one ({_first_line(e)})") from None
 
 
+ST_NUMPY = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<f4", "I64": "<i8", "I32": "<i4", "I16": "<i2",
+            "I8": "i1", "U8": "u1", "BOOL": "?", "U16": "<u2", "U32": "<u4", "U64": "<u8"}  # BF16 is read as float32
+
+
 def _read_safetensors(file: str) -> list[FoundLayer]:
-    st = _need("safetensors.numpy", file, ".safetensors files")
+    """Names, shapes and dtypes from the header first (checked by hand: length, JSON,
+    offsets, sizes), the layers found from them; then only those layers' tensors are read."""
+    _need("safetensors.numpy", file, ".safetensors files")
+    from safetensors import safe_open
+
     _, size = regular_file(file)
-    tensors = safetensors_header(file, size, Budget(file))  # length, JSON, offsets, sizes: before safetensors reads
-    try:
-        flat = st.load_file(file)
-    except TypeError as e:
-        if "bfloat16" not in str(e):
-            raise FileError(f"{file}: not a readable safetensors file ({_first_line(e)})") from None
-        flat = _safetensors_bfloat16(file, tensors)  # the header passed our checks; NumPy has no bfloat16
-    except Exception as e:  # SafetensorError: a header that is not JSON, offsets past the end, ...
-        raise FileError(f"{file}: not a readable safetensors file ({_first_line(e)})") from None
-    if not flat:
+    tensors = safetensors_header(file, size, None)  # before safetensors reads; memory taken per tensor read
+    if not tensors:
         raise FileError(f"{file}: holds no tensors")
-    return _flat_layers(file, dict(flat))
+    declared = {name: declared_array(file, name, info["shape"], ST_NUMPY.get(info["dtype"], "<f4"))
+                for name, info in tensors.items()}
+    budget = Budget(file)
+
+    def load(names: list[str]) -> dict[str, np.ndarray]:
+        for name in names:
+            budget.take(name, declared_bytes(tensors[name]["shape"], SAFETENSORS_DTYPES[tensors[name]["dtype"]]))
+        out = {}
+        try:
+            with safe_open(file, framework="np") as f:
+                for name in names:
+                    try:
+                        out[name] = f.get_tensor(name)
+                    except TypeError as e:
+                        if "bfloat16" not in str(e):
+                            raise
+                        out.update(_safetensors_bfloat16(file, {name: tensors[name]}))  # NumPy has no bfloat16
+        except FileError:
+            raise
+        except Exception as e:  # SafetensorError, TypeError: a dtype NumPy cannot hold, ...
+            raise FileError(f"{file}: not a readable safetensors file ({_first_line(e)})") from None
+        return out
+
+    return _flat_layers(file, declared, load)
 
 
 def _safetensors_bfloat16(file: str, tensors: dict) -> dict[str, np.ndarray]:
@@ -1206,21 +1232,34 @@ def _safetensors_bfloat16(file: str, tensors: dict) -> dict[str, np.ndarray]:
 
 
 def _read_npz(file: str) -> list[FoundLayer]:
-    check_npz(file)  # a zip of .npy members whose declared sizes fit
-    try:
-        with np.load(file, allow_pickle=False) as data:
-            flat = {k: np.asarray(data[k]) for k in data.files}
-    except ValueError as e:
-        if "pickle" in str(e):
-            raise FileError(
-                f"{file}: holds object arrays, which need unpickling; lstmcalc loads .npz with allow_pickle=False"
-            ) from None
-        raise FileError(f"{file}: damaged .npz archive ({_first_line(e)})") from None
-    except ZIP_ERRORS as e:
-        raise FileError(f"{file}: damaged or truncated .npz archive ({_first_line(e)})") from None
-    if not flat:
+    """Names, shapes and dtypes from the ``.npy`` headers first (check_npz: a zip of .npy
+    members whose declared sizes fit the file), the layers found from them; then only those
+    layers' members are inflated, their declared sizes taken from the memory budget first."""
+    members = check_npz(file, budget=False)
+    if not members:
         raise FileError(f"{file}: holds no arrays")
-    return _flat_layers(file, flat)
+    declared = {name: declared_array(file, member, shape, dtype) for name, (member, shape, dtype) in members.items()}
+    budget = Budget(file)
+
+    def load(names: list[str]) -> dict[str, np.ndarray]:
+        for name in names:
+            member, shape, dtype = members[name]
+            budget.take(member, declared_bytes(shape, dtype.itemsize))
+        try:
+            with np.load(file, allow_pickle=False) as data:
+                return {name: np.asarray(data[name]) for name in names}
+        except FileError:
+            raise
+        except ValueError as e:
+            if "pickle" in str(e):
+                raise FileError(
+                    f"{file}: holds object arrays, which need unpickling; lstmcalc loads .npz with allow_pickle=False"
+                ) from None
+            raise FileError(f"{file}: damaged .npz archive ({_first_line(e)})") from None
+        except (*ZIP_ERRORS, KeyError) as e:
+            raise FileError(f"{file}: damaged or truncated .npz archive ({_first_line(e)})") from None
+
+    return _flat_layers(file, declared, load)
 
 
 def _read_msgpack(file: str) -> list[FoundLayer]:
@@ -1302,7 +1341,17 @@ def _prefix_groups(flat: dict) -> dict[str, dict[str, np.ndarray]]:
     return groups
 
 
-def _prefixed_layers(file: str, flat: dict) -> list[FoundLayer]:
+def _loaded(weights: dict, location: str, load) -> dict:
+    """``weights`` (stand-ins for what a file declares) replaced by the arrays ``load`` reads
+    for them, keyed as before; the file names each ``location + key``. Without ``load``,
+    ``weights`` already are the arrays."""
+    if load is None:
+        return weights
+    arrays = load([location + key for key in weights])
+    return {key: _plain(np.asarray(arrays[location + key])) for key in weights}
+
+
+def _prefixed_layers(file: str, flat: dict, load=None) -> list[FoundLayer]:
     """The recurrent layers of a model file whose names carry module prefixes: every prefix
     group that is one whole layer of one framework. Groups that are not (a Dense head's
     ``kernel`` and ``bias``) are left out, as PyTorch names that are not RNN names are."""
@@ -1314,21 +1363,26 @@ def _prefixed_layers(file: str, flat: dict) -> list[FoundLayer]:
             continue
         spec, _, others = _group_spec(names, framework)
         if spec is not None:
-            found.append(_found(prefix.rstrip("/.") or Path(file).stem, spec, names, file, prefix, also=others))
-    return found
+            found.append((prefix.rstrip("/.") or Path(file).stem, spec, names, prefix, others))
+    return [_found(name, spec, _loaded(names, prefix, load), file, prefix, also=others)
+            for name, spec, names, prefix, others in found]
 
 
-def _flat_layers(file: str, flat: dict[str, np.ndarray]) -> list[FoundLayer]:
+def _flat_layers(file: str, flat: dict[str, np.ndarray], load=None) -> list[FoundLayer]:
     """Layers in a flat {name: array}: one layer's own names (any registered framework), the
     layers of a model whose names carry module prefixes (``lstm.Wx``, ``params/RNN_0/cell/
-    ii/kernel``: see :func:`_prefix_groups`), or PyTorch names grouped by prefix."""
+    ii/kernel``: see :func:`_prefix_groups`), or PyTorch names grouped by prefix.
+
+    With ``load``, ``flat`` holds what the file declares (:func:`lstmcalc.limits.declared_array`
+    stand-ins): every layer is found, and every name and shape checked, from those alone;
+    then ``load(names)`` reads the arrays of the layers found, and nothing else."""
     flat = {k: _plain(np.asarray(v)) for k, v in flat.items()}
     torch_keys = [k for k in flat if TORCH_NAME.match(k)]
     if not torch_keys:
         try:
             framework = infer_framework(flat)
         except FileError:
-            found = _prefixed_layers(file, flat)
+            found = _prefixed_layers(file, flat, load)
             if found:
                 return found
             shown = ", ".join(sorted(flat)[:6]) + (", …" if len(flat) > 6 else "")
@@ -1339,7 +1393,7 @@ def _flat_layers(file: str, flat: dict[str, np.ndarray]) -> list[FoundLayer]:
         spec, errors, others = _group_spec(flat, framework)
         if spec is None:
             raise FileError(f"{file}: {errors[0]}") from None
-        return [_found(Path(file).stem, spec, flat, file, "", also=others)]
+        return [_found(Path(file).stem, spec, _loaded(flat, "", load), file, "", also=others)]
     groups: dict[str, dict[str, np.ndarray]] = {}
     for key in torch_keys:
         m = TORCH_NAME.match(key)
@@ -1350,10 +1404,11 @@ def _flat_layers(file: str, flat: dict[str, np.ndarray]) -> list[FoundLayer]:
             spec = _infer_spec(weights, framework="torch")
         except (FileError, SpecError) as e:
             raise FileError(f"{file}: {prefix}{e}") from None
-        found.append(_found(prefix.rstrip(".") or spec.cell, spec, weights, file, prefix))
+        found.append((prefix.rstrip(".") or spec.cell, spec, weights, prefix))
+    found = [_found(name, spec, _loaded(weights, prefix, load), file, prefix) for name, spec, weights, prefix in found]
     # beside nn.LSTM/GRU/RNN modules, cells (nn.LSTMCell's weight_ih, ...) and other
     # conventions' layers under their own prefixes
     rest = {k: v for k, v in flat.items() if not TORCH_NAME.match(k)}
-    found += _prefixed_layers(file, rest) if rest else []
+    found += _prefixed_layers(file, rest, load) if rest else []
     return found
 

@@ -11,7 +11,7 @@ bidirectional layer). Which tensors a layer has, and their shapes, come from
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import lru_cache
 
@@ -24,7 +24,8 @@ from .converting import describe_allowed, infer_layer_spec, unknown_options
 from .errors import FileError
 from .frameworks import make_spec
 from .frameworks.shared import describe as _describe
-from .limits import ZIP_ERRORS, Budget, check_npz, check_numbers, declared_bytes, npy_header, regular_file
+from .limits import (ZIP_ERRORS, Budget, check_npz, check_numbers, declared_array, declared_bytes, npy_header,
+                     regular_file)
 from .memory import check_bytes, itemsize, weight_elements
 from .spec import CELLS, MERGE_MODES, VARIANTS, LayerSpec, SpecError, refuse_shaped_only
 
@@ -191,17 +192,34 @@ def _check_float(file: str, name: str, a: np.ndarray, allowed=FLOAT_DTYPES) -> N
         )
 
 
-def load_npz(path) -> dict[str, np.ndarray]:
+def load_npz(path, check: Callable[[dict[str, np.ndarray]], object] | None = None) -> dict[str, np.ndarray]:
     """{name: array} from an ``.npz`` weights file (``allow_pickle=False``).
 
-    Each array must be a float (float16/32/64) vector, matrix or (ONNX ``W``, ``R``) 3-D
-    array with finite values; names
-    and shapes are checked later, against the layer, by :func:`infer_spec`. Raises
-    :class:`FileError` (one line, naming the file) for a missing, damaged or non-``.npz``
-    file, object arrays, other dtypes, other ranks, and NaN/inf.
+    Each array must be a float (float16/32/64) vector, matrix or (ONNX ``W``, ``R``) 3-D array with finite values. Names,
+    shapes, dtypes and ranks are read from the ``.npy`` headers and checked before any data
+    is inflated: ``check`` (e.g. ``lambda w: infer_spec(w, cell=..., framework=...)``) is
+    called with stand-ins of the declared shapes and dtypes (values meaningless), so a file
+    whose tensors are missing, extra or inconsistent for the layer is refused however large
+    its members claim to be; then the declared sizes are taken from the memory budget, and
+    only then is data read. Raises :class:`FileError` (one line, naming the file) for a
+    missing, damaged or non-``.npz`` file, object arrays, other dtypes, other ranks, and
+    NaN/inf; whatever ``check`` raises passes through.
     """
     file, _ = _existing_file(path)
-    check_npz(file)  # a zip of .npy members whose declared sizes fit the file and the memory
+    members = check_npz(file, budget=False)  # a zip of .npy members whose headers fit the file
+    if not members:
+        raise FileError(f"{file}: holds no arrays")
+    for name, (_, shape, dtype) in members.items():
+        if len(shape) not in (1, 2, 3):  # 3: ONNX W [D, G·H, X], R [D, G·H, H]
+            raise FileError(f"{file}: {name} has shape {shape}; a weight is a vector, a matrix or (ONNX W, R) "
+                            "a 3-dimensional [D, G·H, ·]")
+        if dtype.name not in FLOAT_DTYPES:
+            raise FileError(f"{file}: {name} has dtype {dtype}; allowed: {', '.join(FLOAT_DTYPES)}")
+    if check is not None:
+        check({name: declared_array(file, member, shape, dtype) for name, (member, shape, dtype) in members.items()})
+    budget = Budget(file)
+    for member, shape, dtype in members.values():
+        budget.take(member, declared_bytes(shape, dtype.itemsize))
     out: dict[str, np.ndarray] = {}
     try:
         with np.load(file, allow_pickle=False) as archive:

@@ -9,7 +9,7 @@ from packaging.version import Version
 
 CI = Path(__file__).resolve().parent.parent / ".ci" / "run"
 CHECKED_AGAINST = ("torch", "keras", "ptflops", "thop", "torchinfo", "nbclient", "nbformat", "ipykernel",
-                   "ai-edge-litert", "tflite")
+                   "ai-edge-litert", "tflite", "numba", "matplotlib", "h5py", "safetensors")
 
 
 def pins() -> dict[str, str]:

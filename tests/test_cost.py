@@ -45,12 +45,13 @@ def test_keras_lstm_memory_by_hand():
     # inference, the peak of lstmcalc.forward, in elements: input x and a copy 2 × 1
     #   + x·W_ih buffer B·T·G·H = 8 + input and output sequences 2 × B·T·D·H = 4
     #   + final h, c D·L·B·(H + H) = 4 and step buffers 3·B·G·H = 24
-    #   + weights: the caller's 32, the prepared 32 and the largest tensor's blocks (2, 8) = 16
-    #   -> 122 elements, + 16 KiB + 8 KiB per layer and direction of Python objects.
+    #   + weights: the caller's 32 and the prepared 32 (tests/test_memory.py measured no
+    #     copy of the largest tensor's blocks beside them; issue 23 dropped that term)
+    #   -> 106 elements, + 16 KiB + 8 KiB per layer and direction of Python objects.
     # training: 2 × 32 (weights, gradients) + 1 input
     #   + saved per step: gates 8 + h 2 + c 2 = 12 + the same 20 of buffers -> 97.
     c = cost(units=2, input_size=1, batch=1, time=1)
-    assert c.memory_bytes.to_dict() == {"parameters": 32 * 4, "inference": 122 * 4 + 24 * 1024, "training": 97 * 4}
+    assert c.memory_bytes.to_dict() == {"parameters": 32 * 4, "inference": 106 * 4 + 24 * 1024, "training": 97 * 4}
     assert cost(units=2, input_size=1, batch=1, dtype="bfloat16").memory_bytes.parameters == 64
 
 

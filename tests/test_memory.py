@@ -18,7 +18,7 @@ import pytest
 import lstmcalc
 from lstmcalc.conventions import all_tensors, weights_key
 from lstmcalc.costing import cost_spec
-from lstmcalc.memory import estimate_bytes, overhead_bytes
+from lstmcalc.memory import estimate_bytes, estimate_elements, overhead_bytes
 from lstmcalc.frameworks import make_spec
 
 
@@ -41,12 +41,17 @@ def measured_peak(spec, dtype: str, contiguous: bool = True) -> int:
     the traced window, in ``dtype``), after a warm-up call (first-call imports and caches)."""
     rng = np.random.default_rng(0)
 
+    def uniform(shape):  # U(-0.5, 0.5) made in dtype: no float64 temporary in the traced peak
+        a = rng.random(shape, dtype=dtype)
+        a -= 0.5
+        return a
+
     def make(b, t):
         if contiguous:
-            x = rng.standard_normal((b, t, spec.input_size)).astype(dtype)  # (B, T, X)
+            x = rng.standard_normal((b, t, spec.input_size), dtype=dtype)  # (B, T, X)
         else:  # a view with every other feature: forward copies it
-            x = rng.standard_normal((b, t, 2 * spec.input_size)).astype(dtype)[:, :, ::2]
-        w = {weights_key(spec, t_): rng.uniform(-0.5, 0.5, t_.shape).astype(dtype) for t_ in all_tensors(spec)}
+            x = rng.standard_normal((b, t, 2 * spec.input_size), dtype=dtype)[:, :, ::2]
+        w = {weights_key(spec, t_): uniform(t_.shape) for t_ in all_tensors(spec)}
         return x, w
 
     lstmcalc.forward(*make(1, 1), **forward_options(spec))
@@ -128,3 +133,73 @@ def test_keras_gru_reset_before_counts_its_recurrent_copies():
     spec = make_spec(512, 8, cell="gru", reset_after=False, batch=1, time=1)
     measured = measured_peak(spec, "float32")
     assert measured <= estimate_bytes(spec, "float32")
+
+
+# --- issue 23: realistic shapes, and a grid on which every term of the estimate is needed -----------
+
+S = make_spec
+TIGHT = [  # H, X, options: each row is where one term of the estimate is most of the peak
+    S(256, 64, cell="lstm", framework="keras", batch=32, time=100),  # a realistic Keras LSTM: projections, sequences
+    S(256, 64, cell="lstm", framework="keras", batch=32, time=100, return_sequences=True),
+    S(64, 512, cell="lstm", framework="torch", batch=64, time=50),  # wide input: input
+    S(48, 200, cell="rnn", framework="keras", batch=24, time=40, activation="relu"),
+    S(128, 4, cell="lstm", framework="torch", batch=512, time=1),  # one step, large batch: step buffers
+    S(8, 8, cell="rnn", framework="torch", batch=256, time=4, layers=3, bidirectional=True),  # final states
+    S(1024, 8, cell="lstm", framework="torch", batch=1, time=1),  # weights
+    S(512, 8, cell="gru", framework="keras", batch=1, time=1, reset_after=False),  # U_zr, U_n copies
+    S(256, 128, cell="gru", framework="keras", batch=2, time=3, reset_after=False, bidirectional=True,
+      merge_mode="sum"),
+    S(2, 1, cell="lstm", framework="torch", batch=1, time=1),  # nothing but the fixed overhead
+    S(2, 1, cell="gru", framework="keras", batch=1, time=1, layers=2, bidirectional=True, merge_mode="ave"),
+    S(64, 16, cell="lstm", framework="keras", batch=16, time=50, layers=2, bidirectional=True, merge_mode="sum",
+      return_sequences=True),
+    S(64, 16, cell="lstm", framework="keras", batch=16, time=50, bidirectional=True, merge_mode="mul",
+      return_sequences=True),
+    S(128, 16, cell="lstm", framework="torch", batch=16, time=100, proj_size=32, layers=2),
+    S(96, 32, cell="gru", framework="torch", batch=8, time=60, layers=2, bidirectional=True),
+    S(32, 8, cell="rnn", framework="torch", batch=64, time=200),
+]
+DTYPES = ("float32", "float64")
+
+
+def tight_id(spec) -> str:
+    return f"{config_id(spec)}-B{spec.batch}-T{spec.time}"
+
+
+@pytest.fixture(scope="module")
+def tight_peaks() -> dict:
+    """{(spec, dtype): measured peak} over TIGHT, measured once for the tests below."""
+    return {(spec, dtype): measured_peak(spec, dtype) for spec in TIGHT for dtype in DTYPES}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("spec", TIGHT, ids=tight_id)
+def test_realistic_and_edge_shapes_are_bounded(tight_peaks, spec, dtype):
+    measured = tight_peaks[(spec, dtype)]
+    estimate = estimate_bytes(spec, dtype)
+    assert measured <= estimate, (measured, estimate)
+    assert cost_spec(spec, dtype).memory_bytes.inference == estimate  # what `cost` and `run` report
+
+
+def test_a_keras_lstm_of_256_units_on_64_inputs():
+    """The issue's shape, B 32, T 100, float32: the estimate is at least the measured peak and
+    less than twice it."""
+    spec = make_spec(256, 64, cell="lstm", framework="keras", batch=32, time=100)
+    measured = measured_peak(spec, "float32")
+    assert measured <= estimate_bytes(spec, "float32") < 2 * measured
+
+
+def test_every_term_of_the_estimate_is_needed(tight_peaks):
+    """For each term (and the fixed overhead), some shape above peaks above the estimate
+    without it: dropping a term from memory.estimate_elements fails
+    test_realistic_and_edge_shapes_are_bounded."""
+    needed = {}
+    for (spec, dtype), measured in tight_peaks.items():
+        size = np.dtype(dtype).itemsize
+        estimate = estimate_bytes(spec, dtype)
+        terms = {k: v * size for k, v in estimate_elements(spec).items()}
+        terms["overhead"] = overhead_bytes(spec)
+        for name, value in terms.items():
+            if estimate - value < measured:
+                needed.setdefault(name, f"{tight_id(spec)} {dtype}")
+    assert sorted(needed) == sorted([*estimate_elements(TIGHT[0]), "overhead"]), needed

@@ -121,11 +121,22 @@ def _deflated_zeros(prefix: bytes, zeros: int, chunk: int = 1 << 24) -> bytes:
     return head + piece * (zeros // chunk) + c.flush(zlib.Z_FINISH)
 
 
-def _zip_with_bomb(path, name: str, prefix: bytes, zeros: int, others: dict[str, bytes]) -> None:
+def _deflated_corrupt(prefix: bytes, valid: int = 1 << 20) -> bytes:
+    """Raw deflate of ``prefix`` and ``valid`` zero bytes, then a block of the reserved type
+    3: those inflate (a reader of the header asks zipfile for at most 4 KiB), and reading
+    past them fails (zlib: invalid block type). A member made of this proves that a reader
+    read its header and never inflated its data."""
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return c.compress(prefix + bytes(valid)) + c.flush(zlib.Z_FULL_FLUSH) + b"\xff" * 64
+
+
+def _zip_with_bomb(path, name: str, prefix: bytes, zeros: int, others: dict[str, bytes],
+                   corrupt: bool = False) -> None:
     """A zip whose ``name`` inflates to len(prefix) + zeros bytes; written with zipfile for
     the ``others``, then the bomb member appended by hand (zipfile would take seconds to
     compress 3 GiB). Its CRC is left 0: readers must refuse it on its declared size, long
-    before they could compare a CRC."""
+    before they could compare a CRC. ``corrupt``: the member declares the same size, but
+    only ``prefix`` inflates (:func:`_deflated_corrupt`)."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
         for member, data in others.items():
             z.writestr(member, data)
@@ -134,7 +145,7 @@ def _zip_with_bomb(path, name: str, prefix: bytes, zeros: int, others: dict[str,
     data = open(path, "rb").read()
     cd_offset = struct.unpack("<I", data[-6:-2])[0]  # end of central directory: offset of the directory
     body, directory = data[:cd_offset], data[cd_offset:-22]
-    compressed = _deflated_zeros(prefix, zeros)
+    compressed = _deflated_corrupt(prefix) if corrupt else _deflated_zeros(prefix, zeros)
     size = len(prefix) + zeros
     raw_name = name.encode()
     local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, 0, len(compressed), size, len(raw_name), 0)
@@ -164,6 +175,73 @@ def npz_bomb(path) -> None:
     extra = io.BytesIO()
     np.save(extra, keras_weights()["recurrent_kernel"])
     _zip_with_bomb(path, "kernel.npy", prefix, GIB3, {"recurrent_kernel.npy": extra.getvalue()})
+
+
+def npy_bytes(a: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    np.save(out, a)
+    return out.getvalue()
+
+
+def npz_with_giant(path, name: str, shape: tuple[int, ...], others: dict[str, np.ndarray]) -> None:
+    """An .npz of ``others`` and a float32 member ``name`` whose header declares ``shape``
+    (3 GiB or so) and whose data is corrupt past the header: refusing the file by its names
+    and shapes never inflates it; inflating it fails with "invalid block type"."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": shape})
+    nbytes = int(np.prod(shape)) * 4
+    _zip_with_bomb(path, name + ".npy", header.getvalue(), nbytes, {k + ".npy": npy_bytes(v) for k, v in others.items()},
+                   corrupt=True)
+
+
+GIANT_X = GIB3 // 4 // (4 * H)  # weight_ih_l0 (4H, GIANT_X) float32: 3 GiB
+
+
+def npz_giant_missing(path) -> None:
+    """PyTorch names without weight_hh_l0; weight_ih_l0 declares (8, 100663296) float32 (3 GiB)."""
+    w = torch_weights()
+    npz_with_giant(path, "weight_ih_l0", (4 * H, GIANT_X), {"bias_ih_l0": w["bias_ih_l0"], "bias_hh_l0": w["bias_hh_l0"]})
+
+
+def npz_giant_inconsistent(path) -> None:
+    """A PyTorch LSTM whose weight_hh_l0 declares (8, 100663296) float32 (3 GiB) beside a
+    (8, 3) weight_ih_l0: no layer has both."""
+    w = torch_weights()
+    npz_with_giant(path, "weight_hh_l0", (4 * H, GIANT_X), {k: v for k, v in w.items() if k != "weight_hh_l0"})
+
+
+def npz_giant_extra(path) -> None:
+    """A whole Keras LSTM and a member ``embedding`` that declares 3 GiB."""
+    npz_with_giant(path, "embedding", (4 * H, GIANT_X), keras_weights())
+
+
+def npz_giant_beside_torch_layer(path) -> None:
+    """A PyTorch LSTM (prefix ``rnn.``) in a model file with a ``head.weight`` that declares
+    3 GiB: a module that is no recurrent layer, never read."""
+    npz_with_giant(path, "head.weight", (4 * H, GIANT_X), {"rnn." + k: v for k, v in torch_weights().items()})
+
+
+def npz_giant_layer(path) -> None:
+    """A whole, consistent PyTorch LSTM (H = 2) whose weight_ih_l0 declares X = 100663296
+    inputs, 3 GiB of float32: only the memory guard, by the declared size, can refuse it."""
+    w = torch_weights()
+    npz_with_giant(path, "weight_ih_l0", (4 * H, GIANT_X), {k: v for k, v in w.items() if k != "weight_ih_l0"})
+
+
+def safetensors_sparse_giant(path, names=("weight_ih_l0", "bias_ih_l0", "bias_hh_l0")) -> None:
+    """A 3 GiB sparse safetensors file (it takes no disk) whose first tensor, weight_ih_l0
+    (8, 100663296) float32, fills it; weight_hh_l0 is missing."""
+    w = torch_weights()
+    entries, offset = {}, 0
+    for name in names:
+        shape = (4 * H, GIANT_X) if name == "weight_ih_l0" else w[name].shape
+        n = int(np.prod(shape)) * 4
+        entries[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [offset, offset + n]}
+        offset += n
+    raw = json.dumps(entries).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(raw)) + raw)
+        f.truncate(8 + len(raw) + offset)
 
 
 # --- declared sizes that lie ---------------------------------------------------------------------

@@ -112,6 +112,85 @@ def test_run_save_onto_an_input_is_refused(tmp_path, which):
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.parametrize("name", ["s.npz", "hard.npz", "soft.npz"])
+def test_run_save_onto_its_initial_state_is_refused(tmp_path, name):
+    """Before issue 23, `run --initial-state s.npz --save s.npz` exited 0 and s.npz then held
+    only `output`: the states it was read for were gone."""
+    made = runner.invoke(app, ["run", "-u", "2", "-x", "1", "-b", "2", "-t", "3", "--return-state",
+                               "--save", str(tmp_path / "s.npz"), "--backend", "numpy"])
+    assert made.exit_code == 0, made.stderr
+    os.link(tmp_path / "s.npz", tmp_path / "hard.npz")
+    os.symlink("s.npz", tmp_path / "soft.npz")
+    before = snapshot(tmp_path)
+    result = runner.invoke(app, ["run", "-u", "2", "-x", "1", "-b", "2", "-t", "3", "--backend", "numpy",
+                                 "--initial-state", str(tmp_path / "s.npz"), "--save", str(tmp_path / name)])
+    one_line_error(result, 1, f"is the input file {tmp_path / 's.npz'}")
+    assert snapshot(tmp_path) == before
+
+
+def test_run_save_onto_its_lengths_file_is_refused(tmp_path):
+    """--lengths reads any .npy by its content, whatever the name: one saved as l.npz is read,
+    and was overwritten by --save l.npz."""
+    with open(tmp_path / "l.npz", "wb") as f:
+        np.save(f, np.array([3, 1], np.int64))
+    before = snapshot(tmp_path)
+    result = runner.invoke(app, ["run", "-u", "2", "-x", "1", "--backend", "numpy",
+                                 "--lengths", str(tmp_path / "l.npz"), "--save", str(tmp_path / "l.npz")])
+    one_line_error(result, 1, "is the input file")
+    assert snapshot(tmp_path) == before
+
+
+# --- writability is tried, not asked: os.access says yes to root for /proc and /sys -----------------
+
+
+def _refused_before_any_work(monkeypatch, argv, option):
+    import lstmcalc.running
+
+    calls = []
+
+    def run_layer(*args, **kwargs):  # the forward pass: must not start for a path that cannot be written
+        calls.append(args)
+        raise AssertionError("the forward pass ran before the --save path was checked")
+
+    monkeypatch.setattr(lstmcalc.running, "run_layer", run_layer)
+    result = runner.invoke(app, argv)
+    one_line_error(result, 1, option)
+    assert "not writable" in result.stderr, result.stderr
+    assert calls == []
+
+
+@pytest.mark.parametrize("target", ["/proc/out.npz", "/sys/out.npz"])
+def test_run_save_into_an_unwritable_folder_is_refused_before_the_pass(monkeypatch, target):
+    """As root (CI and this machine), os.access('/proc', W_OK) is True: `run --save
+    /proc/x.npz` computed the whole pass and only then failed to write."""
+    _refused_before_any_work(monkeypatch, ["run", "-u", "2", "-x", "1", "--backend", "numpy", "--save", target],
+                             "--save")
+
+
+@pytest.mark.parametrize("target", ["/proc/out.npz", "/sys/out.npz"])
+def test_check_target_does_not_trust_os_access(monkeypatch, target):
+    """os.access answering yes (as it does for root) changes nothing: the folder is tried."""
+    monkeypatch.setattr(os, "access", lambda *a, **k: True)
+    with pytest.raises(FileError, match="not writable"):
+        atomic.check_target(target, "--output")
+
+
+def test_check_target_leaves_the_folder_as_it_was(tmp_path):
+    (tmp_path / "old.npz").write_bytes(b"old bytes")
+    before = snapshot(tmp_path)
+    assert atomic.check_target(tmp_path / "new.npz", "--output") == str(tmp_path / "new.npz")
+    assert atomic.check_target(tmp_path / "old.npz", "--output") == str(tmp_path / "old.npz")
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write a file of mode 0444")
+def test_a_read_only_target_is_refused_for_a_user(tmp_path):
+    (tmp_path / "ro.npz").write_bytes(b"old bytes")
+    os.chmod(tmp_path / "ro.npz", 0o444)
+    with pytest.raises(FileError, match="read-only"):
+        atomic.check_target(tmp_path / "ro.npz", "--output")
+
+
 @pytest.mark.parametrize("kind", ["directory", "missing folder", "fifo"])
 def test_plot_targets(tmp_path, kind):
     pytest.importorskip("matplotlib")

@@ -89,7 +89,7 @@ class OnnxInput:
 
     ``source``: "initializer" | "constant" (a Constant node) | "computed from constants" (nodes
     whose every input is an initializer or a Constant: evaluated with the onnx package's
-    reference evaluator; ``ops`` names their op types, ``leaves`` the constants) | "graph
+    reference evaluator; ``ops`` names their op types, ``leaves`` the initializers) | "graph
     input" (fed at run time, no value in the file; a subgraph's own input too) | "computed"
     (output of a node that depends on a value fed at run time, e.g. an Expand of zeros to the
     batch size; ``producer`` names it and ``reason`` says what it depends on) | "absent"
@@ -109,7 +109,7 @@ class OnnxInput:
     via: tuple[str, ...] = ()  # Identity nodes between the RNN node and the value
     producer: str = ""  # "Expand '/Expand_output_0'" for computed inputs
     ops: tuple[str, ...] = ()  # op types computing it from constants, in evaluation order, each once
-    leaves: tuple[str, ...] = ()  # the initializers (and Constant nodes) it is computed from
+    leaves: tuple[str, ...] = ()  # the initializers it is computed from (with Constant nodes, if any)
     stored: tuple[str, ...] = ()  # ONNX element types the file stores the value (or its leaves) in
     reason: str = ""  # why a "computed" input is not a constant
 
@@ -291,7 +291,8 @@ class _Reader:
                 if _operator(n) is not None:
                     found.append((scope, k, n))
             for k, n in enumerate(scope.graph.node):  # subgraphs after the graph's own nodes
-                for a in n.attribute:
+                # then_branch before else_branch (onnx.helper stores attributes sorted by name)
+                for a in sorted(n.attribute, key=lambda a: {"then_branch": 0, "else_branch": 1}.get(_text(a.name), 2)):
                     subgraphs = [a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)
                     for j, sub in enumerate(subgraphs):
                         attr = _text(a.name) + (f"[{j}]" if a.type != onnx.AttributeProto.GRAPH else "")
@@ -454,6 +455,8 @@ class _Reader:
                               "FLOAT" if array.dtype.name == "float32" else "INT64")
                 return OnnxInput(slot, name, "constant", array, tuple(array.shape), array.dtype.name, via=tuple(via),
                                  stored=(stored,))
+            if slot in INPUT_SLOTS["LSTM"] and slot not in ("W", "R", "B", "P"):  # X, states: not weights
+                return OnnxInput(slot, name, "computed", via=tuple(via), producer=_label(producer))
             folded = self._fold(current, owner, f"{label}: {slot}")
             if "array" in folded:
                 a = folded["array"]
@@ -517,6 +520,9 @@ class _Reader:
         model = helper.make_model(graph, opset_imports=list(self.model.opset_import),
                                   functions=list(self.model.functions))
         model.ir_version = self.model.ir_version
+        too_big = self._too_big(model)
+        if too_big:
+            return {"reason": too_big}
         try:
             from onnx.reference import ReferenceEvaluator
 
@@ -527,12 +533,29 @@ class _Reader:
         if array.dtype.name == "bfloat16":  # ml_dtypes; exact in float32
             array = array.astype(np.float32)
         ops = tuple(dict.fromkeys(_text(n.op_type) for n in nodes if _text(n.op_type) != "Constant"))
-        constants = tuple(_text(n.output[0]) for n in nodes if _text(n.op_type) == "Constant")
         stored = tuple(dict.fromkeys(
             [_type_name(t.data_type) for t in leaves.values()]
             + [_type_name(a.t.data_type) for n in nodes if _text(n.op_type) == "Constant" for a in n.attribute
                if _text(a.name) == "value"]))
-        return {"array": array, "ops": ops, "leaves": tuple(leaves) + constants, "stored": stored}
+        return {"array": array, "ops": ops, "leaves": tuple(leaves), "stored": stored}
+
+    def _too_big(self, model) -> str:
+        """Why evaluating ``model`` could allocate far more than the file holds (an Expand or
+        ConstantOfShape to a huge shape), from onnx's shape inference; "" when it cannot."""
+        onnx = _need_onnx(self.file)
+        try:
+            inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
+        except Exception:  # inference fails on what the evaluator would refuse too
+            return ""
+        limit = max(64 * self.file_size, 1 << 24)  # values
+        for v in list(inferred.graph.value_info) + list(inferred.graph.output):
+            dims = v.type.tensor_type.shape.dim
+            if dims and all(d.HasField("dim_value") for d in dims):
+                count = math.prod(d.dim_value for d in dims)
+                if count > limit:
+                    return (f"computing it makes {_text(v.name)!r} of {count:,} values, more than {limit:,} "
+                            "(64 per byte of the file)")
+        return ""
 
     def _constant(self, node, where: str):
         onnx = _need_onnx(self.file)
@@ -1032,7 +1055,8 @@ def weight_notes(attributes: dict) -> list[str]:
             computed.setdefault(tuple(w["computed_by"]), []).append(slot)
     for ops, slots in computed.items():
         by = ", ".join(ops) if ops else "Constant nodes only"
-        notes.append(f"{', '.join(slots)} computed from initializers by {by} "
+        source = "initializers" if any(weights[s]["from"] for s in slots) else "Constant nodes"
+        notes.append(f"{', '.join(slots)} computed from {source} by {by} "
                      "(evaluated with onnx.reference.ReferenceEvaluator)")
     narrow = {}
     for slot, w in weights.items():
@@ -1112,13 +1136,19 @@ def node_attributes(node: OnnxRnnNode) -> dict:
          else null), "clip" (null: none), "activations", "activation_alpha", "activation_beta"
          (null: the defaults), "other_attributes": [names the spec does not define],
          "inputs": {"sequence_lens", "initial_h"[, "initial_c", "P"]: {"name", "source",
-                    "shape", "stored"}}, "not_modelled": [lines of :func:`not_modelled`]}
+                    "shape"[, "producer"]}}, "not_modelled": [lines of :func:`not_modelled`]}
 
     where ``source`` is "absent", "initializer", "constant" (a Constant node), "computed from
     constants", "graph input" or "computed" (by another node).
     """
     slots = ("sequence_lens", "initial_h") + (("initial_c", "P") if node.op_type == "LSTM" else ())
-    inputs = {slot: _input_dict(node.inputs[slot]) for slot in slots}
+    inputs = {}
+    for slot in slots:
+        value = node.inputs[slot]
+        shape = None if value.shape is None else [d if isinstance(d, int) else str(d) for d in value.shape]
+        inputs[slot] = {"name": value.name or None, "source": value.source, "shape": shape}
+        if value.producer:
+            inputs[slot]["producer"] = value.producer
     return {
         "op_type": node.op_type,
         "operator": node.operator,

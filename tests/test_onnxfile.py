@@ -539,3 +539,18 @@ def test_mutated_models_read_or_fail_in_one_line(tmp_path, seed):
             assert "\n" not in str(e) and str(e).startswith(str(bad))
             outcomes.add("error")
     assert outcomes == {"read", "error"}
+
+
+def test_weights_computed_to_a_huge_shape_are_not_evaluated(tmp_path):
+    """An Expand of a constant to 2**40 values would exhaust memory: shape inference sees it
+    first, and the weight is reported as not constant, with the reason."""
+    extra = [numpy_helper.from_array(np.ones((1, 1, 1), "float32"), "one"),
+             numpy_helper.from_array(np.array([1, 1 << 20, 1 << 20], "int64"), "huge")]
+    nodes = [helper.make_node("Expand", ["one", "huge"], ["W"], name="blow_up")]
+    model, _ = _lstm_model("none", extra_nodes=nodes, extra_inits=extra)
+    path = _save(model, tmp_path / "m.onnx")
+    (node,) = read_onnx(path)
+    assert node.inputs["W"].source == "computed" and node.array("W") is None
+    assert node.inputs["W"].reason.startswith(f"computing it makes 'W' of {1 << 40:,} values, more than ")
+    with pytest.raises(OnnxFileError, match="W \\('W'\\) is not a constant in the file \\(it is computed by Expand"):
+        onnx_layers(path)

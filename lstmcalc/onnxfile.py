@@ -1095,9 +1095,9 @@ def not_modelled(node: OnnxRnnNode) -> list[str]:
     sets it; empty when lstmcalc models the node."""
     lines = []
     if node.operator == "com.microsoft DynamicQuantizeLSTM":
-        lines.append("com.microsoft DynamicQuantizeLSTM: onnxruntime quantizes X and h to uint8 at run time "
-                     "(a scale and zero point from each matrix product's input range) and multiplies in integers; "
-                     "lstmcalc's float forward pass on the dequantized weights does not reproduce that")
+        lines.append("com.microsoft DynamicQuantizeLSTM: onnxruntime multiplies in integers, quantizing its inputs "
+                     "at run time, so its outputs differ from the float LSTM on the dequantized weights that "
+                     "lstmcalc's forward pass computes")
     if node.clip is not None:
         lines.append(f"clip={_float32(node.clip):g}: lstmcalc's forward pass does not model the cell clip")
     acts = node.activations

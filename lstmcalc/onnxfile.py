@@ -41,6 +41,14 @@ INPUT_SLOTS = {
     "RNN": ("X", "W", "R", "B", "sequence_lens", "initial_h"),
 }
 OUTPUT_SLOTS = {"LSTM": ("Y", "Y_h", "Y_c"), "GRU": ("Y", "Y_h"), "RNN": ("Y", "Y_h")}
+# Contrib operators read as one of the three: (domain, op type) -> the ONNX operator they
+# compute. onnxruntime's DynamicQuantizeLSTM (ContribOperators.md; written by
+# onnxruntime.quantization.quantize_dynamic, operators/lstm.py) takes the LSTM's inputs with
+# W [D, X, 4H] and R [D, H, 4H] transposed and stored as int8/uint8, then a scale and a zero
+# point for each: (q - zero_point) · scale, per direction ([D]) or per row of W ([D, 4H]).
+CONTRIB_OPS = {("com.microsoft", "DynamicQuantizeLSTM"): "LSTM"}
+CONTRIB_SLOTS = {"DynamicQuantizeLSTM": INPUT_SLOTS["LSTM"] + ("W_scale", "W_zero_point", "R_scale", "R_zero_point")}
+QUANTIZED_SLOTS = ("W", "R")  # the int8 inputs of DynamicQuantizeLSTM, each with <slot>_scale, <slot>_zero_point
 DIRECTIONS = ("forward", "reverse", "bidirectional")
 # The opset written: 14 is the first with the ``layout`` attribute on LSTM / GRU / RNN (LSTM
 # 14, GRU 14, RNN 14); the later revision (22) only adds bfloat16/float16 type support. Every
@@ -59,6 +67,12 @@ ATTRIBUTE_TYPES = {
 DEFAULT_ACTIVATIONS = {"LSTM": ("Sigmoid", "Tanh", "Tanh"), "GRU": ("Sigmoid", "Tanh"), "RNN": ("Tanh",)}
 ACTIVATION_OF = {("Tanh",): "tanh", ("Relu",): "relu"}
 _IDENTITY_HOPS = 64  # bound on Identity chains followed (a cycle cannot loop forever)
+_FOLD_NODES = 10_000  # bound on the nodes evaluated to compute one weight from constants
+# Operators whose output is not a function of their inputs: never evaluated as constants.
+_NOT_CONSTANT_OPS = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
+                               "Multinomial", "Bernoulli"})
+# Element types stored below float32 (the forward pass widens them, exactly, to float32).
+NARROW_FLOATS = ("FLOAT16", "BFLOAT16")
 
 
 # An ONNX file that cannot be read, or that does not say what an RNN node needs: the project's
@@ -73,11 +87,16 @@ OnnxFileError = FileError
 class OnnxInput:
     """One input of an RNN node and where its value comes from.
 
-    ``source``: "initializer" | "constant" (a Constant node) | "graph input" (fed at run time,
-    no value in the file) | "computed" (output of another node, e.g. an Expand of zeros) |
-    "absent" (optional input not given). ``array`` is set for "initializer" and "constant"
-    (and an initializer that is also a graph input: ``overridable``). ``via`` names the
-    Identity nodes followed, ``producer`` the op type and node name that computes it.
+    ``source``: "initializer" | "constant" (a Constant node) | "computed from constants" (nodes
+    whose every input is an initializer or a Constant: evaluated with the onnx package's
+    reference evaluator; ``ops`` names their op types, ``leaves`` the initializers) | "graph
+    input" (fed at run time, no value in the file; a subgraph's own input too) | "computed"
+    (output of a node that depends on a value fed at run time, e.g. an Expand of zeros to the
+    batch size; ``producer`` names it and ``reason`` says what it depends on) | "absent"
+    (optional input not given). ``array`` is set for the three constant sources (and an
+    initializer that is also a graph input: ``overridable``). ``via`` names the Identity nodes
+    followed. ``stored`` is the ONNX element type the file holds the value in ("FLOAT16" for a
+    float16 initializer widened by a Cast, or decoded here).
     """
 
     slot: str  # "X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P"
@@ -89,23 +108,31 @@ class OnnxInput:
     overridable: bool = False  # an initializer that is also a graph input (IR >= 4)
     via: tuple[str, ...] = ()  # Identity nodes between the RNN node and the value
     producer: str = ""  # "Expand '/Expand_output_0'" for computed inputs
+    ops: tuple[str, ...] = ()  # op types computing it from constants, in evaluation order, each once
+    leaves: tuple[str, ...] = ()  # the initializers it is computed from (with Constant nodes, if any)
+    stored: tuple[str, ...] = ()  # ONNX element types the file stores the value (or its leaves) in
+    reason: str = ""  # why a "computed" input is not a constant
 
     @property
     def is_constant(self) -> bool:
-        return self.source in ("initializer", "constant")
+        return self.source in ("initializer", "constant", "computed from constants")
 
 
 @dataclass(frozen=True)
 class OnnxRnnNode:
-    """One LSTM / GRU / RNN node of a model's main graph, with its attributes and inputs.
+    """One LSTM / GRU / RNN node of a model (its main graph or a subgraph), with its
+    attributes and inputs.
 
     Attributes the node does not set keep the spec's default (``hidden_size`` None when
-    absent: the spec makes it optional; R's last dimension says it).
+    absent: the spec makes it optional; R's last dimension says it). ``where`` is the branch
+    path from the main graph, outermost first ("If 'pick' then_branch", "Loop 'steps' body");
+    () for the main graph. ``operator`` is "" for the ONNX operator, else the contrib
+    operator read as ``op_type`` ("com.microsoft DynamicQuantizeLSTM").
     """
 
     op_type: str  # "LSTM" | "GRU" | "RNN"
     name: str  # node name ("" when the file gives none)
-    index: int  # position in graph.node (ONNX requires topological order)
+    index: int  # position in its graph's node list (ONNX requires topological order)
     hidden_size: int | None
     direction: str
     layout: int
@@ -119,6 +146,9 @@ class OnnxRnnNode:
     outputs: tuple[str, ...]  # Y, Y_h[, Y_c] names in slot order ("" when not produced)
     upstream: tuple[str, ...] = ()  # earlier RNN nodes X depends on (names, or "#index" when unnamed)
     other_attributes: tuple[str, ...] = ()  # attribute names the spec does not define
+    where: tuple[str, ...] = ()  # branch path: "If 'pick' then_branch", ... (outermost first)
+    path: tuple[str, ...] = ()  # the same as names: ("pick", "then_branch") (an unnamed node: "#index")
+    operator: str = ""  # "" (ONNX LSTM/GRU/RNN) or "com.microsoft DynamicQuantizeLSTM"
 
     @property
     def gates(self) -> int:
@@ -128,6 +158,24 @@ class OnnxRnnNode:
     def num_directions(self) -> int:
         return 2 if self.direction == "bidirectional" else 1
 
+    @property
+    def key(self) -> str:
+        """The node's name, qualified by its branch path for a node inside a subgraph
+        ("pick/then_branch/lstm"); "#index" stands for a missing name."""
+        return "/".join(self.path + (self.name or f"#{self.index}",))
+
+    @property
+    def location(self) -> str:
+        """"node 3" in the main graph, "node 0 in If 'pick' then_branch" in a subgraph."""
+        return f"node {self.index}" + (f" in {' / '.join(self.where)}" if self.where else "")
+
+    @property
+    def label(self) -> str:
+        """For messages: "LSTM node 'lstm'" (main graph), with its branch path inside a subgraph."""
+        op = self.operator.split()[-1] if self.operator else self.op_type
+        said = f"{op} node {self.name!r}" if self.name else f"{op} node #{self.index}"
+        return said + (f" in {' / '.join(self.where)}" if self.where else "")
+
     def array(self, slot: str):
         """The value of ``slot`` (np.ndarray) when it is constant in the file, else None."""
         return self.inputs[slot].array
@@ -135,8 +183,8 @@ class OnnxRnnNode:
 
 @dataclass(frozen=True)
 class OnnxModel:
-    """What :func:`read_onnx_model` found: the RNN nodes in graph order and the context a
-    caller needs to explain a model without one."""
+    """What :func:`read_onnx_model` found: the RNN nodes (main graph first, then subgraphs,
+    each in graph order) and the context a caller needs to explain a model without one."""
 
     file: str
     rnn_nodes: tuple[OnnxRnnNode, ...]
@@ -145,14 +193,15 @@ class OnnxModel:
     producer: str  # "pytorch 2.13.0", "" when not recorded
     op_counts: dict  # {op type: how many} over the main graph
     loops: tuple[str, ...]  # "Loop 'name'" / "Scan 'name'" nodes of the main graph
-    nested_rnn: tuple[str, ...]  # RNN nodes inside subgraphs or local functions (not read)
+    nested_rnn: tuple[str, ...]  # RNN nodes inside local functions (not read)
+    all_op_counts: dict = field(default_factory=dict)  # {op type: how many} over every graph and subgraph
 
 
 # --- reading ---------------------------------------------------------------------------------
 
 
 def read_onnx(path) -> list[OnnxRnnNode]:
-    """Every LSTM / GRU / RNN node of the model's main graph, in graph order (maybe none:
+    """Every LSTM / GRU / RNN node of the model, subgraphs included (maybe none:
     :func:`read_onnx_model` says what the model has instead)."""
     return list(read_onnx_model(path).rnn_nodes)
 
@@ -190,34 +239,73 @@ def _first_line(e: BaseException) -> str:
     return text[0] if text else type(e).__name__
 
 
+class _Scope:
+    """One graph (the main graph or a subgraph) with what its names resolve to; a name not
+    defined here resolves in the enclosing graph (``parent``), as ONNX's scoping rules say."""
+
+    def __init__(self, graph, parent=None, where: tuple = (), path: tuple = ()):
+        self.graph, self.parent, self.where, self.path = graph, parent, where, path
+        self.depth = 0 if parent is None else parent.depth + 1
+        self.initializers = {_text(t.name): t for t in graph.initializer}
+        # the main graph's inputs are fed at run time; a subgraph's inputs are bound by its
+        # If/Loop/Scan node at each call: neither is a value in the file
+        self.inputs = {_text(i.name): i for i in graph.input}
+        self.producers = {}  # output name -> (index, node)
+        for k, n in enumerate(graph.node):
+            for out in n.output:
+                if out:
+                    self.producers[_text(out)] = (k, n)
+
+    def resolve(self, name: str):
+        """("initializer", scope, TensorProto) | ("input", scope, ValueInfoProto) |
+        ("node", scope, (index, NodeProto)) | None, innermost scope first."""
+        scope = self
+        while scope is not None:
+            if name in scope.initializers:
+                return "initializer", scope, scope.initializers[name]
+            if name in scope.inputs:
+                return "input", scope, scope.inputs[name]
+            if name in scope.producers:
+                return "node", scope, scope.producers[name]
+            scope = scope.parent
+        return None
+
+
 class _Reader:
     def __init__(self, file: str, path: Path, model):
         self.file, self.path, self.model = file, path, model
         self.file_size = path.stat().st_size
-        g = model.graph
-        self.initializers = {_text(t.name): t for t in g.initializer}
-        self.graph_inputs = {_text(i.name): i for i in g.input}
-        self.producers = {}  # output name -> (index, node)
-        for k, n in enumerate(g.node):
-            for out in n.output:
-                if out:
-                    self.producers[_text(out)] = (k, n)
+        self.main = _Scope(model.graph)
+        self.folded = {}  # (id(scope), name) -> OnnxInput fields of a value computed from constants
 
     def read(self) -> OnnxModel:
         onnx = _need_onnx(self.file)
         g = self.model.graph
         opset = next((o.version for o in self.model.opset_import if _default_domain(o.domain)), None)
-        nodes = [self._node(k, n) for k, n in enumerate(g.node) if _text(n.op_type) in RNN_OPS and _default_domain(n.domain)]
-        nodes = [self._with_upstream(n, nodes) for n in nodes]
+        found = []  # (scope, index, NodeProto)
+        all_ops = Counter()
+
+        def walk(scope):
+            for k, n in enumerate(scope.graph.node):
+                all_ops[_text(n.op_type)] += 1
+                if _operator(n) is not None:
+                    found.append((scope, k, n))
+            for k, n in enumerate(scope.graph.node):  # subgraphs after the graph's own nodes
+                # then_branch before else_branch (onnx.helper stores attributes sorted by name)
+                for a in sorted(n.attribute, key=lambda a: {"then_branch": 0, "else_branch": 1}.get(_text(a.name), 2)):
+                    subgraphs = [a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)
+                    for j, sub in enumerate(subgraphs):
+                        attr = _text(a.name) + (f"[{j}]" if a.type != onnx.AttributeProto.GRAPH else "")
+                        walk(_Scope(sub, scope, scope.where + (f"{_label(n)} {attr}",),
+                                    scope.path + (_text(n.name) or f"#{k}", attr)))
+
+        walk(self.main)
+        nodes = [self._node(k, n, scope) for scope, k, n in found]
+        nodes = [self._with_upstream(node, scope, found, nodes) for node, (scope, _, _) in zip(nodes, found)]
         loops = tuple(_label(n) for n in g.node if _text(n.op_type) in LOOP_OPS)
         nested = []
-        for n in g.node:
-            for a in n.attribute:
-                subgraphs = [a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)
-                for sub in subgraphs:
-                    nested += _rnn_ops_in(sub, _label(n), onnx)
         for fn in self.model.functions:
-            nested += [f"{_label(m)} in function {_text(fn.name)!r}" for m in fn.node if _text(m.op_type) in RNN_OPS]
+            nested += [f"{_label(m)} in function {_text(fn.name)!r}" for m in fn.node if _operator(m) is not None]
         producer = " ".join(_text(s) for s in (self.model.producer_name, self.model.producer_version) if s)
         return OnnxModel(
             file=self.file,
@@ -228,14 +316,18 @@ class _Reader:
             op_counts=dict(Counter(_text(n.op_type) for n in g.node)),
             loops=loops,
             nested_rnn=tuple(nested),
+            all_op_counts=dict(all_ops),
         )
 
     # -- one node
 
-    def _node(self, index: int, node) -> OnnxRnnNode:
+    def _node(self, index: int, node, scope: _Scope) -> OnnxRnnNode:
         onnx = _need_onnx(self.file)
-        op = _text(node.op_type)
-        label = f"{op} node {_text(node.name)!r}" if node.name else f"{op} node #{index}"
+        op = _operator(node)
+        contrib = "" if _default_domain(node.domain) else f"{_text(node.domain)} {_text(node.op_type)}"
+        where = f" in {' / '.join(scope.where)}" if scope.where else ""
+        shown = _text(node.op_type)
+        label = (f"{shown} node {_text(node.name)!r}" if node.name else f"{shown} node #{index}") + where
         expected = dict(ATTRIBUTE_TYPES)
         if op != "GRU":
             del expected["linear_before_reset"]
@@ -273,13 +365,14 @@ class _Reader:
         clip = attrs.get("clip")
         activations = attrs.get("activations")
         inputs = {}
-        slots = INPUT_SLOTS[op]
+        slots = CONTRIB_SLOTS.get(_text(node.op_type), INPUT_SLOTS[op]) if contrib else INPUT_SLOTS[op]
         if len(node.input) > len(slots):
-            raise OnnxFileError(f"{self.file}: {label}: {len(node.input)} inputs; {op} takes at most {len(slots)}")
+            raise OnnxFileError(f"{self.file}: {label}: {len(node.input)} inputs; {shown} takes at most {len(slots)}")
         for k, slot in enumerate(slots):
             name = _text(node.input[k]) if k < len(node.input) else ""
-            inputs[slot] = self._input(slot, name, label)
-        for slot in ("X", "W", "R"):
+            inputs[slot] = self._input(slot, name, label, scope)
+        required = ("X", "W", "R") + (tuple(s for s in slots if s.endswith(("_scale", "_zero_point"))) if contrib else ())
+        for slot in required:
             if inputs[slot].source == "absent":
                 raise OnnxFileError(f"{self.file}: {label}: required input {slot} is missing")
         outputs = tuple(_text(node.output[k]) if k < len(node.output) else "" for k in range(len(OUTPUT_SLOTS[op])))
@@ -299,58 +392,170 @@ class _Reader:
             inputs=inputs,
             outputs=outputs,
             other_attributes=tuple(sorted(other)),
+            where=scope.where,
+            path=scope.path,
+            operator=contrib,
         )
 
-    def _with_upstream(self, node: OnnxRnnNode, nodes: list[OnnxRnnNode]) -> OnnxRnnNode:
-        """Which earlier RNN nodes node's X is computed from (walking producers back)."""
-        rnn_at = {n.index: n for n in nodes}
-        seen, stack, found = set(), [node.inputs["X"].name], []
+    def _with_upstream(self, node: OnnxRnnNode, scope: _Scope, found: list, nodes: list) -> OnnxRnnNode:
+        """Which other RNN nodes node's X is computed from (walking producers back through
+        the enclosing graphs)."""
+        rnn_at = {id(proto): n for (_, _, proto), n in zip(found, nodes)}
+        this = next(id(proto) for (s, k, proto) in found if s is scope and k == node.index)
+        seen, stack, ups = set(), [(node.inputs["X"].name, scope)], []
         while stack:
-            name = stack.pop()
-            if not name or name in seen or name not in self.producers:
+            name, sc = stack.pop()
+            if not name or name in seen:
                 continue
             seen.add(name)
-            k, producer = self.producers[name]
-            if k in rnn_at and k != node.index:
-                found.append(rnn_at[k])
+            hit = sc.resolve(name)
+            if hit is None or hit[0] != "node":
+                continue
+            _, where, (k, producer) = hit
+            if id(producer) in rnn_at and id(producer) != this:
+                ups.append(rnn_at[id(producer)])
                 continue  # the nearest RNN node on this path; not beyond it
-            stack.extend(_text(i) for i in producer.input)
-        found.sort(key=lambda n: n.index)
-        names = tuple(n.name or f"#{n.index}" for n in found)
-        return _replace(node, upstream=names)
+            stack.extend((_text(i), where) for i in producer.input)
+        names = tuple(dict.fromkeys(n.key for n in ups))
+        return _replace(node, upstream=tuple(sorted(names, key=lambda n: [m.key for m in nodes].index(n))))
 
     # -- one input
 
-    def _input(self, slot: str, name: str, label: str) -> OnnxInput:
+    def _input(self, slot: str, name: str, label: str, scope: _Scope) -> OnnxInput:
         if not name:
             return OnnxInput(slot, "", "absent")
         via = []
         current = name
+        at = scope
         for _ in range(_IDENTITY_HOPS):
-            if current in self.initializers:
-                tensor = self.initializers[current]
-                array = self._array(tensor, f"{label}: {slot} (initializer {current!r})")
-                return OnnxInput(
-                    slot, name, "initializer", array, tuple(array.shape), array.dtype.name,
-                    overridable=current in self.graph_inputs, via=tuple(via),
-                )
-            if current in self.graph_inputs:
-                shape, dtype = _declared(self.graph_inputs[current])
-                return OnnxInput(slot, name, "graph input", None, shape, dtype, via=tuple(via))
-            if current not in self.producers:
+            hit = at.resolve(current)
+            if hit is None:
                 raise OnnxFileError(f"{self.file}: {label}: input {slot} {current!r} is produced by no node, "
                                     "initializer or graph input")
-            _, producer = self.producers[current]
-            kind = _text(producer.op_type)
-            if kind == "Identity" and _default_domain(producer.domain) and producer.input:
+            kind, owner, value = hit
+            if kind == "initializer":
+                array = self._array(value, f"{label}: {slot} (initializer {current!r})")
+                return OnnxInput(
+                    slot, name, "initializer", array, tuple(array.shape), array.dtype.name,
+                    overridable=owner is self.main and current in owner.inputs, via=tuple(via),
+                    stored=(_type_name(value.data_type),),
+                )
+            if kind == "input":
+                shape, dtype = _declared(value)
+                return OnnxInput(slot, name, "graph input", None, shape, dtype, via=tuple(via))
+            _, producer = value
+            op = _text(producer.op_type)
+            if op == "Identity" and _default_domain(producer.domain) and producer.input:
                 via.append(_text(producer.name or producer.output[0]))
-                current = _text(producer.input[0])
+                current, at = _text(producer.input[0]), owner
                 continue
-            if kind == "Constant" and _default_domain(producer.domain):
+            if op == "Constant" and _default_domain(producer.domain):
                 array = self._constant(producer, f"{label}: {slot} (Constant {_text(producer.name) or current!r})")
-                return OnnxInput(slot, name, "constant", array, tuple(array.shape), array.dtype.name, via=tuple(via))
-            return OnnxInput(slot, name, "computed", via=tuple(via), producer=_label(producer))
+                stored = next((_type_name(a.t.data_type) for a in producer.attribute if _text(a.name) == "value"),
+                              "FLOAT" if array.dtype.name == "float32" else "INT64")
+                return OnnxInput(slot, name, "constant", array, tuple(array.shape), array.dtype.name, via=tuple(via),
+                                 stored=(stored,))
+            if slot in INPUT_SLOTS["LSTM"] and slot not in ("W", "R", "B", "P"):  # X, states: not weights
+                return OnnxInput(slot, name, "computed", via=tuple(via), producer=_label(producer))
+            folded = self._fold(current, owner, f"{label}: {slot}")
+            if "array" in folded:
+                a = folded["array"]
+                return OnnxInput(slot, name, "computed from constants", a, tuple(a.shape), a.dtype.name, via=tuple(via),
+                                 producer=_label(producer), ops=folded["ops"], leaves=folded["leaves"],
+                                 stored=folded["stored"])
+            return OnnxInput(slot, name, "computed", via=tuple(via), producer=_label(producer), reason=folded["reason"])
         raise OnnxFileError(f"{self.file}: {label}: input {slot} goes through more than {_IDENTITY_HOPS} Identity nodes")
+
+    def _fold(self, name: str, scope: _Scope, where: str) -> dict:
+        """Evaluate ``name`` when every node it depends on takes only initializers and
+        Constant nodes: the nodes are copied into a model of their own and run by
+        ``onnx.reference.ReferenceEvaluator`` (the onnx package's implementation of each
+        operator). Returns {"array", "ops", "leaves", "stored"} or {"reason"}: what it
+        depends on that is not in the file."""
+        cache = (id(scope), name)
+        if cache in self.folded:
+            return self.folded[cache]
+        onnx = _need_onnx(self.file)
+        needed, leaves, seen = {}, {}, set()
+        stack = [(name, scope)]
+        result = None
+        while stack and result is None:
+            n, sc = stack.pop()
+            if not n or n in seen:
+                continue
+            seen.add(n)
+            hit = sc.resolve(n)
+            if hit is None:
+                result = {"reason": f"{n!r} is produced by no node, initializer or graph input"}
+            elif hit[0] == "initializer":
+                leaves[n] = hit[2]
+            elif hit[0] == "input":
+                fed = "a graph input" if hit[1] is self.main else f"an input of {hit[1].where[-1]}"
+                result = {"reason": f"{n!r} is {fed}, fed at run time"}
+            else:
+                owner, (k, node) = hit[1], hit[2]
+                op = _text(node.op_type)
+                if op in _NOT_CONSTANT_OPS:
+                    result = {"reason": f"{_label(node)} draws random numbers"}
+                elif any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
+                    result = {"reason": f"{_label(node)} holds a subgraph, which lstmcalc does not evaluate"}
+                elif len(needed) >= _FOLD_NODES:
+                    result = {"reason": f"it takes more than {_FOLD_NODES} nodes"}
+                else:
+                    needed[id(node)] = (owner.depth, k, node)
+                    stack.extend((_text(i), owner) for i in node.input)
+        if result is None:
+            result = self._evaluate(name, sorted(needed.values(), key=lambda t: t[:2]), leaves, where)
+        self.folded[cache] = result
+        return result
+
+    def _evaluate(self, name: str, ordered: list, leaves: dict, where: str) -> dict:
+        onnx = _need_onnx(self.file)
+        import numpy as np
+        from onnx import helper
+
+        initializers = [self._inline(t, f"{where} (initializer {n!r})") for n, t in leaves.items()]
+        nodes = [node for _, _, node in ordered]
+        graph = helper.make_graph(nodes, "constant_subgraph", [], [onnx.ValueInfoProto(name=name)], initializers)
+        model = helper.make_model(graph, opset_imports=list(self.model.opset_import),
+                                  functions=list(self.model.functions))
+        model.ir_version = self.model.ir_version
+        too_big = self._too_big(model)
+        if too_big:
+            return {"reason": too_big}
+        try:
+            from onnx.reference import ReferenceEvaluator
+
+            (value,) = ReferenceEvaluator(model).run(None, {})
+        except Exception as e:  # an operator the evaluator lacks, or inconsistent inputs: one line
+            return {"reason": f"the onnx reference evaluator could not compute it ({_first_line(e)})"}
+        array = np.asarray(value)
+        if array.dtype.name == "bfloat16":  # ml_dtypes; exact in float32
+            array = array.astype(np.float32)
+        ops = tuple(dict.fromkeys(_text(n.op_type) for n in nodes if _text(n.op_type) != "Constant"))
+        stored = tuple(dict.fromkeys(
+            [_type_name(t.data_type) for t in leaves.values()]
+            + [_type_name(a.t.data_type) for n in nodes if _text(n.op_type) == "Constant" for a in n.attribute
+               if _text(a.name) == "value"]))
+        return {"array": array, "ops": ops, "leaves": tuple(leaves), "stored": stored}
+
+    def _too_big(self, model) -> str:
+        """Why evaluating ``model`` could allocate far more than the file holds (an Expand or
+        ConstantOfShape to a huge shape), from onnx's shape inference; "" when it cannot."""
+        onnx = _need_onnx(self.file)
+        try:
+            inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
+        except Exception:  # inference fails on what the evaluator would refuse too
+            return ""
+        limit = max(64 * self.file_size, 1 << 24)  # values
+        for v in list(inferred.graph.value_info) + list(inferred.graph.output):
+            dims = v.type.tensor_type.shape.dim
+            if dims and all(d.HasField("dim_value") for d in dims):
+                count = math.prod(d.dim_value for d in dims)
+                if count > limit:
+                    return (f"computing it makes {_text(v.name)!r} of {count:,} values, more than {limit:,} "
+                            "(64 per byte of the file)")
+        return ""
 
     def _constant(self, node, where: str):
         onnx = _need_onnx(self.file)
@@ -374,7 +579,23 @@ class _Reader:
         raise OnnxFileError(f"{self.file}: {where}: a Constant with {kinds}; lstmcalc reads value, value_float(s), value_int(s)")
 
     def _array(self, tensor, where: str):
-        """Decode one TensorProto after checking its declared size against what it carries."""
+        """Decode one TensorProto after checking its declared size against what it carries
+        (bfloat16 widened to float32, exactly)."""
+        onnx = _need_onnx(self.file)
+        import numpy as np
+
+        tensor = self._inline(tensor, where)
+        try:
+            array = onnx.numpy_helper.to_array(tensor)
+        except Exception as e:
+            raise OnnxFileError(f"{self.file}: {where}: undecodable tensor ({_first_line(e)})") from None
+        if tensor.data_type == onnx.TensorProto.BFLOAT16:
+            array = array.astype(np.float32)  # exact: bfloat16 is a prefix of float32
+        return np.asarray(array)
+
+    def _inline(self, tensor, where: str):
+        """``tensor`` with its data in the proto (external data read in), after checking its
+        type and that its declared dims match the bytes or values it carries."""
         onnx = _need_onnx(self.file)
         import numpy as np
 
@@ -386,10 +607,11 @@ class _Reader:
             dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type))
         except Exception:
             raise OnnxFileError(f"{self.file}: {where}: unknown tensor data type {tensor.data_type}") from None
-        if tensor.data_type not in (TP.FLOAT, TP.DOUBLE, TP.FLOAT16, TP.BFLOAT16, TP.INT32, TP.INT64):
+        readable = (TP.FLOAT, TP.DOUBLE, TP.FLOAT16, TP.BFLOAT16, TP.INT32, TP.INT64, TP.INT8, TP.UINT8)
+        if tensor.data_type not in readable:
             type_name = _enum_name(TP.DataType, tensor.data_type)
             raise OnnxFileError(f"{self.file}: {where}: data type {type_name}; lstmcalc reads "
-                                "float, double, float16, bfloat16, int32 and int64 tensors")
+                                "float, double, float16, bfloat16, int8, uint8, int32 and int64 tensors")
         count = math.prod(dims)
         nbytes = count * dtype.itemsize
         if tensor.data_location == TP.EXTERNAL:
@@ -404,18 +626,13 @@ class _Reader:
             typed = {
                 TP.FLOAT: tensor.float_data, TP.DOUBLE: tensor.double_data, TP.INT64: tensor.int64_data,
                 TP.FLOAT16: tensor.int32_data, TP.BFLOAT16: tensor.int32_data, TP.INT32: tensor.int32_data,
+                TP.INT8: tensor.int32_data, TP.UINT8: tensor.int32_data,
             }[tensor.data_type]
             held, unit, expected = len(typed), "values", count
         if held != expected:
             raise OnnxFileError(f"{self.file}: {where}: dims {dims} declare {expected} {unit} but the tensor "
                                 f"holds {held}")
-        try:
-            array = onnx.numpy_helper.to_array(tensor)
-        except Exception as e:
-            raise OnnxFileError(f"{self.file}: {where}: undecodable tensor ({_first_line(e)})") from None
-        if tensor.data_type == TP.BFLOAT16:
-            array = array.astype(np.float32)  # exact: bfloat16 is a prefix of float32
-        return np.asarray(array)
+        return tensor
 
     def _external(self, tensor, nbytes: int, where: str):
         """A copy of ``tensor`` with its external bytes read into raw_data, after checking that
@@ -451,6 +668,20 @@ class _Reader:
         return copy
 
 
+def _operator(node) -> str | None:
+    """The ONNX operator a node computes ("LSTM", "GRU", "RNN"; a contrib operator of
+    :data:`CONTRIB_OPS` as the one it computes), or None for any other node."""
+    op = _text(node.op_type)
+    if _default_domain(node.domain):
+        return op if op in RNN_OPS else None
+    return CONTRIB_OPS.get((_text(node.domain), op))
+
+
+def _type_name(data_type: int) -> str:
+    import onnx
+
+    return _enum_name(onnx.TensorProto.DataType, data_type)
+
 def _attribute_type_name(onnx, kind: int) -> str:
     return _enum_name(onnx.AttributeProto.AttributeType, kind)
 
@@ -460,18 +691,6 @@ def _enum_name(enum, value: int) -> str:
         return enum.Name(value)
     except ValueError:  # a number the enum does not define (a damaged or newer file)
         return str(value)
-
-
-def _rnn_ops_in(graph, where: str, onnx) -> list[str]:
-    found = []
-    for n in graph.node:
-        if _text(n.op_type) in RNN_OPS:
-            found.append(f"{_label(n)} inside {where}")
-        for a in n.attribute:
-            subgraphs = [a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)
-            for sub in subgraphs:
-                found += _rnn_ops_in(sub, f"{_label(n)} inside {where}", onnx)
-    return found
 
 
 def _declared(value_info) -> tuple[tuple | None, str | None]:
@@ -679,34 +898,45 @@ def write_onnx_model(
 
 
 def onnx_layers(path, *, refuse_unmodelled: bool = True) -> list[tuple[str, str, dict, dict]]:
-    """(name, location, weights, options) for every RNN node of the model at ``path``, one
-    layer each: ``weights`` {"W", "R"[, "B"][, "P"]} as NumPy arrays, ``options`` {"cell",
-    "reset_after", "activation", "layout", "attributes"} (``attributes``: :func:`node_attributes`).
-    Raises :class:`OnnxFileError` (one line) for a model with no RNN node (saying what it has
-    instead: Loop/Scan, or an unrolled graph) and a weight that is not constant in the file;
-    with ``refuse_unmodelled`` also for what lstmcalc does not compute (clip, activations other
-    than the defaults and RNN Relu, input_forget), naming the attribute."""
+    """(name, location, weights, options) for every RNN node of the model at ``path``, main
+    graph and subgraphs (If branches, Loop/Scan bodies), one layer each, and once for a weight
+    set several nodes share (``attributes["places"]`` lists them all; the first gives name and
+    location): ``weights`` {"W", "R"[, "B"][, "P"]} as NumPy arrays in the operator's layout,
+    float16/bfloat16 widened to float32 (exactly) and DynamicQuantizeLSTM's int8 weights
+    dequantized; ``options`` {"cell", "reset_after", "activation", "layout", "attributes"}
+    (``attributes``: :func:`node_attributes`, with "places", "weights", "quantization" and
+    "notes" added). Raises :class:`OnnxFileError` (one line) for a model with no RNN node
+    (saying what it has instead: an unrolled cell, a Loop/Scan) and a weight that does not
+    follow from the file's constants (naming what it depends on); with ``refuse_unmodelled``
+    also for what lstmcalc does not compute (clip, activations other than the defaults and
+    RNN Relu, input_forget, a quantized operator), naming the attribute."""
+    import hashlib
+
     model = read_onnx_model(path)
     file = model.file
     if not model.rnn_nodes:
         raise OnnxFileError(f"{file}: {_no_rnn_reason(model)}")
-    out = []
+    out, groups = [], {}  # groups: weight-set key -> index in out
     for node in model.rnn_nodes:
-        label = f"{node.op_type} node {node.name!r}" if node.name else f"{node.op_type} node #{node.index}"
+        label = node.label
         unmodelled = not_modelled(node)
         if unmodelled and refuse_unmodelled:
             raise OnnxFileError(f"{file}: {label}: {'; '.join(unmodelled)}")
-        acts = node.activations
-        weights = {}
-        for slot in ("W", "R", "B", "P"):
+        stored = {}  # slot -> the array as the node takes it (before widening / dequantizing)
+        for slot in ("W", "R", "B", "P") + (("W_scale", "W_zero_point", "R_scale", "R_zero_point")
+                                              if node.operator else ()):
             if slot not in node.inputs or node.inputs[slot].source == "absent":
                 continue
             value = node.inputs[slot]
             if not value.is_constant:
-                what = f"computed by {value.producer}" if value.producer else f"a {value.source}"
+                if value.source == "computed":
+                    what = f"computed by {value.producer}" + (f"; {value.reason}" if value.reason else "")
+                else:
+                    what = f"a {value.source}"
                 raise OnnxFileError(f"{file}: {label}: {slot} ({value.name!r}) is not a constant in the file "
                                     f"(it is {what}); export with the weights as initializers")
-            weights[slot] = value.array
+            stored[slot] = value.array
+        weights, quantization = _float_weights(node, stored, file)
         r = weights["R"]
         h = int(r.shape[-1]) if getattr(r, "ndim", 0) == 3 else None
         if h is not None and node.hidden_size is not None and node.hidden_size != h:
@@ -720,18 +950,136 @@ def onnx_layers(path, *, refuse_unmodelled: bool = True) -> list[tuple[str, str,
                     f"{file}: {label}: {slot} has shape {tuple(state.array.shape)} but R says H = {h}: the node "
                     "contradicts itself (torch.onnx.export of an LSTM with proj_size writes such a node, which "
                     "onnxruntime refuses to run)")
+        attributes = node_attributes(node)
+        digest = hashlib.sha256()
+        for slot, a in sorted(stored.items()):
+            digest.update(f"{slot}{a.dtype.str}{a.shape}".encode())
+            digest.update(a.tobytes())
+        same = {k: v for k, v in attributes.items() if k not in ("inputs", "where")}
+        key = (repr(sorted(same.items())), digest.hexdigest())
+        place = {"name": node.key, "location": node.location, "where": list(node.where)}
+        if key in groups:  # the same weights and attributes again: one layer, one more place
+            attributes = out[groups[key]][3]["attributes"]
+            attributes["places"].append(place)
+            continue
         activation = "tanh"
-        if node.op_type == "RNN" and acts is not None:
-            activation = ACTIVATION_OF.get(_activation_key(acts[:1]), "tanh")  # not modelled: listed in attributes
+        if node.op_type == "RNN" and node.activations is not None:
+            activation = ACTIVATION_OF.get(_activation_key(node.activations[:1]), "tanh")  # else: not modelled
+        attributes.update({
+            "places": [place],
+            "weights": {slot: _input_dict(node.inputs[slot]) for slot in stored},
+            "quantization": quantization,
+        })
         options = {
             "cell": node.op_type.lower(),
             "reset_after": bool(node.linear_before_reset) if node.op_type == "GRU" else None,
             "activation": activation,
             "layout": node.layout,
-            "attributes": node_attributes(node),
+            "attributes": attributes,
         }
-        out.append((node.name or f"#{node.index}", f"node {node.index}", weights, options))
+        groups[key] = len(out)
+        out.append((node.key, node.location, weights, options))
+    for _, _, _, options in out:
+        options["attributes"]["notes"] = weight_notes(options["attributes"])
     return out
+
+
+def _float_weights(node: OnnxRnnNode, stored: dict, file: str) -> tuple[dict, dict | None]:
+    """({"W", "R"[, "B"][, "P"]: float arrays in the operator's layout}, the quantization
+    of a DynamicQuantizeLSTM or None). float16 and bfloat16 are widened to float32 (every
+    such value is a float32); int8/uint8 W and R are dequantized, (q - zero_point) · scale,
+    and transposed from [D, X, 4H] / [D, H, 4H] to the operator's [D, 4H, X] / [D, 4H, H]."""
+    import numpy as np
+
+    label = node.label
+    weights = {}
+    for slot in ("W", "R", "B", "P"):
+        if slot not in stored:
+            continue
+        a = stored[slot]
+        if node.operator and slot in QUANTIZED_SLOTS:
+            continue
+        if a.dtype.kind != "f":
+            raise OnnxFileError(f"{file}: {label}: {slot} is {a.dtype.name}; the {node.op_type} operator takes "
+                                "float tensors")
+        weights[slot] = a.astype(np.float32) if a.dtype.itemsize < 4 else a
+    if not node.operator:
+        return weights, None
+    quantization = {}
+    for slot in QUANTIZED_SLOTS:
+        q, scale, zero = stored[slot], stored[f"{slot}_scale"], stored[f"{slot}_zero_point"]
+        if q.dtype.name not in ("int8", "uint8") or q.ndim != 3:
+            raise OnnxFileError(f"{file}: {label}: {slot} is {q.dtype.name} {tuple(q.shape)}; "
+                                f"{node.operator} takes int8 or uint8 [D, rows, 4H]")
+        D, rows, GH = q.shape
+        if scale.shape != zero.shape or scale.shape not in ((D,), (D, GH)) or zero.dtype != q.dtype \
+                or scale.dtype.kind != "f":
+            raise OnnxFileError(
+                f"{file}: {label}: {slot}_scale {scale.dtype.name} {tuple(scale.shape)} and {slot}_zero_point "
+                f"{zero.dtype.name} {tuple(zero.shape)} do not fit {slot} {q.dtype.name} {tuple(q.shape)}: "
+                f"{node.operator} takes float scales and {q.dtype.name} zero points of shape ({D},) or ({D}, {GH})")
+        per_row = scale.ndim == 2
+        s = scale.astype(np.float32)[:, None, :] if per_row else scale.astype(np.float32)[:, None, None]
+        z = zero.astype(np.float32)[:, None, :] if per_row else zero.astype(np.float32)[:, None, None]
+        weights[slot] = ((q.astype(np.float32) - z) * s).transpose(0, 2, 1)  # (D, 4H, rows)
+        quantization[slot] = {"dtype": q.dtype.name, "count": int(q.size), "scales": int(scale.size),
+                              "zero_points": int(zero.size), "per": "row" if per_row else "direction"}
+    weights = {k: weights[k] for k in ("W", "R", "B", "P") if k in weights}
+    return weights, quantization
+
+
+def _input_dict(value: OnnxInput) -> dict:
+    """JSON-ready: where one input's value comes from."""
+    shape = None if value.shape is None else [d if isinstance(d, int) else str(d) for d in value.shape]
+    out = {"name": value.name or None, "source": value.source, "shape": shape,
+           "stored": list(value.stored) or None}
+    if value.producer:
+        out["producer"] = value.producer
+    if value.source == "computed from constants":
+        out["computed_by"] = list(value.ops)
+        out["from"] = list(value.leaves)
+    if value.reason:
+        out["reason"] = value.reason
+    return out
+
+
+def weight_notes(attributes: dict) -> list[str]:
+    """Sentences on where a layer's weights come from, computed from :func:`onnx_layers`'
+    attributes: weights computed from constants (and by which op types), narrow float
+    storage, int8 quantization, and the places a shared weight set is used."""
+    notes = []
+    weights = attributes.get("weights") or {}
+    computed = {}
+    for slot, w in weights.items():
+        if w["source"] == "computed from constants":
+            computed.setdefault(tuple(w["computed_by"]), []).append(slot)
+    for ops, slots in computed.items():
+        by = ", ".join(ops) if ops else "Constant nodes only"
+        source = "initializers" if any(weights[s]["from"] for s in slots) else "Constant nodes"
+        notes.append(f"{', '.join(slots)} computed from {source} by {by} "
+                     "(evaluated with onnx.reference.ReferenceEvaluator)")
+    narrow = {}
+    for slot, w in weights.items():
+        for t in w["stored"] or ():
+            if t in NARROW_FLOATS:
+                narrow.setdefault(t, []).append(slot)
+    for t, slots in narrow.items():
+        values = sum(math.prod(weights[s]["shape"]) for s in slots)
+        notes.append(f"{', '.join(slots)} stored as {t.lower()} ({values:,} values, {2 * values:,} bytes); "
+                     "lstmcalc computes in float32 (each value widened exactly)")
+    q = attributes.get("quantization")
+    if q:
+        parts = [f"{s} {v['dtype']} ({v['count']:,} values, {v['scales']:,} scales and {v['zero_points']:,} zero "
+                 f"points, one per {v['per']})" for s, v in q.items()]
+        numbers = sum(v["count"] + v["scales"] + v["zero_points"] for v in q.values())
+        numbers += sum(math.prod(w["shape"]) for s, w in weights.items() if s in ("B", "P"))
+        notes.append(f"quantized: {'; '.join(parts)}; {numbers:,} stored numbers in all; weights shown dequantized, "
+                     "(q - zero_point) · scale")
+    places = attributes.get("places") or []
+    if len(places) > 1:
+        notes.append(f"the same weights and attributes in {len(places)} places, listed once: "
+                     + ", ".join(f"{p['name']} ({p['location']})" for p in places))
+    return notes
 
 
 def _activation_key(names) -> tuple[str, ...]:
@@ -742,9 +1090,14 @@ def _activation_key(names) -> tuple[str, ...]:
 
 def not_modelled(node: OnnxRnnNode) -> list[str]:
     """One plain line per attribute of ``node`` that lstmcalc's forward pass does not compute
-    (the cell ``clip``, activations other than the defaults and RNN Relu, ``input_forget``=1),
-    each starting with the attribute as the node sets it; empty when lstmcalc models the node."""
+    (the cell ``clip``, activations other than the defaults and RNN Relu, ``input_forget``=1,
+    a quantized contrib operator), each starting with the attribute (or operator) as the node
+    sets it; empty when lstmcalc models the node."""
     lines = []
+    if node.operator == "com.microsoft DynamicQuantizeLSTM":
+        lines.append("com.microsoft DynamicQuantizeLSTM: onnxruntime multiplies in integers, quantizing its inputs "
+                     "at run time, so its outputs differ from the float LSTM on the dequantized weights that "
+                     "lstmcalc's forward pass computes")
     if node.clip is not None:
         lines.append(f"clip={_float32(node.clip):g}: lstmcalc's forward pass does not model the cell clip")
     acts = node.activations
@@ -777,15 +1130,16 @@ def _float32(value: float) -> float:
 def node_attributes(node: OnnxRnnNode) -> dict:
     """JSON-ready attributes of one node, as the file sets them or the spec's default::
 
-        {"op_type", "hidden_size" (null when the node omits it), "direction", "layout",
-         "linear_before_reset" (GRU, else null), "input_forget" (LSTM, else null), "clip"
-         (null: none), "activations", "activation_alpha", "activation_beta" (null: the
-         defaults), "other_attributes": [names the spec does not define],
+        {"op_type", "operator" ("" for the ONNX operator, else the contrib one read as op_type),
+         "where" [branch path, outermost first], "hidden_size" (null when the node omits it),
+         "direction", "layout", "linear_before_reset" (GRU, else null), "input_forget" (LSTM,
+         else null), "clip" (null: none), "activations", "activation_alpha", "activation_beta"
+         (null: the defaults), "other_attributes": [names the spec does not define],
          "inputs": {"sequence_lens", "initial_h"[, "initial_c", "P"]: {"name", "source",
-                    "shape"}}, "not_modelled": [lines of :func:`not_modelled`]}
+                    "shape"[, "producer"]}}, "not_modelled": [lines of :func:`not_modelled`]}
 
-    where ``source`` is "absent", "initializer", "constant" (a Constant node), "graph input"
-    or "computed" (by another node).
+    where ``source`` is "absent", "initializer", "constant" (a Constant node), "computed from
+    constants", "graph input" or "computed" (by another node).
     """
     slots = ("sequence_lens", "initial_h") + (("initial_c", "P") if node.op_type == "LSTM" else ())
     inputs = {}
@@ -797,6 +1151,8 @@ def node_attributes(node: OnnxRnnNode) -> dict:
             inputs[slot]["producer"] = value.producer
     return {
         "op_type": node.op_type,
+        "operator": node.operator,
+        "where": list(node.where),
         "hidden_size": node.hidden_size,
         "direction": node.direction,
         "layout": node.layout,
@@ -813,19 +1169,23 @@ def node_attributes(node: OnnxRnnNode) -> dict:
 
 
 def _no_rnn_reason(model: OnnxModel) -> str:
-    """One sentence on a model without a top-level RNN node: what it has instead."""
-    if model.nested_rnn:
-        return (f"no LSTM, GRU or RNN node in the main graph; {len(model.nested_rnn)} inside subgraphs or "
-                f"functions ({model.nested_rnn[0]}), which lstmcalc does not read")
-    if model.loops:
-        return (f"no LSTM, GRU or RNN node; it has {', '.join(model.loops)}: a recurrent layer unrolled by its "
-                "exporter into a loop, whose weights lstmcalc cannot attribute to gates")
-    matmul = model.op_counts.get("MatMul", 0) + model.op_counts.get("Gemm", 0)
-    acts = sum(model.op_counts.get(k, 0) for k in ("Tanh", "Sigmoid", "Relu"))
+    """One sentence on a model without an RNN node (in any graph): what it has instead."""
+    counts = model.all_op_counts or model.op_counts
+    matmul = counts.get("MatMul", 0) + counts.get("Gemm", 0)
+    acts = {k: counts.get(k, 0) for k in ("Sigmoid", "Tanh", "Relu") if counts.get(k, 0)}
+    inside = f" (inside {', '.join(model.loops)})" if model.loops and matmul > model.op_counts.get("MatMul", 0) \
+        + model.op_counts.get("Gemm", 0) else ""
     if matmul and acts:
-        return (f"no LSTM, GRU or RNN node; it has {matmul} MatMul/Gemm and {acts} Tanh/Sigmoid/Relu nodes, "
-                "which may be a recurrent layer unrolled step by step (torch.onnx.export's default exporter "
-                "writes nn.RNN that way): lstmcalc reads only LSTM, GRU and RNN nodes")
+        said = " and ".join(f"{n} {k}" for k, n in acts.items())
+        return (f"no LSTM/GRU/RNN node; the cell is unrolled into {matmul} MatMul/Gemm nodes with {said} "
+                f"nodes{inside}, as exporters write cell loops (torch.onnx.export of an LSTMCell, or of nn.RNN "
+                "with dynamo): lstmcalc reads the weights of LSTM, GRU and RNN nodes")
+    if model.nested_rnn:
+        return (f"no LSTM/GRU/RNN node in the graphs; {len(model.nested_rnn)} inside local functions "
+                f"({model.nested_rnn[0]}), which lstmcalc does not read")
+    if model.loops:
+        return (f"no LSTM/GRU/RNN node; it has {', '.join(model.loops)} with no recurrent node or MatMul/Gemm "
+                "and activation inside")
     return "no LSTM, GRU or RNN node in this model"
 
 

@@ -463,13 +463,18 @@ def _unique_names(found: list[FoundLayer]) -> list[FoundLayer]:
     ]
 
 
+def _names(f: FoundLayer) -> list[str]:
+    """A layer's name, and for one ONNX weight set used by several nodes each node's name."""
+    return [f.name] + [p["name"] for p in (f.attributes or {}).get("places", ())[1:]]
+
+
 def _select(found: list[FoundLayer], layer: str, file: str) -> FoundLayer:
-    exact = [f for f in found if layer in (f.name, f.location, f.location.rstrip("."))]
+    exact = [f for f in found if layer in (f.location, f.location.rstrip("."), *_names(f))]
     if len(exact) == 1:
         return exact[0]
     prefixed = exact or [
         f for f in found
-        if f.name.startswith((layer + ".", layer + "/")) or f.name.endswith(("." + layer, "/" + layer))
+        if any(n.startswith((layer + ".", layer + "/")) or n.endswith(("." + layer, "/" + layer)) for n in _names(f))
     ]
     if len(prefixed) == 1:
         return prefixed[0]

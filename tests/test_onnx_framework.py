@@ -153,7 +153,8 @@ def test_cli_inspect_model_without_rnn_node(tmp_path):
     path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]).SerializeToString())
     r = invoke("inspect", path)
     assert r.exit_code == 1 and r.stdout == ""
-    assert r.stderr.startswith(f"lstmcalc: error: {path}: no LSTM, GRU or RNN node; it has 3 MatMul/Gemm and 3 ")
+    assert r.stderr.startswith(f"lstmcalc: error: {path}: no LSTM/GRU/RNN node; the cell is unrolled into 3 MatMul/Gemm "
+                             "nodes with 3 Tanh nodes")
     assert r.stderr.count("\n") == 1
     assert onnx is not None
 
@@ -193,5 +194,6 @@ def test_cli_inspect_says_why_weights_are_not_readable(tmp_path):
     path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]).SerializeToString())
     r = invoke("inspect", path)
     assert r.exit_code == 1 and r.stdout == ""
-    assert "LSTM node 'lstm': W ('W') is not a constant in the file (it is computed by Concat 'cat')" in r.stderr
+    assert ("LSTM node 'lstm': W ('W') is not a constant in the file (it is computed by Concat 'cat'; 'Wb' is a "
+            "graph input, fed at run time)") in r.stderr
     assert onnx is not None

@@ -235,6 +235,12 @@ def test_default_node_attributes_and_other_readers(tmp_path):
         "inputs": {"sequence_lens": {"name": None, "source": "absent", "shape": None},
                    "initial_h": {"name": None, "source": "absent", "shape": None}},
         "not_modelled": [],
+        # where the node sits and where its weights come from (onnxfile.onnx_layers)
+        "operator": "", "where": [], "places": [{"name": "rnn", "location": "node 0", "where": []}],
+        "weights": {"W": {"name": "W", "source": "initializer", "shape": [1, 6, 3], "stored": ["FLOAT"]},
+                    "R": {"name": "R", "source": "initializer", "shape": [1, 6, 2], "stored": ["FLOAT"]},
+                    "B": {"name": "B", "source": "initializer", "shape": [1, 12], "stored": ["FLOAT"]}},
+        "quantization": None, "notes": [],
     }
     assert "activations=default (Sigmoid, Tanh)" in flat(invoke("inspect", path).stdout)
     # a file format without node attributes: the key is there, null

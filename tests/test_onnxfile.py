@@ -13,7 +13,9 @@ onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from lstmcalc.errors import FileError
-from lstmcalc.onnxfile import WRITE_OPSET, OnnxFileError, read_onnx, read_onnx_model, write_onnx_model  # noqa: E402
+from lstmcalc.onnxfile import (  # noqa: E402
+    WRITE_OPSET, OnnxFileError, onnx_layers, read_onnx, read_onnx_model, write_onnx_model,
+)
 
 H, X = 3, 2
 
@@ -149,9 +151,12 @@ def test_graph_order_and_upstream(tmp_path):
 
 
 def test_a_model_without_rnn_nodes_says_what_it_has(tmp_path):
+    """A Scan whose body computes a cell with MatMul and Tanh: no RNN node anywhere, and the
+    reason counts what is there (over the body too)."""
     body = helper.make_graph(
-        [helper.make_node("LSTM", ["x", "w", "r"], ["y"], name="inner")], "body",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [helper.make_node("MatMul", ["x", "x"], ["m"], name="mm_in"), helper.make_node("Tanh", ["m"], ["y"], name="act")],
+        "body", [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
     )
     scan = helper.make_node("Scan", ["X"], ["Y"], body=body, num_scan_inputs=1, name="unrolled")
     mm = helper.make_node("MatMul", ["X", "X"], ["Z"], name="mm")
@@ -161,9 +166,59 @@ def test_a_model_without_rnn_nodes_says_what_it_has(tmp_path):
     path = _save(model, tmp_path / "m.onnx")
     info = read_onnx_model(path)
     assert read_onnx(path) == [] and info.rnn_nodes == ()
-    assert info.loops == ("Scan 'unrolled'",)
-    assert info.nested_rnn == ("LSTM 'inner' inside Scan 'unrolled'",)
+    assert info.loops == ("Scan 'unrolled'",) and info.nested_rnn == ()
     assert info.op_counts == {"Scan": 1, "MatMul": 1} and info.opset == 14
+    assert info.all_op_counts == {"Scan": 1, "MatMul": 2, "Tanh": 1}
+    with pytest.raises(OnnxFileError) as e:
+        onnx_layers(path)
+    assert str(e.value) == (f"{path}: no LSTM/GRU/RNN node; the cell is unrolled into 2 MatMul/Gemm nodes with 1 Tanh "
+                            "nodes (inside Scan 'unrolled'), as exporters write cell loops (torch.onnx.export of an "
+                            "LSTMCell, or of nn.RNN with dynamo): lstmcalc reads the weights of LSTM, GRU and RNN nodes")
+
+
+def test_an_rnn_node_inside_a_subgraph_is_read_with_its_place(tmp_path):
+    """An LSTM in a Scan body, its weights initializers of the main graph: listed, with the
+    branch path, and its X the body's own input."""
+    rng = np.random.default_rng(7)
+    W, R = _rand(rng, 1, 4 * H, X), _rand(rng, 1, 4 * H, H)
+    body = helper.make_graph(
+        [helper.make_node("LSTM", ["x", "W", "R"], ["y"], hidden_size=H, name="inner")], "body",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    scan = helper.make_node("Scan", ["X"], ["Y"], body=body, num_scan_inputs=1)
+    graph = helper.make_graph([scan], "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, None)],
+                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(W, "W"), numpy_helper.from_array(R, "R")])
+    path = _save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]), tmp_path / "m.onnx")
+    (node,) = read_onnx(path)
+    assert node.name == "inner" and node.where == ("Scan '' body",) and node.key == "#0/body/inner"
+    assert node.location == "node 0 in Scan '' body" and node.label == "LSTM node 'inner' in Scan '' body"
+    assert node.inputs["X"].source == "graph input" and node.inputs["W"].source == "initializer"
+    np.testing.assert_array_equal(node.array("W"), W)
+    np.testing.assert_array_equal(node.array("R"), R)
+
+
+def test_weights_computed_from_constants_are_evaluated(tmp_path):
+    """W = Concat(Slice(Wa), Wb) of initializers and a Constant: evaluated, its op types and
+    initializers recorded; a weight that depends on a graph input is not."""
+    rng = np.random.default_rng(8)
+    W = _rand(rng, 1, 4 * H, X)
+    extra = [numpy_helper.from_array(np.concatenate([W[:, :H], np.zeros((1, 5, X), "float32")], axis=1), "Wa"),
+             numpy_helper.from_array(W[:, H:], "Wb"), numpy_helper.from_array(np.array([0], "int64"), "start")]
+    nodes = [helper.make_node("Constant", [], ["end"], value=numpy_helper.from_array(np.array([H], "int64")), name="c"),
+             helper.make_node("Constant", [], ["axis"], value=numpy_helper.from_array(np.array([1], "int64"))),
+             helper.make_node("Slice", ["Wa", "start", "end", "axis"], ["Wa_part"], name="slice"),
+             helper.make_node("Concat", ["Wa_part", "Wb"], ["W"], axis=1, name="cat")]
+    model, (_, R, B) = _lstm_model("none", extra_nodes=nodes, extra_inits=extra)
+    (node,) = read_onnx(_save(model, tmp_path / "m.onnx"))
+    w = node.inputs["W"]
+    assert w.source == "computed from constants" and w.is_constant and w.producer == "Concat 'cat'"
+    assert w.ops == ("Slice", "Concat") and set(w.leaves) == {"Wa", "Wb", "start"} and w.stored == ("FLOAT", "INT64")
+    np.testing.assert_array_equal(node.array("W"), W)
+    (_, _, weights, options) = onnx_layers(tmp_path / "m.onnx")[0]
+    np.testing.assert_array_equal(weights["W"], W)
+    assert options["attributes"]["notes"] == [
+        "W computed from initializers by Slice, Concat (evaluated with onnx.reference.ReferenceEvaluator)"]
 
 
 def test_external_data_beside_the_model_is_read(tmp_path):
@@ -484,3 +539,18 @@ def test_mutated_models_read_or_fail_in_one_line(tmp_path, seed):
             assert "\n" not in str(e) and str(e).startswith(str(bad))
             outcomes.add("error")
     assert outcomes == {"read", "error"}
+
+
+def test_weights_computed_to_a_huge_shape_are_not_evaluated(tmp_path):
+    """An Expand of a constant to 2**40 values would exhaust memory: shape inference sees it
+    first, and the weight is reported as not constant, with the reason."""
+    extra = [numpy_helper.from_array(np.ones((1, 1, 1), "float32"), "one"),
+             numpy_helper.from_array(np.array([1, 1 << 20, 1 << 20], "int64"), "huge")]
+    nodes = [helper.make_node("Expand", ["one", "huge"], ["W"], name="blow_up")]
+    model, _ = _lstm_model("none", extra_nodes=nodes, extra_inits=extra)
+    path = _save(model, tmp_path / "m.onnx")
+    (node,) = read_onnx(path)
+    assert node.inputs["W"].source == "computed" and node.array("W") is None
+    assert node.inputs["W"].reason.startswith(f"computing it makes 'W' of {1 << 40:,} values, more than ")
+    with pytest.raises(OnnxFileError, match="W \\('W'\\) is not a constant in the file \\(it is computed by Expand"):
+        onnx_layers(path)

@@ -197,8 +197,9 @@ def test_exporters_write_opset_20_and_their_producer(exporter, tmp_path):
 
 
 def test_legacy_exporter_without_constant_folding_computes_the_weights(tmp_path):
-    """do_constant_folding=False: W, R, B are computed from the parameters at run time
-    (Unsqueeze of Slice/Concat...), so there is no constant to read; read_onnx says so."""
+    """do_constant_folding=False: W, R, B are computed from the parameters (Unsqueeze of
+    Slice/Concat...); read_onnx evaluates them from the initializers (onnx's reference
+    evaluator) and they are the module's parameters (more in test_onnx_published_graphs.py)."""
     m, x = _module(("LSTM", 1, False, True, {}))
     path = tmp_path / "m.onnx"
     logging.disable(logging.WARNING)
@@ -207,8 +208,10 @@ def test_legacy_exporter_without_constant_folding_computes_the_weights(tmp_path)
         torch.onnx.export(m, (x,), str(path), dynamo=False, do_constant_folding=False)
     logging.disable(logging.NOTSET)
     (node,) = read_onnx(path)
-    assert node.inputs["W"].source == "computed" and node.array("W") is None
-    assert node.inputs["W"].producer.startswith("Unsqueeze")
+    assert node.inputs["W"].source == "computed from constants" and node.inputs["W"].producer.startswith("Unsqueeze")
+    assert to_torch_names([node], "LSTM").keys() == m.state_dict().keys()
+    for name, value in to_torch_names([node], "LSTM").items():
+        np.testing.assert_array_equal(value.numpy(), m.state_dict()[name].numpy())
 
 
 def test_legacy_exporter_with_export_params_false_takes_weights_as_graph_inputs(tmp_path):

@@ -1089,7 +1089,7 @@ def why(
     if json:
         _print_json(result.to_dict())
     else:
-        _console().print(result, soft_wrap=True)  # command lines unbroken, to copy them whole
+        _console().print(result)
 
 
 # --- diff: two weight sets as functions ---------------------------------------------------------

@@ -659,12 +659,37 @@ def _known(value) -> str:
     return CELL_TITLES.get(value, str(value)) if isinstance(value, str) else str(value)
 
 
+def _why_layer(name: str) -> str:
+    """A layer's label in `why`: its module or layer path; "(top level)" for PyTorch keys
+    without a prefix (the module load_state_dict was called on)."""
+    return name or "(top level)"
+
+
+def _shell_lines(command: str, width: int = 76) -> list[str]:
+    """A command split before its options into lines of at most ``width`` characters, each
+    but the last ending in " \\" (so that it still pastes into a shell as one command)."""
+    words = command.split(" ")
+    tokens = []  # "--units 128" stays one token
+    for w in words:
+        if tokens and not w.startswith("-") and tokens[-1].startswith("-") and " " not in tokens[-1]:
+            tokens[-1] += " " + w
+        else:
+            tokens.append(w)
+    lines = [""]
+    for t in tokens:
+        if lines[-1] and len(lines[-1]) + 1 + len(t) + 2 > width:
+            lines.append("    " + t)
+        else:
+            lines[-1] = f"{lines[-1]} {t}" if lines[-1] else t
+    return [line + " \\" for line in lines[:-1]] + lines[-1:]
+
+
 def why_view(d) -> Group:
     """Both sides of a weight-loading error: what the text proves about each layer, what
     differs in words, and how to build the checkpoint's layer."""
     parts = [Text(f"Read: {d.source}", style="bold")]
     for ck, mo in zip(d.checkpoint, d.model):
-        table = Table(title=f"layer {ck.name or '(unnamed)'}" if ck.name else None, box=box.SIMPLE_HEAD,
+        table = Table(title=f"layer {_why_layer(ck.name)}", box=box.SIMPLE_HEAD,
                       title_justify="left", padding=(0, 1), pad_edge=False)
         table.add_column("", no_wrap=True)
         table.add_column(d.labels[0], no_wrap=True)
@@ -677,7 +702,7 @@ def why_view(d) -> Group:
         parts += [Text(""), table]
     if d.differences:
         parts.append(Text("What differs:", style="bold"))
-        parts += [Text(f"  • {x.words}") for x in d.differences]
+        parts += [Text(f"  • {_why_layer(x.layer)}: {x.words}") for x in d.differences]
     else:
         parts.append(Text("The text proves no difference in the fields above."))
     for note in d.notes:
@@ -685,12 +710,13 @@ def why_view(d) -> Group:
     for side, layers in ((d.labels[0], d.checkpoint), (d.labels[1], d.model)):
         for x in layers:
             line = x.breakdown_command()
-            if line:  # the CLI prints this view with soft_wrap: commands stay whole, to copy them
-                parts.append(Text(f"{side}: {line}"))
-                for code in x.constructor():
-                    parts.append(Text(f"  {code}", style="dim"))
+            where = f"{side}, layer {_why_layer(x.name)}"
+            if line:
+                parts.append(Text(f"{where}:"))
+                for code in (*_shell_lines(line), *x.constructor()):
+                    parts.append(Text(f"  {code}"))
             else:
-                parts.append(Text(f"{side}: not in the text: {', '.join(x.unknown())}", style="dim"))
+                parts.append(Text(f"{where}: not in the text: {', '.join(x.unknown())}", style="dim"))
     if d.ignored:
         shown = ", ".join(d.ignored[:4]) + (", …" if len(d.ignored) > 4 else "")
         parts.append(Text(f"Not recurrent-layer keys (ignored): {shown}", style="dim"))

@@ -221,6 +221,7 @@ class _Side:
     absent: set = field(default_factory=set)
     seen: list = field(default_factory=list)
     cell_hint: str | None = None  # from the class name in the message (model side only)
+    malformed: set = field(default_factory=set)  # slots whose shape is no valid tensor of this side
 
 
 def _parse_torch(text: str) -> Diagnosis:
@@ -438,7 +439,7 @@ def _hh_facts(shape):
 def _infer_side(s: _Side) -> dict:
     """Fields one side's tensors prove (None where they do not)."""
     out = dict.fromkeys(FIELDS)
-    known = s.present
+    known = {k: (None if k in s.malformed else v) for k, v in s.present.items()}
     for (layer, d, n), shape in known.items():
         if n == "weight_hh":
             cell, units, proj = _hh_facts(shape)
@@ -464,7 +465,8 @@ def _infer_side(s: _Side) -> dict:
             continue
         if n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh") and g and out["units"] is None and shape[0] % g == 0:
             out["units"] = shape[0] // g
-        if n == "weight_ih" and layer == 0 and len(shape) == 2:
+        if n == "weight_ih" and layer == 0 and len(shape) == 2 and (
+                g is None or out["units"] is None or shape[0] == g * out["units"]):  # rows G·H, or no weight_ih
             out["input_size"] = shape[1]
     # A layer whose forward weight_ih is absent is no layer of this side; only inside the
     # layers it has does an absent _reverse or bias key say "not bidirectional", "no bias".
@@ -513,6 +515,14 @@ def _infer_pair(ck: _Side, mo: _Side, mismatch: set, name: str, complete: bool):
     ``complete`` message (one with PyTorch's header line) lists every difference; from a
     pasted fragment, only what its lines show is used."""
     listed = set(ck.present) | set(mo.present) | ck.absent | mo.absent
+    if complete:
+        # A weight_hh held by both unlisted has the same G·H rows on both sides; a weight_ih or
+        # bias of the same direction whose rows then differ is malformed in the checkpoint
+        # (the model's tensors are a real module's): a transposed weight_ih, say.
+        for s in mismatch:
+            if s[2] in ("weight_ih", "bias_ih", "bias_hh") and (s[0], s[1], "weight_hh") not in listed:
+                if (ck.present[s] or (None,))[0] != (mo.present[s] or (None,))[0]:
+                    ck.malformed.add(s)
     for _ in range(4 if complete else 0):
         changed = False
         for src in (ck, mo):  # layer k implies layers 0..k-1; a backward tensor, a backward direction in each

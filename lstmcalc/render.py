@@ -665,6 +665,15 @@ def _why_layer(name: str) -> str:
     return name or "(top level)"
 
 
+def _hanging(lead: str, text: str) -> Table:
+    """``lead`` then ``text``, wrapped lines indented under the text's start."""
+    grid = Table.grid(padding=0)
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    grid.add_row(lead, Text(text))
+    return grid
+
+
 def _shell_lines(command: str, width: int = 76) -> list[str]:
     """A command split before its options into lines of at most ``width`` characters, each
     but the last ending in " \\" (so that it still pastes into a shell as one command)."""
@@ -702,11 +711,11 @@ def why_view(d) -> Group:
         parts += [Text(""), table]
     if d.differences:
         parts.append(Text("What differs:", style="bold"))
-        parts += [Text(f"  • {_why_layer(x.layer)}: {x.words}") for x in d.differences]
+        parts += [_hanging("  • ", f"{_why_layer(x.layer)}: {x.words}") for x in d.differences]
     else:
         parts.append(Text("The text proves no difference in the fields above."))
     for note in d.notes:
-        parts.append(Text(f"  note: {note}"))
+        parts.append(_hanging("  note: ", note))
     for side, layers in ((d.labels[0], d.checkpoint), (d.labels[1], d.model)):
         for x in layers:
             line = x.breakdown_command()

@@ -23,8 +23,8 @@ GRU_TEXT = (
 )
 
 
-def render(obj, **kw) -> str:
-    console = Console(file=io.StringIO(), width=100, color_system=None)
+def render(obj, width=100, **kw) -> str:
+    console = Console(file=io.StringIO(), width=width, color_system=None)
     console.print(obj, **kw)
     return "".join(line.rstrip() + "\n" for line in console.file.getvalue().splitlines())
 
@@ -51,9 +51,14 @@ def test_a_shape_no_cell_has_is_not_read():
 
 
 def test_why_view_exact():
-    assert render(diagnose(GRU_TEXT), soft_wrap=True) == """\
+    """At 80 columns: every difference and unknown labelled with its layer, long lines wrapped
+    under their bullet, the breakdown command split with shell continuations, and the
+    constructor without batch_first (the message does not show it)."""
+    out = render(diagnose(GRU_TEXT), width=80)
+    assert out == """\
 Read: PyTorch load_state_dict for GRU
 
+layer (top level)
 
                  checkpoint   your model
  ───────────────────────────────────────
@@ -66,13 +71,29 @@ Read: PyTorch load_state_dict for GRU
  bias            yes          yes
 
 What differs:
-  • the checkpoint has hidden_size 16, your model 8
-  • the checkpoint has num_layers 1, your model 2: weight_ih_l1, weight_hh_l1, bias_ih_l1, … missing
-checkpoint: lstmcalc breakdown --units 16 --input 10 --framework torch --cell gru
-  torch.nn.GRU(input_size=10, hidden_size=16, batch_first=True)
-your model: lstmcalc breakdown --units 8 --input 10 --framework torch --cell gru --layers 2
-  torch.nn.GRU(input_size=10, hidden_size=8, num_layers=2, batch_first=True)
+  • (top level): the checkpoint has hidden_size 16, your model 8
+  • (top level): the checkpoint has num_layers 1, your model 2: weight_ih_l1,
+    weight_hh_l1, bias_ih_l1, … missing
+checkpoint, layer (top level):
+  lstmcalc breakdown --units 16 --input 10 --framework torch --cell gru
+  torch.nn.GRU(input_size=10, hidden_size=16)
+your model, layer (top level):
+  lstmcalc breakdown --units 8 --input 10 --framework torch --cell gru \\
+      --layers 2
+  torch.nn.GRU(input_size=10, hidden_size=8, num_layers=2)
 """
+    assert max(map(len, out.splitlines())) <= 80
+
+
+def test_shell_lines_paste_as_one_command():
+    from lstmcalc.render import _shell_lines
+
+    cmd = "lstmcalc breakdown --units 128 --input 100 --framework torch --layers 2 --bidirectional --proj-size 64"
+    lines = _shell_lines(cmd)
+    assert lines == ["lstmcalc breakdown --units 128 --input 100 --framework torch --layers 2 \\",
+                     "    --bidirectional --proj-size 64"]
+    assert " ".join(x.rstrip(" \\").strip() for x in lines) == cmd
+    assert _shell_lines("lstmcalc breakdown --units 8 --input 3") == ["lstmcalc breakdown --units 8 --input 3"]
 
 
 def test_why_json_fields():

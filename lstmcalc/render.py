@@ -674,9 +674,11 @@ def _hanging(lead: str, text: str) -> Table:
     return grid
 
 
-def _shell_lines(command: str, width: int = 76) -> list[str]:
+def _shell_lines(command: str, width: int = 78) -> list[str]:
     """A command split before its options into lines of at most ``width`` characters, each
     but the last ending in " \\" (so that it still pastes into a shell as one command)."""
+    if len(command) <= width:
+        return [command]
     words = command.split(" ")
     tokens = []  # "--units 128" stays one token
     for w in words:

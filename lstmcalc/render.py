@@ -746,22 +746,33 @@ def _side_text(side) -> str:
     return f"{side.file}" + (f" [{side.name}]" if side.name else "") + ": " + ", ".join(bits)
 
 
+def _ulps(n: float) -> str:
+    return "inf" if n == float("inf") else f"{n:.3g}" if n < 1e6 else f"{n:.2e}"
+
+
 def diff_view(c, top: int = 8) -> Group:
     """How two layers relate: equivalent, explained by a porting mistake, or the largest
     differences per tensor and gate; the output difference on one random input."""
     parts = [Text(f"A  {_side_text(c.a)}"), Text(f"B  {_side_text(c.b)}"), Text("")]
+    within = f"every weight and bias within {c.ulps} ulps of {c.dtype}"
     if c.equivalent:
         parts.append(Text("equivalent: A and B compute the same function", style="bold green"))
+        parts.append(Text(f"  ({within})"))
     else:
         parts.append(Text("not equivalent", style="bold red"))
+        worst = f"; the largest difference is {_ulps(max(t.max_ulps for t in c.tensors))} ulps" if c.tensors else ""
+        parts.append(_hanging("  ", f"(equivalent means {within}{worst})"))
     for f in c.structure:
         parts.append(Text(f"  {f.field}: A {_known(f.a)}, B {_known(f.b)}"))
     for m in c.explained_by:
-        line = Text("  explained by: ", style="bold")
-        line.append(m.description)
+        line = Text(m.description)
         if m.output_difference is not None:
             line.append(f" (undoing it: max output difference {m.output_difference:.3g})")
-        parts.append(line)
+        grid = Table.grid(padding=0)
+        grid.add_column(no_wrap=True)
+        grid.add_column()
+        grid.add_row(Text("  explained by: ", style="bold"), line)
+        parts.append(grid)
     if not c.equivalent and not c.structure and not c.explained_by:
         parts.append(Text("  no usual porting mistake maps A onto B"))
     if c.max_output_difference is not None:
@@ -774,10 +785,10 @@ def diff_view(c, top: int = 8) -> Group:
     if shown and not c.explained_by:
         table = Table(title="Largest differences", box=box.SIMPLE_HEAD,
                       title_justify="left", padding=(0, 1), pad_edge=False)
-        for col in ("layer", "gate", "part", "max |A − B|"):
-            table.add_column(col, no_wrap=True, justify="right" if col.startswith("max") else "left")
+        for col in ("layer", "gate", "part", "max |A − B|", f"ulps of {c.dtype}"):
+            table.add_column(col, no_wrap=True, justify="right" if col.startswith(("max", "ulps")) else "left")
         for t in shown:
             table.add_row(f"{t.layer} {DIRECTION_SHORT[t.direction]}", t.gate or "-", t.part,
-                          f"{t.max_abs_difference:.3g}")
+                          f"{t.max_abs_difference:.3g}", _ulps(t.max_ulps))
         parts += [Text(""), table]
     return Group(*parts)

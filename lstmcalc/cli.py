@@ -1007,9 +1007,12 @@ def convert(
         raise SpecError("reset_after", f"is {reset_after}, but {path} says reset_after={spec.reset_after}")
     if reset_after is None and spec.cell == "gru" and "reset_after" not in found.unknown:
         reset_after = spec.reset_after
-    arrays = convert_weights(found.weights, cell=spec.cell, source=spec.framework, target=to,
-                             bidirectional=bidirectional, layers=layers,
-                             reset_after=reset_after if spec.cell == "gru" else None)
+    try:
+        arrays = convert_weights(found.weights, cell=spec.cell, source=spec.framework, target=to,
+                                 bidirectional=bidirectional, layers=layers,
+                                 reset_after=reset_after if spec.cell == "gru" else None)
+    except FileError as e:  # a refusal caused by the file's content: exit 1, named by the file
+        raise FileError(f"{path}: {e}") from None
     if as_model:
         from .onnxfile import write_onnx_weights
 
@@ -1017,14 +1020,18 @@ def convert(
                            reset_after=reset_after if spec.cell == "gru" else True)
     else:
         save_arrays(output, arrays, "--output", [path])
+    from .converting import conversion_notes
+
+    notes = conversion_notes(spec, to, found.unknown)
     if json:
         _print_json({"input": path, "output": output, "cell": spec.cell, "from": spec.framework, "to": to,
                      "unknown": {k: list(v) for k, v in found.unknown.items() if k != "reset_after"},
-                     "tensors": [{"name": k, "shape": list(a.shape), "count": int(a.size)} for k, a in arrays.items()]})
+                     "tensors": [{"name": k, "shape": list(a.shape), "count": int(a.size)} for k, a in arrays.items()],
+                     "notes": notes})
     else:
         from .render import convert_view
 
-        _console().print(convert_view(spec.framework, to, arrays, output))
+        _console().print(convert_view(spec.framework, to, arrays, output, notes))
 
 
 @commands.command(cls=_Command)

@@ -193,7 +193,43 @@ def convert_weights(
             f"allowed: {describe_allowed(unknown['reset_after'])}",
         )
     canonical = frameworks.get(source).to_canonical(weights, spec)
-    return from_canonical(canonical, target)
+    try:
+        return from_canonical(canonical, target)
+    except SpecError as e:  # the target refuses what the layer holds: the weights' fault, no option's
+        raise FileError(f"{frameworks.get(target).TITLE} cannot hold this layer: {e.problem}") from None
+
+
+MERGE_OPS = {"sum": "add", "mul": "multiply", "ave": "average"}
+
+
+def conversion_notes(spec: LayerSpec, target: str, unknown: Mapping = {}) -> list[str]:
+    """What the target layer needs that its tensors do not carry: a SimpleRNN's activation
+    (with the constructor that builds it), a Keras merge the target cannot do."""
+    fw = frameworks.get(target)
+    notes = []
+    if spec.cell == "rnn":
+        if "activation" in unknown:
+            notes.append(f"the activation is not in the file ({describe_allowed(unknown['activation'])}): build the "
+                         f"{fw.TITLE} layer with the one the source used")
+        elif spec.activation != "tanh":
+            try:
+                target_spec = make_spec(spec.units, spec.input_size, cell="rnn", framework=target, bias=spec.bias,
+                                        bidirectional=spec.bidirectional, layers=spec.layers,
+                                        activation=spec.activation)
+                built = fw.constructor(target_spec)
+            except (SpecError, ValueError):
+                built = []
+            notes.append(f"the source's activation is {spec.activation}, not tanh: the {fw.TITLE} layer needs it"
+                         + (f": {built[-1]}" if built else ""))
+    if spec.bidirectional and "merge_mode" not in fw.OPTIONS:
+        if "merge_mode" in unknown:
+            notes.append(f"the file does not say how the source merged the two directions "
+                         f"({describe_allowed(unknown['merge_mode'])}); {fw.TITLE} returns them concatenated")
+        elif spec.merge_mode in MERGE_OPS:
+            how = fw.WHY_NOT.get("merge_mode", "").partition("; ")[2] or f"{fw.TITLE} returns both directions"
+            notes.append(f"{how}; the source merged them with merge_mode='{spec.merge_mode}': "
+                         f"{MERGE_OPS[spec.merge_mode]} the forward and backward outputs (H features each) yourself")
+    return notes
 
 
 def from_canonical(canonical, target: str) -> dict[str, np.ndarray]:

@@ -484,6 +484,11 @@ def inspect_view(found) -> Group:
                 allowed = [str(v) for v in f.unknown[name]]
                 said = allowed[0] if len(allowed) == 1 else ", ".join(allowed[:-1]) + " or " + allowed[-1]
                 title.append(f"\n  {name}: unknown ({said}; the file does not say)")
+        known = {"merge_mode": spec.merge_mode if spec.bidirectional and "merge_mode" in frameworks.of(spec).OPTIONS
+                 else None, "activation": spec.activation if spec.cell == "rnn" else None}
+        for name, value in known.items():
+            if value is not None and name not in f.unknown:
+                title.append(f"\n  {name}: {value}")
         table = Table(box=box.SIMPLE_HEAD, caption="weights: mean±std ≤max|w|; bias: min…max μmean",
                       caption_justify="left", padding=(0, 1), pad_edge=False)
         multi = spec.layers > 1 or spec.bidirectional
@@ -551,7 +556,7 @@ def _node_attributes(a: dict) -> Table:
     return grid
 
 
-def convert_view(source: str, target: str, arrays: dict, path: str) -> Table:
+def convert_view(source: str, target: str, arrays: dict, path: str, notes=()) -> Group:
     table = Table(title=f"{frameworks.get(source).TITLE} → {frameworks.get(target).TITLE}: wrote {path}",
                   box=box.SIMPLE_HEAD, title_justify="left")
     table.add_column("tensor")
@@ -559,7 +564,7 @@ def convert_view(source: str, target: str, arrays: dict, path: str) -> Table:
     table.add_column("count", justify="right")
     for name, a in arrays.items():
         table.add_row(name, str(a.shape), f"{a.size:,}")
-    return table
+    return Group(table, *(_hanging("note: ", n) for n in notes))
 
 
 def run_view(report) -> Group:

@@ -980,7 +980,11 @@ def convert(
 
         lstmcalc convert lstm.pt --from torch --to keras -o keras_lstm.npz
     """
-    from .converting import check_output_path, convert_weights, save_arrays
+    from .converting import TargetRefusal, check_output_path, convert_weights, save_arrays
+    from .frameworks import get as _framework
+
+    def frameworks_title(name: str) -> str:
+        return _framework(name).TITLE
     from .readers import read_layer
 
     if cell is not None:
@@ -1011,8 +1015,8 @@ def convert(
         arrays = convert_weights(found.weights, cell=spec.cell, source=spec.framework, target=to,
                                  bidirectional=bidirectional, layers=layers,
                                  reset_after=reset_after if spec.cell == "gru" else None)
-    except FileError as e:  # a refusal caused by the file's content: exit 1, named by the file
-        raise FileError(f"{path}: {e}") from None
+    except TargetRefusal as e:  # caused by the file's content: exit 1, named by the file, no option
+        raise FileError(f"{path}: {frameworks_title(to)} cannot hold this layer: {e.problem}") from None
     if as_model:
         from .onnxfile import write_onnx_weights
 

@@ -196,7 +196,13 @@ def convert_weights(
     try:
         return from_canonical(canonical, target)
     except SpecError as e:  # the target refuses what the layer holds: the weights' fault, no option's
-        raise FileError(f"{frameworks.get(target).TITLE} cannot hold this layer: {e.problem}") from None
+        raise TargetRefusal(e.param, e.problem) from None
+
+
+class TargetRefusal(SpecError):
+    """The target convention cannot hold what the layer's weights hold (a GRU's b_hn in Flax
+    nnx, a Bidirectional in Flax): the file's content, not an option. A SpecError for the
+    library's callers; the command line reports it against the file (exit 1)."""
 
 
 MERGE_OPS = {"sum": "add", "mul": "multiply", "ave": "average"}

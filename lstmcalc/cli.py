@@ -835,7 +835,7 @@ def run(
     activation: Annotated[Optional[Activation], typer.Option("--activation", help="SimpleRNN / torch.nn.RNN nonlinearity.", show_default="tanh; needed with weights", rich_help_panel=LAYER)] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for the weights and the random batch.", rich_help_panel=RUN)] = 0,
     dtype: Annotated[RunDtype, typer.Option("--dtype", help="Precision of the pass.", rich_help_panel=RUN)] = RunDtype.float32,
-    backend: Annotated[Backend, typer.Option("--backend", help="numba needs lstmcalc[numba]; auto uses it when installed (its first call compiles).", rich_help_panel=RUN)] = Backend.numpy,
+    backend: Annotated[Backend, typer.Option("--backend", help="numba needs lstmcalc[numba] (its first call compiles); auto never waits for a compile NumPy would beat: Numba only when its kernels are already compiled in this process or NumPy's pass would take longer than compiling them, else NumPy.", rich_help_panel=RUN)] = Backend.numpy,
     weights: Annotated[Optional[str], typer.Option("--weights", help="An .npz of the framework's tensors (see README).", metavar="FILE", show_default="initialised", rich_help_panel=FILES)] = None,
     inputs: Annotated[Optional[str], typer.Option("--inputs", help="An .npy of shape (B, T, X).", metavar="FILE", show_default="N(0, 1)", rich_help_panel=FILES)] = None,
     save: Annotated[Optional[str], typer.Option("--save", help="Write what the layer returns to this .npz.", metavar="FILE", show_default="none", rich_help_panel=FILES)] = None,

@@ -989,6 +989,8 @@ def convert(
 
     if cell is not None:
         refuse_shaped_only(cell.value, "convert")
+    given = {k for k, v in (("reset_after", reset_after), ("bidirectional", bidirectional), ("layers", layers))
+             if v is not None}  # a refusal of what these say is the option's (exit 2), else the file's
     from .atomic import check_target
 
     as_model = output.endswith(".onnx")  # a runnable ONNX model rather than an .npz of tensors
@@ -1016,6 +1018,8 @@ def convert(
                                  bidirectional=bidirectional, layers=layers,
                                  reset_after=reset_after if spec.cell == "gru" else None)
     except TargetRefusal as e:  # caused by the file's content: exit 1, named by the file, no option
+        if e.param in given:
+            raise SpecError(e.param, e.problem) from None
         raise FileError(f"{path}: {frameworks_title(to)} cannot hold this layer: {e.problem}") from None
     if as_model:
         from .onnxfile import write_onnx_weights

@@ -866,7 +866,7 @@ def run(
     recurrent_activation: RecurrentActivation = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for the weights and the random batch.", rich_help_panel=RUN)] = 0,
     dtype: Annotated[RunDtype, typer.Option("--dtype", help="Precision of the pass.", rich_help_panel=RUN)] = RunDtype.float32,
-    backend: Annotated[Backend, typer.Option("--backend", help="numba needs lstmcalc[numba]; auto uses it when installed (its first call compiles).", rich_help_panel=RUN)] = Backend.numpy,
+    backend: Annotated[Backend, typer.Option("--backend", help="numba needs lstmcalc[numba] (its first call compiles); auto never waits for a compile NumPy would beat: Numba only when its kernels are already compiled in this process or NumPy's pass would take longer than compiling them, else NumPy.", rich_help_panel=RUN)] = Backend.numpy,
     weights: Annotated[Optional[str], typer.Option("--weights", help="Any file inspect reads: .npz, .pt, .safetensors, .keras, .h5, .onnx, .msgpack.", metavar="FILE", show_default="initialised", rich_help_panel=FILES)] = None,
     layer: Annotated[Optional[str], typer.Option("--layer", help="Which recurrent layer of the --weights file.", show_default="the only one", rich_help_panel=FILES)] = None,
     inputs: Annotated[Optional[str], typer.Option("--inputs", help="An .npy of shape (B, T, X).", metavar="FILE", show_default="N(0, 1)", rich_help_panel=FILES)] = None,
@@ -956,11 +956,17 @@ def convert(
 
         lstmcalc convert lstm.pt --from torch --to keras -o keras_lstm.npz
     """
-    from .converting import check_output_path, convert_weights, save_arrays
+    from .converting import TargetRefusal, check_output_path, convert_weights, save_arrays
+    from .frameworks import get as _framework
+
+    def frameworks_title(name: str) -> str:
+        return _framework(name).TITLE
     from .readers import read_layer
 
     if cell is not None:
         refuse_shaped_only(cell.value, "convert")
+    given = {k for k, v in (("reset_after", reset_after), ("bidirectional", bidirectional), ("layers", layers))
+             if v is not None}  # a refusal of what these say is the option's (exit 2), else the file's
     from .atomic import check_target
 
     as_model = output.endswith(".onnx")  # a runnable ONNX model rather than an .npz of tensors
@@ -998,10 +1004,15 @@ def convert(
         from .converting import why_no_reverse
 
         raise FileError(f"{path}: {why_no_reverse(to)}")
-    arrays = convert_weights(found.weights, cell=spec.cell, source=spec.framework, target=to,
-                             bidirectional=bidirectional, layers=layers,
-                             reset_after=reset_after if spec.cell == "gru" else None,
-                             recurrent_activation=spec.recurrent_activation)
+    try:
+        arrays = convert_weights(found.weights, cell=spec.cell, source=spec.framework, target=to,
+                                 bidirectional=bidirectional, layers=layers,
+                                 reset_after=reset_after if spec.cell == "gru" else None,
+                                 recurrent_activation=spec.recurrent_activation)
+    except TargetRefusal as e:  # caused by the file's content: exit 1, named by the file, no option
+        if e.param in given:
+            raise SpecError(e.param, e.problem) from None
+        raise FileError(f"{path}: {frameworks_title(to)} cannot hold this layer: {e.problem}") from None
     if as_model:
         from .onnxfile import write_onnx_weights
 
@@ -1013,14 +1024,18 @@ def convert(
         save_msgpack(output, arrays, to, "--output", [path])
     else:
         save_arrays(output, arrays, "--output", [path])
+    from .converting import conversion_notes
+
+    notes = conversion_notes(spec, to, found.unknown)
     if json:
         _print_json({"input": path, "output": output, "cell": spec.cell, "from": spec.framework, "to": to,
                      "unknown": {k: list(v) for k, v in found.unknown.items() if k != "reset_after"},
-                     "tensors": [{"name": k, "shape": list(a.shape), "count": int(a.size)} for k, a in arrays.items()]})
+                     "tensors": [{"name": k, "shape": list(a.shape), "count": int(a.size)} for k, a in arrays.items()],
+                     "notes": notes})
     else:
         from .render import convert_view
 
-        _console().print(convert_view(spec.framework, to, arrays, output))
+        _console().print(convert_view(spec.framework, to, arrays, output, notes))
 
 
 @commands.command(cls=_Command)
@@ -1086,7 +1101,7 @@ def why(
     if json:
         _print_json(result.to_dict())
     else:
-        _console().print(result, soft_wrap=True)  # command lines unbroken, to copy them whole
+        _console().print(result)
 
 
 # --- diff: two weight sets as functions ---------------------------------------------------------

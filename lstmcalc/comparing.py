@@ -9,9 +9,14 @@ same recurrent block ``u`` and the same bias that reaches the gate, b_w + b_u, e
 reset-after GRU candidate, whose b_w and b_u are compared apart (b_u sits inside
 r ⊙ (U_n h + b_u)). A missing bias compares as zeros.
 
-"The same" means within a tolerance of 4 units in the last place of the coarser dtype,
-scaled by the largest |value| of the pair: a float32 file written from a float64 one (or a
-bias sum rounded to float32) still compares equal; random weights differ by far more.
+"The same" means every element within :data:`ULPS` units in the last place of the coarser
+dtype of the two files (float32 when either is float32), measured element by element: the ulp
+of an element is that dtype's spacing at the larger |value| of the pair (np.spacing), and for a
+bias sum b_w + b_u at the largest |addend| of either side (the sum of two float32 numbers is
+rounded at the addends' scale: a PyTorch LSTM bias moved between bias_ih and bias_hh, or summed
+into one Keras bias, changes the sum by about one ulp of the addends). A float32 file written
+from a float64 one (at most half an ulp off) compares equal; two float32 files that differ by
+1e-6 in one weight of size 0.3 (34 ulps) do not.
 
 When the layers are not equivalent, :func:`compare` applies each usual porting mistake to A
 (:data:`MISTAKES`) and reports those after which A is equivalent to B. Both layers, and A
@@ -30,7 +35,7 @@ from .canonical import CELL_GATES, Canonical, Direction
 from .cells import forward
 from .converting import from_canonical
 
-ULPS = 4  # tolerance, in units in the last place of the coarser dtype (see the module docstring)
+ULPS = 4  # equal: within this many units in the last place of the coarser dtype, per element (see above)
 INPUT_BATCH, INPUT_TIME = 2, 5  # the confirming run's input (B, T, X), standard normal, float64
 MAX_LAYER_ORDERS = 120  # layer permutations tried (5 layers); rotations only beyond
 
@@ -64,16 +69,16 @@ class TensorDifference:
     gate: str
     part: str
     max_abs_difference: float
-    tolerance: float
+    max_ulps: float  # the largest element difference, in ulps of the coarser dtype (see the module docstring)
 
     @property
     def equal(self) -> bool:
-        return self.max_abs_difference <= self.tolerance
+        return self.max_ulps <= ULPS
 
     def to_dict(self) -> dict:
         return {
             "layer": self.layer, "direction": self.direction, "gate": self.gate, "part": self.part,
-            "max_abs_difference": self.max_abs_difference, "tolerance": self.tolerance, "equal": self.equal,
+            "max_abs_difference": self.max_abs_difference, "max_ulps": self.max_ulps, "equal": self.equal,
         }
 
 
@@ -125,10 +130,13 @@ class Comparison:
     max_output_difference: float | None
     input_shape: tuple[int, ...] | None
     seed: int
+    dtype: str = "float64"  # the coarser dtype of the two files: the ulps are its
+    ulps: int = ULPS
 
     def to_dict(self) -> dict:
         return {
             "equivalent": self.equivalent,
+            "tolerance": {"ulps": self.ulps, "dtype": self.dtype},
             "explained_by": [m.description for m in self.explained_by],
             "max_output_difference": self.max_output_difference,
             "tensors": [t.to_dict() for t in self.tensors],
@@ -171,8 +179,10 @@ def canonical_of(found) -> Canonical:
     return to_float64(frameworks.of(found.spec).to_canonical(found.weights, found.spec))
 
 
-def _eps(*dtypes) -> float:
-    return max(float(np.finfo(d).eps) if np.dtype(d).kind == "f" else 0.0 for d in dtypes)
+def coarser_dtype(*dtypes) -> np.dtype:
+    """The float dtype of largest epsilon among ``dtypes`` (float64 when none is a float)."""
+    floats = [np.dtype(d) for d in dtypes if np.dtype(d).kind == "f"]
+    return max(floats, key=lambda d: np.finfo(d).eps, default=np.dtype(np.float64))
 
 
 # --- comparison --------------------------------------------------------------------------------
@@ -204,17 +214,33 @@ def _bias(part: Direction, gate: str, which: str, h: int) -> np.ndarray:
     return {"sum": b_w + b_u, "w": b_w, "u": b_u}[which]
 
 
-def _diff(x, y, tol_eps: float) -> tuple[float, float]:
+def _diff(x, y, dtype, scale=None) -> tuple[float, float]:
+    """(max |x − y|, max |x − y| in ulps of ``dtype``), element by element; an element's ulp is
+    ``dtype``'s spacing at ``scale`` (default: the larger |value| of the pair)."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if x.shape != y.shape:
-        return float("inf"), 0.0
+        return float("inf"), float("inf")
     if x.size == 0:
         return 0.0, 0.0
-    scale = max(float(np.abs(x).max()), float(np.abs(y).max()))
-    return float(np.abs(x - y).max()), ULPS * tol_eps * scale
+    if scale is None:
+        scale = np.maximum(np.abs(x), np.abs(y))
+    ulp = np.spacing(np.asarray(scale, dtype=np.float64).astype(dtype)).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ulps = np.where(x == y, 0.0, np.abs(x - y) / ulp)
+    return float(np.abs(x - y).max()), float(ulps.max())
 
 
-def tensor_differences(a: Canonical, b: Canonical, tol_eps: float) -> list[TensorDifference]:
+def _addends(pa: Direction, pb: Direction, gate: str, h: int) -> np.ndarray:
+    """The largest |addend| of a bias sum b_w + b_u, either side, per element."""
+    return np.max([np.abs(_bias(p, gate, k, h)) for p in (pa, pb) for k in ("w", "u")], axis=0)
+
+
+def _bias_diff(pa: Direction, pb: Direction, gate: str, which: str, h: int, dtype) -> tuple[float, float]:
+    scale = _addends(pa, pb, gate, h) if which == "sum" else None
+    return _diff(_bias(pa, gate, which, h), _bias(pb, gate, which, h), dtype, scale)
+
+
+def tensor_differences(a: Canonical, b: Canonical, dtype) -> list[TensorDifference]:
     """Every gate block of two structurally equal canonical layers, compared (see the module
     docstring for what is compared)."""
     out = []
@@ -222,38 +248,39 @@ def tensor_differences(a: Canonical, b: Canonical, tol_eps: float) -> list[Tenso
     split = a.cell == "gru" and a.reset_after
     for (k, d, pa), (_, _, pb) in zip(a.directions(), b.directions()):
         for g in CELL_GATES[a.cell]:
-            parts = [("input weights", pa.w[g], pb.w[g]), ("recurrent weights", pa.u[g], pb.u[g])]
+            parts = [("input weights", _diff(pa.w[g], pb.w[g], dtype)),
+                     ("recurrent weights", _diff(pa.u[g], pb.u[g], dtype))]
             if split and g == "n":
-                parts += [("input bias", _bias(pa, g, "w", h), _bias(pb, g, "w", h)),
-                          ("recurrent bias", _bias(pa, g, "u", h), _bias(pb, g, "u", h))]
+                parts += [("input bias", _bias_diff(pa, pb, g, "w", h, dtype)),
+                          ("recurrent bias", _bias_diff(pa, pb, g, "u", h, dtype))]
             else:
-                parts.append(("bias", _bias(pa, g, "sum", h), _bias(pb, g, "sum", h)))
+                parts.append(("bias", _bias_diff(pa, pb, g, "sum", h, dtype)))
             if pa.peep is not None and g in pa.peep:
-                parts.append(("peepholes", pa.peep[g], pb.peep[g]))
-            for part, x, y in parts:
-                out.append(TensorDifference(k, d, g, part, *_diff(x, y, tol_eps)))
+                parts.append(("peepholes", _diff(pa.peep[g], pb.peep[g], dtype)))
+            for part, found in parts:
+                out.append(TensorDifference(k, d, g, part, *found))
         if pa.proj is not None:
-            out.append(TensorDifference(k, d, "", "projection", *_diff(pa.proj, pb.proj, tol_eps)))
+            out.append(TensorDifference(k, d, "", "projection", *_diff(pa.proj, pb.proj, dtype)))
     return out
 
 
-def equivalent(a: Canonical, b: Canonical, tol_eps: float) -> bool:
+def equivalent(a: Canonical, b: Canonical, dtype) -> bool:
     """Whether ``a`` and ``b`` compute the same outputs (within the tolerance): the same
     comparisons as :func:`tensor_differences`, biases first, stopping at the first that differs."""
-    if not biases_equal(a, b, tol_eps):  # the small vectors first: a wrong candidate fails fast
+    if not biases_equal(a, b, dtype):  # the small vectors first: a wrong candidate fails fast
         return False
     for (_, _, pa), (_, _, pb) in zip(a.directions(), b.directions()):
         for g in CELL_GATES[a.cell]:
-            if not (_close(pa.w[g], pb.w[g], tol_eps) and _close(pa.u[g], pb.u[g], tol_eps)):
+            if not (_close(pa.w[g], pb.w[g], dtype) and _close(pa.u[g], pb.u[g], dtype)):
                 return False
-            if pa.peep is not None and g in pa.peep and not _close(pa.peep[g], pb.peep[g], tol_eps):
+            if pa.peep is not None and g in pa.peep and not _close(pa.peep[g], pb.peep[g], dtype):
                 return False
-        if pa.proj is not None and not _close(pa.proj, pb.proj, tol_eps):
+        if pa.proj is not None and not _close(pa.proj, pb.proj, dtype):
             return False
     return True
 
 
-def biases_equal(a: Canonical, b: Canonical, tol_eps: float) -> bool:
+def biases_equal(a: Canonical, b: Canonical, dtype) -> bool:
     """Same structure and the same biases reaching every gate (see the module docstring)."""
     if structure_differences(a, b):
         return False
@@ -262,14 +289,13 @@ def biases_equal(a: Canonical, b: Canonical, tol_eps: float) -> bool:
     for (_, _, pa), (_, _, pb) in zip(a.directions(), b.directions()):
         for g in CELL_GATES[a.cell]:
             kinds = ("w", "u") if split and g == "n" else ("sum",)
-            if not all(_close(_bias(pa, g, k, h), _bias(pb, g, k, h), tol_eps) for k in kinds):
+            if not all(_bias_diff(pa, pb, g, k, h, dtype)[1] <= ULPS for k in kinds):
                 return False
     return True
 
 
-def _close(x, y, tol_eps: float) -> bool:
-    diff, tol = _diff(x, y, tol_eps)
-    return diff <= tol
+def _close(x, y, dtype) -> bool:
+    return _diff(x, y, dtype)[1] <= ULPS
 
 
 # --- porting mistakes: each yields (description, A with the mistake applied) -------------------
@@ -321,11 +347,11 @@ def _transposes(a: Canonical, b: Canonical):
         yield f"{words} weights transposed: each gate's {words} block of B is A's block transposed", t
 
 
-def _reshaped(a: Canonical, b: Canonical, framework: str, tol_eps: float):
+def _reshaped(a: Canonical, b: Canonical, framework: str, dtype):
     """A fused tensor reshaped instead of transposed (``k.reshape(4H, X)`` for ``k.T``), in
     ``framework``'s layout: silent whenever the element count matches. Only tried when the
     biases already agree (the mistake leaves them as they are)."""
-    if not biases_equal(a, b, tol_eps):
+    if not biases_equal(a, b, dtype):
         return
     try:
         weights = from_canonical(a, framework)
@@ -478,11 +504,11 @@ def _reset_form(a: Canonical, b: Canonical):
            "the weights are the same, the outputs are not"), t
 
 
-def _generators(b_framework: str, tol_eps: float = 0.0):
+def _generators(b_framework: str, dtype=np.float64):
     return {
         "gate_permutation": _gate_permutations,
         "transpose": _transposes,
-        "reshape_for_transpose": lambda a, b: _reshaped(a, b, b_framework, tol_eps),
+        "reshape_for_transpose": lambda a, b: _reshaped(a, b, b_framework, dtype),
         "bias": _biases,
         "directions_swapped": _directions,
         "layers_shifted": _layer_orders,
@@ -494,12 +520,12 @@ def _generators(b_framework: str, tol_eps: float = 0.0):
 MISTAKES = tuple(_generators("torch"))
 
 
-def find_mistakes(a: Canonical, b: Canonical, tol_eps: float, b_framework: str) -> list[tuple[str, str, Canonical]]:
+def find_mistakes(a: Canonical, b: Canonical, dtype, b_framework: str) -> list[tuple[str, str, Canonical]]:
     """(kind, description, A with the mistake) for every mistake after which A is equivalent to B."""
     found = []
-    for kind, make in _generators(b_framework, tol_eps).items():
+    for kind, make in _generators(b_framework, dtype).items():
         for words, t in make(a, b):
-            if equivalent(t, b, tol_eps):
+            if equivalent(t, b, dtype):
                 found.append((kind, words, t))
     return found
 
@@ -534,9 +560,9 @@ def compare(a_found, b_found, seed: int = 0) -> Comparison:
     """Compare two :class:`~lstmcalc.readers.FoundLayer` as functions; see the module docstring."""
     a, b = canonical_of(a_found), canonical_of(b_found)
     dtypes = [np.asarray(v).dtype for f in (a_found, b_found) for v in f.weights.values()]
-    tol_eps = _eps(*dtypes)
+    dtype = coarser_dtype(*dtypes)  # the dtype whose ulps measure "equal"
     structure = structure_differences(a, b)
-    tensors = [] if structure else tensor_differences(a, b, tol_eps)
+    tensors = [] if structure else tensor_differences(a, b, dtype)
     same = not structure and all(t.equal for t in tensors)
     mistakes = []
     x = None
@@ -544,7 +570,7 @@ def compare(a_found, b_found, seed: int = 0) -> Comparison:
         rng = np.random.default_rng(seed)
         x = rng.standard_normal((INPUT_BATCH, INPUT_TIME, a.input_size))  # (B, T, X) float64
     if not same:
-        for kind, words, t in find_mistakes(a, b, tol_eps, b_found.spec.framework):
+        for kind, words, t in find_mistakes(a, b, dtype, b_found.spec.framework):
             mistakes.append(Mistake(kind, words, output_difference(t, b, x) if x is not None else None))
     out_diff = output_difference(a, b, x) if x is not None else None
     tensors.sort(key=lambda t: -t.max_abs_difference)
@@ -558,6 +584,7 @@ def compare(a_found, b_found, seed: int = 0) -> Comparison:
         max_output_difference=out_diff,
         input_shape=None if x is None else tuple(x.shape),
         seed=seed,
+        dtype=dtype.name,
     )
 
 

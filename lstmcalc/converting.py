@@ -207,7 +207,49 @@ def convert_weights(
         make_spec(1, 1, cell=cell, framework=source, recurrent_activation=recurrent_activation)  # checked
         spec = replace(spec, recurrent_activation=recurrent_activation)
     canonical = frameworks.get(source).to_canonical(weights, spec)
-    return from_canonical(canonical, target)
+    try:
+        return from_canonical(canonical, target)
+    except SpecError as e:  # the target refuses what the layer holds: the weights' fault, no option's
+        raise TargetRefusal(e.param, e.problem) from None
+
+
+class TargetRefusal(SpecError):
+    """The target convention cannot hold what the layer's weights hold (a GRU's b_hn in Flax
+    nnx, a Bidirectional in Flax): the file's content, not an option. A SpecError for the
+    library's callers; the command line reports it against the file (exit 1)."""
+
+
+MERGE_OPS = {"sum": "add", "mul": "multiply", "ave": "average"}
+
+
+def conversion_notes(spec: LayerSpec, target: str, unknown: Mapping = {}) -> list[str]:
+    """What the target layer needs that its tensors do not carry: a SimpleRNN's activation
+    (with the constructor that builds it), a Keras merge the target cannot do."""
+    fw = frameworks.get(target)
+    notes = []
+    if spec.cell == "rnn":
+        if "activation" in unknown:
+            notes.append(f"the activation is not in the file ({describe_allowed(unknown['activation'])}): build the "
+                         f"{fw.TITLE} layer with the one the source used")
+        elif spec.activation != "tanh":
+            try:
+                target_spec = make_spec(spec.units, spec.input_size, cell="rnn", framework=target, bias=spec.bias,
+                                        bidirectional=spec.bidirectional, layers=spec.layers,
+                                        activation=spec.activation)
+                built = fw.constructor(target_spec)
+            except (SpecError, ValueError):
+                built = []
+            notes.append(f"the source's activation is {spec.activation}, not tanh: the {fw.TITLE} layer needs it"
+                         + (f": {built[-1]}" if built else ""))
+    if spec.bidirectional and "merge_mode" not in fw.OPTIONS:
+        if "merge_mode" in unknown:
+            notes.append(f"the file does not say how the source merged the two directions "
+                         f"({describe_allowed(unknown['merge_mode'])}); {fw.TITLE} returns them concatenated")
+        elif spec.merge_mode in MERGE_OPS:
+            how = fw.WHY_NOT.get("merge_mode", "").partition("; ")[2] or f"{fw.TITLE} returns both directions"
+            notes.append(f"{how}; the source merged them with merge_mode='{spec.merge_mode}': "
+                         f"{MERGE_OPS[spec.merge_mode]} the forward and backward outputs (H features each) yourself")
+    return notes
 
 
 def why_no_reverse(target: str) -> str:

@@ -41,6 +41,7 @@ TORCH_WORDS = {"units": "hidden_size", "input_size": "input_size", "layers": "nu
 KERAS_WORDS = {"units": "units", "input_size": "input features", "layers": "stacked layers", "proj_size": "proj_size"}
 TORCH_CLASSES = {"LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}
 KERAS_CELLS = {"LSTMCell": "lstm", "GRUCell": "gru", "SimpleRNNCell": "rnn"}
+KERAS_CLASS_KEYS = {"lstm": "lstm", "gru": "gru", "rnn": "simple_rnn"}  # keras.src.saving.saving_lib paths
 MAX_TEXT = 1_000_000  # characters read from the message (a pasted error is far shorter)
 
 
@@ -121,8 +122,15 @@ class InferredLayer:
         return " ".join(parts)
 
     def constructor(self) -> list[str]:
+        """The line that builds this layer, with only what the text proves: no batch_first
+        (a loading error never shows it); a SimpleRNN/RNN's activation marked as unknown."""
         s = self.spec()
-        return [] if s is None else frameworks.of(s).constructor(s)
+        if s is None:
+            return []
+        lines = [line.replace(", batch_first=True", "") for line in frameworks.of(s).constructor(s)]
+        if s.cell == "rnn":
+            lines.insert(0, "# the activation (tanh or relu) is not in the text")
+        return lines
 
     @property
     def total(self) -> int | None:
@@ -213,6 +221,7 @@ class _Side:
     absent: set = field(default_factory=set)
     seen: list = field(default_factory=list)
     cell_hint: str | None = None  # from the class name in the message (model side only)
+    malformed: set = field(default_factory=set)  # slots whose shape is no valid tensor of this side
 
 
 def _parse_torch(text: str) -> Diagnosis:
@@ -244,10 +253,30 @@ def _parse_torch(text: str) -> Diagnosis:
             side(prefix, which).present[s] = shape
             side(prefix, which).seen.append(Seen(m["key"], shape, "size mismatch"))
         mismatched.setdefault(prefix, set()).add(s)
+    listed = {kind: [k for m in keyed if m["kind"] == kind for k in re.findall(r"\"([^\"]*)\"", m["keys"])]
+              for kind in ("Missing", "Unexpected")}
+    renaming = _renaming(listed["Unexpected"], listed["Missing"])
+    renamed_modules = []
+    if renaming:
+        a, b = renaming
+        for key in listed["Unexpected"]:
+            if not key.startswith(a):
+                continue
+            theirs = b + key[len(a):]
+            prefix, s = slot(theirs)
+            if s is None:
+                ignored.pop()  # a renamed non-recurrent key: the prefix explains it
+                continue
+            renamed_modules.append(prefix.rstrip("."))
+            for which, k, how in (("checkpoint", key, "unexpected"), ("model", theirs, "missing")):
+                side(prefix, which).present.setdefault(s, None)  # held by both, under two names
+                side(prefix, which).seen.append(Seen(k, None, how))
     for m in keyed:
         only = "model" if m["kind"] == "Missing" else "checkpoint"
         other = "checkpoint" if only == "model" else "model"
         for key in re.findall(r"\"([^\"]*)\"", m["keys"]):
+            if renaming and key.startswith(renaming[0 if only == "checkpoint" else 1]):
+                continue  # under another name on the other side
             prefix, s = slot(key)
             if s is None:
                 continue
@@ -269,7 +298,10 @@ def _parse_torch(text: str) -> Diagnosis:
         ck, mo = _infer_pair(sides["checkpoint"], sides["model"], mismatch, name, complete=header is not None)
         checkpoint.append(ck)
         model.append(mo)
-        differences += _differences(ck, mo, sides, TORCH_WORDS, "torch")
+        found = _differences(ck, mo, sides, TORCH_WORDS, "torch")
+        differences += found + _unexplained_sizes(ck, mo, {x.field for x in found})
+    if renaming:
+        differences.insert(0, _renaming_difference(renaming, renamed_modules))
     source = f"PyTorch load_state_dict for {cls}" if cls else "PyTorch load_state_dict"
     notes = _row_notes(sizes, checkpoint, model)
     if header is None:
@@ -277,6 +309,97 @@ def _parse_torch(text: str) -> Diagnosis:
                      "full message would show (layers, directions, shapes of tensors not listed) stays unknown")
     return Diagnosis(source, tuple(checkpoint), tuple(model), tuple(differences), tuple(dict.fromkeys(ignored)),
                      tuple(notes))
+
+
+def _renaming(unexpected: list[str], missing: list[str]) -> tuple[str, str] | None:
+    """(checkpoint prefix, model prefix) when the unexpected keys under the one are exactly
+    the missing keys under the other (``module.lstm.weight_ih_l0`` for ``lstm.weight_ih_l0``:
+    a DataParallel checkpoint; ``rnn.`` for ``lstm.``: a renamed attribute), else None."""
+    if not unexpected or not missing:
+        return None
+    tails = {}  # dotted suffix of a missing key -> the prefixes it follows
+    for key in missing:
+        parts = key.split(".")
+        for i in range(len(parts)):
+            tails.setdefault(".".join(parts[i:]), set()).add(".".join(parts[:i]) + "." if i else "")
+    votes = {}
+    for key in unexpected:
+        parts = key.split(".")
+        for i in range(len(parts)):  # the longest shared suffix first
+            tail = ".".join(parts[i:])
+            if tail in tails:
+                a = ".".join(parts[:i]) + "." if i else ""
+                for b in tails[tail]:
+                    if a != b:
+                        votes[(a, b)] = votes.get((a, b), 0) + 1
+                break
+    for (a, b), _ in sorted(votes.items(), key=lambda kv: -kv[1]):
+        under_a = {k[len(a):] for k in unexpected if k.startswith(a)}
+        under_b = {k[len(b):] for k in missing if k.startswith(b)}
+        if under_a and under_a == under_b:
+            return a, b
+    return None
+
+
+def _renaming_difference(renaming: tuple[str, str], modules: list[str]) -> Difference:
+    a, b = renaming
+    where = ", ".join(dict.fromkeys(modules)) or "(top level)"
+    if b == "":
+        fix = f'model.load_state_dict({{k.removeprefix("{a}"): v for k, v in state_dict.items()}})'
+    elif a == "" and b == "module.":
+        fix = "model.module.load_state_dict(state_dict)"
+    elif a == "":
+        fix = f'model.load_state_dict({{"{b}" + k: v for k, v in state_dict.items()}})'
+    else:
+        fix = (f'model.load_state_dict({{("{b}" + k[{len(a)}:] if k.startswith("{a}") else k): v '
+               "for k, v in state_dict.items()})")
+    said = {("module.", ""): " (saved from a torch.nn.DataParallel or DistributedDataParallel wrapper, which "
+                             "holds the model as .module)",
+            ("", "module."): " (your model is wrapped in torch.nn.DataParallel or DistributedDataParallel, which "
+                             "holds it as .module)"}.get((a, b), "")
+    words = (f"the keys differ only by a prefix: the checkpoint's start with '{a}' where your model's start with "
+             f"'{b}'{said}; their shapes are not in the text. Fix: {fix}")
+    return Difference(where, "prefix", a, b, words)
+
+
+# The fields each dimension of a PyTorch tensor depends on (weight_ih's columns: layer 0's
+# input size, a later layer's D·H_out).
+DIM_FIELDS = {
+    "weight_ih": (("cell", "units"), ("units", "proj_size", "bidirectional")),
+    "weight_hh": (("cell", "units"), ("units", "proj_size")),
+    "bias_ih": (("cell", "units"),), "bias_hh": (("cell", "units"),),
+    "weight_hr": (("proj_size",), ("units",)),
+}
+
+
+def _unexplained_sizes(ck: InferredLayer, mo: InferredLayer, differing: set) -> list[Difference]:
+    """A size mismatch that no differing field accounts for (a transposed weight_hh, say), or
+    whose shape is not the one its side's known fields give: reported as the two shapes,
+    never as no difference."""
+    torch_fw = frameworks.get("torch")
+    out = []
+    fc, fm = ({f: getattr(x, f) for f in FIELDS} for x in (ck, mo))
+    model_shapes = {x.key: x.shape for x in mo.seen if x.how == "size mismatch"}
+    for x in ck.seen:
+        if x.how != "size mismatch":
+            continue
+        m = torch_fw.TORCH_NAME.match(x.key)
+        layer, name = int(m["layer"]), m["name"]
+        where = (layer, "backward" if m["reverse"] else "forward", name)
+        theirs = model_shapes[x.key]
+        dims = DIM_FIELDS.get(name, ())
+        if name == "weight_ih" and layer == 0:
+            dims = (dims[0], ("input_size",))
+        explained = (len(x.shape) == len(theirs) == len(dims)
+                     and all(a == b or differing & set(fs) for a, b, fs in zip(x.shape, theirs, dims))
+                     and all(_expected(f, *where) in (None, shape) for f, shape in ((fc, x.shape), (fm, theirs))))
+        if explained:
+            continue
+        words = f"the checkpoint's {x.key} has shape {x.shape}, your model's {theirs}"
+        if x.shape == theirs[::-1]:
+            words += " (the same sizes, transposed)"
+        out.append(Difference(ck.name, "shape", list(x.shape), list(theirs), words + ": no field above explains it"))
+    return out
 
 
 def _row_notes(sizes, checkpoint, model) -> list[str]:
@@ -316,7 +439,7 @@ def _hh_facts(shape):
 def _infer_side(s: _Side) -> dict:
     """Fields one side's tensors prove (None where they do not)."""
     out = dict.fromkeys(FIELDS)
-    known = s.present
+    known = {k: (None if k in s.malformed else v) for k, v in s.present.items()}
     for (layer, d, n), shape in known.items():
         if n == "weight_hh":
             cell, units, proj = _hh_facts(shape)
@@ -328,7 +451,9 @@ def _infer_side(s: _Side) -> dict:
             out["cell"] = "lstm"
             if shape is not None and len(shape) == 2:
                 out["proj_size"], out["units"] = shape
-    if out["proj_size"] is None and any(n == "weight_hr" for (_, _, n) in s.absent):
+    # an absent weight_hr says "no projection" only in a direction this side has
+    if out["proj_size"] is None and any(n == "weight_hr" and (layer, d, "weight_ih") not in s.absent
+                                        for (layer, d, n) in s.absent):
         out["proj_size"] = 0
     if out["cell"] is None and s.cell_hint:
         out["cell"] = s.cell_hint
@@ -340,14 +465,15 @@ def _infer_side(s: _Side) -> dict:
             continue
         if n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh") and g and out["units"] is None and shape[0] % g == 0:
             out["units"] = shape[0] // g
-        if n == "weight_ih" and layer == 0 and len(shape) == 2:
+        if n == "weight_ih" and layer == 0 and len(shape) == 2 and (
+                g is None or out["units"] is None or shape[0] == g * out["units"]):  # rows G·H, or no weight_ih
             out["input_size"] = shape[1]
     # A layer whose forward weight_ih is absent is no layer of this side; only inside the
     # layers it has does an absent _reverse or bias key say "not bidirectional", "no bias".
     gone = {layer for (layer, d, n) in s.absent if n == "weight_ih" and d == "forward"}
     if any(d == "backward" for (_, d, _) in known):
         out["bidirectional"] = True
-    elif any(d == "backward" and layer not in gone for (layer, d, _) in s.absent):
+    elif any(d == "backward" and n in ("weight_ih", "weight_hh") and layer not in gone for (layer, d, n) in s.absent):
         out["bidirectional"] = False
     if any(n in ("bias_ih", "bias_hh") for (_, _, n) in known):
         out["bias"] = True
@@ -389,27 +515,39 @@ def _infer_pair(ck: _Side, mo: _Side, mismatch: set, name: str, complete: bool):
     ``complete`` message (one with PyTorch's header line) lists every difference; from a
     pasted fragment, only what its lines show is used."""
     listed = set(ck.present) | set(mo.present) | ck.absent | mo.absent
-    for _ in range(3 if complete else 0):
-        fc, fm = _infer_side(ck), _infer_side(mo)
+    if complete:
+        # A weight_hh held by both unlisted has the same G·H rows on both sides; a weight_ih or
+        # bias of the same direction whose rows then differ is malformed in the checkpoint
+        # (the model's tensors are a real module's): a transposed weight_ih, say.
+        for s in mismatch:
+            if s[2] in ("weight_ih", "bias_ih", "bias_hh") and (s[0], s[1], "weight_hh") not in listed:
+                if (ck.present[s] or (None,))[0] != (mo.present[s] or (None,))[0]:
+                    ck.malformed.add(s)
+    for _ in range(4 if complete else 0):
         changed = False
-        for src, dst, fsrc in ((ck, mo, fc), (mo, ck, fm)):
-            for layer in range(max(fsrc["_lower"], 1)):
-                for d in ("forward", "backward"):
-                    for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                        s = (layer, d, n)
-                        if s in listed or s in mismatch:
-                            continue
-                        # a slot neither missing, unexpected nor mismatched: held by both with one
-                        # shape, if the source side holds it at all (layer 0 forward weights always)
-                        holds = (layer == 0 and d == "forward" and n in ("weight_ih", "weight_hh")) or (
-                            (layer, d, "weight_ih") in src.present and n in ("weight_ih", "weight_hh"))
-                        if not holds:
-                            continue
-                        shape = _expected(fsrc, layer, d, n)
-                        if shape is not None and dst.present.get(s) is None:
-                            dst.present[s] = shape
-                            src.present.setdefault(s, shape)
+        for src in (ck, mo):  # layer k implies layers 0..k-1; a backward tensor, a backward direction in each
+            top = max((layer for (layer, _, _) in src.present), default=0)
+            dirs = ("forward", "backward") if any(d == "backward" for (_, d, _) in src.present) else ("forward",)
+            for layer in range(top + 1):
+                for d in dirs:
+                    for n in ("weight_ih", "weight_hh"):
+                        if (layer, d, n) not in src.present and (layer, d, n) not in src.absent:
+                            src.present[(layer, d, n)] = None
                             changed = True
+        fc, fm = _infer_side(ck), _infer_side(mo)
+        for src, dst, fsrc in ((ck, mo, fc), (mo, ck, fm)):
+            for s, shape in list(src.present.items()):
+                if s in listed or s in mismatch:
+                    continue
+                # a slot neither missing, unexpected nor mismatched: held by both with one shape
+                if shape is None:
+                    shape = _expected(fsrc, *s)
+                    if shape is not None:
+                        src.present[s] = shape
+                        changed = True
+                if s not in dst.present or (dst.present[s] is None and shape is not None):
+                    dst.present[s] = shape
+                    changed = True
         if not changed:
             break
     fc, fm = _infer_side(ck), _infer_side(mo)
@@ -573,16 +711,15 @@ def _parse_keras(text: str) -> Diagnosis:
         tensor = parts[-1].split(":")[0]
         layer = "/".join(parts[:-2]) if len(parts) > 2 else path
         shapes = {"checkpoint": _shape(assign["ckpt"]), "model": _shape(assign["model"])}
+        if cell:
+            # Keras 3 looks a layer's variables up by its class name, not its own name
+            # (saving_lib: layers/lstm/cell/vars): values an LSTMCell received were saved by an LSTM.
+            notes.append(f"the checkpoint's cell is {CELL_WORDS[cell]} too: Keras 3 load_weights finds a layer's "
+                         f"variables under its class name (layers/{KERAS_CLASS_KEYS[cell]}/cell/vars), so the values "
+                         f"your {obj['cls']} received were saved by the same class")
         sides = {}
         for which, shape in shapes.items():
-            # the model's cell class is in the message; the checkpoint's is not
-            f = _keras_tensor(tensor, shape, cell if which == "model" else None)
-            if which == "checkpoint" and f["cell"] is None and tensor == "kernel" and cell:
-                g = GATES_OF[cell]
-                if shape[1] % g == 0:
-                    f_notes = [f"kernel width {shape[1]} = G·H: units {shape[1] // g} if the checkpoint is "
-                               f"{CELL_WORDS[cell]} too (the text does not say)"]
-                    notes += f_notes
+            f = _keras_tensor(tensor, shape, cell)
             sides[which] = InferredLayer(which, layer, "keras", **{k: f[k] for k in FIELDS},
                                          reset_after=f["reset_after"], seen=(Seen(tensor, shape, "size mismatch"),))
         return _keras_result("Keras 3 load_weights (variable.assign)", sides, notes)
@@ -605,10 +742,7 @@ def _parse_keras(text: str) -> Diagnosis:
         return _keras_result(f"Keras 3 load_weights ({want} variables expected, {got} received)", sides, notes)
     if setw:
         shapes = {"checkpoint": _shape(setw["ckpt"]), "model": _shape(setw["model"])}
-        sides = {w: InferredLayer(w, setw["layer"], "keras", seen=(Seen("(a weight)", s, "size mismatch"),))
-                 for w, s in shapes.items()}
-        notes.append("set_weights does not name the weight or the layer class: the shapes alone are known")
-        return _keras_result("Keras 3 set_weights", sides, notes)
+        return _keras_set_weights(setw["layer"], shapes)
     if setc:
         want, got = int(setc["want"]), int(setc["got"])
         sides = {
@@ -632,6 +766,91 @@ def _parse_keras(text: str) -> Diagnosis:
                          "sum the two halves for a plain layer")
         return _keras_result("Keras 2 load_weights", sides, notes)
     raise UnrecognisedError("no Keras weight-loading message")
+
+
+# The weights of every Keras recurrent layer, in set_weights' order: kernel (X, G·H),
+# recurrent_kernel (H, G·H), bias (G·H,) or, for a reset-after GRU, (2, 3H).
+KERAS_ROLES = ("kernel", "recurrent_kernel", "bias")
+
+
+def _keras_roles(shape: tuple) -> set:
+    """Which weights of a Keras recurrent cell (any of LSTM, GRU, SimpleRNN) ``shape`` can be."""
+    if len(shape) == 1:
+        return {"bias"}
+    if len(shape) != 2 or not shape[0]:
+        return set()
+    out = {"kernel"}
+    if shape[1] % shape[0] == 0 and shape[1] // shape[0] in CELL_BY_GATES:
+        out.add("recurrent_kernel")
+    if shape[0] == 2 and shape[1] % 3 == 0:
+        out.add("bias")
+    return out
+
+
+def _keras_set_weights(layer: str, shapes: dict) -> Diagnosis:
+    """``Layer <name> weight shape (m) is not compatible with provided weight shape (c)``:
+    set_weights stops at the first weight whose shape differs, and compares weight k of
+    the layer with array k of the list, so both shapes are the same weight's. Which one the
+    shapes allow (for any Keras recurrent cell) settles what each side's shape proves."""
+    ck_shape, mo_shape = shapes["checkpoint"], shapes["model"]
+    roles = _keras_roles(ck_shape) & _keras_roles(mo_shape)
+    if len(ck_shape) == 2 == len(mo_shape) and ck_shape[1] != mo_shape[1]:
+        roles &= {"kernel"}  # after a matching kernel, every later weight has the same G·H columns
+    notes = ["set_weights names neither the weight nor the layer's class; read as a Keras recurrent layer's "
+             "weights (kernel (X, G·H), recurrent_kernel (H, G·H), bias (G·H,) or (2, 3H)), which it compares "
+             "in that order and stops at the first whose shape differs"]
+    fields = {w: {**dict.fromkeys(FIELDS), "proj_size": 0} for w in SIDES}  # Keras has no projection
+    diffs, reset = [], {}
+    role = next(iter(roles)) if len(roles) == 1 else None
+    if role == "kernel":
+        for w, shape in shapes.items():
+            fields[w]["input_size"] = shape[0]
+        notes.append("both shapes are kernels (X, G·H), the first weight: " + (
+            "a later weight has the G·H columns of a kernel that matched, and these differ" if ck_shape[1] != mo_shape[1]
+            else "they are not both recurrent_kernels (H, G·H with G·H = H, 3H or 4H) nor both (2, 3H) biases"))
+        if ck_shape[1] == mo_shape[1]:
+            notes.append(f"G·H = {ck_shape[1]} on both sides: units " + _units_if(ck_shape[1]) +
+                         " (the text names no cell)")
+        else:
+            notes.append(f"G·H = {ck_shape[1]} in the checkpoint, {mo_shape[1]} in your model: the units (or "
+                         f"the cell) differ; units {_units_if(ck_shape[1])} against {_units_if(mo_shape[1])}")
+        if ck_shape[0] != mo_shape[0]:
+            diffs.append(Difference(layer, "input_size", ck_shape[0], mo_shape[0],
+                                    f"the checkpoint has input features {ck_shape[0]}, your model {mo_shape[0]} "
+                                    f"(kernel {ck_shape} against {mo_shape})"))
+    elif role == "bias" and sorted(map(len, shapes.values())) == [1, 2] and ck_shape[-1] == mo_shape[-1]:
+        # (3H,) against (2, 3H): the kernels and recurrent_kernels matched, so both are GRUs of H units
+        units = ck_shape[-1] // 3
+        notes.append(f"a (2, {3 * units}) bias is a reset-after GRU's; with the same kernels and recurrent_kernels "
+                     f"before it, the other side's ({3 * units},) is a reset-before GRU's of {units} units")
+        for w, shape in shapes.items():
+            fields[w].update(cell="gru", units=units, bias=True)
+        reset = {w: len(shape) == 2 for w, shape in shapes.items()}
+        form = {True: "reset_after=True, bias (2, 3H)", False: "reset_after=False, bias (3H,)"}
+        diffs.append(Difference(layer, "reset_after", reset["checkpoint"], reset["model"],
+                                f"the checkpoint's GRU is {form[reset['checkpoint']]}, your model's "
+                                f"{form[reset['model']]}"))
+    else:
+        allowed = sorted(roles, key=KERAS_ROLES.index)
+        notes.append(f"the shapes fit {' or '.join(allowed) if allowed else 'no weight of a Keras recurrent cell'}"
+                     ": nothing more is read from them")
+    sides = {w: InferredLayer(w, layer, "keras", **fields[w], reset_after=reset.get(w),
+                              seen=(Seen(role or "(a weight)", shapes[w], "size mismatch"),))
+             for w in SIDES}
+    ck, mo = sides["checkpoint"], sides["model"]
+    for f in FIELDS:
+        a, b = getattr(ck, f), getattr(mo, f)
+        if a is not None and b is not None and a != b and not any(x.field == f for x in diffs):
+            diffs.append(Difference(layer, f, a, b, _keras_words(f, a, b)))
+    if not diffs:
+        diffs.append(Difference(layer, "shape", list(ck_shape), list(mo_shape),
+                                f"the checkpoint's {role or 'weight'} has shape {ck_shape}, your model's {mo_shape}"))
+    return Diagnosis("Keras 3 set_weights", (ck,), (mo,), tuple(diffs), notes=tuple(notes))
+
+
+def _units_if(gh: int) -> str:
+    """``24 for an LSTM, 32 for a GRU, 96 for a SimpleRNN``: G·H read for each cell that divides it."""
+    return ", ".join(f"{gh // g} for {CELL_WORDS[c]}" for c, g in GATES_OF.items() if gh % g == 0)
 
 
 def _keras_result(source: str, sides: dict, notes: list) -> Diagnosis:

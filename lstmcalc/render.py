@@ -504,6 +504,11 @@ def inspect_view(found) -> Group:
                 allowed = [str(v) for v in f.unknown[name]]
                 said = allowed[0] if len(allowed) == 1 else ", ".join(allowed[:-1]) + " or " + allowed[-1]
                 title.append(f"\n  {name}: unknown ({said}; the file does not say)")
+        known = {"merge_mode": spec.merge_mode if spec.bidirectional and "merge_mode" in frameworks.of(spec).OPTIONS
+                 else None, "activation": spec.activation if spec.cell == "rnn" else None}
+        for name, value in known.items():
+            if value is not None and name not in f.unknown:
+                title.append(f"\n  {name}: {value}")
         for reason in f.refused:
             title.append(f"\n  run and convert refuse it: {reason}")
         table = Table(box=box.SIMPLE_HEAD, caption="weights: mean±std ≤max|w|; bias: min…max μmean",
@@ -592,7 +597,7 @@ def _node_attributes(a: dict) -> Table:
     return grid
 
 
-def convert_view(source: str, target: str, arrays: dict, path: str) -> Table:
+def convert_view(source: str, target: str, arrays: dict, path: str, notes=()) -> Group:
     table = Table(title=f"{frameworks.get(source).TITLE} → {frameworks.get(target).TITLE}: wrote {path}",
                   box=box.SIMPLE_HEAD, title_justify="left")
     table.add_column("tensor")
@@ -600,7 +605,7 @@ def convert_view(source: str, target: str, arrays: dict, path: str) -> Table:
     table.add_column("count", justify="right")
     for name, a in arrays.items():
         table.add_row(name, str(a.shape), f"{a.size:,}")
-    return table
+    return Group(table, *(_hanging("note: ", n) for n in notes))
 
 
 def run_view(report) -> Group:
@@ -700,12 +705,48 @@ def _known(value) -> str:
     return CELL_TITLES.get(value, str(value)) if isinstance(value, str) else str(value)
 
 
+def _why_layer(name: str) -> str:
+    """A layer's label in `why`: its module or layer path; "(top level)" for PyTorch keys
+    without a prefix (the module load_state_dict was called on)."""
+    return name or "(top level)"
+
+
+def _hanging(lead: str, text: str) -> Table:
+    """``lead`` then ``text``, wrapped lines indented under the text's start."""
+    grid = Table.grid(padding=0)
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    grid.add_row(lead, Text(text))
+    return grid
+
+
+def _shell_lines(command: str, width: int = 78) -> list[str]:
+    """A command split before its options into lines of at most ``width`` characters, each
+    but the last ending in " \\" (so that it still pastes into a shell as one command)."""
+    if len(command) <= width:
+        return [command]
+    words = command.split(" ")
+    tokens = []  # "--units 128" stays one token
+    for w in words:
+        if tokens and not w.startswith("-") and tokens[-1].startswith("-") and " " not in tokens[-1]:
+            tokens[-1] += " " + w
+        else:
+            tokens.append(w)
+    lines = [""]
+    for t in tokens:
+        if lines[-1] and len(lines[-1]) + 1 + len(t) + 2 > width:
+            lines.append("    " + t)
+        else:
+            lines[-1] = f"{lines[-1]} {t}" if lines[-1] else t
+    return [line + " \\" for line in lines[:-1]] + lines[-1:]
+
+
 def why_view(d) -> Group:
     """Both sides of a weight-loading error: what the text proves about each layer, what
     differs in words, and how to build the checkpoint's layer."""
     parts = [Text(f"Read: {d.source}", style="bold")]
     for ck, mo in zip(d.checkpoint, d.model):
-        table = Table(title=f"layer {ck.name or '(unnamed)'}" if ck.name else None, box=box.SIMPLE_HEAD,
+        table = Table(title=f"layer {_why_layer(ck.name)}", box=box.SIMPLE_HEAD,
                       title_justify="left", padding=(0, 1), pad_edge=False)
         table.add_column("", no_wrap=True)
         table.add_column(d.labels[0], no_wrap=True)
@@ -718,20 +759,21 @@ def why_view(d) -> Group:
         parts += [Text(""), table]
     if d.differences:
         parts.append(Text("What differs:", style="bold"))
-        parts += [Text(f"  • {x.words}") for x in d.differences]
+        parts += [_hanging("  • ", f"{_why_layer(x.layer)}: {x.words}") for x in d.differences]
     else:
         parts.append(Text("The text proves no difference in the fields above."))
     for note in d.notes:
-        parts.append(Text(f"  note: {note}"))
+        parts.append(_hanging("  note: ", note))
     for side, layers in ((d.labels[0], d.checkpoint), (d.labels[1], d.model)):
         for x in layers:
             line = x.breakdown_command()
-            if line:  # the CLI prints this view with soft_wrap: commands stay whole, to copy them
-                parts.append(Text(f"{side}: {line}"))
-                for code in x.constructor():
-                    parts.append(Text(f"  {code}", style="dim"))
+            where = f"{side}, layer {_why_layer(x.name)}"
+            if line:
+                parts.append(Text(f"{where}:"))
+                for code in (*_shell_lines(line), *x.constructor()):
+                    parts.append(Text(f"  {code}"))
             else:
-                parts.append(Text(f"{side}: not in the text: {', '.join(x.unknown())}", style="dim"))
+                parts.append(Text(f"{where}: not in the text: {', '.join(x.unknown())}", style="dim"))
     if d.ignored:
         shown = ", ".join(d.ignored[:4]) + (", …" if len(d.ignored) > 4 else "")
         parts.append(Text(f"Not recurrent-layer keys (ignored): {shown}", style="dim"))
@@ -750,22 +792,33 @@ def _side_text(side) -> str:
     return f"{side.file}" + (f" [{side.name}]" if side.name else "") + ": " + ", ".join(bits)
 
 
+def _ulps(n: float) -> str:
+    return "inf" if n == float("inf") else f"{n:.3g}" if n < 1e6 else f"{n:.2e}"
+
+
 def diff_view(c, top: int = 8) -> Group:
     """How two layers relate: equivalent, explained by a porting mistake, or the largest
     differences per tensor and gate; the output difference on one random input."""
     parts = [Text(f"A  {_side_text(c.a)}"), Text(f"B  {_side_text(c.b)}"), Text("")]
+    within = f"every weight and bias within {c.ulps} ulps of {c.dtype}"
     if c.equivalent:
         parts.append(Text("equivalent: A and B compute the same function", style="bold green"))
+        parts.append(Text(f"  ({within})"))
     else:
         parts.append(Text("not equivalent", style="bold red"))
+        worst = f"; the largest difference is {_ulps(max(t.max_ulps for t in c.tensors))} ulps" if c.tensors else ""
+        parts.append(_hanging("  ", f"(equivalent means {within}{worst})"))
     for f in c.structure:
         parts.append(Text(f"  {f.field}: A {_known(f.a)}, B {_known(f.b)}"))
     for m in c.explained_by:
-        line = Text("  explained by: ", style="bold")
-        line.append(m.description)
+        line = Text(m.description)
         if m.output_difference is not None:
             line.append(f" (undoing it: max output difference {m.output_difference:.3g})")
-        parts.append(line)
+        grid = Table.grid(padding=0)
+        grid.add_column(no_wrap=True)
+        grid.add_column()
+        grid.add_row(Text("  explained by: ", style="bold"), line)
+        parts.append(grid)
     if not c.equivalent and not c.structure and not c.explained_by:
         parts.append(Text("  no usual porting mistake maps A onto B"))
     if c.max_output_difference is not None:
@@ -778,10 +831,10 @@ def diff_view(c, top: int = 8) -> Group:
     if shown and not c.explained_by:
         table = Table(title="Largest differences", box=box.SIMPLE_HEAD,
                       title_justify="left", padding=(0, 1), pad_edge=False)
-        for col in ("layer", "gate", "part", "max |A − B|"):
-            table.add_column(col, no_wrap=True, justify="right" if col.startswith("max") else "left")
+        for col in ("layer", "gate", "part", "max |A − B|", f"ulps of {c.dtype}"):
+            table.add_column(col, no_wrap=True, justify="right" if col.startswith(("max", "ulps")) else "left")
         for t in shown:
             table.add_row(f"{t.layer} {DIRECTION_SHORT[t.direction]}", t.gate or "-", t.part,
-                          f"{t.max_abs_difference:.3g}")
+                          f"{t.max_abs_difference:.3g}", _ulps(t.max_ulps))
         parts += [Text(""), table]
     return Group(*parts)

@@ -23,8 +23,8 @@ GRU_TEXT = (
 )
 
 
-def render(obj, **kw) -> str:
-    console = Console(file=io.StringIO(), width=100, color_system=None)
+def render(obj, width=100, **kw) -> str:
+    console = Console(file=io.StringIO(), width=width, color_system=None)
     console.print(obj, **kw)
     return "".join(line.rstrip() + "\n" for line in console.file.getvalue().splitlines())
 
@@ -51,9 +51,14 @@ def test_a_shape_no_cell_has_is_not_read():
 
 
 def test_why_view_exact():
-    assert render(diagnose(GRU_TEXT), soft_wrap=True) == """\
+    """At 80 columns: every difference and unknown labelled with its layer, long lines wrapped
+    under their bullet, the breakdown command split with shell continuations, and the
+    constructor without batch_first (the message does not show it)."""
+    out = render(diagnose(GRU_TEXT), width=80)
+    assert out == """\
 Read: PyTorch load_state_dict for GRU
 
+layer (top level)
 
                  checkpoint   your model
  ───────────────────────────────────────
@@ -66,13 +71,29 @@ Read: PyTorch load_state_dict for GRU
  bias            yes          yes
 
 What differs:
-  • the checkpoint has hidden_size 16, your model 8
-  • the checkpoint has num_layers 1, your model 2: weight_ih_l1, weight_hh_l1, bias_ih_l1, … missing
-checkpoint: lstmcalc breakdown --units 16 --input 10 --framework torch --cell gru
-  torch.nn.GRU(input_size=10, hidden_size=16, batch_first=True)
-your model: lstmcalc breakdown --units 8 --input 10 --framework torch --cell gru --layers 2
-  torch.nn.GRU(input_size=10, hidden_size=8, num_layers=2, batch_first=True)
+  • (top level): the checkpoint has hidden_size 16, your model 8
+  • (top level): the checkpoint has num_layers 1, your model 2: weight_ih_l1,
+    weight_hh_l1, bias_ih_l1, … missing
+checkpoint, layer (top level):
+  lstmcalc breakdown --units 16 --input 10 --framework torch --cell gru
+  torch.nn.GRU(input_size=10, hidden_size=16)
+your model, layer (top level):
+  lstmcalc breakdown --units 8 --input 10 --framework torch --cell gru \\
+      --layers 2
+  torch.nn.GRU(input_size=10, hidden_size=8, num_layers=2)
 """
+    assert max(map(len, out.splitlines())) <= 80
+
+
+def test_shell_lines_paste_as_one_command():
+    from lstmcalc.render import _shell_lines
+
+    cmd = "lstmcalc breakdown --units 128 --input 100 --framework torch --layers 2 --bidirectional --proj-size 64"
+    lines = _shell_lines(cmd)
+    assert lines == ["lstmcalc breakdown --units 128 --input 100 --framework torch --layers 2 \\",
+                     "    --bidirectional --proj-size 64"]
+    assert " ".join(x.rstrip(" \\").strip() for x in lines) == cmd
+    assert _shell_lines("lstmcalc breakdown --units 8 --input 3") == ["lstmcalc breakdown --units 8 --input 3"]
 
 
 def test_why_json_fields():
@@ -90,8 +111,19 @@ A  examples/lstm_keras.npz [lstm_keras]: Keras 3 LSTM, H 4, X 3
 B  examples/lstm_torch_icfo.npz [lstm]: PyTorch LSTM, H 4, X 3
 
 not equivalent
+  (equivalent means every weight and bias within 4 ulps of float32; the largest difference is
+  2.69e+07 ulps)
   explained by: gate blocks in the wrong order: B's i, f, g, o blocks hold A's i, g, f, o (f←g, g←f)
-(undoing it: max output difference 0)
+                (undoing it: max output difference 0)
 max |output A − output B| on one random float64 input (2×5×3, seed 0): 0.88
 """
     assert [m.kind for m in c.explained_by] == ["gate_permutation"]
+    assert (c.ulps, c.dtype) == (4, "float32")
+    import numpy as np
+
+    a, b = np.load("examples/lstm_keras.npz"), np.load("examples/lstm_torch_icfo.npz")
+    k = a["kernel"].T.astype(np.float64)  # (4H, X), Keras i, f, c, o; B holds i, c, f, o
+    wih = b["weight_ih_l0"].astype(np.float64)
+    ulps = np.abs(k - wih) / np.spacing(np.maximum(np.abs(k), np.abs(wih)).astype(np.float32))
+    worst = max(t.max_ulps for t in c.tensors if t.part == "input weights")
+    assert worst == pytest.approx(ulps.max(), rel=1e-12)

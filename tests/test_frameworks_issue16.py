@@ -149,7 +149,7 @@ def test_cli_count_convert_and_refusal(tmp_path):
     assert r.exit_code == 0, r.output
     assert read_layer(tmp_path / "m.npz").spec.framework == "mlx"
     r = runner.invoke(app, ["convert", str(tmp_path / "t.npz"), "--to", "flax_nnx", "-o", str(tmp_path / "n.npz")])
-    assert r.exit_code == 2 and "b_hn" in r.stderr and r.stdout == ""
+    assert r.exit_code == 1 and "b_hn" in r.stderr and r.stdout == ""  # the file's content (issue 23 item 7)
     assert not (tmp_path / "n.npz").exists()
     r = runner.invoke(app, ["count", "--units", "3", "--input", "2", "--framework", "equinox", "--layers", "2"])
     assert r.exit_code == 2 and "one layer" in r.stderr

@@ -39,8 +39,25 @@ def test_why_plain_when_piped():
     r = subprocess.run([sys.executable, "-m", "lstmcalc", "why", message()], capture_output=True, text=True, env=env)
     assert r.returncode == 0 and r.stderr == ""
     assert "\x1b" not in r.stdout
-    assert "the checkpoint has hidden_size 128, your model 256" in r.stdout
-    assert "checkpoint: lstmcalc breakdown --units 128 --input 100 --framework torch --bidirectional" in r.stdout
+    assert "(top level): the checkpoint has hidden_size 128, your model 256" in r.stdout
+    assert ("checkpoint, layer (top level):\n  lstmcalc breakdown --units 128 --input 100 --framework torch "
+            "--bidirectional\n") in r.stdout
+    assert max(map(len, r.stdout.splitlines())) <= 80  # COLUMNS=80: wrapped, 159 characters before
+
+
+def test_why_and_diff_wrap_at_80_columns_through_clirunner(monkeypatch):
+    """COLUMNS=80 through CliRunner: no line of `why` or `diff` is longer (`why` printed
+    159-character lines before, with soft_wrap)."""
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])  # examples/ as the README names them
+    long = message()
+    for args, kw in ((["why", "-"], dict(input=long)),
+                     (["diff", "examples/lstm_keras.npz", "examples/lstm_torch_icfo.npz"], {})):
+        result = CliRunner().invoke(app, args, env={"COLUMNS": "80", "NO_COLOR": "1"}, **kw)
+        assert result.exit_code == 0, result.stderr
+        widths = [len(line) for line in result.stdout.splitlines()]
+        assert max(widths) <= 80 and max(widths) >= 70, widths  # wrapped, not cut short
 
 
 def test_why_unknown_text_is_one_line_exit_1():

@@ -254,7 +254,7 @@ def test_unrelated_random_weights_are_not_explained(cell, bidirectional, tmp_pat
     assert not c.equivalent and c.explained_by == ()
     assert c.max_output_difference > 1e-3
     worst = c.tensors[0]
-    assert worst.max_abs_difference == max(t.max_abs_difference for t in c.tensors) > worst.tolerance
+    assert worst.max_abs_difference == max(t.max_abs_difference for t in c.tensors) > 0 and worst.max_ulps > 4
 
 
 def test_different_sizes_are_structure_not_weights(tmp_path):
@@ -275,3 +275,63 @@ def test_keras_bidirectional_directions_swapped(tmp_path):
                for k, v in kw.items()}
     assert run_diff(tmp_path, a, kw).equivalent
     assert_explained(run_diff(tmp_path, a, swapped), "directions_swapped")
+
+
+# --- equal means within ULPS ulps of the dtype (issue 23, item 8) ---------------------------------
+
+
+def torch32(cell="lstm", seed=40):
+    torch.manual_seed(seed)
+    m = TORCH[cell](X, H, batch_first=True)  # float32, U(−1/√H, 1/√H) = U(−0.5, 0.5)
+    return {k: v.detach().numpy().copy() for k, v in m.state_dict().items()}
+
+
+def test_float32_sets_one_element_off_by_1e_6_are_not_equivalent(tmp_path):
+    from lstmcalc.comparing import ULPS
+
+    a = torch32()
+    b = {k: v.copy() for k, v in a.items()}
+    b["weight_hh_l0"][5, 2] += np.float32(1e-6)
+    assert b["weight_hh_l0"].dtype == np.float32 and abs(float(a["weight_hh_l0"][5, 2])) < 0.5
+    c = run_diff(tmp_path, a, b)
+    assert not c.equivalent
+    worst = c.tensors[0]
+    assert (worst.part, worst.equal) == ("recurrent weights", False)
+    ulp = float(np.spacing(np.abs(b["weight_hh_l0"][5, 2])))
+    np.testing.assert_allclose(worst.max_ulps, float(b["weight_hh_l0"][5, 2] - a["weight_hh_l0"][5, 2]) / ulp,
+                               rtol=1e-9)
+    assert worst.max_ulps > 8  # 1e-6 is at least 8 ulps of a float32 below 1 in size
+    data = c.to_dict()
+    assert data["tolerance"] == {"ulps": ULPS, "dtype": "float32"} and data["equivalent"] is False
+    assert data["tensors"][0]["max_ulps"] == worst.max_ulps
+
+
+@pytest.mark.parametrize("steps,equal", [(1, True), (4, True), (5, False)])
+def test_equal_means_within_four_ulps_of_float32(steps, equal, tmp_path):
+    """One weight moved by ``steps`` float32 ulps (np.nextafter): 4 is equal, 5 is not (a
+    tolerance 100× looser, or 2× looser, fails here)."""
+    a = torch32()
+    b = {k: v.copy() for k, v in a.items()}
+    x = b["weight_ih_l0"][3, 1]
+    for _ in range(steps):
+        x = np.nextafter(x, np.float32(np.inf))
+    b["weight_ih_l0"][3, 1] = x
+    c = run_diff(tmp_path, a, b)
+    assert c.equivalent is equal
+    assert c.tensors[0].max_ulps == pytest.approx(steps, abs=1e-9)
+
+
+def test_float32_rewrites_that_keep_the_function_stay_equivalent(tmp_path):
+    """A float32 file written from a float64 one, a PyTorch LSTM bias moved between bias_ih
+    and bias_hh in float32, and the two biases summed into one Keras float32 bias."""
+    a64 = torch_weights("lstm", 41)[1]
+    a32 = {k: v.astype(np.float32) for k, v in a64.items()}
+    assert run_diff(tmp_path, a64, a32).equivalent
+    a = torch32()
+    d = np.random.default_rng(0).uniform(-3, 3, 4 * H).astype(np.float32)  # moved per element, in float32
+    moved = dict(a, bias_ih_l0=a["bias_ih_l0"] + d, bias_hh_l0=a["bias_hh_l0"] - d)
+    c = run_diff(tmp_path, a, moved)
+    assert c.equivalent and 0 < max(t.max_ulps for t in c.tensors) <= 4  # the sums were rounded, within the ulps
+    kw = convert_weights(a, cell="lstm", source="torch", target="keras")
+    assert kw["bias"].dtype == np.float32
+    assert run_diff(tmp_path, a, kw).equivalent

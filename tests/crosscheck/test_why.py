@@ -100,7 +100,7 @@ def test_torch_hidden_size_of_the_issue_is_read_fully():
     assert d.differences[0].words == "the checkpoint has hidden_size 128, your model 256"
     assert ck.breakdown_command() == "lstmcalc breakdown --units 128 --input 100 --framework torch"
     assert mo.breakdown_command() == "lstmcalc breakdown --units 256 --input 100 --framework torch"
-    assert ck.constructor() == ["torch.nn.LSTM(input_size=100, hidden_size=128, batch_first=True)"]
+    assert ck.constructor() == ["torch.nn.LSTM(input_size=100, hidden_size=128)"]  # no batch_first: not in the text
 
 
 def test_torch_everything_differs():
@@ -173,16 +173,33 @@ def keras_load_error(checkpoint, model, tmp_path) -> str:
 
 @pytest.mark.parametrize("cell", list(KERAS))
 def test_keras_units_differ(cell, tmp_path):
+    """The message names the model's cell class; the checkpoint's values were found under the
+    same class path (Keras 3 stores layers by class name), so both sides' units and input
+    are read from the two kernel shapes."""
     text = keras_load_error(keras_model(cell, 5, 7), keras_model(cell, 9, 7), tmp_path)
     d = diagnose(text)
     (ck,), (mo,) = d.checkpoint, d.model
     assert d.source.startswith("Keras 3 load_weights")
     assert (mo.cell, mo.units, mo.input_size) == (cell, 9, 7)
-    assert ck.input_size == 7 and ck.cell is None and ck.units is None  # the checkpoint's class is not in the text
+    assert (ck.cell, ck.units, ck.input_size) == (cell, 5, 7)
     assert_never_wrong(ck, dict(cell=cell, units=5, input_size=7, layers=1, bidirectional=False, proj_size=0, bias=True))
+    assert_never_wrong(mo, dict(cell=cell, units=9, input_size=7, layers=1, bidirectional=False, proj_size=0, bias=True))
     g = {"lstm": 4, "gru": 3, "rnn": 1}[cell]
-    assert any(f"units 5 if the checkpoint is" in n for n in d.notes), d.notes
     assert ck.seen[0].shape == (7, g * 5) and mo.seen[0].shape == (7, g * 9)
+    assert [(x.field, x.checkpoint, x.model) for x in d.differences] == [("units", 5, 9)]
+    key = {"lstm": "lstm", "gru": "gru", "rnn": "simple_rnn"}[cell]
+    assert any(f"layers/{key}/cell/vars" in n for n in d.notes), d.notes
+
+
+def test_keras_load_weights_of_the_issue(tmp_path):
+    """LSTM(128) checkpoint into LSTM(256), 100 inputs: kernel (100, 512) against (100, 1024)."""
+    text = keras_load_error(keras_model("lstm", 128, 100), keras_model("lstm", 256, 100), tmp_path)
+    assert "variable.shape=(100, 1024), Received: value.shape=" in text and "<LSTMCell name=" in text
+    assert "/lstm_cell/kernel" in text
+    d = diagnose(text)
+    (ck,), (mo,) = d.checkpoint, d.model
+    assert (ck.cell, ck.units, ck.input_size, mo.cell, mo.units, mo.input_size) == ("lstm", 128, 100, "lstm", 256, 100)
+    assert [(x.field, x.checkpoint, x.model) for x in d.differences] == [("units", 128, 256)]
 
 
 @pytest.mark.parametrize("cell", list(KERAS))
@@ -229,10 +246,62 @@ def test_keras_set_weights(tmp_path):
     d = diagnose(str(info.value))
     assert d.source == "Keras 3 set_weights"
     assert (d.checkpoint[0].seen[0].shape, d.model[0].seen[0].shape) == ((7, 20), (7, 36))
-    assert all(getattr(d.model[0], f) is None for f in FIELDS)  # no name, no class: nothing else is known
+    # the G·H columns differ, so it is the first weight, the kernel: the input size (7) is read
+    assert (d.checkpoint[0].input_size, d.model[0].input_size) == (7, 7)
+    assert all(getattr(d.model[0], f) is None for f in FIELDS if f not in ("input_size", "proj_size"))
     with pytest.raises(ValueError) as info:
         b.layers[0].set_weights(a.layers[0].get_weights()[:2])
     assert diagnose(str(info.value)).source == "Keras 3 set_weights (weight count)"
+
+
+def set_weights_error(ck_layer, mo_layer, x_ck, x_mo) -> str:
+    a = keras.Sequential([keras.Input((3, x_ck)), ck_layer])
+    b = keras.Sequential([keras.Input((3, x_mo)), mo_layer])
+    with pytest.raises(ValueError) as info:
+        b.layers[0].set_weights(a.layers[0].get_weights())
+    return str(info.value)
+
+
+@pytest.mark.parametrize("cell", list(KERAS))
+def test_keras_set_weights_of_the_issue_for_any_cell(cell):
+    """`Layer gru_2 weight shape (64, 96) is not compatible with provided weight shape (100, 96)`:
+    the shapes prove the input sizes (a kernel) for any Keras recurrent cell, and nothing
+    about the cell or units (96 is 3·32, 4·24 and 1·96)."""
+    units = {"lstm": 24, "gru": 32, "rnn": 96}[cell]
+    layer = lambda: getattr(keras.layers, KERAS[cell])(units, name="gru_2")  # noqa: E731
+    text = set_weights_error(layer(), layer(), 100, 64)
+    assert text == "Layer gru_2 weight shape (64, 96) is not compatible with provided weight shape (100, 96)."
+    d = diagnose(text)
+    (ck,), (mo,) = d.checkpoint, d.model
+    for side, x in ((ck, 100), (mo, 64)):
+        assert_never_wrong(side, dict(cell=cell, units=units, input_size=x, layers=1, bidirectional=False,
+                                      proj_size=0, bias=True))
+        assert (side.input_size, side.cell, side.units) == (x, None, None)
+    assert [(x.field, x.checkpoint, x.model) for x in d.differences] == [("input_size", 100, 64)]
+    assert any("units 24 for an LSTM, 32 for a GRU, 96 for a SimpleRNN/RNN" in n for n in d.notes)
+
+
+def test_keras_set_weights_never_wrong():
+    """Real set_weights refusals between Keras recurrent layers: every field read is true."""
+    L = keras.layers
+    cases = [  # (checkpoint layer, model layer, X checkpoint, X model, truths)
+        (L.SimpleRNN(32), L.SimpleRNN(32), 100, 32, ("rnn", 32, 100), ("rnn", 32, 32)),
+        (L.LSTM(6), L.GRU(8), 5, 5, ("lstm", 6, 5), ("gru", 8, 5)),  # kernels (5, 24) match: ambiguous
+        (L.GRU(4, reset_after=False), L.GRU(4), 7, 7, ("gru", 4, 7), ("gru", 4, 7)),
+        (L.GRU(4), L.GRU(4, reset_after=False), 7, 7, ("gru", 4, 7), ("gru", 4, 7)),
+        (L.LSTM(3), L.LSTM(5), 2, 2, ("lstm", 3, 2), ("lstm", 5, 2)),
+    ]
+    for ck_layer, mo_layer, xc, xm, tc, tm in cases:
+        reset = {"checkpoint": getattr(ck_layer, "reset_after", None), "model": getattr(mo_layer, "reset_after", None)}
+        d = diagnose(set_weights_error(ck_layer, mo_layer, xc, xm))
+        assert d.differences, d
+        for side, (cell, units, x) in ((d.checkpoint[0], tc), (d.model[0], tm)):
+            assert_never_wrong(side, dict(cell=cell, units=units, input_size=x, layers=1, bidirectional=False,
+                                          proj_size=0, bias=True))
+            if side.reset_after is not None:
+                assert side.reset_after == reset[side.side]
+    (mo,) = diagnose(set_weights_error(L.GRU(4), L.GRU(4, reset_after=False), 7, 7)).model
+    assert (mo.cell, mo.units, mo.reset_after) == ("gru", 4, False)
 
 
 def test_keras2_cudnn_bias_note():
@@ -267,7 +336,7 @@ def test_keras_gru_reset_form_differs(ckpt_reset_after, tmp_path):
     d = diagnose(text)
     (ck,), (mo,) = d.checkpoint, d.model
     assert (mo.cell, mo.units, mo.reset_after) == ("gru", 4, not ckpt_reset_after)
-    # (2, 12) proves a reset-after GRU of 4 units; (12,) alone does not name the checkpoint's cell
-    assert (ck.cell, ck.units, ck.reset_after) == (("gru", 4, True) if ckpt_reset_after else (None, None, None))
-    assert [(x.field, x.checkpoint, x.model) for x in d.differences] == (
-        [("reset_after", True, False)] if ckpt_reset_after else [("shape", [12], [2, 12])])
+    # the checkpoint's values were found under the GRU's class path: a GRU of 4 units either way
+    assert (ck.cell, ck.units, ck.reset_after) == ("gru", 4, ckpt_reset_after)
+    assert [(x.field, x.checkpoint, x.model) for x in d.differences] == [
+        ("reset_after", ckpt_reset_after, not ckpt_reset_after)]

@@ -55,7 +55,7 @@ import numpy as np
 
 from . import frameworks, loops
 from .canonical import merge_directions
-from .conventions import layer_tensors, weights_key
+from .frameworks import layer_tensors, weights_key
 from .memory import SizeError, check_memory, estimate_bytes  # noqa: F401  (re-exported)
 from .prepared import Prepared, input_projections, prepare_canonical
 from .spec import VARIANTS, LayerSpec, SpecError
@@ -459,7 +459,7 @@ def forward(
 
     ``x``: (B, T, X), float32 or float64; the pass is computed in x's dtype and the weights
     are cast to it. ``weights``: the framework's tensors under
-    :func:`lstmcalc.conventions.weights_key` names — PyTorch ``weight_ih_l{k}`` (G·H, X_k),
+    :func:`lstmcalc.frameworks.weights_key` names — PyTorch ``weight_ih_l{k}`` (G·H, X_k),
     ``weight_hh_l{k}`` (G·H, H_out), ``bias_ih_l{k}``/``bias_hh_l{k}`` (G·H,),
     ``weight_hr_l{k}`` (P, H), suffix ``_reverse``; Keras ``kernel`` (X, G·H),
     ``recurrent_kernel`` (H, G·H), ``bias`` (G·H,) or GRU reset-after (2, 3H), under

@@ -542,7 +542,7 @@ def _grid(hs, xs, options, plot, json, value=None, quantity="parameters"):
     if plot:
         from .plot import plot_grid
 
-        from .conventions import KERAS_CLASSES
+        from .frameworks import KERAS_CLASSES
 
         against = "filters F" if options.get("kernel_size") is not None else "units H"
         plot_grid(result, plot, f"{KERAS_CLASSES[options['cell']]} {quantity} against {against}")

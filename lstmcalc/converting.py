@@ -1,7 +1,7 @@
-"""Convert recurrent-layer weights between the Keras 3 and the PyTorch conventions (NumPy).
+"""Convert recurrent-layer weights between any two registered conventions (NumPy).
 
 Per layer and direction, with H units and gate blocks in each framework's order
-(``conventions.GATE_ORDER``: LSTM i, f, g, o in both; GRU Keras z, r, n, PyTorch r, z, n):
+(``frameworks.of(spec).GATE_ORDER``: LSTM i, f, g, o in both; GRU Keras z, r, n, PyTorch r, z, n):
 
     Keras                              PyTorch
     kernel            (X, G·H)    <->  weight_ih_l{k}  (G·H, X)   transpose, reorder blocks
@@ -29,7 +29,7 @@ import numpy as np
 
 from . import frameworks
 from .atomic import check_target, write_atomic
-from .conventions import all_tensors, weights_key
+from .frameworks import all_tensors, weights_key
 from .errors import FileError
 from .frameworks import make_spec
 from .frameworks.shared import as_array, describe, shape_of
@@ -83,7 +83,7 @@ def infer_layer_spec(
 ) -> LayerSpec:
     """The :class:`LayerSpec` that the names and shapes of ``weights`` describe.
 
-    ``weights`` use the framework's keys (:func:`lstmcalc.conventions.weights_key`).
+    ``weights`` use the framework's keys (:func:`lstmcalc.frameworks.weights_key`).
     ``cell``, ``bidirectional`` and ``layers`` are inferred when ``None`` and checked
     against the tensors otherwise. ``reset_after`` (Keras GRU) follows from the bias shape;
     without a bias it defaults to ``True``. Every tensor is checked against the shape the
@@ -163,7 +163,7 @@ def convert_weights(
     """The same layer's weights in another framework's names, shapes and gate order:
     source tensors → :mod:`lstmcalc.canonical` → target tensors.
 
-    ``weights``: the source framework's keys (:func:`lstmcalc.conventions.weights_key`).
+    ``weights``: the source framework's keys (:func:`lstmcalc.frameworks.weights_key`).
     ``bidirectional`` and ``layers`` are checked against the names when given.
     ``reset_after`` matters only for a bias-free Keras GRU, whose tensors cannot show it:
     there it must be given (``True`` converts; ``False`` has no PyTorch twin); with a bias it
@@ -186,8 +186,8 @@ def convert_weights(
         _bad_choice("target", target, frameworks.names())
     if source == target:
         raise SpecError("target", f"is the source framework too ({source}); nothing to convert")
-    if direction is not None and direction not in frameworks.DIRECTIONS:
-        _bad_choice("direction", direction, frameworks.DIRECTIONS)
+    if direction is not None and direction not in frameworks.DIRECTION_WORDS:
+        _bad_choice("direction", direction, frameworks.DIRECTION_WORDS)
     if direction == "reverse":
         raise SpecError("direction", why_no_reverse(target))
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .conventions import constructor
+from .frameworks import constructor
 from . import frameworks
 from .counting import total_count
 from .frameworks import make_spec

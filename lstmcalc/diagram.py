@@ -10,7 +10,7 @@ from __future__ import annotations
 from rich.console import Group
 from rich.text import Text
 
-from .conventions import TensorLayout, framework_letter, gate_order
+from .frameworks import TensorLayout, framework_letter, gate_order
 from .counting import Breakdown
 
 GATE_COLOURS = {"i": "green", "f": "red", "g": "yellow", "o": "blue", "z": "magenta", "r": "cyan", "n": "yellow", "h": "yellow"}

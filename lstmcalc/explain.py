@@ -158,7 +158,7 @@ class _Facts:
     """The counts every template uses, for one spec (imports counting late: it imports us)."""
 
     def __init__(self, spec: LayerSpec):
-        from .conventions import biases_per_gate
+        from .frameworks import biases_per_gate
         from .params import layer_count, total_count
 
         self.spec = spec
@@ -613,7 +613,7 @@ def _one_cell(f: _Facts) -> Answer:
                    "same weights again at every step.")
     else:
         answer += f" It runs at each of the T = {w.n('time_steps', f.t, WHOLE)} steps with the same weights."
-    from .conventions import outputs
+    from .frameworks import outputs
 
     first = outputs(s)[0]
     answer += f" It returns output of shape {w.n('output_shape', tuple(first.shape), WHOLE)}: {first.meaning}."
@@ -679,7 +679,7 @@ def _units_answer(f: _Facts) -> Answer:
             "weights across the units."
         )
         return Answer(question, answer, tuple(w.numbers))
-    from .conventions import layer_formula
+    from .frameworks import layer_formula
 
     question = (f"Why {'does' if f.h == 1 else 'do'} {w.n('units', f.h, PER)} {_s(f.h, 'unit')} give "
                 f"{w.n('total', f.total, WHOLE)} parameters?")

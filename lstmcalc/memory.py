@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .conventions import all_tensors
+from .frameworks import all_tensors
 from .errors import LstmcalcError
 from .spec import LayerSpec, SpecError
 
@@ -214,7 +214,7 @@ def itemsize(dtype) -> int:
 
 @lru_cache(maxsize=256)
 def weight_elements(spec: LayerSpec) -> int:
-    """Numbers in all trainable tensors (from :func:`conventions.all_tensors`)."""
+    """Numbers in all trainable tensors (from :func:`frameworks.all_tensors`)."""
     return sum(t.count for t in all_tensors(spec))
 
 

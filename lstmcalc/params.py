@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from . import frameworks
 from .canonical import PEEPHOLE_GATES
-from .conventions import gate_order
+from .frameworks import gate_order
 from .spec import LayerSpec
 
 

@@ -30,7 +30,7 @@ and the memory budget, bounded JSON; and after: finite floats of one dtype per l
 
 Flat files (state_dict, safetensors, npz) hold PyTorch names, grouped into modules by
 their prefix (``encoder.lstm.weight_ih_l0``), or our Keras keys
-(:func:`lstmcalc.conventions.weights_key`). The cell follows from the shapes: the
+(:func:`lstmcalc.frameworks.weights_key`). The cell follows from the shapes: the
 recurrent tensor holds G blocks of H (4 LSTM, 3 GRU, 1 SimpleRNN).
 """
 
@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .conventions import DIRECTIONS, GATE_NAMES, all_tensors, gate_order, weights_key
+from .frameworks import DIRECTIONS, GATE_NAMES, all_tensors, gate_order, weights_key
 from .converting import TORCH_NAME, candidate_frameworks, infer_framework, unknown_options
 from .converting import infer_layer_spec as _infer_spec
 from .errors import FileError
@@ -158,7 +158,7 @@ class FoundLayer:
 
     name: str  # Keras layer name ("encoder/lstm_1" inside a nested model); PyTorch module prefix
     spec: LayerSpec  # inferred from the config (Keras archives) and the tensor names and shapes
-    weights: dict = field(compare=False, repr=False)  # {our key (conventions.weights_key): np.ndarray}
+    weights: dict = field(compare=False, repr=False)  # {our key (frameworks.weights_key): np.ndarray}
     gates: tuple[GateStats, ...] = field(compare=False, repr=False)  # gate by gate, framework order
     file: str = ""  # the path as given
     location: str = ""  # where in the file: h5 group, or state_dict prefix ("" for bare names)
@@ -245,8 +245,8 @@ class FoundLayer:
 def gate_stats(spec: LayerSpec, weights: Mapping[str, np.ndarray]) -> tuple[GateStats, ...]:
     """Per layer, direction and gate (framework order): statistics of each gate's slices.
 
-    ``weights`` under our keys (:func:`lstmcalc.conventions.weights_key`), shapes as
-    :func:`lstmcalc.conventions.all_tensors` gives them.
+    ``weights`` under our keys (:func:`lstmcalc.frameworks.weights_key`), shapes as
+    :func:`lstmcalc.frameworks.all_tensors` gives them.
     """
     rows = []
     by_slot: dict[tuple[int, str], list] = {}

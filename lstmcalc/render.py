@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import frameworks
-from .conventions import DIRECTIONS, KERAS_CLASSES, framework_letter, framework_title, gate_order
+from .frameworks import DIRECTIONS, KERAS_CLASSES, framework_letter, framework_title, gate_order
 if TYPE_CHECKING:  # the renderers take the library's results; they never import them at run time
     from .counting import Breakdown
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import frameworks
 from .cells import layer_of, numba_refusal
-from .conventions import all_tensors, weights_key
+from .frameworks import all_tensors, weights_key
 from .memory import check_memory
 from .spec import LayerSpec, SpecError, refuse_shaped_only
 

@@ -1,11 +1,11 @@
 """Weights as data: infer a layer from its tensors, make the frameworks' default
 initial weights, and read and write ``.npz`` / ``.npy`` files (NumPy).
 
-Tensor names are :func:`lstmcalc.conventions.weights_key`'s: PyTorch ``state_dict`` names
+Tensor names are :func:`lstmcalc.frameworks.weights_key`'s: PyTorch ``state_dict`` names
 (``weight_ih_l0``, ``bias_hh_l1_reverse``, ``weight_hr_l0``) or our Keras keys (``kernel``,
 ``recurrent_kernel``, ``bias``; ``layer{k}/{forward|backward}/{name}`` for a stack or a
 bidirectional layer). Which tensors a layer has, and their shapes, come from
-:func:`lstmcalc.conventions.all_tensors`; nothing here repeats those rules.
+:func:`lstmcalc.frameworks.all_tensors`; nothing here repeats those rules.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 
 from . import frameworks
 from .atomic import write_atomic
-from .conventions import all_tensors, weights_key
+from .frameworks import all_tensors, weights_key
 from .converting import describe_allowed, infer_layer_spec, unknown_options
 from .errors import FileError
 from .frameworks import make_spec
@@ -51,7 +51,7 @@ def infer_spec(
 ) -> LayerSpec:
     """The :class:`LayerSpec` that the names and shapes of ``weights`` describe.
 
-    ``weights``: {name: array}, names as :func:`~lstmcalc.conventions.weights_key` gives.
+    ``weights``: {name: array}, names as :func:`~lstmcalc.frameworks.weights_key` gives.
     Units, input size, layers, bidirectional, proj_size, bias and (Keras GRU, from the bias
     shape) reset_after are read from the tensors. ``given`` may hold any :func:`make_spec`
     keyword (``units``, ``input_size``, ``bias``, ``proj_size``, ``reset_after``,
@@ -124,7 +124,7 @@ def expected_shapes(spec: LayerSpec) -> dict[str, tuple[int, ...]]:
 
 def check_tensors(weights: Mapping[str, np.ndarray], spec: LayerSpec) -> None:
     """:class:`SpecError` unless ``weights`` holds exactly the tensors of ``spec``, each with
-    its shape (from :func:`~lstmcalc.conventions.all_tensors`) and a real-number dtype."""
+    its shape (from :func:`~lstmcalc.frameworks.all_tensors`) and a real-number dtype."""
     expected = expected_shapes(spec)
     for key, shape in expected.items():
         if key not in weights:

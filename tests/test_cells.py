@@ -26,14 +26,14 @@ import lstmcalc
 from lstmcalc import memory
 from lstmcalc.cells import ForwardResult, SizeError, estimate_bytes
 from lstmcalc.cells import forward as _forward
-from lstmcalc.conventions import all_tensors, weights_key
+from lstmcalc.frameworks import all_tensors, weights_key
 from lstmcalc.frameworks import make_spec
 from lstmcalc.spec import SpecError
 
 B, T, X, H, P = 2, 5, 2, 3, 2  # X != H != P so a transposed or swapped block cannot fit
 
 # The frameworks' gate orders, written out from their sources (keras/src/layers/rnn/*.py,
-# torch/nn/modules/rnn.py) rather than imported from lstmcalc.conventions.
+# torch/nn/modules/rnn.py) rather than imported from lstmcalc.frameworks.
 ORDER = {
     ("keras", "lstm"): "ifgo",  # Keras calls the candidate c: i, f, c, o
     ("torch", "lstm"): "ifgo",

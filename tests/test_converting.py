@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lstmcalc.conventions import all_tensors, weights_key
+from lstmcalc.frameworks import all_tensors, weights_key
 from lstmcalc.converting import FileError, convert_weights, infer_framework
 from lstmcalc.frameworks import make_spec
 from lstmcalc.spec import SpecError

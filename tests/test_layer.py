@@ -20,7 +20,7 @@ import pytest
 
 import lstmcalc
 from lstmcalc.cells import AUTO_COLD_MS, Layer, forward
-from lstmcalc.conventions import all_tensors, weights_key
+from lstmcalc.frameworks import all_tensors, weights_key
 from lstmcalc.frameworks import FRAMEWORKS, get, make_spec
 from lstmcalc.spec import SpecError
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import lstmcalc
-from lstmcalc.conventions import all_tensors, weights_key
+from lstmcalc.frameworks import all_tensors, weights_key
 from lstmcalc.costing import cost_spec
 from lstmcalc.memory import estimate_bytes, estimate_elements, overhead_bytes
 from lstmcalc.frameworks import make_spec

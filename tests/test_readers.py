@@ -12,7 +12,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from lstmcalc.conventions import all_tensors, weights_key
+from lstmcalc.frameworks import all_tensors, weights_key
 from lstmcalc.counting import count
 from lstmcalc.readers import FileError, Stats, read_layer, read_layers
 from lstmcalc.frameworks import make_spec

@@ -14,7 +14,7 @@ import pytest
 
 import lstmcalc
 from lstmcalc.cells import WHY_NO_STREAM, forward, stream
-from lstmcalc.conventions import all_tensors, weights_key
+from lstmcalc.frameworks import all_tensors, weights_key
 from lstmcalc.frameworks import get, make_spec
 from lstmcalc.spec import SpecError
 

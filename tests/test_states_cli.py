@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import lstmcalc
 from lstmcalc.cli import app
-from lstmcalc.conventions import all_tensors, weights_key
+from lstmcalc.frameworks import all_tensors, weights_key
 from lstmcalc.frameworks import make_spec
 from lstmcalc.spec import SpecError
 

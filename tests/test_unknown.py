@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lstmcalc.cli import app
-from lstmcalc.conventions import all_tensors, weights_key
+from lstmcalc.frameworks import all_tensors, weights_key
 from lstmcalc.readers import read_layers
 from lstmcalc.frameworks import make_spec
 

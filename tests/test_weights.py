@@ -16,7 +16,7 @@ import pytest
 
 from lstmcalc import memory, weights as W
 from lstmcalc.cells import forward
-from lstmcalc.conventions import all_tensors, weights_key
+from lstmcalc.frameworks import all_tensors, weights_key
 from lstmcalc.frameworks import make_spec
 from lstmcalc.spec import SpecError
 from lstmcalc.weights import FileError, infer_spec, init_weights, load_inputs, load_npz, save_npz

@@ -17,9 +17,10 @@ from __future__ import annotations
 import importlib
 
 from ..spec import ACTIVATIONS, CELLS, CONV_CELLS, MERGE_MODES, RECURRENT_ACTIVATIONS, VARIANT_WORDS, VARIANTS, LayerSpec, SpecError
+from ..canonical import DIRECTIONS, GATE_NAMES, GateSlice, Output, TensorLayout  # noqa: F401  (the vocabulary)
 from .base import Convention
 
-DIRECTIONS = ("forward", "reverse", "bidirectional")  # ONNX's direction attribute, as make_spec takes it
+DIRECTION_WORDS = ("forward", "reverse", "bidirectional")  # ONNX's direction attribute, as make_spec takes it
 
 # The registry: --framework value -> module. Order is the order in help and messages.
 MODULES = {
@@ -251,7 +252,7 @@ def make_spec(
         layout = fw.DEFAULT_LAYOUT
     reverse = False
     if direction is not None:  # ONNX's attribute: forward, reverse (D = 1, run backwards), bidirectional
-        direction = _choice("direction", direction, DIRECTIONS)
+        direction = _choice("direction", direction, DIRECTION_WORDS)
         if direction != "forward" and "direction" not in fw.OPTIONS:
             _refuse(fw, "direction")
         if bidirectional and direction != "bidirectional":
@@ -320,3 +321,73 @@ def _variants(fw: Convention, cell: str, proj_size: int, peepholes: bool, given:
         raise SpecError("diagonal", "diagonal recurrent weights (H,) multiply h elementwise, so h must be H wide; "
                                     "a projection makes it P wide")
     return out
+
+
+# --- what every other module asks of a spec's convention (stdlib) ------------------------------
+
+
+def gate_order(spec: LayerSpec) -> tuple[str, ...]:
+    """Our gate letters in the order the framework's fused tensors hold them."""
+    return of(spec).GATE_ORDER[spec.cell]
+
+
+def framework_letter(spec: LayerSpec, gate: str) -> str:
+    """What the framework's own source calls ``gate`` (Keras ``c`` for our ``g``)."""
+    return of(spec).LETTERS.get((spec.cell, gate), gate)
+
+
+def framework_title(spec: LayerSpec) -> str:
+    """'Keras 3', 'PyTorch', ..."""
+    return of(spec).TITLE
+
+
+def cell_title(spec: LayerSpec) -> str:
+    """The framework's class name of the cell: 'SimpleRNN' in Keras, 'RNN' in PyTorch."""
+    return of(spec).CELL_TITLES[spec.cell]
+
+
+def layer_tensors(spec: LayerSpec, layer: int, direction: str) -> list[TensorLayout]:
+    """The tensors of one layer and direction, in the framework's own order."""
+    return of(spec).layer_tensors(spec, layer, direction)
+
+
+def all_tensors(spec: LayerSpec) -> list[TensorLayout]:
+    """Every trainable tensor, in the order the framework lists them: layer by layer,
+    forward then backward."""
+    fw = of(spec)
+    return [
+        t
+        for layer in range(spec.layers)
+        for direction in DIRECTIONS[: spec.directions]
+        for t in fw.layer_tensors(spec, layer, direction)
+    ]
+
+
+def weights_key(spec: LayerSpec, tensor: TensorLayout) -> str:
+    """The name a tensor has in an ``.npz`` weights file."""
+    return of(spec).weights_key(spec, tensor)
+
+
+def constructor(spec: LayerSpec) -> list[str]:
+    """Python lines that build the same layer in the framework itself."""
+    return of(spec).constructor(spec)
+
+
+def outputs(spec: LayerSpec) -> list[Output]:
+    """What the layer returns, in the framework's return order."""
+    return of(spec).outputs(spec)
+
+
+def layer_formula(spec: LayerSpec, layer: int) -> tuple[str, str]:
+    """One direction of ``layer``'s count as a formula, symbolic and with numbers."""
+    return of(spec).formula(spec, layer)
+
+
+def biases_per_gate(spec: LayerSpec) -> int:
+    """nb: bias vectors of length H per gate (0, 1 or 2)."""
+    return of(spec).biases_per_gate(spec)
+
+
+# The Keras class names: the cell's usual title in tables and plots.
+KERAS_CLASSES = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN",
+                 "convlstm1d": "ConvLSTM1D", "convlstm2d": "ConvLSTM2D", "convlstm3d": "ConvLSTM3D"}

@@ -26,7 +26,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
 
 from lstmcalc.cells import forward  # noqa: E402
-from lstmcalc.conventions import all_tensors, weights_key  # noqa: E402
+from lstmcalc.frameworks import all_tensors, weights_key  # noqa: E402
 from lstmcalc.frameworks import make_spec  # noqa: E402
 
 LAYERS = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}

@@ -16,7 +16,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from lstmcalc.cells import forward  # noqa: E402
-from lstmcalc.conventions import all_tensors, weights_key  # noqa: E402
+from lstmcalc.frameworks import all_tensors, weights_key  # noqa: E402
 from lstmcalc.frameworks import make_spec  # noqa: E402
 
 MODULES = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}

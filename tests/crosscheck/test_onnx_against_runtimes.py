@@ -30,7 +30,7 @@ from _frameworks import one_thread  # noqa: E402
 from _onnx import onnx_reference, random_tensors, run_ort, single_node_model, stacked_reference  # noqa: E402
 
 import lstmcalc  # noqa: E402
-from lstmcalc.conventions import all_tensors  # noqa: E402
+from lstmcalc.frameworks import all_tensors  # noqa: E402
 from lstmcalc.converting import convert_weights  # noqa: E402
 from lstmcalc.frameworks import make_spec  # noqa: E402
 from lstmcalc.onnxfile import write_onnx_weights  # noqa: E402

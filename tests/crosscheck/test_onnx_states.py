@@ -11,7 +11,7 @@ from onnx import TensorProto, helper  # noqa: E402
 
 from lstmcalc import frameworks  # noqa: E402
 from lstmcalc.cells import forward  # noqa: E402
-from lstmcalc.conventions import all_tensors, weights_key  # noqa: E402
+from lstmcalc.frameworks import all_tensors, weights_key  # noqa: E402
 from lstmcalc.frameworks import make_spec  # noqa: E402
 
 B, T, X, H = 3, 5, 2, 4

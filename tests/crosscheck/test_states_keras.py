@@ -34,7 +34,7 @@ from test_forward_keras import (  # noqa: E402
 )
 
 from lstmcalc.cells import forward  # noqa: E402
-from lstmcalc.conventions import all_tensors, weights_key  # noqa: E402
+from lstmcalc.frameworks import all_tensors, weights_key  # noqa: E402
 
 B, T = 4, 6
 LENGTHS = np.array([6, 3, 1, 5])

@@ -6,7 +6,7 @@ Public API: :func:`count`, :func:`breakdown`, :func:`cost`, :func:`forward`, :fu
 standard library only; NumPy is imported when a function that handles weights is first called.
 """
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 from .counting import Breakdown, breakdown, count  # noqa: E402
 from .errors import FileError  # noqa: E402

@@ -19,7 +19,7 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from . import __version__
+from ._version import __version__
 from .errors import FileError, LstmcalcError
 from .frameworks import FRAMEWORKS
 from .spec import CONV_CELLS, SpecError, refuse_shaped_only

@@ -26,60 +26,13 @@ fails when called (a division by zero). lstmcalc refuses all of these up front.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
-from .spec import CONV_CELLS, SpecError, check_digits
+from .spec import CONV_CELLS, ConvSpec, SpecError, check_digits
 
 PADDINGS = ("valid", "same")
 DATA_FORMATS = ("channels_last", "channels_first")
 RANKS = {cell: int(cell[-2]) for cell in CONV_CELLS}  # convlstm2d -> 2
 AXES = {1: ("S",), 2: ("S1", "S2"), 3: ("S1", "S2", "S3")}  # spatial axis names in shapes
-
-
-@dataclass(frozen=True)
-class ConvSpec:
-    """The convolution of a ConvLSTM layer, one value per spatial dimension."""
-
-    rank: int  # n: spatial dimensions (ConvLSTM1D 1, 2D 2, 3D 3)
-    kernel_size: tuple[int, ...]  # (k_1, ..., k_n)
-    strides: tuple[int, ...]  # input convolution only; the recurrent one strides 1
-    padding: str  # "valid" | "same" (input convolution; the recurrent one is always "same")
-    dilation_rate: tuple[int, ...]
-    data_format: str  # "channels_last": (B, T, *S, C); "channels_first": (B, T, C, *S)
-    spatial: tuple[int, ...] | None  # the input's spatial size (S_1, ..., S_n); None: not given
-
-    @property
-    def kernel_volume(self) -> int:
-        """k: positions in one window, k_1 · … · k_n."""
-        k = 1
-        for d in self.kernel_size:
-            k *= d
-        return k
-
-    def output_spatial(self) -> tuple[int, ...] | None:
-        """The output's (and h's, c's) spatial size, or None without ``spatial``."""
-        if self.spatial is None:
-            return None
-        return tuple(_out_size(s, k, st, d, self.padding)
-                     for s, k, st, d in zip(self.spatial, self.kernel_size, self.strides, self.dilation_rate))
-
-    def to_dict(self) -> dict:
-        return {
-            "rank": self.rank,
-            "kernel_size": list(self.kernel_size),
-            "strides": list(self.strides),
-            "padding": self.padding,
-            "dilation_rate": list(self.dilation_rate),
-            "data_format": self.data_format,
-            "spatial": list(self.spatial) if self.spatial is not None else None,
-            "output_spatial": list(self.output_spatial()) if self.spatial is not None else None,
-        }
-
-
-def _out_size(size: int, kernel: int, stride: int, dilation: int, padding: str) -> int:
-    if padding == "same":
-        return (size - 1) // stride + 1
-    return (size - dilation * (kernel - 1) - 1) // stride + 1
 
 
 def parse_ints(param: str, text) -> tuple[int, ...] | None:

@@ -64,7 +64,7 @@ ATTRIBUTE_TYPES = {
 }
 # The spec's default activations per direction (f, g, h for LSTM; f, g for GRU; f for RNN), and
 # the RNN nonlinearities lstmcalc runs (spec name -> lstmcalc's activation option).
-DEFAULT_ACTIVATIONS = {"LSTM": ("Sigmoid", "Tanh", "Tanh"), "GRU": ("Sigmoid", "Tanh"), "RNN": ("Tanh",)}
+from .frameworks.onnx import DEFAULT_ACTIVATIONS  # noqa: E402  (the operator spec's defaults: convention data)
 ACTIVATION_OF = {("Tanh",): "tanh", ("Relu",): "relu"}
 _IDENTITY_HOPS = 64  # bound on Identity chains followed (a cycle cannot loop forever)
 _FOLD_NODES = 10_000  # bound on the nodes evaluated to compute one weight from constants
@@ -884,7 +884,7 @@ def write_onnx_model(
         if op == "LSTM":
             inputs.append(helper.make_tensor_value_info("initial_c", elem, [L * D, "batch", H]))
     graph = helper.make_graph(nodes, f"lstmcalc_{cell}", inputs, outputs, initializers)
-    from . import __version__
+    from ._version import __version__
 
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", WRITE_OPSET)],
                               producer_name="lstmcalc", producer_version=__version__)

@@ -39,6 +39,9 @@ LETTERS = {("lstm", "g"): "c", ("gru", "n"): "h"}  # the spec's W[iofc], W[zrh]
 PEEPHOLE_ORDER = ("i", "o", "f")  # P[iof]
 OPTIONS = frozenset({"reset_before", "peepholes", "layout", "direction"})
 NAMES_CARRY_POSITION = True  # the D axis of W, R, B; layer{k}/ in a stack
+# the activations a node has when its attribute is absent (onnx docs/Operators.md: LSTM f=Sigmoid, g=Tanh,
+# h=Tanh; GRU f=Sigmoid, g=Tanh; RNN Tanh)
+DEFAULT_ACTIVATIONS = {"LSTM": ("Sigmoid", "Tanh", "Tanh"), "GRU": ("Sigmoid", "Tanh"), "RNN": ("Tanh",)}
 WHY_NOT = {
     "merge_mode": "is a Keras Bidirectional option; an ONNX node returns both directions apart in Y [T, 2, B, H]",
     "proj_size": "the ONNX LSTM operator has no projection (PyTorch's weight_hr); its Y is H wide",

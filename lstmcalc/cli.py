@@ -479,7 +479,7 @@ Diagram = Annotated[bool, typer.Option("--diagram", help="Draw layer 1's weight 
 Plot = Annotated[Optional[str], typer.Option("--plot", help="Also draw the totals against H to FILE.png or .svg (needs lstmcalc[plot]).", metavar="FILE", show_default="none", rich_help_panel=OUTPUT)]
 
 
-def _options(cell, framework, no_bias, bidirectional, merge_mode, layers,
+def _options(*, cell, framework, no_bias, bidirectional, merge_mode, layers,
              proj_size, reset_after, batch, time, return_sequences, return_state,
              peepholes=False, layout=None, variant=None, direction=None) -> dict:
     """The layer keywords shared by every command (everything but the sizes)."""
@@ -503,6 +503,57 @@ def _conv_options(kernel_size, strides, padding, dilation_rate, data_format, spa
         dilation_rate=dilation_rate, data_format=data_format.value if data_format is not None else None,
         spatial=spatial,
     )
+
+
+# The layer options of the describing commands (count, breakdown, cost, explain), declared
+# once: (parameter, its option, default). A command decorated with @layer_options receives
+# them as one ``layer`` dict of make_spec keywords.
+LAYER_OPTIONS = (
+    ("cell", CellOpt, Cell.lstm), ("framework", FrameworkOpt, Framework.keras), ("no_bias", NoBias, False),
+    ("bidirectional", Bidirectional, False), ("merge_mode", Merge, None), ("layers", Layers, 1),
+    ("proj_size", Proj, 0), ("reset_after", ResetAfter, None), ("peepholes", Peepholes, False),
+    ("layout", LayoutOpt, None), ("variant", VariantOpt, None), ("direction", DirectionOpt, None),
+    ("batch", Batch, 32), ("time", Time, 1), ("return_sequences", ReturnSeq, False),
+    ("return_state", ReturnState, False),
+)
+CONV_OPTIONS = (
+    ("kernel_size", KernelSize, None), ("strides", Strides, None), ("padding", PaddingOpt, None),
+    ("dilation_rate", Dilation, None), ("data_format", DataFormatOpt, None), ("spatial", Spatial, None),
+)
+
+
+def layer_options(conv: bool = False):
+    """Give a command the shared layer options (and with ``conv`` the ConvLSTM ones) after its
+    sizes; it receives them as ``layer``, the keywords :func:`lstmcalc.frameworks.make_spec`
+    takes (as sqlite-utils declares its output options once)."""
+    import functools
+    import inspect
+
+    declared = LAYER_OPTIONS + (CONV_OPTIONS if conv else ())
+
+    def wrap(fn):
+        sig = inspect.signature(fn, eval_str=True)
+        own = [p for p in sig.parameters.values() if p.name != "layer"]
+        head = [p for p in own if p.name in ("ctx", "units", "input_size")]
+        rest = [p for p in own if p.name not in ("ctx", "units", "input_size")]
+        shared = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a)
+                  for n, a, d in declared]
+        rest = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in rest]
+        params = head + shared + rest
+
+        @functools.wraps(fn)
+        def command(**kwargs):
+            given = {n: kwargs.pop(n) for n, _, _ in declared}
+            layer = _options(**{n: given[n] for n, _, _ in LAYER_OPTIONS})
+            if conv:
+                layer.update(_conv_options(**{n: given[n] for n, _, _ in CONV_OPTIONS}))
+            return fn(layer=layer, **kwargs)
+
+        command.__signature__ = sig.replace(parameters=params)
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command
+
+    return wrap
 
 
 def _print_json(data: dict) -> None:
@@ -555,31 +606,11 @@ def _grid(hs, xs, options, plot, json, value=None, quantity="parameters"):
 
 
 @commands.command(cls=_Command)
+@layer_options(conv=True)
 def count(
     units: UnitsOrFilters,
     input_size: InputOrChannels,
-    cell: CellOpt = Cell.lstm,
-    framework: FrameworkOpt = Framework.keras,
-    no_bias: NoBias = False,
-    bidirectional: Bidirectional = False,
-    merge_mode: Merge = None,
-    layers: Layers = 1,
-    proj_size: Proj = 0,
-    reset_after: ResetAfter = None,
-    peepholes: Peepholes = False,
-    layout: LayoutOpt = None,
-    variant: VariantOpt = None,
-    direction: DirectionOpt = None,
-    batch: Batch = 32,
-    time: Time = 1,
-    return_sequences: ReturnSeq = False,
-    return_state: ReturnState = False,
-    kernel_size: KernelSize = None,
-    strides: Strides = None,
-    padding: PaddingOpt = None,
-    dilation_rate: Dilation = None,
-    data_format: DataFormatOpt = None,
-    spatial: Spatial = None,
+    layer: dict,
     json: Json = False,
     plot: Plot = None,
 ) -> None:
@@ -600,9 +631,7 @@ def count(
         lstmcalc count --cell convlstm2d --filters 64 --input 3 --kernel-size 3
     """
     hs, xs = _sizes(units, input_size)
-    options = _options(cell, framework, no_bias, bidirectional, merge_mode, layers, proj_size,
-                       reset_after, batch, time, return_sequences, return_state, peepholes, layout, variant, direction)
-    options.update(_conv_options(kernel_size, strides, padding, dilation_rate, data_format, spatial))
+    options = layer
     if len(hs) * len(xs) > 1 or plot:
         _grid(hs, xs, options, plot, json)
         return
@@ -618,31 +647,11 @@ def count(
 
 
 @commands.command(cls=_Command)
+@layer_options(conv=True)
 def breakdown(
     units: UnitsOrFilters,
     input_size: InputOrChannels,
-    cell: CellOpt = Cell.lstm,
-    framework: FrameworkOpt = Framework.keras,
-    no_bias: NoBias = False,
-    bidirectional: Bidirectional = False,
-    merge_mode: Merge = None,
-    layers: Layers = 1,
-    proj_size: Proj = 0,
-    reset_after: ResetAfter = None,
-    peepholes: Peepholes = False,
-    layout: LayoutOpt = None,
-    variant: VariantOpt = None,
-    direction: DirectionOpt = None,
-    batch: Batch = 32,
-    time: Time = 1,
-    return_sequences: ReturnSeq = False,
-    return_state: ReturnState = False,
-    kernel_size: KernelSize = None,
-    strides: Strides = None,
-    padding: PaddingOpt = None,
-    dilation_rate: Dilation = None,
-    data_format: DataFormatOpt = None,
-    spatial: Spatial = None,
+    layer: dict,
     json: Json = False,
     plot: Plot = None,
     diagram: Diagram = False,
@@ -667,16 +676,14 @@ def breakdown(
         lstmcalc breakdown --cell convlstm2d -u 8 -x 3 --kernel-size 3 --spatial 9,9
     """
     hs, xs = _sizes(units, input_size)
-    options = _options(cell, framework, no_bias, bidirectional, merge_mode, layers, proj_size,
-                       reset_after, batch, time, return_sequences, return_state, peepholes, layout, variant, direction)
-    options.update(_conv_options(kernel_size, strides, padding, dilation_rate, data_format, spatial))
+    options = layer
     if len(hs) * len(xs) > 1 or plot:
         _grid(hs, xs, options, plot, json)
         return
     from .counting import breakdown as _breakdown
 
-    if diagram and cell.value in CONV_CELLS:
-        raise SpecError("diagram", f"draws 2-D weight matrices; a {cell.value} kernel is kernel_size + (C, 4F), "
+    if diagram and layer["cell"] in CONV_CELLS:
+        raise SpecError("diagram", f"draws 2-D weight matrices; a {layer['cell']} kernel is kernel_size + (C, 4F), "
                                    "shown in the tensor table without --diagram")
     result = _breakdown(hs[0], xs[0], **options)
     if json:
@@ -698,26 +705,12 @@ class CostDtype(str, Enum):
 
 
 @commands.command(cls=_Command)
+@layer_options()
 def cost(
     ctx: typer.Context,
     units: Units,
     input_size: Input,
-    cell: CellOpt = Cell.lstm,
-    framework: FrameworkOpt = Framework.keras,
-    no_bias: NoBias = False,
-    bidirectional: Bidirectional = False,
-    merge_mode: Merge = None,
-    layers: Layers = 1,
-    proj_size: Proj = 0,
-    reset_after: ResetAfter = None,
-    peepholes: Peepholes = False,
-    layout: LayoutOpt = None,
-    variant: VariantOpt = None,
-    direction: DirectionOpt = None,
-    batch: Batch = 32,
-    time: Time = 1,
-    return_sequences: ReturnSeq = False,
-    return_state: ReturnState = False,
+    layer: dict,
     dtype: Annotated[CostDtype, typer.Option("--dtype", help="Element type for the memory figures.", rich_help_panel=OUTPUT)] = CostDtype.float32,
     lengths: Annotated[Optional[str], typer.Option("--lengths", help="Each sequence's real length in a padded batch: 7,3,1 or an .npy (B,); B and T default to their count and the longest.", metavar="LIST|FILE", show_default="all T", rich_help_panel=SIZES)] = None,
     json: Json = False,
@@ -742,7 +735,7 @@ def cost(
     """
     from .costing import cost_spec
 
-    refuse_shaped_only(cell.value, "cost")
+    refuse_shaped_only(layer["cell"], "cost")
     hs, xs = _sizes(units, input_size)
     given_lengths = None
     if lengths is not None:
@@ -754,13 +747,12 @@ def cost(
         def defaulted(name: str) -> bool:  # not on the command line: --lengths gives it
             return getattr(ctx.get_parameter_source(name), "name", "") == "DEFAULT"
 
-        given_lengths = [int(n) for n in parse_lengths(lengths, None if defaulted("batch") else batch)]
+        given_lengths = [int(n) for n in parse_lengths(lengths, None if defaulted("batch") else layer["batch"])]
         if defaulted("batch"):
-            batch = len(given_lengths)
+            layer["batch"] = len(given_lengths)
         if defaulted("time"):
-            time = max(given_lengths)
-    options = _options(cell, framework, no_bias, bidirectional, merge_mode, layers, proj_size,
-                       reset_after, batch, time, return_sequences, return_state, peepholes, layout, variant, direction)
+            layer["time"] = max(given_lengths)
+    options = layer
     if len(hs) * len(xs) > 1 or plot:
         _grid(hs, xs, options, plot, json, value=lambda spec: cost_spec(spec, dtype.value).macs, quantity="macs")
         return
@@ -774,25 +766,11 @@ def cost(
 
 
 @commands.command(cls=_Command)
+@layer_options()
 def explain(
     units: Units,
     input_size: Input,
-    cell: CellOpt = Cell.lstm,
-    framework: FrameworkOpt = Framework.keras,
-    no_bias: NoBias = False,
-    bidirectional: Bidirectional = False,
-    merge_mode: Merge = None,
-    layers: Layers = 1,
-    proj_size: Proj = 0,
-    reset_after: ResetAfter = None,
-    peepholes: Peepholes = False,
-    layout: LayoutOpt = None,
-    variant: VariantOpt = None,
-    direction: DirectionOpt = None,
-    batch: Batch = 32,
-    time: Time = 1,
-    return_sequences: ReturnSeq = False,
-    return_state: ReturnState = False,
+    layer: dict,
     recurrent_activation: RecurrentActivation = None,
     json: Json = False,
 ) -> None:
@@ -810,13 +788,11 @@ def explain(
     from .explain import answers
     from .frameworks import make_spec
 
-    refuse_shaped_only(cell.value, "explain")
+    refuse_shaped_only(layer["cell"], "explain")
     hs, xs = _sizes(units, input_size)
     if len(hs) * len(xs) > 1:
         raise SpecError("units", "explain takes one size for --units and --input, not a list")
-    spec = make_spec(hs[0], xs[0], **_options(cell, framework, no_bias, bidirectional, merge_mode, layers,
-                                              proj_size, reset_after, batch, time, return_sequences,
-                                              return_state, peepholes, layout, variant, direction),
+    spec = make_spec(hs[0], xs[0], **layer,
                      recurrent_activation=recurrent_activation.value if recurrent_activation is not None else None)
     qa = answers(spec)
     if json:

@@ -42,6 +42,7 @@ NAMES_CARRY_POSITION = True  # the D axis of W, R, B; layer{k}/ in a stack
 WHY_NOT = {
     "merge_mode": "is a Keras Bidirectional option; an ONNX node returns both directions apart in Y [T, 2, B, H]",
     "proj_size": "the ONNX LSTM operator has no projection (PyTorch's weight_hr); its Y is H wide",
+    "cell_clip": "its clip attribute bounds every gate's pre-activation, not the cell state c_t",
     "return_sequences": "is a Keras option; an ONNX node always returns Y (every step), Y_h and Y_c",
     "return_state": "is a Keras option; an ONNX node always returns Y (every step), Y_h and Y_c",
 }

@@ -130,6 +130,16 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+def _warn(message: str) -> None:
+    """One warning line on stderr (the command went through)."""
+    if sys.stderr is not None:
+        try:
+            sys.stderr.write(f"{PROG}: warning: {_one_line(message)}\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+
+
 class _OutputError(LstmcalcError):
     """Standard output cannot be written (a full disk, a closed descriptor)."""
 
@@ -914,6 +924,7 @@ def convert(
     bidirectional: Annotated[Optional[bool], typer.Option("--bidirectional/--unidirectional", help="Check the direction count.", show_default="from the names", rich_help_panel=LAYER)] = None,
     layers: Annotated[Optional[int], typer.Option("--layers", "-l", help="Check the layer count.", show_default="from the names", rich_help_panel=LAYER)] = None,
     reset_after: Annotated[Optional[bool], typer.Option("--reset-after/--no-reset-after", help="Keras GRU reset_after; needed only where the file does not show it (no bias, no config).", show_default="from the file", rich_help_panel=LAYER)] = None,
+    drop_cell_clip: Annotated[bool, typer.Option("--drop-cell-clip", help="Convert a layer whose file clips the cell state (a TFLite LSTM's cell_clip) into a convention without one, leaving the clip out (a warning on stderr names it); refused otherwise.", rich_help_panel=LAYER)] = False,
     json: Json = False,
 ) -> None:
     """Move recurrent weights from one convention to another (any two --framework names).
@@ -980,15 +991,25 @@ def convert(
         from .converting import why_no_reverse
 
         raise FileError(f"{path}: {why_no_reverse(to)}")
+    from .spec import VARIANTS
+
+    stated = {k: getattr(spec, k) for k, v in VARIANTS.items() if getattr(spec, k) != v}  # a model file's options
+    if drop_cell_clip and not spec.cell_clip:
+        raise SpecError("drop_cell_clip", f"{path} has no cell clip to drop")
     try:
         arrays = convert_weights(found.weights, cell=spec.cell, source=spec.framework, target=to,
                                  bidirectional=bidirectional, layers=layers,
                                  reset_after=reset_after if spec.cell == "gru" else None,
-                                 recurrent_activation=spec.recurrent_activation)
+                                 recurrent_activation=spec.recurrent_activation, variants=stated,
+                                 drop_cell_clip=drop_cell_clip)
     except TargetRefusal as e:  # caused by the file's content: exit 1, named by the file, no option
         if e.param in given:
             raise SpecError(e.param, e.problem) from None
-        raise FileError(f"{path}: {frameworks_title(to)} cannot hold this layer: {e.problem}") from None
+        more = "; --drop-cell-clip converts it without the clip" if e.param == "cell_clip" else ""
+        raise FileError(f"{path}: {frameworks_title(to)} cannot hold this layer: {e.problem}{more}") from None
+    from .converting import conversion_warnings
+
+    warnings = conversion_warnings(found.weights, replace(spec, **stated), to, drop_cell_clip)
     if as_model:
         from .onnxfile import write_onnx_weights
 
@@ -1007,11 +1028,13 @@ def convert(
         _print_json({"input": path, "output": output, "cell": spec.cell, "from": spec.framework, "to": to,
                      "unknown": {k: list(v) for k, v in found.unknown.items() if k != "reset_after"},
                      "tensors": [{"name": k, "shape": list(a.shape), "count": int(a.size)} for k, a in arrays.items()],
-                     "notes": notes})
+                     "notes": notes, "warnings": warnings})
     else:
         from .render import convert_view
 
         _console().print(convert_view(spec.framework, to, arrays, output, notes))
+    for w in warnings:
+        _warn(w["text"])
 
 
 @commands.command(cls=_Command)

@@ -159,6 +159,8 @@ def convert_weights(
     reset_after: bool | None = None,
     direction: str | None = None,
     recurrent_activation: str = "sigmoid",
+    variants: Mapping[str, object] | None = None,
+    drop_cell_clip: bool = False,
 ) -> dict[str, np.ndarray]:
     """The same layer's weights in another framework's names, shapes and gate order:
     source tensors → :mod:`lstmcalc.canonical` → target tensors.
@@ -176,6 +178,12 @@ def convert_weights(
     (PyTorch then returns the concatenation; merge it yourself). ``direction``: an ONNX
     node's attribute (the tensors do not show it); "reverse" is refused with
     :func:`why_no_reverse`'s reason.
+
+    ``variants``: the LSTM variants (:data:`lstmcalc.spec.VARIANTS`) the file states beyond
+    its tensors, as a model file's options do (a fused op's ``cell_clip``); a target without
+    one refuses the layer (the outputs would change). ``drop_cell_clip=True`` converts a
+    layer with a cell clip into a target without one all the same: the clip is left out
+    (:func:`conversion_warnings` says so; the outputs agree while |c| stays below it).
     """
     refuse_shaped_only(cell, "convert")
     if cell not in CELLS:
@@ -206,11 +214,57 @@ def convert_weights(
 
         make_spec(1, 1, cell=cell, framework=source, recurrent_activation=recurrent_activation)  # checked
         spec = replace(spec, recurrent_activation=recurrent_activation)
+    if variants:
+        spec = _with_variants(spec, variants)
     canonical = frameworks.get(source).to_canonical(weights, spec)
+    if drop_cell_clip:
+        if not canonical.cell_clip:
+            raise SpecError("drop_cell_clip", "the layer has no cell clip to drop")
+        if "cell_clip" not in frameworks.get(target).OPTIONS:
+            canonical.cell_clip = 0.0
     try:
         return from_canonical(canonical, target)
     except SpecError as e:  # the target refuses what the layer holds: the weights' fault, no option's
         raise TargetRefusal(e.param, e.problem) from None
+
+
+def _with_variants(spec: LayerSpec, variants: Mapping[str, object]) -> LayerSpec:
+    """``spec`` with the variants a file states; one the tensors show otherwise is refused."""
+    from dataclasses import replace
+
+    from .spec import VARIANTS
+
+    for name, value in variants.items():
+        if name not in VARIANTS:
+            raise SpecError("variants", f"{name!r} is not an LSTM variant; allowed: {', '.join(VARIANTS)}")
+        shown = getattr(spec, name)
+        if shown != VARIANTS[name] and shown != value:
+            raise SpecError("variants", f"{name} is {value}, but the tensors show {shown}")
+    return replace(spec, **dict(variants))
+
+
+def conversion_warnings(weights: Mapping[str, np.ndarray], spec: LayerSpec, target: str,
+                        drop_cell_clip: bool = False) -> list[dict]:
+    """What a conversion that went through changed or could not keep, each ``{"text": one
+    sentence, and its numbers}``: a cell clip left out (``drop_cell_clip``), weights stored
+    as int8 (hybrid) written as their dequantized float values. ``spec``: the source layer,
+    with the variants its file states."""
+    source, fw = frameworks.of(spec), frameworks.get(target)
+    out = []
+    if drop_cell_clip and spec.cell_clip and "cell_clip" not in fw.OPTIONS:
+        v = spec.cell_clip
+        out.append({"dropped": "cell_clip", "value": v,
+                    "text": f"cell_clip = {v:g} left out: {source.SHORT} clips c to ±{v:g} every step, {fw.TITLE} "
+                            f"does not, so the outputs differ wherever |c| passes {v:g}"})
+    canonical = source.to_canonical(weights, spec)
+    stored = sum(len(part.quant or {}) for _, _, part in canonical.directions())
+    if stored:
+        out.append({"int8_tensors": stored,
+                    "text": f"{stored} weight tensors are stored as int8 with one scale each (hybrid): written as "
+                            f"their dequantized float32 values (int8 × scale); {source.SHORT}'s hybrid kernel also "
+                            f"quantizes each input row to int8 at run time, which {fw.TITLE}'s float arithmetic "
+                            "does not, so the outputs differ from the file's by that rounding"})
+    return out
 
 
 class TargetRefusal(SpecError):
@@ -219,6 +273,9 @@ class TargetRefusal(SpecError):
     library's callers; the command line reports it against the file (exit 1)."""
 
 
+# what leaving a variant out would change, where it can be said more exactly than "the outputs"
+CHANGED = {"cell_clip": "the outputs would differ wherever |c| passes {value:g}",
+           "proj_clip": "the outputs would differ wherever the projection's output passes {value:g}"}
 MERGE_OPS = {"sum": "add", "mul": "multiply", "ave": "average"}
 
 
@@ -293,9 +350,11 @@ def from_canonical(canonical, target: str) -> dict[str, np.ndarray]:
 
     for option, value in canonical.variants().items():  # CIFG, layer norm, clips, ...: only where they exist
         if option not in fw.OPTIONS:
-            raise SpecError(option, fw.WHY_NOT.get(option) or f"this layer has {VARIANT_WORDS[option]}"
+            why = fw.WHY_NOT.get(option)
+            raise SpecError(option, f"this layer has {VARIANT_WORDS[option]}"
                             + (f" ({value:g})" if not isinstance(value, bool) else "")
-                            + f", which {fw.TITLE} does not have: the outputs would change")
+                            + f", which {fw.TITLE} does not have" + (f" ({why})" if why else "") + ": "
+                            + CHANGED.get(option, "the outputs would change").format(value=value))
         options[option] = value
     if canonical.bidirectional and canonical.merge_mode != "concat" and "merge_mode" in fw.OPTIONS:
         options["merge_mode"] = canonical.merge_mode

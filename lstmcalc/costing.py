@@ -12,7 +12,8 @@ and for the whole call ``MACs = B·T·D·Σ_k MACs_k``. FLOPs are split as
 - ``matmul``: 2 × MACs (one multiply and one add each);
 - ``bias``: one add per bias vector element: nb·G·H per step with nb = 1 (Keras: one
   ``bias`` per gate), 2 (Keras GRU with reset_after: input and recurrent rows; PyTorch:
-  ``bias_ih`` and ``bias_hh``) or 0 (no bias). Bias adds are never MACs;
+  ``bias_ih`` and ``bias_hh``) or 0 (no bias), plus P with a projection bias (TFLite).
+  Bias adds are never MACs;
 - ``elementwise``: the gate arithmetic, counted from the cell equations (see
   :func:`cell_elementwise`), plus the Keras ``Bidirectional`` merges (sum: H adds,
   mul: H multiplies, ave: H adds + H divides, concat: nothing; PyTorch always
@@ -219,18 +220,28 @@ def cell_elementwise(spec: LayerSpec) -> int:
     SimpleRNN:
         x·W + h_prev·U                            H adds
     LSTM peepholes (ONNX P): p_i⊙c_prev, p_f⊙c_prev, p_o⊙c and their adds
-                                                  + 6H  (3 multiplies, 3 adds)
+                                                  + 6H  (3 multiplies, 3 adds; 4H under CIFG)
+    LSTM variants (TFLite, lstm_eval.cc):
+        CIFG: 3 gates with products (3H adds), i = 1 − f (H subtracts): still 8H
+        layer norm, per gate with weights (G' = 4, 3 under CIFG), MeanStddevNormalization
+        then the coefficients: sum H adds, mean 1 divide, (a − mean)² H subtracts + H
+        multiplies + H adds, variance 1 divide, 1 / sqrt(var) 1 sqrt + 1 divide,
+        (a − mean)·inv H subtracts + H multiplies, ⊙ coefficients H multiplies
+                                                  + G'·(7H + 4)
+    (the projection's bias, P adds, is a bias: :func:`step_flops`)
     """
     h = spec.units
-    peepholes = 6 * h if spec.peepholes else 0
-    return {"lstm": 8 * h + peepholes, "gru": 8 * h, "rnn": h}[spec.cell]
+    peepholes = (4 if spec.cifg else 6) * h if spec.peepholes else 0
+    norm = (spec.gates - spec.cifg) * (7 * h + 4) if spec.layer_norm else 0
+    return {"lstm": 8 * h + peepholes + norm, "gru": 8 * h, "rnn": h}[spec.cell]
 
 
 def cell_activations(spec: LayerSpec) -> int:
-    """Nonlinearity evaluations of one cell step: LSTM 3H sigmoid (i, f, o) + 2H tanh (g and
-    tanh(c)); GRU 2H sigmoid (z, r) + H tanh (n); SimpleRNN H tanh or relu."""
+    """Nonlinearity evaluations of one cell step: LSTM 3H sigmoid (i, f, o; 2H under CIFG,
+    where i = 1 − f) + 2H tanh (g and tanh(c)); GRU 2H sigmoid (z, r) + H tanh (n);
+    SimpleRNN H tanh or relu."""
     h = spec.units
-    return {"lstm": 5 * h, "gru": 3 * h, "rnn": h}[spec.cell]
+    return {"lstm": (4 if spec.cifg else 5) * h, "gru": 3 * h, "rnn": h}[spec.cell]
 
 
 MERGE_FLOPS_PER_UNIT = {"concat": 0, "sum": 1, "mul": 1, "ave": 2}  # Keras: y + y_rev; y * y_rev; (y + y_rev) / 2
@@ -263,7 +274,7 @@ def step_flops(spec: LayerSpec) -> Flops:
     merges = sum(_merge_per_vector(spec) for k in range(spec.layers) if _emits_sequence(spec, k))
     return Flops(
         matmul=2 * d * macs,
-        bias=d * spec.layers * per_cell_bias,
+        bias=d * spec.layers * (per_cell_bias + (spec.proj_size if spec.proj_bias else 0)),  # + P: projection bias
         elementwise=d * spec.layers * cell_elementwise(spec) + merges,
         activations=d * spec.layers * cell_activations(spec),
     )

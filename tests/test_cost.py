@@ -242,3 +242,48 @@ def test_invariants(o, k, dtype):
         assert c.compare.torchinfo == bt * count(**twin)
     d = c.to_dict()
     assert d["flops"]["total"] == f.total and d["macs"] == c.macs
+
+
+def _flops(c) -> dict:
+    return {k: getattr(c.flops, k) for k in ("matmul", "bias", "elementwise", "activations")}
+
+
+def test_tflite_layer_norm_by_hand():
+    # TFLite LSTM(4) on 3 features with layer norm, one sample, one step (lstm_eval.cc):
+    # matmul: 4 gates × (3·4 + 4·4) = 112 MACs -> 224; bias 4 × 4 = 16 (added after the norm).
+    # elementwise: the plain cell's 8H = 32, plus per gate MeanStddevNormalization over H = 4
+    #   and the coefficients: sum 4 adds, mean 1 divide, (a − mean)² 4 subtracts + 4 multiplies
+    #   + 4 adds, variance 1 divide, 1/sqrt 1 sqrt + 1 divide, (a − mean)·inv 4 subtracts +
+    #   4 multiplies, ⊙ coefficients 4 multiplies = 28 + 4 = 32 per gate, × 4 gates = 128 -> 160.
+    # activations: 3 × 4 σ + 2 × 4 tanh = 20.
+    c = cost(units=4, input_size=3, batch=1, time=1, framework="tflite", layer_norm=True)
+    assert _flops(c) == {"matmul": 224, "bias": 16, "elementwise": 160, "activations": 20}
+    assert c.flops.total == 420
+    # over B = 3, T = 5: every term × 15
+    c = cost(units=4, input_size=3, batch=3, time=5, framework="tflite", layer_norm=True)
+    assert c.flops.total == 420 * 15
+
+
+def test_tflite_cifg_layer_norm_by_hand():
+    # CIFG: no input gate. matmul 3 × (12 + 16) = 84 MACs -> 168; bias 3 × 4 = 12.
+    # elementwise: 3 gates' x·W + h·U adds 12, i = 1 − f 4 subtracts, c = f⊙c + i⊙g 12,
+    #   h = o⊙tanh(c) 4 -> 32; layer norm on the 3 gates with weights 3 × 32 = 96 -> 128.
+    # activations: σ for f, o (2 × 4) + tanh for g, c (2 × 4) = 16.
+    c = cost(units=4, input_size=3, batch=1, time=1, framework="tflite", cifg=True, layer_norm=True)
+    assert _flops(c) == {"matmul": 168, "bias": 12, "elementwise": 128, "activations": 16}
+    # CIFG with peepholes: p_f⊙c_prev, p_o⊙c and their adds, 2 × 2 × 4 = 16 -> 48
+    c = cost(units=4, input_size=3, batch=1, time=1, framework="tflite", cifg=True, peepholes=True)
+    assert _flops(c)["elementwise"] == 48
+
+
+def test_tflite_projection_bias_by_hand():
+    # TFLite LSTM(4), 3 features, projection P = 2 with its bias: matmul 4 × (3·4 + 2·4) + 2·4
+    # = 88 MACs -> 176; bias: 4 gates × 4 + the projection's 2 = 18; elementwise 8H = 32;
+    # activations 20. Without the projection bias the bias term is 16.
+    c = cost(units=4, input_size=3, batch=1, time=1, framework="tflite", proj_size=2, proj_bias=True)
+    assert _flops(c) == {"matmul": 176, "bias": 18, "elementwise": 32, "activations": 20}
+    assert cost(units=4, input_size=3, batch=1, time=1, framework="tflite", proj_size=2).flops.bias == 16
+    # bidirectional, 2 layers (layer 1 reads 2·P = 4 features): bias 2 directions × 2 layers × 18
+    c = cost(units=4, input_size=3, batch=1, time=1, framework="tflite", proj_size=2, proj_bias=True,
+             bidirectional=True, layers=2)
+    assert c.flops.bias == 72

@@ -45,6 +45,7 @@ DEFAULT_ACTIVATIONS = {"LSTM": ("Sigmoid", "Tanh", "Tanh"), "GRU": ("Sigmoid", "
 WHY_NOT = {
     "merge_mode": "is a Keras Bidirectional option; an ONNX node returns both directions apart in Y [T, 2, B, H]",
     "proj_size": "the ONNX LSTM operator has no projection (PyTorch's weight_hr); its Y is H wide",
+    "cell_clip": "its clip attribute bounds every gate's pre-activation, not the cell state c_t",
     "return_sequences": "is a Keras option; an ONNX node always returns Y (every step), Y_h and Y_c",
     "return_state": "is a Keras option; an ONNX node always returns Y (every step), Y_h and Y_c",
 }

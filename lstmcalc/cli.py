@@ -943,97 +943,20 @@ def convert(
 
         lstmcalc convert lstm.pt --from torch --to keras -o keras_lstm.npz
     """
-    from .converting import TargetRefusal, check_output_path, convert_weights, save_arrays
-    from .frameworks import get as _framework
+    from .converting import convert_file
 
-    def frameworks_title(name: str) -> str:
-        return _framework(name).TITLE
-    from .readers import read_layer
-
-    if cell is not None:
-        refuse_shaped_only(cell.value, "convert")
-    given = {k for k, v in (("reset_after", reset_after), ("bidirectional", bidirectional), ("layers", layers))
-             if v is not None}  # a refusal of what these say is the option's (exit 2), else the file's
-    from .atomic import check_target
-
-    as_model = output.endswith(".onnx")  # a runnable ONNX model rather than an .npz of tensors
-    as_msgpack = output.endswith(".msgpack")  # a Flax parameter tree (flax.serialization)
-    if as_model:
-        if target is not None and target.value != "onnx":
-            raise SpecError("output", f"{output!r} is an ONNX model; --to {target.value} writes an .npz")
-        check_target(output, "--output", [path])  # the same checks as for an .npz, before any work
-    elif as_msgpack:
-        from .converting import MSGPACK_TARGETS, need_flax
-
-        if target is None or target.value not in MSGPACK_TARGETS:
-            given = f"--to {target.value} writes an .npz" if target is not None else "give --to"
-            raise SpecError("output", f"{output!r} is a Flax .msgpack, written for --to "
-                                      f"{', '.join(MSGPACK_TARGETS)}; {given}")
-        check_target(output, "--output", [path])
-        need_flax()  # before any work: without flax, one line naming the extra
-    else:
-        check_output_path(output, "--output", [path])  # before reading anything: a bad path writes nothing
-    try:
-        found = read_layer(path, layer, framework=source.value if source is not None else None)
-    except SpecError as e:  # the file's convention is --from here
-        raise SpecError("source", e.problem) if e.param == "framework" else e from None
-    spec = found.spec
-    if cell is not None and cell.value != spec.cell:
-        raise SpecError("cell", f"is {cell.value}, but {path} holds {spec.cell} weights")
-    to = "onnx" if as_model else target.value if target is not None else ("torch" if spec.framework == "keras" else "keras")
-    if reset_after is not None and spec.cell != "gru":
-        raise SpecError("reset_after", f"applies to GRU weights only; {path} holds {spec.cell} weights")
-    if reset_after is not None and "reset_after" not in found.unknown and reset_after != spec.reset_after:
-        raise SpecError("reset_after", f"is {reset_after}, but {path} says reset_after={spec.reset_after}")
-    if reset_after is None and spec.cell == "gru" and "reset_after" not in found.unknown:
-        reset_after = spec.reset_after
-    if spec.reverse and to != spec.framework:  # the file's node runs backwards; no other convention says so
-        from .converting import why_no_reverse
-
-        raise FileError(f"{path}: {why_no_reverse(to)}")
-    from .spec import VARIANTS
-
-    stated = {k: getattr(spec, k) for k, v in VARIANTS.items() if getattr(spec, k) != v}  # a model file's options
-    if drop_cell_clip and not spec.cell_clip:
-        raise SpecError("drop_cell_clip", f"{path} has no cell clip to drop")
-    try:
-        arrays = convert_weights(found.weights, cell=spec.cell, source=spec.framework, target=to,
-                                 bidirectional=bidirectional, layers=layers,
-                                 reset_after=reset_after if spec.cell == "gru" else None,
-                                 recurrent_activation=spec.recurrent_activation, variants=stated,
-                                 drop_cell_clip=drop_cell_clip)
-    except TargetRefusal as e:  # caused by the file's content: exit 1, named by the file, no option
-        if e.param in given:
-            raise SpecError(e.param, e.problem) from None
-        more = "; --drop-cell-clip converts it without the clip" if e.param == "cell_clip" else ""
-        raise FileError(f"{path}: {frameworks_title(to)} cannot hold this layer: {e.problem}{more}") from None
-    from .converting import conversion_warnings
-
-    warnings = conversion_warnings(found.weights, replace(spec, **stated), to, drop_cell_clip)
-    if as_model:
-        from .onnxfile import write_onnx_weights
-
-        write_onnx_weights(output, arrays, cell=spec.cell, activation=spec.activation,
-                           reset_after=reset_after if spec.cell == "gru" else True)
-    elif as_msgpack:
-        from .converting import save_msgpack
-
-        save_msgpack(output, arrays, to, "--output", [path])
-    else:
-        save_arrays(output, arrays, "--output", [path])
-    from .converting import conversion_notes
-
-    notes = conversion_notes(spec, to, found.unknown)
+    report = convert_file(path, output, cell=cell.value if cell is not None else None,
+                          source=source.value if source is not None else None,
+                          target=target.value if target is not None else None, layer=layer,
+                          bidirectional=bidirectional, layers=layers, reset_after=reset_after,
+                          drop_cell_clip=drop_cell_clip)
     if json:
-        _print_json({"input": path, "output": output, "cell": spec.cell, "from": spec.framework, "to": to,
-                     "unknown": {k: list(v) for k, v in found.unknown.items() if k != "reset_after"},
-                     "tensors": [{"name": k, "shape": list(a.shape), "count": int(a.size)} for k, a in arrays.items()],
-                     "notes": notes, "warnings": warnings})
+        _print_json(report.to_dict())
     else:
         from .render import convert_view
 
-        _console().print(convert_view(spec.framework, to, arrays, output, notes))
-    for w in warnings:
+        _console().print(convert_view(report.spec.framework, report.target, report.arrays, output, list(report.notes)))
+    for w in report.warnings:
         _warn(w["text"])
 
 

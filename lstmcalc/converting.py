@@ -24,6 +24,7 @@ Tensors whose names or shapes contradict each other raise :class:`FileError`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -33,119 +34,13 @@ from .frameworks import all_tensors, weights_key
 from .errors import FileError
 from .frameworks import make_spec
 from .frameworks.shared import as_array, describe, shape_of
-from .frameworks.torch import TORCH_NAME  # noqa: F401  (module-prefixed state_dict names, for readers)
+from .tensors import (  # noqa: F401  (re-exported: what a layer is, from its tensors)
+    TORCH_NAME, candidate_frameworks, check_tensors, describe_allowed, infer_framework, infer_layer_spec,
+    unknown_options,
+)
 from .spec import CELLS, RECURRENT_ACTIVATION_FORMULAS, LayerSpec, SpecError, refuse_shaped_only
 
 __all__ = ["FileError", "convert_weights", "infer_framework", "infer_layer_spec", "save_arrays"]
-
-
-def infer_framework(names: Iterable[str]) -> str:
-    """The registered framework whose weights keys every name is (``weight_ih_l0`` PyTorch,
-    ``layer1/backward/recurrent_kernel`` Keras, ...); otherwise :class:`FileError`."""
-    names = list(names)
-    if not names:
-        raise FileError("no tensors: nothing to tell the framework from")
-    modules = [frameworks.get(n) for n in frameworks.names()]
-    matches = {m.NAME: [m.recognises(n) for n in names] for m in modules}
-    full = [fw for fw, hits in matches.items() if all(hits)]
-    if full:
-        return full[0]
-    partial = [fw for fw, hits in matches.items() if any(hits)]
-    for fa in partial:  # two frameworks, each with a name the other does not have (Keras 3 and 2 share theirs)
-        for fb in partial:
-            ia = next((k for k, (x, y) in enumerate(zip(matches[fa], matches[fb])) if x and not y), None)
-            ib = next((k for k, (x, y) in enumerate(zip(matches[fb], matches[fa])) if x and not y), None)
-            if ia is not None and ib is not None:
-                a, b = frameworks.get(fa), frameworks.get(fb)
-                raise FileError(
-                    f"{names[ia]!r} is a {a.TITLE} name but {names[ib]!r} is a {b.TITLE} name; a file holds one framework"
-                )
-    odd = next(n for k, n in enumerate(names) if not any(hits[k] for hits in matches.values()))
-    hints = " nor ".join(f"a {m.TITLE} name ({m.NAMES_HINT})" for m in modules)
-    raise FileError(f"{odd!r} is neither {hints}")
-
-
-def candidate_frameworks(names: Iterable[str]) -> list[str]:
-    """Every registered framework whose weights keys all ``names`` are, in registry order
-    (Keras 3 and Keras 2 CuDNN share kernel / recurrent_kernel / bias: the shapes decide)."""
-    names = list(names)
-    return [n for n in frameworks.names() if names and all(map(frameworks.get(n).recognises, names))]
-
-
-def infer_layer_spec(
-    weights: Mapping[str, np.ndarray],
-    *,
-    framework: str,
-    cell: str | None = None,
-    bidirectional: bool | None = None,
-    layers: int | None = None,
-    reset_after: bool | None = None,
-) -> LayerSpec:
-    """The :class:`LayerSpec` that the names and shapes of ``weights`` describe.
-
-    ``weights`` use the framework's keys (:func:`lstmcalc.frameworks.weights_key`).
-    ``cell``, ``bidirectional`` and ``layers`` are inferred when ``None`` and checked
-    against the tensors otherwise. ``reset_after`` (Keras GRU) follows from the bias shape;
-    without a bias it defaults to ``True``. Every tensor is checked against the shape the
-    spec gives it: :class:`FileError` names the first one that contradicts the rest.
-    """
-    if not weights:
-        raise FileError("no tensors")
-    fw = frameworks.get(framework)
-    parsed = fw.describe_names(weights)
-    found = fw.infer_options(weights, parsed, cell)
-    if layers is not None and layers != found["layers"]:
-        raise SpecError("layers", f"is {layers}, but the tensors describe {found['layers']} layer(s)")
-    if bidirectional is not None and bidirectional != found["bidirectional"]:
-        what = "both directions" if found["bidirectional"] else "the forward direction only"
-        raise SpecError("bidirectional", f"is {bidirectional}, but the tensors hold {what}")
-    if found["cell"] == "gru":
-        shown = found.get("reset_after")
-        if shown is not None and reset_after is not None and reset_after != shown:
-            b_key = next(k for (_, _, name), k in parsed.items() if name == "bias")
-            form = "(2, 3H): reset_after=True" if shown else "(3H,): reset_after=False"
-            raise SpecError("reset_after", f"is {reset_after}, but {b_key} has shape {shape_of(weights[b_key])} ({form})")
-        if shown is None and reset_after is not None:
-            found["reset_after"] = reset_after
-    try:
-        spec = make_spec(**found, framework=framework)
-    except SpecError as e:
-        raise FileError(f"the tensor shapes describe no real layer: {e}") from None
-    check_tensors(weights, spec)
-    return spec
-
-
-def unknown_options(spec: LayerSpec) -> dict[str, tuple]:
-    """The options of ``spec`` that its tensors cannot show, each with the values the
-    tensors allow, for a spec inferred from names and shapes alone (no config): the
-    framework module says which (a Keras Bidirectional's merge mode, a bias-free Keras GRU's
-    reset_after, a SimpleRNN's activation, ...). :func:`infer_layer_spec` fills them with a
-    placeholder (the first allowed value) so that the spec can be counted, which they do not
-    change; they must be asked for before a forward pass, and shown as unknown."""
-    return frameworks.of(spec).unknown_options(spec)
-
-
-def describe_allowed(values: tuple) -> str:
-    """("sum", "mul", "ave") -> "sum, mul or ave"; (True, False) -> "True or False"."""
-    words = [str(v) for v in values]
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
-
-
-def check_tensors(weights: Mapping[str, np.ndarray], spec: LayerSpec) -> None:
-    """Every tensor the spec needs is there with its shape, and nothing else is
-    (:class:`FileError` naming the first that is not)."""
-    expected = {weights_key(spec, t): t.shape for t in all_tensors(spec)}
-    for key, shape in expected.items():
-        if key not in weights:
-            raise FileError(f"{key}: missing; the other tensors describe a {describe(spec)}, which needs it {shape}")
-        got = shape_of(weights[key])
-        if got != shape:
-            raise FileError(f"{key}: shape {got} contradicts the other tensors ({describe(spec)}): expected {shape}")
-        as_array(key, weights[key])
-    auxiliary = frameworks.of(spec).auxiliary  # keys beside the tensors (TFLite scales)
-    for key in weights:
-        if key not in expected and not auxiliary(key):
-            raise FileError(f"{key}: unexpected for a {describe(spec)} (it has {len(expected)} tensors)")
 
 
 def convert_weights(
@@ -425,3 +320,115 @@ def save_arrays(path: str, arrays: Mapping[str, np.ndarray], option: str = "--ou
     failure never leaves a half-written file behind, and the target is never an input."""
     check_output_path(path, option, inputs)
     write_atomic(path, lambda f: np.savez(f, **arrays), option, inputs)
+
+
+# --- what `lstmcalc convert` does ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConvertReport:
+    """One file's layer written in another convention: what was read, written and said."""
+
+    input: str
+    output: str
+    spec: LayerSpec  # the layer read (its own convention)
+    target: str
+    arrays: dict  # the target's tensors, in its order, as written
+    unknown: dict  # what the file does not say ({option: allowed values})
+    notes: tuple[str, ...]  # what the target needs beside the tensors (nonlinearity='relu', ...)
+    warnings: tuple[dict, ...]  # what was left out on request (a dropped cell clip): {"dropped", "value", "text"}
+
+    def to_dict(self) -> dict:
+        return {"input": self.input, "output": self.output, "cell": self.spec.cell, "from": self.spec.framework,
+                "to": self.target,
+                "unknown": {k: list(v) for k, v in self.unknown.items() if k != "reset_after"},
+                "tensors": [{"name": k, "shape": list(a.shape), "count": int(a.size)} for k, a in self.arrays.items()],
+                "notes": list(self.notes), "warnings": list(self.warnings)}
+
+
+def convert_file(
+    path: str,
+    output: str,
+    *,
+    cell: str | None = None,
+    source: str | None = None,
+    target: str | None = None,
+    layer: str | None = None,
+    bidirectional: bool | None = None,
+    layers: int | None = None,
+    reset_after: bool | None = None,
+    drop_cell_clip: bool = False,
+) -> ConvertReport:
+    """``lstmcalc convert`` as one library call: the output path checked before any work (an
+    ``.onnx`` output is a runnable ONNX model, a ``.msgpack`` a Flax tree, else an ``.npz`` of
+    tensors), the layer read by :func:`lstmcalc.readers.read_layer` in ``source`` where given
+    (the names decide, never overruled in silence), written in ``target`` (default: the
+    source convention's ``CONVERT_TO``). ``cell``, ``bidirectional``, ``layers`` and
+    ``reset_after`` check what the file says. Refusals caused by the file's content are
+    :class:`FileError`; those of an option given, :class:`SpecError` naming it."""
+    from dataclasses import replace
+
+    from .readers import read_layer
+    from .spec import VARIANTS
+
+    if cell is not None:
+        refuse_shaped_only(cell, "convert")
+    given = {k for k, v in (("reset_after", reset_after), ("bidirectional", bidirectional), ("layers", layers))
+             if v is not None}  # a refusal of what these say is the option's (exit 2), else the file's
+    as_model = output.endswith(".onnx")  # a runnable ONNX model rather than an .npz of tensors
+    as_msgpack = output.endswith(".msgpack")  # a Flax parameter tree (flax.serialization)
+    if as_model:
+        if target is not None and target != "onnx":
+            raise SpecError("output", f"{output!r} is an ONNX model; --to {target} writes an .npz")
+        check_target(output, "--output", [path])  # the same checks as for an .npz, before any work
+    elif as_msgpack:
+        if target not in MSGPACK_TARGETS:
+            said = f"--to {target} writes an .npz" if target is not None else "give --to"
+            raise SpecError("output", f"{output!r} is a Flax .msgpack, written for --to "
+                                      f"{', '.join(MSGPACK_TARGETS)}; {said}")
+        check_target(output, "--output", [path])
+        need_flax()  # before any work: without flax, one line naming the extra
+    else:
+        check_output_path(output, "--output", [path])  # before reading anything: a bad path writes nothing
+    try:
+        found = read_layer(path, layer, framework=source)
+    except SpecError as e:  # the file's convention is the source here
+        raise SpecError("source", e.problem) if e.param == "framework" else e from None
+    spec = found.spec
+    if cell is not None and cell != spec.cell:
+        raise SpecError("cell", f"is {cell}, but {path} holds {spec.cell} weights")
+    to = "onnx" if as_model else target if target is not None else frameworks.of(spec).CONVERT_TO
+    if reset_after is not None and spec.cell != "gru":
+        raise SpecError("reset_after", f"applies to GRU weights only; {path} holds {spec.cell} weights")
+    if reset_after is not None and "reset_after" not in found.unknown and reset_after != spec.reset_after:
+        raise SpecError("reset_after", f"is {reset_after}, but {path} says reset_after={spec.reset_after}")
+    if reset_after is None and spec.cell == "gru" and "reset_after" not in found.unknown:
+        reset_after = spec.reset_after
+    if spec.reverse and to != spec.framework:  # the file's node runs backwards; no other convention says so
+        raise FileError(f"{path}: {why_no_reverse(to)}")
+    stated = {k: getattr(spec, k) for k, v in VARIANTS.items() if getattr(spec, k) != v}  # a model file's options
+    if drop_cell_clip and not spec.cell_clip:
+        raise SpecError("drop_cell_clip", f"{path} has no cell clip to drop")
+    try:
+        arrays = convert_weights(found.weights, cell=spec.cell, source=spec.framework, target=to,
+                                 bidirectional=bidirectional, layers=layers,
+                                 reset_after=reset_after if spec.cell == "gru" else None,
+                                 recurrent_activation=spec.recurrent_activation, variants=stated,
+                                 drop_cell_clip=drop_cell_clip)
+    except TargetRefusal as e:  # caused by the file's content: exit 1, named by the file, no option
+        if e.param in given:
+            raise SpecError(e.param, e.problem) from None
+        more = "; --drop-cell-clip converts it without the clip" if e.param == "cell_clip" else ""
+        raise FileError(f"{path}: {frameworks.get(to).TITLE} cannot hold this layer: {e.problem}{more}") from None
+    warnings = conversion_warnings(found.weights, replace(spec, **stated), to, drop_cell_clip)
+    if as_model:
+        from .onnxfile import write_onnx_weights
+
+        write_onnx_weights(output, arrays, cell=spec.cell, activation=spec.activation,
+                           reset_after=reset_after if spec.cell == "gru" else True)
+    elif as_msgpack:
+        save_msgpack(output, arrays, to, "--output", [path])
+    else:
+        save_arrays(output, arrays, "--output", [path])
+    return ConvertReport(path, output, spec, to, arrays, dict(found.unknown),
+                         tuple(conversion_notes(spec, to, found.unknown)), tuple(warnings))

@@ -47,8 +47,8 @@ from pathlib import Path
 import numpy as np
 
 from .frameworks import DIRECTIONS, GATE_NAMES, all_tensors, gate_order, weights_key
-from .converting import TORCH_NAME, candidate_frameworks, infer_framework, unknown_options
-from .converting import infer_layer_spec as _infer_spec
+from .tensors import TORCH_NAME, candidate_frameworks, infer_framework, unknown_options
+from .tensors import infer_layer_spec as _infer_spec
 from .errors import FileError
 from .counting import total_count
 from . import frameworks

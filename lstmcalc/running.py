@@ -264,7 +264,7 @@ def _spec_of_file(found, req: RunRequest, batch: int, time: int) -> LayerSpec:
         asked = getattr(req, name)
         if name in found.unknown:
             if asked is None:
-                from .converting import describe_allowed
+                from .tensors import describe_allowed
 
                 raise SpecError(name, f"is needed: {found.file} ({describe(s)}) does not say it; "
                                       f"allowed here: {describe_allowed(found.unknown[name])}")

@@ -20,7 +20,7 @@ import numpy as np
 from . import frameworks
 from .atomic import write_atomic
 from .frameworks import all_tensors, weights_key
-from .converting import describe_allowed, infer_layer_spec, unknown_options
+from .tensors import describe_allowed, infer_layer_spec, unknown_options
 from .errors import FileError
 from .frameworks import make_spec
 from .frameworks.shared import describe as _describe

@@ -36,6 +36,7 @@ LETTERS = {("lstm", "g"): "c", ("gru", "n"): "h", **{(cell, "g"): "c" for cell i
 # Keras 2's, read from a legacy file, or Keras 3's); converting into Keras 3 keeps only Keras 3's own
 OPTIONS = frozenset({"merge_mode", "reset_before", "return_sequences", "return_state", "recurrent_activation"})
 GATE_FUNCTIONS = ("sigmoid", "hard_sigmoid_keras3")  # what keras.layers.LSTM(recurrent_activation=...) names
+CONVERT_TO = "torch"  # what `convert` writes from a Keras file without --to
 WHY_NOT = {
     "proj_size": "Keras LSTM has no projection (proj_size is PyTorch's weight_hr)",
     "peepholes": "Keras 3 LSTM has no peephole connections",

@@ -543,7 +543,7 @@ def run_canonical(c: Canonical, x: np.ndarray) -> np.ndarray:
         x, weights, cell=c.cell, framework=framework, backend="numpy", bidirectional=c.bidirectional,
         layers=len(c.layers), proj_size=c.proj_size, reset_after=spec.reset_after, activation=c.activation,
         bias=c.bias, merge_mode=spec.merge_mode,
-        **({"return_sequences": True} if framework == "keras" else {}),  # every step, not the last one
+        **({"return_sequences": True} if "return_sequences" in frameworks.get(framework).OPTIONS else {}),  # every step
     )
     return result.output
 

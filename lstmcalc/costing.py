@@ -615,12 +615,9 @@ def _notes(spec: LayerSpec, final_merge: int, lengths=None) -> list[str]:
             "computes on pack_padded_sequence(x, lengths, enforce_sorted=False), whose every step runs only the "
             "sequences still going. Memory still holds the padded (B, T, ·) tensors."
         )
-        if spec.framework == "keras":
-            notes.append(
-                f"Keras masking does not skip work: its loop computes every step of every row and keeps the "
-                f"previous states where the mask is off (keras/src/backend/torch/rnn.py), so Keras runs "
-                f"B·T = {b * t:,} sample-steps' arithmetic for these {steps:,}."
-            )
+        own = frameworks.of(spec).lengths_note(spec, steps)  # what the framework itself computes then
+        if own is not None:
+            notes.append(own)
     return notes
 
 

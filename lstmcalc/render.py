@@ -209,9 +209,7 @@ def output_table(b: Breakdown) -> Table:
     """What the layer takes as initial states (in) and returns (out), with shapes."""
     spec = b.spec
     title = f"In and out, for batch B = {spec.batch}, time T = {spec.time}"
-    caption = None
-    if spec.framework == "torch":
-        caption = "batch_first does not apply to h0/c0 and h_n/c_n: they stay (D·L, B, ·)."
+    caption = frameworks.of(spec).outputs_caption(spec)
     table = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, title_justify="left",
                   caption_justify="left")
     table.add_column("")

@@ -44,7 +44,7 @@ REQUIRED_HOOKS = (
     "forward_result", "returned_fields", "unknown_options",
 )
 OPTIONAL = ("LETTERS", "SHAPED_CELLS", "NAMES_CARRY_POSITION", "PEER", "CONVERT_TO", "DEFAULT_LAYOUT", "auxiliary", "gate_biases", "claims_h5", "bias_note",
-            "notes", "input_shapes", "initial_state_shapes", "initial_state_from", "initial_state_to", "masked_output")
+            "notes", "outputs_caption", "lengths_note", "input_shapes", "initial_state_shapes", "initial_state_from", "initial_state_to", "masked_output")
 
 
 class Convention:
@@ -105,6 +105,15 @@ class Convention:
     def notes(self, spec) -> list[str] | None:
         """The breakdown's notes on its tensors where it words them itself (ONNX: W/R/B, iofc,
         linear_before_reset), replacing the shared bias sentence; None: the shared ones."""
+        return None
+
+    def outputs_caption(self, spec) -> str | None:
+        """A line under breakdown's in-and-out table (PyTorch: batch_first does not apply to the states)."""
+        return None
+
+    def lengths_note(self, spec, steps: int) -> str | None:
+        """What the framework itself computes for padded sequences of ``steps`` real sample-steps
+        (``cost --lengths``), where that differs from the arithmetic counted; None: nothing to add."""
         return None
 
     def auxiliary(self, key: str) -> bool:

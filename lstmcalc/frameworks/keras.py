@@ -132,6 +132,14 @@ def outputs(spec: LayerSpec) -> list[Output]:
     return out
 
 
+def lengths_note(spec: LayerSpec, steps: int) -> str:
+    """Keras masking computes every step of every row (keras/src/backend/torch/rnn.py)."""
+    b, t = spec.batch, spec.time
+    return (f"Keras masking does not skip work: its loop computes every step of every row and keeps the "
+            f"previous states where the mask is off (keras/src/backend/torch/rnn.py), so Keras runs "
+            f"B·T = {b * t:,} sample-steps' arithmetic for these {steps:,}.")
+
+
 def constructor(spec: LayerSpec, titles: dict = CELL_TITLES) -> list[str]:
     """Python lines that build the same layer in Keras 3 (``titles``: the layer classes, so that
     Keras 2's CuDNN layers, which take the same arguments, are written by the same lines)."""

@@ -113,6 +113,11 @@ def outputs(spec: LayerSpec) -> list[Output]:
     return out
 
 
+def outputs_caption(spec: LayerSpec) -> str:
+    """batch_first applies to input and output only (torch/nn/modules/rnn.py)."""
+    return "batch_first does not apply to h0/c0 and h_n/c_n: they stay (D·L, B, ·)."
+
+
 def constructor(spec: LayerSpec) -> list[str]:
     """The Python line that builds the same module."""
     args = [f"input_size={spec.input_size}", f"hidden_size={spec.units}"]

@@ -16,6 +16,7 @@ FRAMEWORK_MODULES = frozenset({
     "equinox", "mlx", "ml_dtypes", "ai_edge_litert", "tflite", "ptflops", "thop", "torchinfo",
 })
 NOT_IMPORTED = re.compile(r"could not import '([\w.]+)'")
+MISSING = re.compile(r"No module named '([\w.]+)'")
 
 
 def pytest_addoption(parser):
@@ -39,15 +40,27 @@ def is_crosscheck(report) -> bool:
 
 
 def skip_summary(skipped) -> str | None:
-    """The line that ends a run with skips (None without skips)."""
+    """The line that ends a run with skips (None without skips). A file skipped whole (an
+    importorskip at the top of a module) counts once, as pytest counts it."""
     if not skipped:
         return None
-    crosschecks = sum(1 for report in skipped if is_crosscheck(report))
-    others = len(skipped) - crosschecks
-    also = (f" (and {others} other test{' that needs' if others == 1 else 's that need'} optional packages or tools)"
-            if others else "")
-    return (f"lstmcalc: {crosschecks} cross-check{'s' if crosschecks != 1 else ''} against the real frameworks "
-            f"skipped{also}; to run them: {RUN_SKIPPED}")
+    crosschecks = [report for report in skipped if is_crosscheck(report)]
+    files = sum(1 for report in crosschecks if "::" not in report.nodeid)
+    tests = len(crosschecks) - files
+    parts = [f"{files} cross-check file{'s' * (files != 1)}"] if files else []
+    parts += [f"{tests} cross-check test{'s' * (tests != 1)}"] if tests or not files else []
+    others = [report for report in skipped if not is_crosscheck(report)]
+    needs = {}
+    for report in others:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr or "")
+        missing = MISSING.search(reason) or NOT_IMPORTED.search(reason)
+        if missing:
+            needs[missing.group(1).split(".")[0]] = needs.get(missing.group(1).split(".")[0], 0) + 1
+    named = ", ".join(sorted(needs, key=lambda name: -needs[name]))
+    also = (f" (and {len(others)} other test{'s' * (len(others) != 1)}"
+            + (f" that need{'s' * (len(others) == 1)} {named} or another tool)" if named else ")")) if others else ""
+    return (f"lstmcalc: skipped {' and '.join(parts)} against the real frameworks{also}; "
+            f"to run them: {RUN_SKIPPED}")
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)

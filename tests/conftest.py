@@ -1,6 +1,22 @@
-"""Shared pytest options: ``--regen-golden`` rewrites the golden files instead of comparing."""
+"""Shared pytest options: ``--regen-golden`` rewrites the golden files instead of comparing;
+and, at the end of a run with skips, one line saying how many cross-checks against the real
+frameworks were skipped and the command that runs them."""
+
+import re
 
 import pytest
+
+# The one command that installs every framework and optional package the skipped tests need
+# (pyproject.toml's `crosscheck` extra: the pins of .ci/run, CPU builds).
+RUN_SKIPPED = "pip install '.[crosscheck]' && python -m pytest, or bash .ci/run as CI does"
+# Top-level modules of the real frameworks and tools the cross-checks compare with: a test
+# skipped because one of them is missing is a cross-check wherever it lives.
+FRAMEWORK_MODULES = frozenset({
+    "torch", "keras", "onnx", "onnxruntime", "onnxscript", "onnxconverter_common", "jax", "jaxlib", "flax",
+    "equinox", "mlx", "ml_dtypes", "ai_edge_litert", "tflite", "ptflops", "thop", "torchinfo",
+})
+NOT_IMPORTED = re.compile(r"could not import '([\w.]+)'")
+MISSING = re.compile(r"No module named '([\w.]+)'")
 
 
 def pytest_addoption(parser):
@@ -10,6 +26,50 @@ def pytest_addoption(parser):
         default=False,
         help="rewrite tests/golden/*.txt from the current output instead of comparing",
     )
+
+
+def is_crosscheck(report) -> bool:
+    """A skipped test (or module) that compares with a real framework: it lives under
+    tests/crosscheck/, or it was skipped because a framework could not be imported."""
+    path = "/" + report.nodeid.split("::", 1)[0]
+    if "/crosscheck/" in path:
+        return True
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr or "")
+    missing = NOT_IMPORTED.search(reason)
+    return bool(missing) and missing.group(1).split(".")[0] in FRAMEWORK_MODULES
+
+
+def skip_summary(skipped) -> str | None:
+    """The line that ends a run with skips (None without skips). A file skipped whole (an
+    importorskip at the top of a module) counts once, as pytest counts it."""
+    if not skipped:
+        return None
+    crosschecks = [report for report in skipped if is_crosscheck(report)]
+    files = sum(1 for report in crosschecks if "::" not in report.nodeid)
+    tests = len(crosschecks) - files
+    parts = [f"{files} cross-check file{'s' * (files != 1)}"] if files else []
+    parts += [f"{tests} cross-check test{'s' * (tests != 1)}"] if tests or not files else []
+    others = [report for report in skipped if not is_crosscheck(report)]
+    needs = {}
+    for report in others:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr or "")
+        missing = MISSING.search(reason) or NOT_IMPORTED.search(reason)
+        if missing:
+            needs[missing.group(1).split(".")[0]] = needs.get(missing.group(1).split(".")[0], 0) + 1
+    named = ", ".join(sorted(needs, key=lambda name: -needs[name]))
+    also = (f" (and {len(others)} other test{'s' * (len(others) != 1)}"
+            + (f" that need{'s' * (len(others) == 1)} {named} or another tool)" if named else ")")) if others else ""
+    return (f"lstmcalc: skipped {' and '.join(parts)} against the real frameworks{also}; "
+            f"to run them: {RUN_SKIPPED}")
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """After pytest's own summary (the short list of skip reasons included), the skip line."""
+    yield
+    line = skip_summary(terminalreporter.stats.get("skipped", []))
+    if line:
+        terminalreporter.write_line(line, yellow=True, bold=True)
 
 
 @pytest.fixture

@@ -42,3 +42,36 @@ def test_pins_are_the_versions_installed_here():
         except PackageNotFoundError:
             continue  # not in this environment: nothing to compare with
         assert Version(installed.split("+")[0]) == Version(pinned), (name, installed, pinned)
+
+
+PYPROJECT = CI.parent.parent / "pyproject.toml"
+
+
+def extra(name: str) -> dict[str, str]:
+    """{package: pinned version or ""} of pyproject.toml's optional extra ``name``."""
+    text = PYPROJECT.read_text(encoding="utf-8")
+    body = re.search(rf"^{name} = \[(.*?)\]$", text, flags=re.M | re.S)
+    assert body, f"pyproject.toml has no {name} extra"
+    found = {}
+    for spec in re.findall(r'"([^"]+)"', body.group(1)):
+        package, _, pin = spec.partition("==")
+        found[package.lower()] = pin if "==" in spec else ""
+    return found
+
+
+def test_crosscheck_extra_has_the_pins_of_ci():
+    """`pip install '.[crosscheck]'` (what the skip line at the end of a test run says) installs
+    exactly the framework versions CI checks against."""
+    text = CI.read_text(encoding="utf-8")
+    ci = {name.lower(): pin for name, pin in re.findall(r"'([A-Za-z0-9_.\[\]-]+)==([^']+)'", text)}
+    assert ci["torch"] and ci["mlx[cpu]"] and ci["tflite"]  # the pins are read
+    crosscheck = {name: pin for name, pin in extra("crosscheck").items() if pin}
+    assert ci == {name: pin for name, pin in crosscheck.items() if name in ci}
+    assert set(crosscheck) - set(ci) <= set(extra("docs")), "a pin that .ci/run does not install"
+    assert crosscheck["torch"] == "2.13.0"  # never an unpinned torch: it pulls CUDA
+
+
+def test_ci_builds_the_docs_strictly():
+    text = CI.read_text(encoding="utf-8")
+    assert "'.[docs]'" in text and "mkdocs build --strict" in text
+    assert extra("docs") and all(extra("docs").values()), "the docs tools are pinned"

@@ -237,7 +237,7 @@ def _script(command: str, env_extra: dict) -> str:
     import shutil
 
     if shutil.which("script") is None:
-        pytest.skip("util-linux 'script' (a pseudo-terminal) is not installed")
+        pytest.skip("util-linux 'script' (a pseudo-terminal) is not installed: apt-get install util-linux")
     env = {**os.environ, **env_extra, "COLUMNS": "100", "TERM": "xterm-256color"}
     env.pop("NO_COLOR", None) if "NO_COLOR" not in env_extra else None
     result = subprocess.run(["script", "-qec", command, "/dev/null"], capture_output=True, text=True, env=env)

@@ -23,11 +23,11 @@ def test_committed_completion_is_current(shell, name):
 
 def _complete(words: list[str], cword: int) -> list[str]:
     if shutil.which("bash") is None:
-        pytest.skip("bash is not installed")
+        pytest.skip("bash is not installed: install bash to test the bash completion")
     # `lstmcalc` must resolve to this interpreter's console script, as after `pip install .`
     bindir = Path(sys.executable).parent
     if not (bindir / "lstmcalc").exists():
-        pytest.skip("the lstmcalc console script is not installed next to this Python")
+        pytest.skip("the lstmcalc console script is not installed next to this Python: pip install .")
     script = (
         f"source {ROOT / 'completions' / 'lstmcalc.bash'}\n"
         f"COMP_WORDS=({' '.join(repr(w) for w in words)}); COMP_CWORD={cword}\n"
@@ -54,10 +54,10 @@ def test_bash_offers_cells_and_frameworks():
 
 def test_install_completion_writes_the_bash_script(tmp_path):
     if shutil.which("bash") is None:
-        pytest.skip("bash is not installed")
+        pytest.skip("bash is not installed: install bash to test the bash completion")
     bindir = Path(sys.executable).parent
     if not (bindir / "lstmcalc").exists():
-        pytest.skip("the lstmcalc console script is not installed next to this Python")
+        pytest.skip("the lstmcalc console script is not installed next to this Python: pip install .")
     env = {**os.environ, "HOME": str(tmp_path), "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
     # run from bash, so that Typer detects bash as the calling shell
     out = subprocess.run(["bash", "--norc", "-c", "lstmcalc --install-completion"], capture_output=True, text=True,

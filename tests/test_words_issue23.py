@@ -1,5 +1,5 @@
 """Issue 23, item 7: words that match what the program does (run --help on --backend auto;
-the README's float64 figure scoped per cell)."""
+the float64 figure of docs/commands/run.md scoped per cell)."""
 
 import re
 from pathlib import Path
@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from lstmcalc.cli import app
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+RUN_PAGE = Path(__file__).resolve().parents[1] / "docs" / "commands" / "run.md"
 
 
 def test_run_help_says_auto_never_waits_for_a_compile():
@@ -21,8 +21,8 @@ def test_run_help_says_auto_never_waits_for_a_compile():
     assert "auto uses it when installed" not in text
 
 
-def test_readme_float64_figure_is_scoped_per_cell():
-    text = " ".join(README.read_text(encoding="utf-8").split())
+def test_docs_float64_figure_is_scoped_per_cell():
+    text = " ".join(RUN_PAGE.read_text(encoding="utf-8").split())
     assert "Outputs equal the real Keras and PyTorch layers to 1e-12 in float64" not in text
     sentence = re.search(r"Outputs equal the real PyTorch layers and Keras' LSTM and GRU \(reset_after=True\) to "
                          r"1e-12 in float64.*?float32-accurate inside \(measured off the float64 result by up to "

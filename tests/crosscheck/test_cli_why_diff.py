@@ -97,14 +97,14 @@ def test_diff_json_and_exit_codes(tmp_path):
     assert bad.exit_code == 2 and bad.stderr.startswith("lstmcalc: error: --seed")
 
 
-def test_readme_whole_message_block_is_what_why_prints():
-    """The README's `text` block after "With the whole message" (not a console block: the
+def test_docs_whole_message_block_is_what_why_prints():
+    """docs/commands/why.md's `text` block after "With the whole message" (not a console block: the
     message is many lines) is the tail of what `why` prints for that real message."""
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"With the whole message.*?```text\n(.*?)```", readme, re.S).group(1)
+    page = (Path(__file__).resolve().parents[2] / "docs" / "commands" / "why.md").read_text(encoding="utf-8")
+    block = re.search(r"With the whole message.*?```text\n(.*?)```", page, re.S).group(1)
     env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1"}
     r = subprocess.run([sys.executable, "-m", "lstmcalc", "why", message()], capture_output=True, text=True, env=env)
     printed = "".join(line.rstrip() + "\n" for line in r.stdout.splitlines())

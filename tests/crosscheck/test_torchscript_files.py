@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 
 from typer.testing import CliRunner  # noqa: E402
 
-from lstmcalc import forward, frameworks  # noqa: E402
+from lstmcalc import forward  # noqa: E402
 from lstmcalc.cli import app  # noqa: E402
 from lstmcalc.errors import FileError  # noqa: E402
 from lstmcalc.readers import read_layer, read_layers  # noqa: E402
@@ -90,7 +90,6 @@ def test_convert_and_inspect_a_scripted_lstm(tmp_path):
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
 
 
-@pytest.mark.skipif("torch_cell" not in frameworks.names(), reason="the PyTorch-cell convention has not landed")
 def test_a_scripted_module_with_cells(tmp_path):
     class Cells(torch.nn.Module):
         def __init__(self):

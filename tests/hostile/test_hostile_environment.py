@@ -177,16 +177,15 @@ def test_the_guard_names_what_limits_it(fake_system):
         memory.check_memory(make_spec(1024, 1024, batch=64, time=1000))
 
 
-def test_readme_states_the_limits_in_force():
-    """The README's Errors section gives the limits the code applies, and the exit codes."""
+def test_docs_state_the_limits_in_force():
+    """docs/errors.md gives the limits the code applies, and the exit codes."""
     from pathlib import Path
 
     from lstmcalc import limits
     from lstmcalc.spec import SpecError
     from lstmcalc.errors import FileError
 
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    errors = text.split("## Errors\n", 1)[1].split("\n## ", 1)[0]
+    errors = (Path(__file__).resolve().parents[2] / "docs" / "errors.md").read_text(encoding="utf-8")
     assert f"at most {limits.MAX_JSON_BYTES // 2**20} MiB" in errors  # config.json
     assert limits.MAX_PICKLE_BYTES == limits.MAX_JSON_BYTES  # "config.json and ... data.pkl at most 64 MiB"
     assert f"{limits.MAX_JSON_DEPTH} levels of nesting" in errors

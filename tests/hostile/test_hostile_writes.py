@@ -183,7 +183,7 @@ def test_check_target_leaves_the_folder_as_it_was(tmp_path):
     assert snapshot(tmp_path) == before
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write a file of mode 0444")
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write a file of mode 0444: run the tests as another user")
 def test_a_read_only_target_is_refused_for_a_user(tmp_path):
     (tmp_path / "ro.npz").write_bytes(b"old bytes")
     os.chmod(tmp_path / "ro.npz", 0o444)

@@ -32,7 +32,6 @@ import numpy as np
 
 from . import frameworks
 from .canonical import CELL_GATES, Canonical, Direction
-from .cells import forward
 from .converting import from_canonical
 
 ULPS = 4  # equal: within this many units in the last place of the coarser dtype, per element (see above)
@@ -534,18 +533,19 @@ def find_mistakes(a: Canonical, b: Canonical, dtype, b_framework: str) -> list[t
 
 
 def run_canonical(c: Canonical, x: np.ndarray) -> np.ndarray:
-    """The output sequence (B, T, ·) of ``c`` on ``x`` (B, T, X), float64, through
-    :func:`lstmcalc.cells.forward` (Keras' tensors, or PyTorch's for a projection)."""
+    """The output sequence (B, T, ·) of ``c`` on ``x`` (B, T, X), float64: the canonical
+    weights run as they are (:class:`lstmcalc.cells.Layer`), never turned back into a
+    framework's tensors and inferred again; the spec is the one Keras (or, with a projection,
+    PyTorch) gives the layer, returning every step."""
+    from dataclasses import replace
+
+    from .cells import Layer
+
     framework = "torch" if c.proj_size else "keras"
-    weights = from_canonical(c, framework)
     spec = _spec_for(c, framework)
-    result = forward(
-        x, weights, cell=c.cell, framework=framework, backend="numpy", bidirectional=c.bidirectional,
-        layers=len(c.layers), proj_size=c.proj_size, reset_after=spec.reset_after, activation=c.activation,
-        bias=c.bias, merge_mode=spec.merge_mode,
-        **({"return_sequences": True} if "return_sequences" in frameworks.get(framework).OPTIONS else {}),  # every step
-    )
-    return result.output
+    if "return_sequences" in frameworks.get(framework).OPTIONS:
+        spec = replace(spec, return_sequences=True)  # every step, not the last one
+    return Layer(spec, c, "numpy")(np.asarray(x, dtype=np.float64)).output
 
 
 def output_difference(a: Canonical, b: Canonical, x: np.ndarray) -> float | None:

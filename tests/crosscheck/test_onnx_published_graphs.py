@@ -174,6 +174,25 @@ def test_cli_convert_and_run_each_branch_node_equal_onnxruntime(layer, pick, tmp
     np.testing.assert_allclose(out, want.transpose(2, 0, 1, 3).reshape(B, T, -1), rtol=RTOL, atol=ATOL)
 
 
+
+@pytest.mark.parametrize("layer, pick", [("lstm_a", True), ("pick/else_branch/gru_b", False)])
+def test_cli_run_weights_onnx_layer_equals_onnxruntime(layer, pick, tmp_path):
+    """run --weights model.onnx --layer NAME runs the node inspect lists, read by the same
+    reader (issue 21: one path for weights), and saves the node's own Y [T, D, B, H]."""
+    rng = np.random.default_rng(5)
+    model, _, _ = _branch_model(rng, shared=False)
+    path = _save(model, tmp_path / "branches.onnx")
+    x = rng.uniform(-2, 2, (T, B, X)).astype("float32")
+    (want,) = run_ort(model, {"X": x, "pick": np.array(pick)})[:1]
+    np.save(tmp_path / "x.npy", x.swapaxes(0, 1))  # run takes (B, T, X) whatever the layout
+    r = invoke("run", "--weights", path, "--layer", layer, "--inputs", tmp_path / "x.npy",
+               "--save", tmp_path / "out.npz", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["config"]["framework"] == "onnx"
+    np.testing.assert_allclose(np.load(tmp_path / "out.npz")["output"], want, rtol=RTOL, atol=ATOL)
+    r = invoke("run", "--weights", path, "--inputs", tmp_path / "x.npy")  # several nodes: --layer is asked for
+    assert r.exit_code == 1 and r.stdout == "" and "choose one with --layer" in r.stderr
+
 def test_inspect_json_lists_branch_nodes_and_shared_places(tmp_path):
     model, lstm, _ = _branch_model(np.random.default_rng(4), shared=True)
     path = _save(model, tmp_path / "shared.onnx")

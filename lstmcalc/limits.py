@@ -277,10 +277,10 @@ def npy_header(file: str, what: str, fh, data_bytes: int) -> tuple[tuple[int, ..
 # --- HDF5 datasets ------------------------------------------------------------------------------
 
 
-def check_h5_dataset(file: str, ds, file_size: int, budget: Budget) -> None:
+def check_h5_dataset(file: str, ds, file_size: int, budget: Budget | None) -> None:
     """An HDF5 dataset's declared bytes (shape × itemsize), before it is read: numbers only,
     not more than the file holds (uncompressed data, or any data never written), and within
-    the budget."""
+    the budget (when given; a reader that reads only some datasets takes theirs)."""
     dtype = ds.dtype
     if dtype.kind not in "fiub" or dtype.hasobject or dtype.fields is not None:
         raise FileError(f"{file}: {ds.name}: dtype {dtype} is not a number type; allowed: {', '.join(WEIGHT_DTYPES)}")
@@ -304,7 +304,8 @@ def check_h5_dataset(file: str, ds, file_size: int, budget: Budget) -> None:
                 f"{file}: {ds.name}: declares shape {tuple(shape)} of {dtype} ({size_text(declared)}) but only "
                 f"{size_text(stored)} of it were ever written"
             )
-    budget.take(ds.name, declared)
+    if budget is not None:
+        budget.take(ds.name, declared)
 
 
 # --- safetensors --------------------------------------------------------------------------------

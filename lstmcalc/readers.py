@@ -508,8 +508,9 @@ class _H5Rnn:
 
     path: str  # the RNN layer's group
     native: bool  # Keras 3 layout (cell/vars/0, 1, 2), else legacy (kernel, recurrent_kernel, bias)
-    arrays: dict  # {"kernel", "recurrent_kernel"[, "bias"]: np.ndarray}
+    arrays: dict  # {"kernel", "recurrent_kernel"[, "bias"]: what the dataset declares (limits.declared_array)}
     sources: dict  # {"kernel", ...: the dataset's path in the file}
+    datasets: dict = field(default_factory=dict, repr=False)  # {"kernel", ...: the h5py.Dataset, read last}
 
 
 @dataclass
@@ -667,13 +668,33 @@ def _first_line(e: BaseException) -> str:
     return text[0] if text else type(e).__name__
 
 
+def _declared_dataset(file: str, ds) -> np.ndarray:
+    """What an HDF5 dataset declares (shape, dtype), checked against the file, with no data read."""
+    size, _ = _H5_LIMITS.get()
+    check_h5_dataset(file, ds, size, None)  # dtype, shape, and bytes the file can hold
+    return declared_array(file, ds.name, ds.shape, ds.dtype)
+
+
 def _read_dataset(file: str, ds) -> np.ndarray:
-    size, budget = _H5_LIMITS.get()
-    check_h5_dataset(file, ds, size, budget)  # before a byte of it is read
+    """A dataset's numbers, its declared size taken from the memory budget before a byte is read."""
+    _, budget = _H5_LIMITS.get()
+    budget.take(ds.name, declared_bytes(ds.shape, ds.dtype.itemsize))
     try:
         return _plain(np.asarray(ds[()]))
     except (OSError, ValueError, TypeError, RuntimeError) as e:
         raise FileError(f"{file}: {ds.name}: unreadable dataset ({_first_line(e)})") from None
+
+
+def _read_layer_datasets(file: str, lay: _H5Layer, weights: dict) -> dict:
+    """``weights`` (keyed as :func:`_keras_found` keys them, stand-ins) with the layer's datasets read."""
+    bidirectional = lay.backward is not None
+    out = {}
+    for direction, rnn in [("forward", lay.forward), ("backward", lay.backward)]:
+        for role, ds in (rnn.datasets if rnn is not None else {}).items():
+            key = f"layer0/{direction}/{role}" if bidirectional else role
+            if key in weights:
+                out[key] = _read_dataset(file, ds)
+    return out
 
 
 def _find_rnns(file: str, h5) -> list[_H5Rnn]:
@@ -691,9 +712,10 @@ def _find_rnns(file: str, h5) -> list[_H5Rnn]:
             keys = sorted(k for k in obj.keys() if isinstance(k, str))  # h5py gives bytes for non-UTF-8 names
             if keys in (["0", "1"], ["0", "1", "2"]) and all(isinstance(obj[k], h5py.Dataset) for k in keys):
                 roles = ("kernel", "recurrent_kernel", "bias")
-                arrays = {r: _read_dataset(file, obj[k]) for r, k in zip(roles, keys)}
+                arrays = {r: _declared_dataset(file, obj[k]) for r, k in zip(roles, keys)}
                 sources = {r: f"{name}/{k}" for r, k in zip(roles, keys)}
-                found.append(_H5Rnn("/".join(parts[:-2]), True, arrays, sources))
+                datasets = {r: obj[k] for r, k in zip(roles, keys)}
+                found.append(_H5Rnn("/".join(parts[:-2]), True, arrays, sources, datasets))
             return
         # legacy: kernel[:0], recurrent_kernel[:0][, bias[:0]] side by side
         datasets = {
@@ -701,10 +723,10 @@ def _find_rnns(file: str, h5) -> list[_H5Rnn]:
         }
         if "kernel" in datasets and "recurrent_kernel" in datasets:
             roles = [k for k in ("kernel", "recurrent_kernel", "bias") if k in datasets]
-            arrays = {k: _read_dataset(file, datasets[k]) for k in roles}
+            arrays = {k: _declared_dataset(file, datasets[k]) for k in roles}
             sources = {k: datasets[k].name.lstrip("/") for k in roles}
             layer_path = "/".join(parts[:-1]) if parts[-1].endswith("_cell") and len(parts) > 1 else name
-            found.append(_H5Rnn(layer_path, False, arrays, sources))
+            found.append(_H5Rnn(layer_path, False, arrays, sources, {k: datasets[k] for k in roles}))
 
     h5.visititems(visit)
     return found
@@ -1007,14 +1029,14 @@ def _keras_found(file: str, lay: _H5Layer, item: dict | None, name: str, version
         said = {"merge_mode": bidirectional, "reset_after": reset_after is not None,
                 "activation": conf.get("activation") in ("tanh", "relu")}
         unknown = {k: v for k, v in unknown_options(spec).items() if not said.get(k)}
-        found = _found(name, spec, weights, file, lay.path, unknown)
+        found = _found(name, spec, _read_layer_datasets(file, lay, weights), file, lay.path, unknown)
         if bidirectional and item.get("merge_mode") is None:
             found.reported["merge_mode"] = None
         found = _keras_gates(found, conf, version)
         if bidirectional and found.config is not None:
             found.config["merge_mode"] = item.get("merge_mode")
         return found
-    return _keras_gates(_found(name, spec, weights, file, lay.path), None, version)
+    return _keras_gates(_found(name, spec, _read_layer_datasets(file, lay, weights), file, lay.path), None, version)
 
 
 def _dataset_names(message: str, lay: _H5Layer) -> str:
@@ -1051,8 +1073,11 @@ TORCHSCRIPT_FIX = ("torch.jit.load(path).state_dict(), then torch.save(state_dic
 
 
 def _read_torch(file: str) -> list[FoundLayer]:
-    import warnings
-
+    """A ``torch.save`` zip: names, shapes and dtypes first (``map_location="meta"``: only
+    ``data.pkl`` is read), the layers found from them; then only those layers' tensors are
+    read, from storages mapped in place (``mmap=True``), their declared sizes taken from the
+    memory budget first. A legacy (pre-zip) pickle or a TorchScript archive is read whole,
+    after every declared size is checked."""
     _, size = regular_file(file)
     with open(file, "rb") as fh:
         head = fh.read(1)
@@ -1064,8 +1089,10 @@ def _read_torch(file: str) -> list[FoundLayer]:
         )
     scripted = False
     if zipped:
-        _check_torch_zip(file, size)
+        _check_torch_zip(file, size, budget=False)
         scripted = _torchscript_archive(file)
+        if scripted:
+            _check_torch_zip(file, size, budget=True)  # torch.jit.load reads every member
     try:
         torch = _need("torch", file, "PyTorch files")
     except FileError:
@@ -1073,13 +1100,34 @@ def _read_torch(file: str) -> list[FoundLayer]:
             raise FileError(f"{file}: a TorchScript archive; reading its tensors needs torch "
                             f"(pip install torch): {TORCHSCRIPT_FIX}") from None
         raise
+    if not zipped or scripted:
+        return _flat_layers(file, _torch_arrays(file, _torch_tensors(file, _torch_load(file, torch, scripted))))
+    tensors = _torch_tensors(file, _torch_load(file, torch, False, map_location="meta"))
+    declared = {name: declared_array(file, name, tuple(t.shape), _torch_numpy_dtype(file, name, t))
+                for name, t in tensors.items()}
+    budget = Budget(file)
+
+    def load(names: list[str]) -> dict[str, np.ndarray]:
+        for name in names:
+            budget.take(name, declared_bytes(declared[name].shape, declared[name].dtype.itemsize))
+        _stored_storages(file)  # mmap maps a member's bytes as they lie in the file
+        mapped = _torch_tensors(file, _torch_load(file, torch, False, map_location="cpu", mmap=True))
+        return _torch_arrays(file, {name: mapped[name] for name in names})
+
+    return _flat_layers(file, declared, load)
+
+
+def _torch_load(file: str, torch, scripted: bool, map_location: str = "cpu", mmap: bool = False):
+    """``torch.load(file, weights_only=True, ...)`` (``torch.jit.load(...).state_dict()`` for a
+    TorchScript archive), every failure a one-line :class:`FileError`."""
+    import warnings
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch warns about pickle protocols on the way to its error
             if scripted:  # TorchScript's own unpickler, which builds tensors and TorchScript objects only
-                obj = torch.jit.load(file, map_location="cpu").state_dict()
-            else:
-                obj = torch.load(file, weights_only=True, map_location="cpu")
+                return torch.jit.load(file, map_location="cpu").state_dict()
+            return torch.load(file, weights_only=True, map_location=map_location, mmap=mmap)
     except MemoryError:
         raise FileError(f"{file}: the tensors it declares do not fit in the memory available") from None
     except Exception as e:  # torch raises UnpicklingError, RuntimeError, OSError, KeyError, ... for bad files
@@ -1103,30 +1151,78 @@ def _read_torch(file: str) -> list[FoundLayer]:
         reason = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)
         detail = reason[1].strip() if reason else f"{type(e).__name__}: {_first_line(e)}"
         raise FileError(f"{file}: not a PyTorch state_dict file, or a truncated one ({detail})") from None
+
+
+def _torch_tensors(file: str, obj) -> dict:
+    """{dotted name: tensor} of a state_dict (nested dicts of a checkpoint joined with ``.``)."""
+    import torch
+
     if isinstance(obj, torch.Tensor):
         raise FileError(f"{file}: holds one tensor, not a state_dict of named tensors")
     if not isinstance(obj, Mapping):
         raise FileError(f"{file}: holds a {type(obj).__name__}, not a state_dict (a dict of named tensors)")
-    flat: dict[str, np.ndarray] = {}
+    flat: dict = {}
 
     def flatten(mapping: Mapping, prefix: str):
         for key, value in mapping.items():
             if isinstance(value, torch.Tensor):
-                t = value.detach().cpu()
-                if t.dtype in (torch.bfloat16,) or str(t.dtype).startswith("torch.float8"):
-                    t = t.float()
-                try:
-                    flat[prefix + str(key)] = t.numpy()
-                except (TypeError, RuntimeError):  # quantized, sparse, meta or other tensors NumPy cannot hold
-                    raise FileError(f"{file}: {prefix}{key}: a {t.dtype} tensor ({t.layout}), not plain numbers; "
-                                    "allowed: float16, float32, float64") from None
+                flat[prefix + str(key)] = value
             elif isinstance(value, Mapping):
                 flatten(value, f"{prefix}{key}.")
 
     flatten(obj, "")
     if not flat:
         raise FileError(f"{file}: the state_dict holds no tensors")
-    return _flat_layers(file, flat)
+    return flat
+
+
+def _not_plain(file: str, name: str, t) -> FileError:
+    return FileError(f"{file}: {name}: a {t.dtype} tensor ({t.layout}), not plain numbers; "
+                     "allowed: float16, float32, float64")
+
+
+def _torch_numpy_dtype(file: str, name: str, t) -> np.dtype:
+    """The NumPy dtype a tensor is read as (bfloat16 and float8 as float32), from its dtype alone."""
+    import torch
+
+    if t.layout != torch.strided or t.is_quantized:
+        raise _not_plain(file, name, t)
+    if t.dtype == torch.bfloat16 or str(t.dtype).startswith("torch.float8"):
+        return np.dtype(np.float32)
+    try:
+        return torch.empty(0, dtype=t.dtype).numpy().dtype
+    except (TypeError, RuntimeError):
+        raise _not_plain(file, name, t) from None
+
+
+def _torch_arrays(file: str, tensors: dict) -> dict[str, np.ndarray]:
+    """The tensors as NumPy arrays (copies: nothing stays mapped), bfloat16 and float8 as float32."""
+    import torch
+
+    out = {}
+    for name, value in tensors.items():
+        t = value.detach().cpu()
+        if t.dtype in (torch.bfloat16,) or str(t.dtype).startswith("torch.float8"):
+            t = t.float()
+        try:
+            out[name] = np.array(t.numpy())
+        except (TypeError, RuntimeError):  # quantized, sparse, meta or other tensors NumPy cannot hold
+            raise _not_plain(file, name, t) from None
+    return out
+
+
+def _stored_storages(file: str) -> None:
+    """Refuse a ``torch.save`` zip whose tensor data is compressed: torch.save stores it
+    uncompressed, and a mapped (``mmap=True``) deflated member would read as its compressed bytes."""
+    try:
+        with zipfile.ZipFile(file) as z:
+            packed = [i.filename for i in z.infolist() if "/data/" in i.filename and i.compress_type != 0]
+    except ZIP_ERRORS as e:
+        raise FileError(f"{file}: not a PyTorch file, or a truncated one ({_first_line(e)})") from None
+    if packed:
+        raise FileError(f"{file}: {packed[0]}: tensor data compressed in the zip; torch.save stores it "
+                        "uncompressed, and lstmcalc reads it in place without inflating: save it again with "
+                        "torch.save")
 
 
 def _torchscript_archive(file: str) -> bool:
@@ -1154,10 +1250,11 @@ def _torchscript_archive(file: str) -> bool:
         raise FileError(f"{file}: not a PyTorch file, or a truncated one ({_first_line(e)})") from None
 
 
-def _check_torch_zip(file: str, size: int) -> None:
+def _check_torch_zip(file: str, size: int, budget: bool) -> None:
     """Every member of a ``torch.save`` zip, by its declared size, before torch reads one:
-    the pickle at most 64 MiB, each storage within the file and all of them within the budget."""
-    budget = Budget(file)
+    the pickle at most 64 MiB, each storage within the file and (``budget``: a reader that
+    reads every member) all of them within the budget."""
+    budget = Budget(file) if budget else None
     try:
         with zipfile.ZipFile(file) as z:
             for info in z.infolist():
@@ -1269,11 +1366,16 @@ def _read_npz(file: str) -> list[FoundLayer]:
 
 def _read_msgpack(file: str) -> list[FoundLayer]:
     """A Flax parameter tree (``flax.serialization.msgpack_serialize``), flattened with
-    ``/``; a top-level ``params`` collection is stepped into."""
+    ``/``; a top-level ``params`` collection is stepped into. Read whole (msgpack has no
+    index to read names by), after twice the file's size is taken from the memory budget."""
     try:
         from flax import serialization
     except ImportError:
         raise FileError(f"{file}: reading .msgpack files needs the flax package: pip install flax") from None
+    # msgpack is not compressed: what is read is bounded by the file's size. The file's bytes and
+    # the arrays restored from them (each a copy of its bytes) are taken from the budget first.
+    _, size = regular_file(file)
+    Budget(file).take("its msgpack tree (the file's bytes and the arrays restored from them)", 2 * size)
     with open(file, "rb") as fh:
         raw = fh.read()
     try:

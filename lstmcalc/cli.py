@@ -746,7 +746,7 @@ def cost(
     hs, xs = _sizes(units, input_size)
     given_lengths = None
     if lengths is not None:
-        from .statefiles import parse_lengths
+        from .readers.states import parse_lengths
 
         if len(hs) * len(xs) > 1 or plot:
             raise SpecError("lengths", "takes one --units and one --input, not lists or a plot")
@@ -1014,7 +1014,7 @@ def convert(
             raise SpecError(e.param, e.problem) from None
         raise FileError(f"{path}: {frameworks_title(to)} cannot hold this layer: {e.problem}") from None
     if as_model:
-        from .onnxfile import write_onnx_weights
+        from .readers.onnx import write_onnx_weights
 
         write_onnx_weights(output, arrays, cell=spec.cell, activation=spec.activation,
                            reset_after=reset_after if spec.cell == "gru" else True)

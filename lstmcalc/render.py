@@ -558,7 +558,7 @@ def _node_attributes(a: dict) -> Table:
         for k, line in enumerate(a["lines"]):
             grid.add_row("  attributes" if k == 0 else "", line)
         return grid
-    from .onnxfile import DEFAULT_ACTIVATIONS
+    from .readers.onnx import DEFAULT_ACTIVATIONS
 
     said = [f"hidden_size={a['hidden_size'] if a['hidden_size'] is not None else 'unset'}",
             f"direction={a['direction']}", f"layout={a['layout']}"]

@@ -313,7 +313,7 @@ def run_request(req: RunRequest) -> RunReport:
     batch, time, x_size = req.batch, req.time, req.input_size
     given_lengths = None
     if req.lengths is not None:
-        from .statefiles import parse_lengths
+        from .readers.states import parse_lengths
 
         given_lengths = parse_lengths(req.lengths, batch)
         if req.inputs is None and len(given_lengths):  # B and T from the lengths, unless given
@@ -358,7 +358,7 @@ def run_request(req: RunRequest) -> RunReport:
                          return_sequences=req.return_sequences, return_state=req.return_state)
     states = None
     if req.initial_state is not None:
-        from .statefiles import load_initial_state
+        from .readers.states import load_initial_state
 
         states = load_initial_state(req.initial_state, spec, req.dtype)
     report = run_layer(spec, seed=req.seed, dtype=req.dtype, backend=req.backend, weights=weights, x=x,

@@ -24,7 +24,7 @@ from .converting import describe_allowed, infer_layer_spec, unknown_options
 from .errors import FileError
 from .frameworks import make_spec
 from .frameworks.shared import describe as _describe
-from .limits import (ZIP_ERRORS, Budget, check_npz, check_numbers, declared_array, declared_bytes, npy_header,
+from .readers.limits import (ZIP_ERRORS, Budget, check_npz, check_numbers, declared_array, declared_bytes, npy_header,
                      regular_file)
 from .memory import check_bytes, itemsize, weight_elements
 from .spec import CELLS, MERGE_MODES, VARIANTS, LayerSpec, SpecError, refuse_shaped_only

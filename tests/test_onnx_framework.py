@@ -162,7 +162,7 @@ def test_cli_inspect_model_without_rnn_node(tmp_path):
 def test_cli_inspect_shows_what_it_does_not_model_and_convert_refuses_it(tmp_path):
     pytest.importorskip("onnx")  # .onnx files are read with the optional onnx package
     # more in tests/test_onnx_inspect_attributes.py
-    from lstmcalc.onnxfile import write_onnx_model
+    from lstmcalc.readers.onnx import write_onnx_model
 
     rng = np.random.default_rng(2)
     path = tmp_path / "clip.onnx"

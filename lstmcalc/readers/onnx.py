@@ -29,8 +29,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .atomic import write_atomic
-from .errors import FileError
+from ..atomic import write_atomic
+from ..errors import FileError
 
 RNN_OPS = {"LSTM": 4, "GRU": 3, "RNN": 1}  # op type -> gates G
 LOOP_OPS = ("Loop", "Scan")
@@ -884,7 +884,7 @@ def write_onnx_model(
         if op == "LSTM":
             inputs.append(helper.make_tensor_value_info("initial_c", elem, [L * D, "batch", H]))
     graph = helper.make_graph(nodes, f"lstmcalc_{cell}", inputs, outputs, initializers)
-    from . import __version__
+    from .. import __version__
 
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", WRITE_OPSET)],
                               producer_name="lstmcalc", producer_version=__version__)

@@ -23,8 +23,8 @@ import zlib
 
 import numpy as np
 
-from .errors import FileError
-from .memory import GIB, memory_budget
+from ..errors import FileError
+from ..memory import GIB, memory_budget
 
 MAX_JSON_BYTES = 64 * 1024**2  # a Keras config.json, a legacy .h5 model_config, a safetensors header
 MAX_JSON_DEPTH = 256  # nested lists and objects; a Keras config of nested models needs a few dozen

@@ -12,10 +12,10 @@ import zipfile
 
 import numpy as np
 
-from . import frameworks
-from .errors import FileError
+from .. import frameworks
+from ..errors import FileError
 from .limits import check_npz, regular_file
-from .spec import LayerSpec, SpecError
+from ..spec import LayerSpec, SpecError
 
 NPY_HEADER_MAX = 4096  # bytes of .npy header we allow beyond the data itself
 MAX_ROWS = 2**20  # a lengths file's rows when the batch is not known yet

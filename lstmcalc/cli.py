@@ -956,7 +956,8 @@ def convert(
 
         lstmcalc convert lstm.pt --from torch --to keras -o keras_lstm.npz
     """
-    from .converting import TargetRefusal, check_output_path, convert_weights, save_arrays
+    from .converting import TargetRefusal, check_output_path, convert_weights
+    from .writers import save_arrays
     from .frameworks import get as _framework
 
     def frameworks_title(name: str) -> str:
@@ -1014,12 +1015,12 @@ def convert(
             raise SpecError(e.param, e.problem) from None
         raise FileError(f"{path}: {frameworks_title(to)} cannot hold this layer: {e.problem}") from None
     if as_model:
-        from .readers.onnx import write_onnx_weights
+        from .writers import write_onnx_weights
 
         write_onnx_weights(output, arrays, cell=spec.cell, activation=spec.activation,
                            reset_after=reset_after if spec.cell == "gru" else True)
     elif as_msgpack:
-        from .converting import save_msgpack
+        from .writers import save_msgpack
 
         save_msgpack(output, arrays, to, "--output", [path])
     else:

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from . import frameworks
-from .atomic import check_target, write_atomic
+from .atomic import check_target
 from .frameworks import all_tensors, weights_key
 from .errors import FileError
 from .frameworks import make_spec
@@ -36,7 +36,7 @@ from .frameworks.shared import as_array, describe, shape_of
 from .frameworks.torch import TORCH_NAME  # noqa: F401  (module-prefixed state_dict names, for readers)
 from .spec import CELLS, RECURRENT_ACTIVATION_FORMULAS, LayerSpec, SpecError, refuse_shaped_only
 
-__all__ = ["FileError", "convert_weights", "infer_framework", "infer_layer_spec", "save_arrays"]
+__all__ = ["FileError", "convert_weights", "infer_framework", "infer_layer_spec"]
 
 
 def infer_framework(names: Iterable[str]) -> str:
@@ -131,21 +131,35 @@ def describe_allowed(values: tuple) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
-def check_tensors(weights: Mapping[str, np.ndarray], spec: LayerSpec) -> None:
-    """Every tensor the spec needs is there with its shape, and nothing else is
-    (:class:`FileError` naming the first that is not)."""
+def check_tensors(weights: Mapping[str, np.ndarray], spec: LayerSpec, error: type = FileError) -> None:
+    """Every tensor the spec needs is there with its shape and a real-number dtype, and
+    nothing else is (keys beside the tensors that the framework declares auxiliary aside);
+    the first that is not is refused. ``error``, the caller's choice: :class:`FileError`
+    where ``spec`` was inferred from the tensors themselves (they contradict each other),
+    :class:`SpecError` (param ``weights``) where ``spec`` comes from options the caller gave."""
+    given = error is SpecError
+
+    def refuse(inferred: str, stated: str):
+        return SpecError("weights", stated) if given else FileError(inferred)
+
     expected = {weights_key(spec, t): t.shape for t in all_tensors(spec)}
     for key, shape in expected.items():
         if key not in weights:
-            raise FileError(f"{key}: missing; the other tensors describe a {describe(spec)}, which needs it {shape}")
+            raise refuse(f"{key}: missing; the other tensors describe a {describe(spec)}, which needs it {shape}",
+                         f"{key}: missing; a {describe(spec)} needs it with shape {shape}")
         got = shape_of(weights[key])
         if got != shape:
-            raise FileError(f"{key}: shape {got} contradicts the other tensors ({describe(spec)}): expected {shape}")
-        as_array(key, weights[key])
+            raise refuse(f"{key}: shape {got} contradicts the other tensors ({describe(spec)}): expected {shape}",
+                         f"{key}: shape {got}, but a {describe(spec)} needs {shape}")
+        try:
+            as_array(key, weights[key])
+        except FileError as e:
+            raise refuse(str(e), str(e)) from None
     auxiliary = frameworks.of(spec).auxiliary  # keys beside the tensors (TFLite scales)
     for key in weights:
         if key not in expected and not auxiliary(key):
-            raise FileError(f"{key}: unexpected for a {describe(spec)} (it has {len(expected)} tensors)")
+            raise refuse(f"{key}: unexpected for a {describe(spec)} (it has {len(expected)} tensors)",
+                         f"{key}: unexpected; a {describe(spec)} has only {', '.join(expected)}")
 
 
 def convert_weights(
@@ -340,29 +354,3 @@ def need_flax(option: str = "--output"):
     return serialization
 
 
-def save_msgpack(path: str, arrays: Mapping[str, np.ndarray], target: str, option: str = "--output",
-                 inputs: Iterable = ()) -> None:
-    """Write a Flax convention's tensors (``ii/kernel``, ``dense_h/bias``, ...) as the nested
-    parameter tree ``flax.serialization.msgpack_serialize`` writes (the cell's tree, as
-    ``flatten_dict(params, sep='/')`` names it; ``msgpack_restore`` gives it back), atomically.
-    :class:`SpecError` for a target whose weights are not a Flax tree."""
-    if target not in MSGPACK_TARGETS:
-        raise SpecError("output", f"{path!r} is a Flax .msgpack, written for --to {', '.join(MSGPACK_TARGETS)}; "
-                                  f"--to {target} writes an .npz")
-    serialization = need_flax(option)
-    tree: dict = {}
-    for key, a in arrays.items():
-        *parents, leaf = key.split("/")
-        node = tree
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = np.ascontiguousarray(a)
-    data = serialization.msgpack_serialize(tree)
-    write_atomic(path, lambda f: f.write(data), option, inputs)
-
-
-def save_arrays(path: str, arrays: Mapping[str, np.ndarray], option: str = "--output", inputs: Iterable = ()) -> None:
-    """Write ``arrays`` to an ``.npz`` atomically (:func:`lstmcalc.atomic.write_atomic`): a
-    failure never leaves a half-written file behind, and the target is never an input."""
-    check_output_path(path, option, inputs)
-    write_atomic(path, lambda f: np.savez(f, **arrays), option, inputs)

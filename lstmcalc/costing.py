@@ -36,11 +36,11 @@ from .frameworks import constructor
 from . import frameworks
 from .counting import total_count
 from .frameworks import make_spec
-from .memory import estimate_elements, overhead_bytes
+from .memory import ITEMSIZE, estimate_elements, overhead_bytes
 from .spec import LayerSpec, SpecError, refuse_shaped_only
 
 # Bytes per element of each dtype we price memory in.
-DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
+DTYPES = {**ITEMSIZE, "bfloat16": 2, "int8": 1}  # bytes per number: memory.ITEMSIZE and the narrow types a cost compares
 
 # The versions whose source the formulas in compare_spec were read from (PyPI, current
 # when this was written). `thop` is the PyPI package "thop"; its maintained fork

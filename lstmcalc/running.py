@@ -365,7 +365,7 @@ def run_request(req: RunRequest) -> RunReport:
                        weights_from=req.weights, inputs_from=req.inputs, initial_state=states,
                        initial_state_from=req.initial_state, lengths=given_lengths)
     if req.save is not None:
-        from .weights import save_npz
+        from .writers import save_npz
 
         save_npz(req.save, report.result, report.spec, inputs=read_from)
     return report

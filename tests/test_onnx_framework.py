@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 import lstmcalc
 from lstmcalc.cli import app
 from lstmcalc.frameworks import all_tensors
-from lstmcalc.converting import convert_weights, save_arrays
+from lstmcalc.converting import convert_weights
+from lstmcalc.writers import save_arrays
 from lstmcalc.frameworks import get, make_spec
 from lstmcalc.spec import SpecError
 

@@ -61,7 +61,7 @@ RUNNABLE_EXTENSIONS = (".tflite",)
 
 
 def _read_onnx(file: str) -> list[FoundLayer]:
-    """One layer per LSTM / GRU / RNN node, read by :mod:`lstmcalc.onnxfile` (the onnx package)."""
+    """One layer per LSTM / GRU / RNN node, read by :mod:`lstmcalc.readers.onnx` (the onnx package)."""
     from dataclasses import replace
 
     from .onnx import OnnxFileError, onnx_layers
@@ -88,7 +88,7 @@ def _read_onnx(file: str) -> list[FoundLayer]:
 
 
 def _read_tflite(file: str) -> list[FoundLayer]:
-    """One layer per fused recurrent op of every subgraph, read by :mod:`lstmcalc.tflitefile`."""
+    """One layer per fused recurrent op of every subgraph, read by :mod:`lstmcalc.readers.tflite`."""
     from dataclasses import replace
 
     from .tflite import read_tflite

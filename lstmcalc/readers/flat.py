@@ -18,11 +18,8 @@ from ..converting import infer_layer_spec as _infer_spec
 from ..errors import FileError
 from ..spec import SpecError
 from .found import FoundLayer, found_layer, need, plain
-from .limits import (SAFETENSORS_DTYPES, ZIP_ERRORS, Budget, check_npz, declared_array, declared_bytes,
-                     first_line, regular_file, safetensors_header)
-
-ST_NUMPY = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<f4", "I64": "<i8", "I32": "<i4", "I16": "<i2",
-            "I8": "i1", "U8": "u1", "BOOL": "?", "U16": "<u2", "U32": "<u4", "U64": "<u8"}  # BF16 is read as float32
+from .limits import (SAFETENSORS_DTYPES, SAFETENSORS_TYPES, Budget, check_npz, declared_array, declared_bytes,
+                     first_line, load_npz_members, regular_file, safetensors_header)
 
 
 def read_safetensors(file: str) -> list[FoundLayer]:
@@ -35,7 +32,7 @@ def read_safetensors(file: str) -> list[FoundLayer]:
     tensors = safetensors_header(file, size, None)  # before safetensors reads; memory taken per tensor read
     if not tensors:
         raise FileError(f"{file}: holds no tensors")
-    declared = {name: declared_array(file, name, info["shape"], ST_NUMPY.get(info["dtype"], "<f4"))
+    declared = {name: declared_array(file, name, info["shape"], SAFETENSORS_TYPES[info["dtype"]][1] or "<f4")
                 for name, info in tensors.items()}
     budget = Budget(file)
 
@@ -68,7 +65,6 @@ def _safetensors_bfloat16(file: str, tensors: dict) -> dict[str, np.ndarray]:
     ``{name: {"dtype", "shape", "data_offsets": [begin, end]}}``, then the data. ``tensors``:
     that header, already checked by :func:`lstmcalc.limits.safetensors_header`.
     """
-    dtypes = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1", "U8": "u1"}
     out = {}
     with open(file, "rb") as fh:
         size = int.from_bytes(fh.read(8), "little")
@@ -78,8 +74,8 @@ def _safetensors_bfloat16(file: str, tensors: dict) -> dict[str, np.ndarray]:
             raw = fh.read(end - begin)
             if info["dtype"] == "BF16":
                 a = (np.frombuffer(raw, "<u2").astype("<u4") << 16).view("<f4")  # (N,) float32
-            elif info["dtype"] in dtypes:
-                a = np.frombuffer(raw, dtypes[info["dtype"]])
+            elif SAFETENSORS_TYPES[info["dtype"]][1] is not None:
+                a = np.frombuffer(raw, SAFETENSORS_TYPES[info["dtype"]][1])
             else:
                 raise FileError(f"{file}: {name}: dtype {info['dtype']} is not one lstmcalc reads")
             out[name] = a.reshape(info["shape"]).copy()
@@ -96,25 +92,7 @@ def read_npz(file: str) -> list[FoundLayer]:
     declared = {name: declared_array(file, member, shape, dtype) for name, (member, shape, dtype) in members.items()}
     budget = Budget(file)
 
-    def load(names: list[str]) -> dict[str, np.ndarray]:
-        for name in names:
-            member, shape, dtype = members[name]
-            budget.take(member, declared_bytes(shape, dtype.itemsize))
-        try:
-            with np.load(file, allow_pickle=False) as data:
-                return {name: np.asarray(data[name]) for name in names}
-        except FileError:
-            raise
-        except ValueError as e:
-            if "pickle" in str(e):
-                raise FileError(
-                    f"{file}: holds object arrays, which need unpickling; lstmcalc loads .npz with allow_pickle=False"
-                ) from None
-            raise FileError(f"{file}: damaged .npz archive ({first_line(e)})") from None
-        except (*ZIP_ERRORS, KeyError) as e:
-            raise FileError(f"{file}: damaged or truncated .npz archive ({first_line(e)})") from None
-
-    return flat_layers(file, declared, load)
+    return flat_layers(file, declared, lambda names: load_npz_members(file, members, names, budget))
 
 
 def read_msgpack(file: str) -> list[FoundLayer]:

@@ -143,7 +143,7 @@ class FoundLayer:
              "total", "file", "location",
              "gates": [{"layer", "direction", "gate", "name", "input_weights", "recurrent_weights",
                         "bias", "bias_input", "bias_recurrent", "projection"}, ...],
-             "attributes": ONNX node attributes (onnxfile.node_attributes), else null}
+             "attributes": ONNX node attributes (readers.onnx.node_attributes), else null}
 
         where each statistics entry is ``{"count", "mean", "std", "min", "max", "max_abs"}``
         or null, and ``total`` is :func:`lstmcalc.counting.total_count` of the spec. An option

@@ -33,7 +33,7 @@ import lstmcalc  # noqa: E402
 from lstmcalc.frameworks import all_tensors  # noqa: E402
 from lstmcalc.converting import convert_weights  # noqa: E402
 from lstmcalc.frameworks import make_spec  # noqa: E402
-from lstmcalc.readers.onnx import write_onnx_weights  # noqa: E402
+from lstmcalc.writers import write_onnx_weights  # noqa: E402
 from lstmcalc.readers import read_layers  # noqa: E402
 from lstmcalc.spec import SpecError  # noqa: E402
 

@@ -40,7 +40,9 @@ from .memory import ITEMSIZE, estimate_elements, overhead_bytes
 from .spec import LayerSpec, SpecError, refuse_shaped_only
 
 # Bytes per element of each dtype we price memory in.
-DTYPES = {**ITEMSIZE, "bfloat16": 2, "int8": 1}  # bytes per number: memory.ITEMSIZE and the narrow types a cost compares
+# bytes per number: memory.ITEMSIZE's floats and the narrow types a cost compares (this order in messages)
+DTYPES = {"float32": ITEMSIZE["float32"], "float16": ITEMSIZE["float16"], "bfloat16": 2,
+          "float64": ITEMSIZE["float64"], "int8": 1}
 
 # The versions whose source the formulas in compare_spec were read from (PyPI, current
 # when this was written). `thop` is the PyPI package "thop"; its maintained fork

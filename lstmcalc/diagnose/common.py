@@ -13,27 +13,13 @@ from ..frameworks.shared import CELL_BY_GATES, GATES_OF
 
 
 SIDES = ("checkpoint", "model")
-
-
 FIELDS = ("cell", "units", "input_size", "layers", "bidirectional", "proj_size", "bias")
-
-
 # What each framework calls a field, for the sentences.
 TORCH_WORDS = {"units": "hidden_size", "input_size": "input_size", "layers": "num_layers", "proj_size": "proj_size"}
-
-
 KERAS_WORDS = {"units": "units", "input_size": "input features", "layers": "stacked layers", "proj_size": "proj_size"}
-
-
 TORCH_CLASSES = {"LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}
-
-
 KERAS_CELLS = {"LSTMCell": "lstm", "GRUCell": "gru", "SimpleRNNCell": "rnn"}
-
-
 KERAS_CLASS_KEYS = {"lstm": "lstm", "gru": "gru", "rnn": "simple_rnn"}  # keras.src.saving.saving_lib paths
-
-
 MAX_TEXT = 1_000_000  # characters read from the message (a pasted error is far shorter)
 
 

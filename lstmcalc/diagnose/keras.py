@@ -12,32 +12,20 @@ from .common import CELL_WORDS, Diagnosis, Difference, FIELDS, InferredLayer, KE
 KERAS_ASSIGN = re.compile(
     r"variable\.shape=\((?P<model>[\d,\s]*)\),\s*Received:\s*value\.shape=(?:torch\.Size\(\[)?\(?(?P<ckpt>[\d,\s]*)\)?"
 )
-
-
 KERAS_TARGET = re.compile(r"Target variable:\s*<Variable path=(?P<path>[^,>\s]+)")
-
-
 KERAS_COUNT = re.compile(
     r"Layer '(?P<layer>[^']+)' expected (?P<want>\d+) variables, but received (?P<got>\d+) variables during loading\."
     r"(?:\s*Expected:\s*\[(?P<names>[^\]]*)\])?"
 )
-
-
 KERAS_OBJECT = re.compile(r"<(?P<cls>\w+Cell) name=(?P<name>[^,>]+)")
-
-
 KERAS_SET = re.compile(
     r"Layer (?P<layer>\S+) weight shape \((?P<model>[\d,\s]*)\) is not compatible with provided weight shape "
     r"\((?P<ckpt>[\d,\s]*)\)"
 )
-
-
 KERAS_SET_COUNT = re.compile(
     r"set_weights\(weights\)` on layer '(?P<layer>[^']+)' with a weight list of length (?P<got>\d+), "
     r"but the layer was expecting (?P<want>\d+) weights"
 )
-
-
 KERAS2_WEIGHT = re.compile(
     r"weight <tf\.Variable '(?P<var>[^']+)' shape=\((?P<model>[\d,\s]*)\)[^>]*> has shape \((?P<m2>[\d,\s]*)\), "
     r"but the saved weight has shape \((?P<ckpt>[\d,\s]*)\)"

@@ -9,30 +9,18 @@ from .common import Diagnosis, Difference, FIELDS, InferredLayer, Seen, Unrecogn
 
 
 ORT_NODE = re.compile(r"running (?P<op>LSTM|GRU|RNN) node\. Name:'(?P<name>[^']*)'")
-
-
 ORT_SHAPE = re.compile(
     r"running (?P<op>LSTM|GRU|RNN) node\. Name:'(?P<name>[^']*)' Status Message: Input (?P<input>\w+) must have "
     r"shape \{(?P<want>[^}]*)\}\. Actual:\{(?P<got>[^}]*)\}"
 )
-
-
 ORT_OTHER = re.compile(r"Node \((?P<name>[^)]*)\) Op \((?P<op>LSTM|GRU|RNN)\)")
-
-
 # A kernel refusing the node's attributes while the session is created: no node name, no shapes
 ORT_KERNEL = re.compile(
     r"onnxruntime::(?P<kernel>LSTMBase|DeepCpuLstmOp|DeepCpuGruOp|RNN<T>)::\w+(?:<T>)?\(const onnxruntime::"
     r"OpKernelInfo&\)(?: \[with T = \w+\])? (?P<msg>.*? was false)"
 )
-
-
 ORT_KERNELS = {"LSTMBase": "LSTM", "DeepCpuLstmOp": "LSTM", "DeepCpuGruOp": "GRU", "RNN<T>": "RNN"}
-
-
 ONNX_CELLS = {"LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}
-
-
 # The layout onnxruntime checks each input against (lstmcalc/frameworks/onnx.py): D directions,
 # G gate blocks, H hidden_size, X input features; B prints its length as "2G*H".
 ONNX_LAYOUT = {"W": "(D, G·H, X)", "R": "(D, G·H, H)", "B": "(D, 2·G·H)", "P": "(D, 3·H)",

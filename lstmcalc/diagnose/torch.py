@@ -9,11 +9,7 @@ from .common import Diagnosis, Difference, SIDES, Seen, Side, TORCH_CLASSES, TOR
 
 
 TORCH_HEADER = re.compile(r"Error\(s\) in loading state_dict for (?P<cls>[\w.]+):")
-
-
 TORCH_KEYS = re.compile(r"(?P<kind>Missing|Unexpected) key\(s\) in state_dict:\s*(?P<keys>(?:\"[^\"]*\"[,\s]*)+)")
-
-
 TORCH_SIZE = re.compile(
     r"size mismatch for (?P<key>[^\s:]+):\s*copying a param with shape torch\.Size\(\[(?P<ckpt>[\d,\s]*)\]\)\s*"
     r"from checkpoint,\s*the shape in current model is torch\.Size\(\[(?P<model>[\d,\s]*)\]\)"

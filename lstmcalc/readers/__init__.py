@@ -54,8 +54,6 @@ __all__ = ["EXTENSIONS", "FILES_EXTRA", "RUNNABLE_EXTENSIONS", "FileError", "Fou
            "Stats", "gate_stats", "read_layer", "read_layers"]
 
 EXTENSIONS = (".keras", ".h5", ".hdf5", ".pt", ".pth", ".bin", ".jit", ".safetensors", ".npz", ".msgpack", ".onnx", ".tflite")
-
-
 # model files whose layer runs from what the reader returns (its options and states included)
 RUNNABLE_EXTENSIONS = (".tflite",)
 

@@ -149,8 +149,6 @@ def _group_spec(names: dict, framework: str):
 
 
 PATH_SEP = re.compile(r"[/.]")
-
-
 NAME_PARTS = 4  # no framework's own name has more parts (Keras' layer1/backward/recurrent_kernel has 3)
 
 

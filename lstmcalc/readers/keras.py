@@ -24,8 +24,6 @@ from .limits import (MAX_JSON_BYTES, ZIP_ERRORS, Budget, check_h5_dataset, check
                      declared_bytes, first_line, is_zip, parse_json, regular_file, size_text)
 
 KERAS_RNN_CLASSES = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
-
-
 KERAS_CELL_CLASSES = {"LSTMCell": "lstm", "GRUCell": "gru", "SimpleRNNCell": "rnn"}
 
 
@@ -438,8 +436,6 @@ def _looks_recurrent(arrays: dict) -> bool:
 
 KERAS_CONFIG_KEYS = ("activation", "recurrent_activation", "reset_after", "go_backwards", "return_sequences",
                      "return_state")
-
-
 HARD_SIGMOIDS = {"2": "hard_sigmoid_keras2", "3": "hard_sigmoid_keras3"}  # by the Keras major version
 
 

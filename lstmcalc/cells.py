@@ -383,10 +383,10 @@ def layer_of(spec: LayerSpec, weights: Mapping[str, np.ndarray], backend: str = 
     """A :class:`Layer` for a layer already known (a file read by :mod:`lstmcalc.readers`,
     or initialised weights): ``weights`` are checked against ``spec`` (names, shapes, every
     value finite), never used to infer it again."""
-    from .weights import check_tensors
+    from .tensors import check_tensors
 
     _choice("backend", backend, BACKENDS)
-    check_tensors(weights, spec)
+    check_tensors(weights, spec, SpecError)
     if backend == "numba" and numba_refusal(spec):
         what = "peepholes" if spec.peepholes else "them"
         raise SpecError("backend", f"{numba_refusal(spec)}; use numpy, or auto (which runs NumPy for {what})")

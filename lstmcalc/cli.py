@@ -749,7 +749,7 @@ def cost(
     hs, xs = _sizes(units, input_size)
     given_lengths = None
     if lengths is not None:
-        from .statefiles import parse_lengths
+        from .readers.states import parse_lengths
 
         if len(hs) * len(xs) > 1 or plot:
             raise SpecError("lengths", "takes one --units and one --input, not lists or a plot")

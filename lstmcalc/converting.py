@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import frameworks
-from .atomic import check_target, write_atomic
+from .atomic import check_target
+from .writers import MSGPACK_TARGETS, check_output_path, need_flax  # noqa: F401  (re-exported)
 from .frameworks import all_tensors, weights_key
 from .errors import FileError
 from .frameworks import make_spec
@@ -40,7 +41,7 @@ from .tensors import (  # noqa: F401  (re-exported: what a layer is, from its te
 )
 from .spec import CELLS, RECURRENT_ACTIVATION_FORMULAS, LayerSpec, SpecError, refuse_shaped_only
 
-__all__ = ["FileError", "convert_weights", "infer_framework", "infer_layer_spec", "save_arrays"]
+__all__ = ["FileError", "convert_weights", "infer_framework", "infer_layer_spec"]
 
 
 def convert_weights(
@@ -271,57 +272,6 @@ def _bad_choice(param: str, value, allowed: tuple[str, ...]):
     raise SpecError(param, f"must be one of {', '.join(allowed)}, got {value!r}")
 
 
-def check_output_path(path: str, option: str = "--output", inputs: Iterable = ()) -> None:
-    """An ``.npz`` path that can be written without losing anything, checked before any work:
-    :class:`SpecError` for another extension (a bad option), :class:`FileError` for a
-    directory, a missing or unwritable folder, or one of ``inputs`` (see
-    :func:`lstmcalc.atomic.check_target`)."""
-    check_target(path, option, inputs)  # first: a directory or device is refused as a path (exit 1)
-    if not str(path).endswith(".npz"):
-        raise SpecError("save" if option == "--save" else "output", f"{path!r} must end in .npz")
-
-
-MSGPACK_TARGETS = ("flax", "flax_nnx", "flax_nnx_opt")  # conventions whose weights are one Flax tree
-FLAX_EXTRA = "pip install 'lstmcalc[flax]'"
-
-
-def need_flax(option: str = "--output"):
-    """``flax.serialization``, or a one-line :class:`FileError` naming the extra to install."""
-    try:
-        from flax import serialization
-    except ImportError:
-        raise FileError(f"{option}: writing a .msgpack needs flax; install it with {FLAX_EXTRA}") from None
-    return serialization
-
-
-def save_msgpack(path: str, arrays: Mapping[str, np.ndarray], target: str, option: str = "--output",
-                 inputs: Iterable = ()) -> None:
-    """Write a Flax convention's tensors (``ii/kernel``, ``dense_h/bias``, ...) as the nested
-    parameter tree ``flax.serialization.msgpack_serialize`` writes (the cell's tree, as
-    ``flatten_dict(params, sep='/')`` names it; ``msgpack_restore`` gives it back), atomically.
-    :class:`SpecError` for a target whose weights are not a Flax tree."""
-    if target not in MSGPACK_TARGETS:
-        raise SpecError("output", f"{path!r} is a Flax .msgpack, written for --to {', '.join(MSGPACK_TARGETS)}; "
-                                  f"--to {target} writes an .npz")
-    serialization = need_flax(option)
-    tree: dict = {}
-    for key, a in arrays.items():
-        *parents, leaf = key.split("/")
-        node = tree
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = np.ascontiguousarray(a)
-    data = serialization.msgpack_serialize(tree)
-    write_atomic(path, lambda f: f.write(data), option, inputs)
-
-
-def save_arrays(path: str, arrays: Mapping[str, np.ndarray], option: str = "--output", inputs: Iterable = ()) -> None:
-    """Write ``arrays`` to an ``.npz`` atomically (:func:`lstmcalc.atomic.write_atomic`): a
-    failure never leaves a half-written file behind, and the target is never an input."""
-    check_output_path(path, option, inputs)
-    write_atomic(path, lambda f: np.savez(f, **arrays), option, inputs)
-
-
 # --- what `lstmcalc convert` does ----------------------------------------------------------------
 
 
@@ -421,9 +371,9 @@ def convert_file(
         more = "; --drop-cell-clip converts it without the clip" if e.param == "cell_clip" else ""
         raise FileError(f"{path}: {frameworks.get(to).TITLE} cannot hold this layer: {e.problem}{more}") from None
     warnings = conversion_warnings(found.weights, replace(spec, **stated), to, drop_cell_clip)
-    if as_model:
-        from .onnxfile import write_onnx_weights
+    from .writers import save_arrays, save_msgpack, write_onnx_weights
 
+    if as_model:
         write_onnx_weights(output, arrays, cell=spec.cell, activation=spec.activation,
                            reset_after=reset_after if spec.cell == "gru" else True)
     elif as_msgpack:

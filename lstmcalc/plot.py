@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from .atomic import check_target, write_atomic
+from .atomic import check_target
 from .counting import Grid
 from .errors import LstmcalcError
 from .spec import SpecError
@@ -60,4 +60,6 @@ def plot_grid(grid: Grid, path: str, title: str) -> None:
     ax.legend(fontsize="small")
     fig.tight_layout()
 
-    write_atomic(path, lambda f: fig.savefig(f, format=ext[1:], dpi=DPI), "--plot")
+    from .writers import write_figure
+
+    write_figure(path, fig, ext[1:], DPI, "--plot")

@@ -588,7 +588,7 @@ def _node_attributes(a: dict) -> Table:
             where += f" {list(value['shape'])}"
         inputs.append(f"{slot} {where}")
     grid.add_row("  inputs", "; ".join(inputs))
-    for line in a.get("notes", ()):  # where the weights come from (onnxfile.weight_notes)
+    for line in a.get("notes", ()):  # where the weights come from (readers.onnx.weight_notes)
         grid.add_row("  weights", line)
     for line in a["not_modelled"]:
         grid.add_row("  not modelled", Text(f"{line}; convert and run refuse this node", style="bold yellow"))

@@ -304,7 +304,7 @@ def run_request(req: RunRequest) -> RunReport:
     if req.lengths is not None and not req.lengths.replace(",", "").replace(" ", "").isdigit():
         read_from.append(req.lengths)  # an .npy of lengths
     if req.save is not None:
-        from .converting import check_output_path
+        from .writers import check_output_path
 
         check_output_path(req.save, "--save", read_from)  # before any work: a bad path writes nothing
     _whole("seed", req.seed, 0)
@@ -313,7 +313,7 @@ def run_request(req: RunRequest) -> RunReport:
     batch, time, x_size = req.batch, req.time, req.input_size
     given_lengths = None
     if req.lengths is not None:
-        from .statefiles import parse_lengths
+        from .readers.states import parse_lengths
 
         given_lengths = parse_lengths(req.lengths, batch)
         if req.inputs is None and len(given_lengths):  # B and T from the lengths, unless given
@@ -358,14 +358,14 @@ def run_request(req: RunRequest) -> RunReport:
                          return_sequences=req.return_sequences, return_state=req.return_state)
     states = None
     if req.initial_state is not None:
-        from .statefiles import load_initial_state
+        from .readers.states import load_initial_state
 
         states = load_initial_state(req.initial_state, spec, req.dtype)
     report = run_layer(spec, seed=req.seed, dtype=req.dtype, backend=req.backend, weights=weights, x=x,
                        weights_from=req.weights, inputs_from=req.inputs, initial_state=states,
                        initial_state_from=req.initial_state, lengths=given_lengths)
     if req.save is not None:
-        from .weights import save_npz
+        from .writers import save_npz
 
         save_npz(req.save, report.result, report.spec, inputs=read_from)
     return report

@@ -112,18 +112,32 @@ def describe_allowed(values: tuple) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
-def check_tensors(weights: Mapping[str, "np.ndarray"], spec: LayerSpec) -> None:
-    """Every tensor the spec needs is there with its shape, and nothing else is
-    (:class:`FileError` naming the first that is not)."""
+def check_tensors(weights: Mapping[str, np.ndarray], spec: LayerSpec, error: type = FileError) -> None:
+    """Every tensor the spec needs is there with its shape and a real-number dtype, and
+    nothing else is (keys beside the tensors that the framework declares auxiliary aside);
+    the first that is not is refused. ``error``, the caller's choice: :class:`FileError`
+    where ``spec`` was inferred from the tensors themselves (they contradict each other),
+    :class:`SpecError` (param ``weights``) where ``spec`` comes from options the caller gave."""
+    given = error is SpecError
+
+    def refuse(inferred: str, stated: str):
+        return SpecError("weights", stated) if given else FileError(inferred)
+
     expected = {weights_key(spec, t): t.shape for t in all_tensors(spec)}
     for key, shape in expected.items():
         if key not in weights:
-            raise FileError(f"{key}: missing; the other tensors describe a {describe(spec)}, which needs it {shape}")
+            raise refuse(f"{key}: missing; the other tensors describe a {describe(spec)}, which needs it {shape}",
+                         f"{key}: missing; a {describe(spec)} needs it with shape {shape}")
         got = shape_of(weights[key])
         if got != shape:
-            raise FileError(f"{key}: shape {got} contradicts the other tensors ({describe(spec)}): expected {shape}")
-        as_array(key, weights[key])
+            raise refuse(f"{key}: shape {got} contradicts the other tensors ({describe(spec)}): expected {shape}",
+                         f"{key}: shape {got}, but a {describe(spec)} needs {shape}")
+        try:
+            as_array(key, weights[key])
+        except FileError as e:
+            raise refuse(str(e), str(e)) from None
     auxiliary = frameworks.of(spec).auxiliary  # keys beside the tensors (TFLite scales)
     for key in weights:
         if key not in expected and not auxiliary(key):
-            raise FileError(f"{key}: unexpected for a {describe(spec)} (it has {len(expected)} tensors)")
+            raise refuse(f"{key}: unexpected for a {describe(spec)} (it has {len(expected)} tensors)",
+                         f"{key}: unexpected; a {describe(spec)} has only {', '.join(expected)}")

@@ -10,7 +10,6 @@ bidirectional layer). Which tensors a layer has, and their shapes, come from
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import lru_cache
@@ -18,23 +17,22 @@ from functools import lru_cache
 import numpy as np
 
 from . import frameworks
-from .atomic import write_atomic
 from .frameworks import all_tensors, weights_key
-from .tensors import describe_allowed, infer_layer_spec, unknown_options
+from .tensors import check_tensors, describe_allowed, infer_layer_spec, unknown_options
 from .errors import FileError
 from .frameworks import make_spec
 from .frameworks.shared import describe as _describe
-from .limits import (ZIP_ERRORS, Budget, check_npz, check_numbers, declared_array, declared_bytes, npy_header,
-                     regular_file)
+from .readers.limits import (WEIGHT_DTYPES, Budget, check_npz, check_numbers, declared_array, load_npz_members,
+                             declared_bytes, first_line, npy_header, regular_file)
 from .memory import check_bytes, itemsize, weight_elements
 from .spec import CELLS, MERGE_MODES, VARIANTS, LayerSpec, SpecError, refuse_shaped_only
 
-__all__ = ["FileError", "infer_spec", "init_weights", "load_inputs", "load_npz", "save_npz"]
+__all__ = ["FileError", "infer_spec", "init_weights", "load_inputs", "load_npz"]
 
 GIVEN = ("units", "input_size", "bias", "proj_size", "reset_after", "merge_mode", "activation",
          "batch", "time", "return_sequences", "return_state", "peepholes", "layout", "direction",
          "recurrent_activation") + tuple(VARIANTS)
-FLOAT_DTYPES = ("float16", "float32", "float64")
+FLOAT_DTYPES = WEIGHT_DTYPES
 
 
 # --- inference --------------------------------------------------------------------------------
@@ -111,7 +109,7 @@ def infer_spec(
     options.update(given)
     spec = make_spec(**options)
     if expected_shapes(spec) != expected_shapes(replace(found, batch=spec.batch, time=spec.time)):
-        check_tensors(weights, spec)  # the given options changed what the tensors must be
+        check_tensors(weights, spec, SpecError)  # the given options changed what the tensors must be
     return spec
 
 
@@ -120,27 +118,6 @@ def expected_shapes(spec: LayerSpec) -> dict[str, tuple[int, ...]]:
     """{weights key: shape} of every tensor of ``spec`` (cached: specs are frozen; callers
     must not mutate the dict)."""
     return {weights_key(spec, t): t.shape for t in all_tensors(spec)}
-
-
-def check_tensors(weights: Mapping[str, np.ndarray], spec: LayerSpec) -> None:
-    """:class:`SpecError` unless ``weights`` holds exactly the tensors of ``spec``, each with
-    its shape (from :func:`~lstmcalc.frameworks.all_tensors`) and a real-number dtype."""
-    expected = expected_shapes(spec)
-    for key, shape in expected.items():
-        if key not in weights:
-            raise SpecError("weights", f"{key}: missing; a {_describe(spec)} needs it with shape {shape}")
-        got = tuple(int(n) for n in np.shape(weights[key]))
-        if got != shape:
-            raise SpecError("weights", f"{key}: shape {got}, but a {_describe(spec)} needs {shape}")
-        kind = np.asarray(weights[key]).dtype.kind
-        if kind not in "fiu":
-            raise SpecError("weights", f"{key}: dtype {np.asarray(weights[key]).dtype} is not a real number type")
-    auxiliary = frameworks.of(spec).auxiliary  # keys beside the tensors (TFLite scales)
-    for key in weights:
-        if key not in expected and not auxiliary(key):
-            raise SpecError(
-                "weights", f"{key}: unexpected; a {_describe(spec)} has only {', '.join(expected)}"
-            )
 
 
 # --- default initialisation --------------------------------------------------------------------
@@ -176,9 +153,6 @@ def _existing_file(path) -> tuple[str, int]:
     return regular_file(path)
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
 
 
 def _check_float(file: str, name: str, a: np.ndarray, allowed=FLOAT_DTYPES) -> None:
@@ -217,20 +191,7 @@ def load_npz(path, check: Callable[[dict[str, np.ndarray]], object] | None = Non
             raise FileError(f"{file}: {name} has dtype {dtype}; allowed: {', '.join(FLOAT_DTYPES)}")
     if check is not None:
         check({name: declared_array(file, member, shape, dtype) for name, (member, shape, dtype) in members.items()})
-    budget = Budget(file)
-    for member, shape, dtype in members.values():
-        budget.take(member, declared_bytes(shape, dtype.itemsize))
-    out: dict[str, np.ndarray] = {}
-    try:
-        with np.load(file, allow_pickle=False) as archive:
-            for name in archive.files:
-                out[name] = archive[name]
-    except ValueError as e:
-        if "pickle" in str(e):
-            raise FileError(f"{file}: holds object arrays, which need unpickling; lstmcalc loads with allow_pickle=False") from None
-        raise FileError(f"{file}: damaged .npz member ({_first_line(e)})") from None
-    except (*ZIP_ERRORS, KeyError) as e:
-        raise FileError(f"{file}: damaged .npz archive ({_first_line(e)})") from None
+    out = load_npz_members(file, members, list(members), Budget(file))
     if not out:
         raise FileError(f"{file}: holds no arrays")
     for name, a in out.items():
@@ -257,16 +218,16 @@ def load_inputs(path, input_size: int | None = None) -> np.ndarray:
             f.seek(0)
             shape, dtype = npy_header(file, "not a readable .npy array", f, size)  # before the array is allocated
     except OSError as e:
-        raise FileError(f"{file}: cannot read ({e.strerror or _first_line(e)})") from None
+        raise FileError(f"{file}: cannot read ({e.strerror or first_line(e)})") from None
     Budget(file).take(f"the input array {shape} of {dtype}", declared_bytes(shape, dtype.itemsize))
     try:
         a = np.load(file, allow_pickle=False)
     except ValueError as e:
         if "pickle" in str(e):
             raise FileError(f"{file}: holds an object array, which needs unpickling; lstmcalc loads with allow_pickle=False") from None
-        raise FileError(f"{file}: not a readable .npy array ({_first_line(e)})") from None
+        raise FileError(f"{file}: not a readable .npy array ({first_line(e)})") from None
     except (OSError, EOFError) as e:
-        raise FileError(f"{file}: not a readable .npy array ({_first_line(e)})") from None
+        raise FileError(f"{file}: not a readable .npy array ({first_line(e)})") from None
     except MemoryError:
         raise FileError(f"{file}: the array {shape} of {dtype} does not fit in the memory available") from None
     if isinstance(a, np.lib.npyio.NpzFile):
@@ -288,11 +249,3 @@ def result_arrays(result, spec: LayerSpec | None = None) -> dict[str, np.ndarray
     return dict(result.returned)
 
 
-def save_npz(path, result, spec: LayerSpec | None = None, inputs=()) -> None:
-    """Write a :class:`~lstmcalc.cells.ForwardResult` to ``path`` as ``.npz`` (see
-    :func:`result_arrays`) through :func:`lstmcalc.atomic.write_atomic`: a temporary file in
-    the same folder, then a rename, so a failure leaves no half-written file.
-    :class:`FileError` names the file when it cannot be written: a missing or unwritable
-    folder, a directory or device, or one of ``inputs`` (the files the run read)."""
-    arrays = result_arrays(result, spec)
-    write_atomic(os.fspath(path), lambda f: np.savez(f, **arrays), "--save", inputs)

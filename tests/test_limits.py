@@ -1,4 +1,4 @@
-"""lstmcalc.limits: each check at its boundary (one under the limit reads, one over refuses)."""
+"""lstmcalc.readers.limits: each check at its boundary (one under the limit reads, one over refuses)."""
 
 import io
 import os
@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from lstmcalc import limits
+from lstmcalc.readers import limits
 from lstmcalc.errors import FileError
 
 

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 import lstmcalc
 from lstmcalc.cli import app
 from lstmcalc.frameworks import all_tensors
-from lstmcalc.converting import convert_weights, save_arrays
+from lstmcalc.converting import convert_weights
+from lstmcalc.writers import save_arrays
 from lstmcalc.frameworks import get, make_spec
 from lstmcalc.spec import SpecError
 
@@ -162,7 +163,7 @@ def test_cli_inspect_model_without_rnn_node(tmp_path):
 def test_cli_inspect_shows_what_it_does_not_model_and_convert_refuses_it(tmp_path):
     pytest.importorskip("onnx")  # .onnx files are read with the optional onnx package
     # more in tests/test_onnx_inspect_attributes.py
-    from lstmcalc.onnxfile import write_onnx_model
+    from lstmcalc.readers.onnx import write_onnx_model
 
     rng = np.random.default_rng(2)
     path = tmp_path / "clip.onnx"

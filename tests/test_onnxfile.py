@@ -1,4 +1,4 @@
-"""lstmcalc.onnxfile: reading RNN nodes (initializers, Constant nodes, Identity, graph inputs,
+"""lstmcalc.readers.onnx: reading RNN nodes (initializers, Constant nodes, Identity, graph inputs,
 external data), writing runnable models, and one-line OnnxFileError for every bad file.
 Models are built here with onnx.helper, independently of the writer under test."""
 
@@ -13,7 +13,7 @@ onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from lstmcalc.errors import FileError
-from lstmcalc.onnxfile import (  # noqa: E402
+from lstmcalc.readers.onnx import (  # noqa: E402
     WRITE_OPSET, OnnxFileError, onnx_layers, read_onnx, read_onnx_model, write_onnx_model,
 )
 

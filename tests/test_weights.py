@@ -19,7 +19,8 @@ from lstmcalc.cells import forward
 from lstmcalc.frameworks import all_tensors, weights_key
 from lstmcalc.frameworks import make_spec
 from lstmcalc.spec import SpecError
-from lstmcalc.weights import FileError, infer_spec, init_weights, load_inputs, load_npz, save_npz
+from lstmcalc.weights import FileError, infer_spec, init_weights, load_inputs, load_npz
+from lstmcalc.writers import save_npz
 
 SPECS = [
     make_spec(3, 2, cell="lstm", framework="keras"),

@@ -370,7 +370,7 @@ def forward_result(spec: LayerSpec, output, h_n, c_n) -> dict:
     or [B, T, D, H] (layout 1) from the core's (B, T, D·H); ``h``/``c`` are Y_h/Y_c
     [D, B, H] (layout 1: [B, D, H]). For a stack, ``h``/``c`` hold every layer's final
     states, layer by layer ([L·D, B, H]: what the nodes' Y_h concatenated give, as the
-    models :func:`lstmcalc.onnxfile.write_onnx_model` writes return them)."""
+    models :func:`lstmcalc.readers.onnx.write_onnx_model` writes return them)."""
     import numpy as np
 
     b, t_len, _ = output.shape
@@ -388,7 +388,7 @@ def initial_state_shapes(spec: LayerSpec) -> list[Output]:
     """What the node takes as ``initial_h`` (and LSTM ``initial_c``): [D, B, H] with layout 0,
     [B, D, H] with layout 1. A stack is one node per layer; here its layers' states are
     concatenated layer by layer along the D axis ([L·D, B, H] or [B, L·D, H]), as the models
-    :func:`lstmcalc.onnxfile.write_onnx_model` writes take and return them."""
+    :func:`lstmcalc.readers.onnx.write_onnx_model` writes take and return them."""
     d, b, h = spec.directions * spec.layers, spec.batch, spec.units
     shape = (d, b, h) if spec.layout == 0 else (b, d, h)
     where = "of every layer and direction" if spec.layers > 1 else "of every direction"

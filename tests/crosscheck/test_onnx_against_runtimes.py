@@ -33,7 +33,7 @@ import lstmcalc  # noqa: E402
 from lstmcalc.frameworks import all_tensors  # noqa: E402
 from lstmcalc.converting import convert_weights  # noqa: E402
 from lstmcalc.frameworks import make_spec  # noqa: E402
-from lstmcalc.onnxfile import write_onnx_weights  # noqa: E402
+from lstmcalc.writers import write_onnx_weights  # noqa: E402
 from lstmcalc.readers import read_layers  # noqa: E402
 from lstmcalc.spec import SpecError  # noqa: E402
 
@@ -223,7 +223,7 @@ def test_keras_to_onnx_model_runs_to_keras(cell, bi, reset_after, tmp_path):
     onnx_tensors = convert_weights(weights, cell=cell, source="keras", target="onnx", reset_after=reset_after)
     path = tmp_path / "k.onnx"
     write_onnx_weights(path, onnx_tensors, cell=cell, reset_after=reset_after)
-    from lstmcalc.onnxfile import read_onnx
+    from lstmcalc.readers.onnx import read_onnx
 
     (node,) = read_onnx(path)
     if cell == "gru":

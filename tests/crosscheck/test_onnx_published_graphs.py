@@ -29,7 +29,7 @@ from _onnx import random_tensors, run_ort  # noqa: E402
 
 import lstmcalc  # noqa: E402
 from lstmcalc.cli import app  # noqa: E402
-from lstmcalc.onnxfile import read_onnx, read_onnx_model  # noqa: E402
+from lstmcalc.readers.onnx import read_onnx, read_onnx_model  # noqa: E402
 from lstmcalc.readers import read_layer, read_layers  # noqa: E402
 
 H, X, T, B = 3, 2, 5, 4

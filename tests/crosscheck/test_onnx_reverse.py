@@ -30,7 +30,7 @@ from lstmcalc.cells import layer_of  # noqa: E402
 from lstmcalc.cli import app  # noqa: E402
 from lstmcalc.converting import convert_weights  # noqa: E402
 from lstmcalc.errors import FileError  # noqa: E402
-from lstmcalc.onnxfile import write_onnx_model  # noqa: E402
+from lstmcalc.readers.onnx import write_onnx_model  # noqa: E402
 from lstmcalc.readers import read_layer  # noqa: E402
 from lstmcalc.spec import SpecError  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Real ``torch.onnx.export`` of nn.LSTM / nn.GRU / nn.RNN (bidirectional, stacked), with the
 legacy TorchScript exporter (dynamo=False) and torch 2.13's default (dynamo) exporter, read
-back with :func:`lstmcalc.onnxfile.read_onnx`. The tensors read, moved to PyTorch names by
+back with :func:`lstmcalc.readers.onnx.read_onnx`. The tensors read, moved to PyTorch names by
 the test-local code below (independent of lstmcalc's converters), must be exactly the module's
 parameters and so reproduce its outputs. Also records what each exporter writes."""
 
@@ -19,7 +19,7 @@ pytest.importorskip("onnxruntime")
 from _frameworks import one_thread  # noqa: E402
 from _onnx import run_ort  # noqa: E402
 
-from lstmcalc.onnxfile import read_onnx, read_onnx_model  # noqa: E402
+from lstmcalc.readers.onnx import read_onnx, read_onnx_model  # noqa: E402
 
 CLASSES = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU, "RNN": torch.nn.RNN}
 EXPORTERS = {"legacy": {"dynamo": False}, "default": {}}  # default: torch 2.13's dynamo=True
@@ -245,7 +245,7 @@ def test_projection_is_not_exportable(tmp_path):
     with pytest.raises(Exception, match="initial_c"):
         run_ort(path, {"input": x.numpy()})
     # lstmcalc's reader for inspect/convert refuses it rather than reading an H = 2 LSTM
-    from lstmcalc.onnxfile import OnnxFileError, onnx_layers
+    from lstmcalc.readers.onnx import OnnxFileError, onnx_layers
 
     with pytest.raises(OnnxFileError, match=r"initial_c has shape \(1, 2, 4\) but R says H = 2"):
         onnx_layers(path)

@@ -1,4 +1,4 @@
-"""Models written by lstmcalc.onnxfile.write_onnx_model run in onnxruntime to the NumPy
+"""Models written by lstmcalc.readers.onnx.write_onnx_model run in onnxruntime to the NumPy
 reference of a stack of ONNX nodes (tests/crosscheck/_onnx.py): every cell and direction,
 peepholes, both linear_before_reset values, clip, 1-3 layers, with and without initial
 states. float32, 1e-5."""
@@ -15,7 +15,7 @@ pytest.importorskip("onnxruntime")
 
 from _onnx import random_tensors, run_ort, single_node_model, stacked_reference  # noqa: E402
 
-from lstmcalc.onnxfile import write_onnx_model  # noqa: E402
+from lstmcalc.readers.onnx import write_onnx_model  # noqa: E402
 
 OPS = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
 

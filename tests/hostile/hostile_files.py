@@ -412,3 +412,120 @@ def directory(path) -> None:
 
 def link_to(target):
     return lambda path: os.symlink(target, path)
+
+
+# --- names and headers before data: .pt, .h5/.keras, .msgpack --------------------------------------
+
+
+def torch_with_giant(path, name: str, shape: tuple[int, ...], others: dict[str, np.ndarray]) -> None:
+    """A torch.save zip of ``others`` and a float32 tensor ``name`` of ``shape`` (3 GiB or so)
+    whose storage member is deflated and corrupt past its first MiB (:func:`_deflated_corrupt`):
+    ``data.pkl`` is what torch.save writes for these tensors (the giant one a FakeTensor,
+    saved under ``skip_data``), the small storages hold their real bytes. Refusing the file
+    by its names and shapes never reads the giant storage; reading it fails."""
+    import tempfile
+    import warnings
+
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.serialization import skip_data
+
+    with FakeTensorMode():
+        giant = torch.empty(*shape)
+    state = {name: giant, **{k: torch.from_numpy(v) for k, v in others.items()}}
+    with tempfile.TemporaryDirectory() as scratch:
+        sparse = os.path.join(scratch, "sparse.pt")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with skip_data(materialize_fake_tensors=True):
+                torch.save(state, sparse)  # a sparse file: the storages are holes
+        with zipfile.ZipFile(sparse) as z:
+            members = {i.filename: z.read(i) for i in z.infolist() if "/data/" not in i.filename}
+    root = next(iter(members)).split("/")[0]
+    for key, value in enumerate(others.values(), start=1):  # storage keys in pickling order, the giant one 0
+        members[f"{root}/data/{key}"] = np.ascontiguousarray(value).tobytes()
+    _zip_with_bomb(path, f"{root}/data/0", b"", int(np.prod(shape)) * 4, members, corrupt=True)
+
+
+def torch_giant_missing(path) -> None:
+    """PyTorch names without weight_hh_l0; weight_ih_l0 declares (8, 100663296) float32 (3 GiB)."""
+    w = torch_weights()
+    torch_with_giant(path, "weight_ih_l0", (4 * H, GIANT_X), {"bias_ih_l0": w["bias_ih_l0"], "bias_hh_l0": w["bias_hh_l0"]})
+
+
+def torch_giant_inconsistent(path) -> None:
+    """weight_hh_l0 declares (8, 100663296) float32 (3 GiB) beside a (8, 3) weight_ih_l0."""
+    w = torch_weights()
+    torch_with_giant(path, "weight_hh_l0", (4 * H, GIANT_X), {k: v for k, v in w.items() if k != "weight_hh_l0"})
+
+
+def torch_giant_extra(path) -> None:
+    """A whole Keras LSTM under Keras' names and a tensor ``embedding`` that declares 3 GiB."""
+    torch_with_giant(path, "embedding", (4 * H, GIANT_X), keras_weights())
+
+
+def torch_giant_layer(path) -> None:
+    """A whole, consistent PyTorch LSTM whose weight_ih_l0 declares X = 100663296 (3 GiB)."""
+    w = torch_weights()
+    torch_with_giant(path, "weight_ih_l0", (4 * H, GIANT_X), {k: v for k, v in w.items() if k != "weight_ih_l0"})
+
+
+def torch_deflated(path) -> None:
+    """A valid torch.save archive re-zipped with every member deflated."""
+    buf = io.BytesIO()
+    import torch
+
+    torch.save({k: torch.from_numpy(v) for k, v in torch_weights().items()}, buf)
+    with zipfile.ZipFile(buf) as z, zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as out:
+        for info in z.infolist():
+            out.writestr(info.filename, z.read(info))
+
+
+def h5_with_giant(path, datasets: dict, giant: str, giant_shape: tuple[int, ...], archive_config=None) -> None:
+    """A Keras 3 weights h5 (or, with ``archive_config``, a .keras archive around it) of one
+    LSTM ``lstm`` whose ``giant`` dataset declares ``giant_shape`` float32, gzip-chunked and
+    never written: its header says 3 GiB, and reading it allocates them."""
+    import h5py
+
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        f.create_group("layers/lstm/vars").attrs["name"] = "lstm"
+        for key, value in datasets.items():
+            f.create_dataset(f"layers/lstm/cell/vars/{key}", data=value)
+        f.create_dataset(f"layers/lstm/cell/vars/{giant}", shape=giant_shape, dtype="float32",
+                         chunks=(min(giant_shape[0], 1 << 16), giant_shape[1]), compression="gzip")
+    if archive_config is None:
+        with open(path, "wb") as out:
+            out.write(buf.getvalue())
+    else:
+        keras_archive(path, config=json.dumps(archive_config).encode(), h5=buf.getvalue())
+
+
+def h5_giant_inconsistent(path) -> None:
+    """kernel (100663296, 8) float32 (3 GiB, never written) beside a (2, 8) recurrent_kernel
+    and a bias of 12, which no LSTM, GRU or SimpleRNN of 2 units has."""
+    w = keras_weights()
+    h5_with_giant(path, {"1": w["recurrent_kernel"], "2": RNG.standard_normal(12).astype(np.float32)},
+                  "0", (GIANT_X, 4 * H))
+
+
+def keras_giant_units(path) -> None:
+    """A .keras whose config says units=4 while the recurrent_kernel is (2, 8); the kernel
+    declares (100663296, 8) float32 (3 GiB)."""
+    w = keras_weights()
+    config = json.loads(json.dumps(KERAS_CONFIG))
+    config["config"]["layers"][1]["config"]["units"] = 4
+    h5_with_giant(path, {"1": w["recurrent_kernel"], "2": w["bias"]}, "0", (GIANT_X, 4 * H), archive_config=config)
+
+
+def h5_giant_layer(path) -> None:
+    """A whole, consistent LSTM whose kernel declares (100663296, 8) float32 (3 GiB)."""
+    w = keras_weights()
+    h5_with_giant(path, {"1": w["recurrent_kernel"], "2": w["bias"]}, "0", (GIANT_X, 4 * H))
+
+
+def msgpack_sparse_giant(path) -> None:
+    """A 3 GiB sparse .msgpack file (a valid map header, then holes)."""
+    with open(path, "wb") as f:
+        f.write(b"\x81\xa6params")
+        f.truncate(GIB3)

@@ -181,7 +181,7 @@ def test_docs_state_the_limits_in_force():
     """docs/errors.md gives the limits the code applies, and the exit codes."""
     from pathlib import Path
 
-    from lstmcalc import limits
+    from lstmcalc.readers import limits
     from lstmcalc.spec import SpecError
     from lstmcalc.errors import FileError
 

@@ -12,18 +12,15 @@ import zipfile
 
 import numpy as np
 
-from . import frameworks
-from .errors import FileError
-from .limits import check_npz, regular_file
-from .spec import LayerSpec, SpecError
+from .. import frameworks
+from ..errors import FileError
+from .limits import check_npz, first_line, load_npz_members, regular_file
+from ..spec import LayerSpec, SpecError
 
 NPY_HEADER_MAX = 4096  # bytes of .npy header we allow beyond the data itself
 MAX_ROWS = 2**20  # a lengths file's rows when the batch is not known yet
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
 
 
 def load_initial_state(path, spec: LayerSpec, dtype) -> dict[str, np.ndarray]:
@@ -41,7 +38,7 @@ def load_initial_state(path, spec: LayerSpec, dtype) -> dict[str, np.ndarray]:
     names = ", ".join(o.name for o in shapes)
     limit = max(int(np.prod(o.shape)) for o in shapes) * 8 + NPY_HEADER_MAX
     file, _ = regular_file(path)  # a directory, FIFO or device: one line, never a blocking read
-    check_npz(file)  # every member's declared size against the file and the memory budget
+    members = check_npz(file)  # every member's declared size against the file and the memory budget
     skip = {"output", "output.npy"}  # a `run --save` file's sequence: not a state, never read
     if not zipfile.is_zipfile(file):
         raise FileError(f"{file}: not an .npz archive (an .npz is a zip of .npy arrays), or a truncated one")
@@ -52,16 +49,9 @@ def load_initial_state(path, spec: LayerSpec, dtype) -> dict[str, np.ndarray]:
                 if info.filename not in skip and info.file_size > limit:
                     raise FileError(f"{file}: {info.filename} holds {info.file_size:,} bytes; the largest state "
                                     f"this layer takes is {limit - NPY_HEADER_MAX:,} bytes ({names})")
-        with np.load(file, allow_pickle=False) as archive:
-            for name in archive.files:
-                if name not in skip:
-                    out[name] = archive[name]
-    except ValueError as e:
-        if "pickle" in str(e):
-            raise FileError(f"{file}: holds object arrays, which need unpickling; lstmcalc loads with allow_pickle=False") from None
-        raise FileError(f"{file}: damaged .npz member ({_first_line(e)})") from None
+        out = load_npz_members(file, members, [name for name in members if name not in skip], None)
     except (OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
-        raise FileError(f"{file}: damaged .npz archive ({_first_line(e)})") from None
+        raise FileError(f"{file}: damaged .npz archive ({first_line(e)})") from None
     if not out:
         raise FileError(f"{file}: holds no arrays; this layer takes {names}")
     for name, a in out.items():
@@ -88,7 +78,7 @@ def parse_lengths(text: str, batch: int | None = None) -> np.ndarray:
         try:
             a = np.load(file, allow_pickle=False)
         except (ValueError, OSError, EOFError) as e:
-            raise FileError(f"{file}: not a readable .npy array ({_first_line(e)})") from None
+            raise FileError(f"{file}: not a readable .npy array ({first_line(e)})") from None
         if not isinstance(a, np.ndarray) or a.dtype.kind not in "iu" or a.ndim != 1:
             what = f"dtype {a.dtype}, shape {a.shape}" if isinstance(a, np.ndarray) else "an .npz archive"
             raise FileError(f"{file}: {what}; lengths are one integer vector (B,)")

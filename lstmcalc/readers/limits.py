@@ -23,8 +23,8 @@ import zlib
 
 import numpy as np
 
-from .errors import FileError
-from .memory import GIB, memory_budget
+from ..errors import FileError
+from ..memory import GIB, memory_budget
 
 MAX_JSON_BYTES = 64 * 1024**2  # a Keras config.json, a legacy .h5 model_config, a safetensors header
 MAX_JSON_DEPTH = 256  # nested lists and objects; a Keras config of nested models needs a few dozen
@@ -225,6 +225,29 @@ def check_npz(file: str, budget: bool = True) -> dict[str, tuple[str, tuple[int,
         raise FileError(f"{file}: damaged or truncated .npz archive ({first_line(e)})") from None
 
 
+def load_npz_members(file: str, members: dict, names, budget: Budget | None) -> dict[str, np.ndarray]:
+    """The one ``.npz`` loader: the arrays ``names`` of ``members`` (what :func:`check_npz`
+    returned), each member's declared size taken from ``budget`` (when given) before NumPy
+    inflates it, with ``allow_pickle=False``; every failure a one-line :class:`FileError`."""
+    if budget is not None:
+        for name in names:
+            member, shape, dtype = members[name]
+            budget.take(member, declared_bytes(shape, dtype.itemsize))
+    try:
+        with np.load(file, allow_pickle=False) as data:
+            return {name: np.asarray(data[name]) for name in names}
+    except FileError:
+        raise
+    except ValueError as e:
+        if "pickle" in str(e):
+            raise FileError(
+                f"{file}: holds object arrays, which need unpickling; lstmcalc loads .npz with allow_pickle=False"
+            ) from None
+        raise FileError(f"{file}: damaged .npz archive ({first_line(e)})") from None
+    except (*ZIP_ERRORS, KeyError) as e:
+        raise FileError(f"{file}: damaged or truncated .npz archive ({first_line(e)})") from None
+
+
 def declared_array(file: str, what: str, shape, dtype) -> np.ndarray:
     """A stand-in for an array a header declares, before its data is read: the declared
     ``shape`` and ``dtype`` with one element's memory (a read-only broadcast of one zero), for
@@ -277,10 +300,10 @@ def npy_header(file: str, what: str, fh, data_bytes: int) -> tuple[tuple[int, ..
 # --- HDF5 datasets ------------------------------------------------------------------------------
 
 
-def check_h5_dataset(file: str, ds, file_size: int, budget: Budget) -> None:
+def check_h5_dataset(file: str, ds, file_size: int, budget: Budget | None) -> None:
     """An HDF5 dataset's declared bytes (shape × itemsize), before it is read: numbers only,
     not more than the file holds (uncompressed data, or any data never written), and within
-    the budget."""
+    the budget (when given; a reader that reads only some datasets takes theirs)."""
     dtype = ds.dtype
     if dtype.kind not in "fiub" or dtype.hasobject or dtype.fields is not None:
         raise FileError(f"{file}: {ds.name}: dtype {dtype} is not a number type; allowed: {', '.join(WEIGHT_DTYPES)}")
@@ -304,15 +327,21 @@ def check_h5_dataset(file: str, ds, file_size: int, budget: Budget) -> None:
                 f"{file}: {ds.name}: declares shape {tuple(shape)} of {dtype} ({size_text(declared)}) but only "
                 f"{size_text(stored)} of it were ever written"
             )
-    budget.take(ds.name, declared)
+    if budget is not None:
+        budget.take(ds.name, declared)
 
 
 # --- safetensors --------------------------------------------------------------------------------
 
-SAFETENSORS_DTYPES = {
-    "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1,
-    "U16": 2, "U32": 4, "U64": 8, "F8_E4M3": 1, "F8_E5M2": 1,
+# the one dtype table of the flat formats: safetensors code -> (bytes per element in the file,
+# the NumPy dtype lstmcalc reads it as; None: none, the element only counted). BF16 is read as
+# float32 (bfloat16 is float32's top 16 bits).
+SAFETENSORS_TYPES = {
+    "F64": (8, "<f8"), "F32": (4, "<f4"), "F16": (2, "<f2"), "BF16": (2, "<f4"), "I64": (8, "<i8"),
+    "I32": (4, "<i4"), "I16": (2, "<i2"), "I8": (1, "i1"), "U8": (1, "u1"), "BOOL": (1, "?"), "U16": (2, "<u2"),
+    "U32": (4, "<u4"), "U64": (8, "<u8"), "F8_E4M3": (1, None), "F8_E5M2": (1, None),
 }
+SAFETENSORS_DTYPES = {code: size for code, (size, _) in SAFETENSORS_TYPES.items()}  # bytes per element
 SAFETENSORS_MAX_HEADER = 100_000_000  # safetensors' own limit
 NOT_ST = "not a readable safetensors file: "
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from .errors import FileError
+from ..errors import FileError
 
 TFLITE_EXTRA = "pip install 'lstmcalc[tflite]'"
 FUSED = {"UNIDIRECTIONAL_SEQUENCE_LSTM": 24, "BIDIRECTIONAL_SEQUENCE_LSTM": 48, "LSTM": 24,
@@ -147,7 +147,7 @@ class _Reader:
     def layer(self, s, g, i, op, opname, producers):
         import numpy as np
 
-        from .frameworks import tflite as fw
+        from ..frameworks import tflite as fw
 
         inputs = [int(v) for v in op.InputsAsNumpy()] if op.InputsLength() else []
         where = f"subgraph {s} op {i} {opname}"
@@ -254,7 +254,7 @@ class _Reader:
 
     def roles(self, opname: str) -> dict[int, str]:
         """{position: weights key} of the op's constant inputs (lstm_shared.h)."""
-        from .frameworks.tflite import LSTM_NAMES, RNN_NAMES
+        from ..frameworks.tflite import LSTM_NAMES, RNN_NAMES
 
         if opname == "UNIDIRECTIONAL_SEQUENCE_RNN":
             return {k + 1: n for k, n in enumerate(RNN_NAMES)}

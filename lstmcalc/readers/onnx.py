@@ -29,8 +29,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .atomic import write_atomic
-from .errors import FileError
+from ..atomic import write_atomic
+from ..errors import FileError
+from .limits import first_line
 
 RNN_OPS = {"LSTM": 4, "GRU": 3, "RNN": 1}  # op type -> gates G
 LOOP_OPS = ("Loop", "Scan")
@@ -64,7 +65,7 @@ ATTRIBUTE_TYPES = {
 }
 # The spec's default activations per direction (f, g, h for LSTM; f, g for GRU; f for RNN), and
 # the RNN nonlinearities lstmcalc runs (spec name -> lstmcalc's activation option).
-from .frameworks.onnx import DEFAULT_ACTIVATIONS  # noqa: E402  (the operator spec's defaults: convention data)
+from ..frameworks.onnx import DEFAULT_ACTIVATIONS  # noqa: E402  (the operator spec's defaults: convention data)
 ACTIVATION_OF = {("Tanh",): "tanh", ("Relu",): "relu"}
 _IDENTITY_HOPS = 64  # bound on Identity chains followed (a cycle cannot loop forever)
 _FOLD_NODES = 10_000  # bound on the nodes evaluated to compute one weight from constants
@@ -219,7 +220,7 @@ def read_onnx_model(path) -> OnnxModel:
     try:
         model = onnx.load(file, load_external_data=False)
     except Exception as e:  # DecodeError, RuntimeWarning-as-error, OSError, ...: all one line
-        raise OnnxFileError(f"{file}: not an ONNX model, or a damaged one ({_first_line(e)})") from None
+        raise OnnxFileError(f"{file}: not an ONNX model, or a damaged one ({first_line(e)})") from None
     if not model.HasField("graph") or (not model.graph.node and not model.graph.initializer):
         raise OnnxFileError(f"{file}: not an ONNX model (no graph with nodes)")
     return _Reader(file, p, model).read()
@@ -234,9 +235,6 @@ def _need_onnx(file: str):
     return onnx
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
 
 
 class _Scope:
@@ -345,7 +343,7 @@ class _Reader:
             try:
                 attrs[a.name] = onnx.helper.get_attribute_value(a)
             except Exception as e:
-                raise OnnxFileError(f"{self.file}: {label}: attribute {a.name!r} unreadable ({_first_line(e)})") from None
+                raise OnnxFileError(f"{self.file}: {label}: attribute {a.name!r} unreadable ({first_line(e)})") from None
         direction = _text(attrs.get("direction", b"forward"))
         if direction not in DIRECTIONS:
             raise OnnxFileError(f"{self.file}: {label}: direction {direction!r}; allowed: {', '.join(DIRECTIONS)}")
@@ -528,7 +526,7 @@ class _Reader:
 
             (value,) = ReferenceEvaluator(model).run(None, {})
         except Exception as e:  # an operator the evaluator lacks, or inconsistent inputs: one line
-            return {"reason": f"the onnx reference evaluator could not compute it ({_first_line(e)})"}
+            return {"reason": f"the onnx reference evaluator could not compute it ({first_line(e)})"}
         array = np.asarray(value)
         if array.dtype.name == "bfloat16":  # ml_dtypes; exact in float32
             array = array.astype(np.float32)
@@ -588,7 +586,7 @@ class _Reader:
         try:
             array = onnx.numpy_helper.to_array(tensor)
         except Exception as e:
-            raise OnnxFileError(f"{self.file}: {where}: undecodable tensor ({_first_line(e)})") from None
+            raise OnnxFileError(f"{self.file}: {where}: undecodable tensor ({first_line(e)})") from None
         if tensor.data_type == onnx.TensorProto.BFLOAT16:
             array = array.astype(np.float32)  # exact: bfloat16 is a prefix of float32
         return np.asarray(array)
@@ -884,7 +882,7 @@ def write_onnx_model(
         if op == "LSTM":
             inputs.append(helper.make_tensor_value_info("initial_c", elem, [L * D, "batch", H]))
     graph = helper.make_graph(nodes, f"lstmcalc_{cell}", inputs, outputs, initializers)
-    from ._version import __version__
+    from .._version import __version__
 
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", WRITE_OPSET)],
                               producer_name="lstmcalc", producer_version=__version__)
@@ -892,7 +890,7 @@ def write_onnx_model(
     try:
         onnx.checker.check_model(model, full_check=True)
     except Exception as e:  # a bug here, not the caller's: say so in one line
-        raise ValueError(f"the ONNX model built is not valid ({_first_line(e)})") from None
+        raise ValueError(f"the ONNX model built is not valid ({first_line(e)})") from None
     data = model.SerializeToString()
     write_atomic(file, lambda f: f.write(data), "--output")  # the one atomic writer (lstmcalc.atomic)
 
@@ -1189,22 +1187,3 @@ def _no_rnn_reason(model: OnnxModel) -> str:
     return "no LSTM, GRU or RNN node in this model"
 
 
-def write_onnx_weights(path, arrays, *, cell: str, reset_after: bool = True, activation: str = "tanh") -> None:
-    """Write ONNX tensors (``W``, ``R``, ``B``, ``P``, or ``layer{k}/W``, ...) as a runnable
-    model with :func:`write_onnx_model`: sizes and direction from the shapes,
-    ``linear_before_reset`` = 1 when ``reset_after`` (GRU), RNN ``activation`` tanh or relu."""
-    keys = list(arrays)
-    stacked = any("/" in k for k in keys)
-    count = 1 + max((int(k.split("/")[0][5:]) for k in keys if "/" in k), default=0)
-    layers = []
-    for k in range(count):
-        prefix = f"layer{k}/" if stacked else ""
-        layers.append({s: arrays[prefix + s] for s in ("W", "R", "B", "P") if prefix + s in arrays})
-    r, w = layers[0]["R"], layers[0]["W"]
-    d = int(r.shape[0])
-    acts = None
-    if cell == "rnn" and activation != "tanh":
-        acts = [{"relu": "Relu", "tanh": "Tanh"}[activation]] * d
-    write_onnx_model(path, layers, cell=cell, hidden_size=int(r.shape[2]), input_size=int(w.shape[2]),
-                     direction="bidirectional" if d == 2 else "forward",
-                     linear_before_reset=1 if cell == "gru" and reset_after else 0, activations=acts)

@@ -59,6 +59,9 @@ def skip_summary(skipped) -> str | None:
     named = ", ".join(sorted(needs, key=lambda name: -needs[name]))
     also = (f" (and {len(others)} other test{'s' * (len(others) != 1)}"
             + (f" that need{'s' * (len(others) == 1)} {named} or another tool)" if named else ")")) if others else ""
+    if not crosschecks and not needs:  # nothing an install brings back: each skip's reason above says what to do
+        return (f"lstmcalc: no cross-check against the real frameworks was skipped; {len(others)} other "
+                f"test{'s' * (len(others) != 1)} skipped, for the reason{'s' * (len(others) != 1)} listed above")
     return (f"lstmcalc: skipped {' and '.join(parts)} against the real frameworks{also}; "
             f"to run them: {RUN_SKIPPED}")
 

@@ -73,3 +73,15 @@ def test_the_line_names_an_extra_that_exists():
 
     assert "pip install '.[crosscheck]'" in RUN_SKIPPED
     assert extra("crosscheck")["torch"] == "2.13.0"
+
+
+def test_a_skip_no_install_brings_back_is_not_sent_to_the_extra(tmp_path):
+    """Only a test skipped for its own reason (running as root): the line says no cross-check
+    was skipped and points at the reason listed above, not at an install that would not help."""
+    out = run_pytest(tmp_path, {"test_root.py": "import pytest\n\n"
+                                                "def test_a():\n    pytest.skip('root may write it: run as another user')\n"})
+    lines = out.splitlines()
+    line = next(line for line in lines if line.startswith("lstmcalc: "))
+    assert line == ("lstmcalc: no cross-check against the real frameworks was skipped; 1 other test skipped, "
+                    "for the reason listed above")
+    assert "crosscheck" not in line

@@ -225,8 +225,8 @@ def from_canonical(canonical, target: str) -> dict[str, np.ndarray]:
     """The target framework's tensors for a canonical layer (see :mod:`lstmcalc.canonical`)."""
     fw = frameworks.get(target)
     gate = canonical.recurrent_activation
-    if gate not in getattr(fw, "GATE_FUNCTIONS", ("sigmoid",)):
-        own = " or ".join(getattr(fw, "GATE_FUNCTIONS", ("sigmoid",)))
+    if gate not in fw.GATE_FUNCTIONS:
+        own = " or ".join(fw.GATE_FUNCTIONS)
         why = fw.WHY_NOT.get("recurrent_activation") or f"lstmcalc writes {fw.TITLE} {canonical.cell} gates as {own} only"
         raise SpecError("recurrent_activation", f"{gate} gates ({RECURRENT_ACTIVATION_FORMULAS[gate]}) cannot be "
                         f"converted to {fw.TITLE}: {why}; the converted layer would give other outputs")

@@ -43,7 +43,7 @@ REQUIRED_HOOKS = (
     "parse_name", "describe_names", "infer_options", "to_canonical", "from_canonical", "init_weights",
     "forward_result", "returned_fields", "unknown_options",
 )
-OPTIONAL = ("LETTERS", "SHAPED_CELLS", "NAMES_CARRY_POSITION", "PEER", "CONVERT_TO", "DEFAULT_LAYOUT", "auxiliary", "gate_biases", "claims_h5", "bias_note",
+OPTIONAL = ("LETTERS", "SHAPED_CELLS", "NAMES_CARRY_POSITION", "PEER", "GATE_FUNCTIONS", "CONVERT_TO", "DEFAULT_LAYOUT", "auxiliary", "gate_biases", "claims_h5", "bias_note",
             "notes", "outputs_caption", "lengths_note", "input_shapes", "initial_state_shapes", "initial_state_from", "initial_state_to", "masked_output")
 
 
@@ -59,6 +59,8 @@ class Convention:
     NAMES_CARRY_POSITION = False
     # the framework a grid sets this one beside: PyTorch for every convention but PyTorch's own
     PEER = "torch"
+    # the gate functions (σ of i, f, o / z, r; spec.RECURRENT_ACTIVATIONS) its layers can compute
+    GATE_FUNCTIONS: tuple = ("sigmoid",)
     # the convention `convert` writes when no --to is given: Keras for every convention but Keras' own
     CONVERT_TO = "keras"
     # the layout (ONNX layout, TFLite time_major) a spec gets when none is given

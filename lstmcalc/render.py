@@ -99,9 +99,12 @@ def gate_table(b: Breakdown) -> Table:
         table.add_column("peephole H", justify="right")
     table.add_column("total", justify="right")
 
+    by_place: dict = {}  # (layer, direction) -> its gate rows, in order: one pass, not one per layer
+    for g in b.gates:
+        by_place.setdefault((g.layer, g.direction), []).append(g)
     for formula in b.formulas:
         for direction in DIRECTIONS[: spec.directions]:
-            rows = [g for g in b.gates if g.layer == formula.layer and g.direction == direction]
+            rows = by_place.get((formula.layer, direction), [])
             for k, row in enumerate(rows):
                 cells = []
                 if spec.layers > 1:

@@ -280,3 +280,16 @@ def test_cost_table_and_dtype():
 def test_cost_grid():
     data = json.loads(invoke("cost", "--units", "1,2", "--input", "1", "--json").stdout)
     assert [(r["units"], r["macs"]) for r in data] == [(1, 4 * (1 + 1) * 32), (2, 4 * (2 + 4) * 32)]
+
+
+def test_a_stack_too_deep_to_list_is_refused_at_once():
+    """--layers is bounded (a breakdown draws every layer: 10**7 layers ran for minutes in the
+    fuzz test above before this bound); the refusal names the bound."""
+    from lstmcalc.frameworks import MAX_LAYERS
+
+    for command in ("count", "breakdown", "cost", "explain"):
+        r = invoke(command, "-u", "2", "-x", "1", "--layers", str(MAX_LAYERS + 1))
+        assert (r.exit_code, r.stdout) == (2, "")
+        assert r.stderr == f"lstmcalc: error: --layers: must be at most {MAX_LAYERS:,} (a breakdown lists every layer), got {MAX_LAYERS + 1:,}\n"
+    # Keras: 4·((X + H)·H + H) per layer, X = 1 for the first and X = H = 2 for the rest: 32, then 40 each
+    assert invoke("count", "-u", "2", "-x", "1", "--layers", str(MAX_LAYERS)).stdout == f"{32 + (MAX_LAYERS - 1) * 40}\n"

@@ -38,6 +38,7 @@ MODULES = {
 }
 
 FRAMEWORKS = tuple(MODULES)
+MAX_LAYERS = 1_000  # stacked layers a spec may have: breakdown draws every one (16 s for 1,000 here)
 
 
 def names() -> tuple[str, ...]:
@@ -166,6 +167,8 @@ def make_spec(
     bias = _flag("bias", bias)
     bidirectional = _flag("bidirectional", bidirectional)
     layers = _size("layers", layers)
+    if layers > MAX_LAYERS:
+        raise SpecError("layers", f"must be at most {MAX_LAYERS:,} (a breakdown lists every layer), got {layers:,}")
     batch = _size("batch", batch)
     time = _size("time", time)
     return_sequences = _flag("return_sequences", return_sequences)

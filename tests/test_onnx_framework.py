@@ -8,20 +8,16 @@ import json
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 import lstmcalc
-from lstmcalc.cli import app
 from lstmcalc.frameworks import all_tensors
 from lstmcalc.converting import convert_weights, save_arrays
 from lstmcalc.frameworks import get, make_spec
 from lstmcalc.spec import SpecError
 
-runner = CliRunner()
 
 
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
+from helpers import invoke  # noqa: E402  (CliRunner, arguments as strings)
 
 
 # per layer and direction, G × (X·H + H·H + 2H) (+ 3H peepholes), written out by hand

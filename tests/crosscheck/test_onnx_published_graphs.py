@@ -23,12 +23,10 @@ import pytest
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
 
 from _onnx import random_tensors, run_ort  # noqa: E402
 
 import lstmcalc  # noqa: E402
-from lstmcalc.cli import app  # noqa: E402
 from lstmcalc.onnxfile import read_onnx, read_onnx_model  # noqa: E402
 from lstmcalc.readers import read_layer, read_layers  # noqa: E402
 
@@ -36,8 +34,7 @@ H, X, T, B = 3, 2, 5, 4
 ATOL = RTOL = 1e-5  # float32 against onnxruntime's float32 kernels
 
 
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
+from helpers import invoke  # noqa: E402  (CliRunner, arguments as strings)
 
 
 def _forward(found, x_tm):

@@ -193,3 +193,10 @@ def test_cli_inspect_says_why_weights_are_not_readable(tmp_path):
     assert ("LSTM node 'lstm': W ('W') is not a constant in the file (it is computed by Concat 'cat'; 'Wb' is a "
             "graph input, fed at run time)") in r.stderr
     assert onnx is not None
+
+
+from .conformance import check_convention  # noqa: E402
+
+
+def test_conformance():
+    check_convention("onnx")

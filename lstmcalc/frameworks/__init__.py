@@ -206,8 +206,7 @@ def make_spec(
         if "proj_size" not in fw.OPTIONS or cell != "lstm":
             owners = having("proj_size")
             where = " or ".join(f"{m.TITLE} LSTM (--framework {m.NAME} --cell lstm)" for m in owners)
-            why = f"{fw.WHY_NOT['proj_size']}; it " if "proj_size" in fw.WHY_NOT and cell == "lstm" else ""
-            raise SpecError("proj_size", f"{why}exists only for {where}, not {framework} {cell}")
+            raise SpecError("proj_size", f"exists only for {where}, not {framework} {cell}")
         if not 0 < proj_size < units:
             raise SpecError("proj_size", f"must be 0 < P < units ({units}), got {proj_size}")
 

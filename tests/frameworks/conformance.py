@@ -96,6 +96,8 @@ def check_options(name: str) -> None:
         assert message and "\n" not in message, (option, message)
         if option in fw.WHY_NOT:  # its own reason, or the reason it has no bidirectional layer to merge
             reasons = [fw.WHY_NOT[option]] + [fw.WHY_NOT[k] for k in ("bidirectional",) if kw.get(k) and k in fw.WHY_NOT]
+            if option == "proj_size":  # make_spec names the conventions that have one (README's example shows it)
+                reasons.append("exists only for " + " or ".join(f"{m.TITLE} LSTM" for m in frameworks.having(option)[:1]))
             assert any(r in message for r in reasons), (option, message)
     for option, kw in (("no_bias", dict(bias=False)), ("bidirectional", dict(bidirectional=True)), ("layers", dict(layers=2))):
         if option in fw.WHY_NOT:

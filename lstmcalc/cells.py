@@ -101,6 +101,9 @@ class ForwardResult:
     c_backward: np.ndarray | None = None
     state: object = None  # every layer's final states in the form initial_state= takes
     lengths: np.ndarray | None = None  # (B,) the lengths the pass used, None for full length
+    # what the framework returns under its own names where they are not the fields above
+    # (MLX hidden, cell (B, T, H); Flax outputs): name -> array
+    named: dict | None = None
 
     @property
     def returned(self) -> tuple[tuple[str, np.ndarray], ...]:
@@ -109,7 +112,9 @@ class ForwardResult:
         alone, or with ``return_state`` output, h, c (LSTM) and for a Bidirectional layer
         output, h_fw, c_fw, h_bw, c_bw, here named h, c, h_backward, c_backward."""
         names = frameworks.of(self.spec).returned_fields(self.spec)
-        return tuple((n, getattr(self, n)) for n in names if getattr(self, n) is not None)
+        named = self.named or {}
+        values = ((n, named[n] if n in named else getattr(self, n)) for n in names)
+        return tuple((n, a) for n, a in values if a is not None)
 
     def __repr__(self) -> str:
         from .render import summary_line
@@ -236,6 +241,9 @@ def numba_refusal(spec: LayerSpec) -> str | None:
         return f"numba computes sigmoid gates only, not {spec.recurrent_activation}"
     if has_variants(spec):
         return "numba has no kernel for LSTM variants (CIFG, layer norm, clips, ...)"
+    fw = frameworks.of(spec)
+    if spec.cell == "lstm" and fw.CELL_SEQUENCE:
+        return f"numba keeps the final cell state only, and {fw.TITLE}'s LSTM returns every step's"
     return None
 
 
@@ -593,6 +601,9 @@ def _run(spec: LayerSpec, fw, params: list[list[Prepared]], x: np.ndarray, backe
     compile_ms = 0.0
     if backend == "numba":
         from . import _numba
+    cells = None  # every step's c (B, T, H) of the last layer, where the framework returns it
+    if c_n is not None and fw.CELL_SEQUENCE and d == 1:
+        cells = np.empty((b, t_len, h), dtype=dt)
 
     seq = np.ascontiguousarray(x)  # (B, T, X)
     for layer in range(spec.layers):
@@ -612,7 +623,8 @@ def _run(spec: LayerSpec, fw, params: list[list[Prepared]], x: np.ndarray, backe
             else:
                 xp = seq if p.variant is not None else input_projections(p, seq)  # (B, T, G·H); variants: x
                 if spec.cell == "lstm":
-                    loops.lstm_numpy(p, xp, out, reverse, h_n[state], c_final, h_init, c_init, lens)
+                    c_out = cells if layer == spec.layers - 1 else None
+                    loops.lstm_numpy(p, xp, out, reverse, h_n[state], c_final, h_init, c_init, lens, c_out)
                 elif spec.cell == "gru":
                     loops.gru_numpy(p, xp, out, reverse, h_n[state], spec.reset_after, h_init, lens)
                 else:
@@ -625,7 +637,8 @@ def _run(spec: LayerSpec, fw, params: list[list[Prepared]], x: np.ndarray, backe
             del halves
         seq = layer_out
     output = seq  # (B, T, D·H_out) or (B, T, H)
-    returned = fw.forward_result(spec, output, h_n, c_n)  # the framework's own shapes
+    extra = {} if cells is None else {"cells": cells}
+    returned = fw.forward_result(spec, output, h_n, c_n, **extra)  # the framework's own shapes
     return ForwardResult(backend=backend, compile_ms=compile_ms, spec=spec, lengths=given_lens,
                          state=fw.initial_state_to(spec, h_n, c_n), **returned)
 

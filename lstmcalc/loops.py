@@ -49,9 +49,10 @@ def gate_sigmoid(half, function: str) -> None:
         raise ValueError(f"unknown gate function {function!r}")
 
 
-def lstm_numpy(p: Prepared, xp, out, reverse, h_final, c_final, h0=None, c0=None, lens=None) -> None:
+def lstm_numpy(p: Prepared, xp, out, reverse, h_final, c_final, h0=None, c0=None, lens=None, c_out=None) -> None:
     """xp (B, T, 4H) projections in order [i, f, o, g] (σ columns halved); writes h_t to
-    out (B, T, H_out), the final states to h_final (B, H_out) and c_final (B, H).
+    out (B, T, H_out), the final states to h_final (B, H_out) and c_final (B, H), and c_t
+    to c_out (B, T, H) when given (MLX returns every step's cell state).
     h0 (B, H_out), c0 (B, H): the initial states (None: zeros). lens (B,): each row's
     length; rows hold their states (and output them) at steps t ≥ length."""
     if p.variant is not None:  # LSTM variants / int8 weights: xp is x itself (cells._run)
@@ -97,6 +98,8 @@ def lstm_numpy(p: Prepared, xp, out, reverse, h_final, c_final, h0=None, c0=None
         if held is not None:
             c[held] = c_kept
             hold(held, out[:, t], h_prev)
+        if c_out is not None:
+            c_out[:, t] = c
         h_prev = out[:, t]
     h_final[...] = h_prev
 

@@ -99,7 +99,7 @@ class RunReport:
 
 def _returned_tensors(result) -> list[tuple[str, str, tuple[int, ...]]]:
     """What the layer returns, in the framework's order (see ForwardResult.returned)."""
-    return [("output" if name == "output" else "state", name, tuple(a.shape)) for name, a in result.returned]
+    return [("output" if a is result.output else "state", name, tuple(a.shape)) for name, a in result.returned]
 
 
 def process_elapsed_ms() -> float | None:

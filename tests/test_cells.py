@@ -253,10 +253,7 @@ def spec_of(c):
     return make_spec(H, X, **kw)
 
 
-def random_weights(spec, seed):
-    """Every tensor uniform in (-0.8, 0.8): each gate, each bias and each direction differs."""
-    rng = np.random.default_rng(seed)
-    return {weights_key(spec, t): rng.uniform(-0.8, 0.8, t.shape) for t in all_tensors(spec)}
+from helpers import random_weights  # noqa: E402  (uniform in (-0.8, 0.8): each gate, bias and direction differs)
 
 
 def case(c, seed=0, dtype=np.float64):

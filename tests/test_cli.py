@@ -17,8 +17,7 @@ from lstmcalc.cli import app
 runner = CliRunner()
 
 
-def invoke(*args):
-    return runner.invoke(app, list(args))
+from helpers import invoke  # noqa: E402  (CliRunner, arguments as strings)
 
 
 def test_count_prints_the_number_alone():

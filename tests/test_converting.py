@@ -5,6 +5,8 @@ tests/crosscheck/test_convert.py.
 """
 
 import numpy as np
+
+import helpers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,8 +22,7 @@ def random_weights(framework, cell, units, input_size, *, layers=1, bidirectiona
     """Every tensor of the layer, random, under our key names."""
     spec = make_spec(units, input_size, cell=cell, framework=framework, layers=layers, bidirectional=bidirectional,
                      bias=bias, reset_after=reset_after, proj_size=proj_size)
-    rng = np.random.default_rng(seed)
-    return {weights_key(spec, t): rng.standard_normal(t.shape).astype(dtype) for t in all_tensors(spec)}
+    return helpers.random_weights(spec, seed, dtype=dtype, normal=True)
 
 
 def blocks(order, units, rows):

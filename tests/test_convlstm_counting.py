@@ -15,19 +15,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
-from typer.testing import CliRunner
 
 from lstmcalc import breakdown, count, cost
-from lstmcalc.cli import app
 from lstmcalc.spec import SpecError
 
-runner = CliRunner()
 GOLDEN = Path(__file__).parent / "golden"
 REFUSAL = "ConvLSTM is counted and shaped only (count, breakdown)"
 
 
-def invoke(*args):
-    return runner.invoke(app, list(args))
+from helpers import invoke  # noqa: E402  (CliRunner, arguments as strings)
 
 
 # ---------------------------------------------------------------- exact values, by hand

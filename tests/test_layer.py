@@ -71,6 +71,10 @@ def test_the_cases_cover_every_framework():
 def test_a_layer_call_equals_forward(case, backend, use_backend):
     backend = use_backend(backend)
     weights, opts, rng = setup(*case)
+    if backend == "numba" and case[0] == "mlx" and case[1] == "lstm":  # MLX's LSTM returns every step's c
+        with pytest.raises(lstmcalc.SpecError, match="every step's"):
+            lstmcalc.prepare(weights, backend=backend, **opts)
+        return
     layer = lstmcalc.prepare(weights, backend=backend, **opts)
     assert isinstance(layer, Layer)
     for dtype, (b, t) in (("float32", (B, T)), ("float64", (B, T)), ("float32", (1, 1)), ("float64", (2, 9))):

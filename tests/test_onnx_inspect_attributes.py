@@ -9,19 +9,15 @@ import json
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from lstmcalc.cli import app
 
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-runner = CliRunner()
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 
 
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
+from helpers import invoke  # noqa: E402  (CliRunner, arguments as strings)
 
 
 def flat(text: str) -> str:

@@ -10,9 +10,10 @@ import sys
 import zipfile
 
 import numpy as np
+
+import helpers
 import pytest
 
-from lstmcalc.frameworks import all_tensors, weights_key
 from lstmcalc.counting import count
 from lstmcalc.readers import FileError, Stats, read_layer, read_layers
 from lstmcalc.frameworks import make_spec
@@ -20,8 +21,7 @@ from lstmcalc.frameworks import make_spec
 
 def random_weights(framework, cell, units, input_size, seed=0, dtype=np.float32, **options):
     spec = make_spec(units, input_size, cell=cell, framework=framework, **options)
-    rng = np.random.default_rng(seed)
-    return {weights_key(spec, t): rng.standard_normal(t.shape).astype(dtype) for t in all_tensors(spec)}
+    return helpers.random_weights(spec, seed, dtype=dtype, normal=True)
 
 
 def assert_file_error(path, *words, layer=None):

@@ -6,16 +6,12 @@ import sys
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from lstmcalc import breakdown
-from lstmcalc.cli import app
-
-runner = CliRunner()
 
 
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
+
+from helpers import invoke  # noqa: E402  (CliRunner, arguments as strings)
 
 
 def test_run_default_shows_every_tensor():

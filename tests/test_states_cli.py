@@ -7,19 +7,15 @@ import json
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 import lstmcalc
-from lstmcalc.cli import app
 from lstmcalc.frameworks import all_tensors, weights_key
 from lstmcalc.frameworks import make_spec
 from lstmcalc.spec import SpecError
 
-runner = CliRunner()
 
 
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
+from helpers import invoke  # noqa: E402  (CliRunner, arguments as strings)
 
 
 def refused(result, code, message):

@@ -24,11 +24,12 @@ returns, in its order, under the names ``run`` returns and saves), ``constructor
 ``recognises(key)``, ``parse_name(key)``, ``describe_names(names)``,
 ``infer_options(weights, parsed, cell)``, ``to_canonical(weights, spec)``,
 ``from_canonical(canonical, spec)``, ``init_weights(spec, rng, dtype)``,
-``forward_result(spec, output, h_n, c_n)``, ``returned_fields(spec)``,
+``forward_result(spec, output, h_n, c_n[, cells])`` (``cells``: every step's c, (B, T, H), given
+with ``CELL_SEQUENCE``), ``returned_fields(spec)`` (the names ``outputs(spec)`` gives, in its order),
 ``unknown_options(spec)``.
 
 Data and hooks with defaults (:class:`Convention` below): ``LETTERS``, ``SHAPED_CELLS``,
-``NAMES_CARRY_POSITION``, ``PEER``, ``gate_biases``, ``claims_h5``, ``bias_note``, ``notes``,
+``NAMES_CARRY_POSITION``, ``PEER``, ``CELL_SEQUENCE``, ``gate_biases``, ``claims_h5``, ``bias_note``, ``notes``,
 ``input_shapes``, ``initial_state_shapes`` / ``initial_state_from`` / ``initial_state_to``
 (``takes_initial_state``), ``masked_output`` (``takes_lengths``).
 """
@@ -43,8 +44,10 @@ REQUIRED_HOOKS = (
     "parse_name", "describe_names", "infer_options", "to_canonical", "from_canonical", "init_weights",
     "forward_result", "returned_fields", "unknown_options",
 )
-OPTIONAL = ("LETTERS", "SHAPED_CELLS", "NAMES_CARRY_POSITION", "PEER", "GATE_FUNCTIONS", "CONVERT_TO", "DEFAULT_LAYOUT", "auxiliary", "gate_biases", "claims_h5", "bias_note",
-            "notes", "outputs_caption", "lengths_note", "input_shapes", "initial_state_shapes", "initial_state_from", "initial_state_to", "masked_output")
+OPTIONAL = ("LETTERS", "SHAPED_CELLS", "NAMES_CARRY_POSITION", "PEER", "GATE_FUNCTIONS", "CONVERT_TO", "DEFAULT_LAYOUT",
+            "CELL_SEQUENCE", "auxiliary", "gate_biases", "claims_h5", "bias_note", "notes", "outputs_caption",
+            "lengths_note", "input_shapes", "initial_state_shapes", "initial_state_from", "initial_state_to",
+            "masked_output")
 
 
 class Convention:
@@ -65,6 +68,9 @@ class Convention:
     CONVERT_TO = "keras"
     # the layout (ONNX layout, TFLite time_major) a spec gets when none is given
     DEFAULT_LAYOUT = 0
+    # whether its LSTM returns every step's cell state (MLX: hidden and cell, (B, T, H) each):
+    # the forward pass then keeps c_t for every step, which the Numba kernels do not
+    CELL_SEQUENCE = False
 
     def __init__(self, module_name: str):
         module = sys.modules[module_name]

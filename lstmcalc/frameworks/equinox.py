@@ -106,7 +106,7 @@ def bias_note(spec: LayerSpec) -> str:
     return f"Equinox's LSTMCell keeps one bias per gate ({4 * h}); PyTorch's bias_ih + bias_hh convert into it as their sum."
 
 
-returned_fields = fused.returned_fields
+returned_fields = fused.final_state_fields
 unknown_options = fused.unknown_options
 
 

@@ -81,10 +81,10 @@ def outputs(spec: LayerSpec):
     from ..canonical import Output
 
     if spec.cell == "lstm":
-        out = [Output("carry[0] = c", (b, h), "final cell state (Flax's carry is (c, h))"),
-               Output("carry[1] = h", (b, h), "final hidden state")]
+        out = [Output("c", (b, h), "carry[0]: final cell state (Flax's carry is (c, h))"),
+               Output("h", (b, h), "carry[1]: final hidden state")]
     else:
-        out = [Output("carry = h", (b, h), "final hidden state")]
+        out = [Output("h", (b, h), "carry: final hidden state")]
     return out + [Output("outputs", (b, t, h), "h_t at every step")]
 
 
@@ -118,7 +118,8 @@ def from_canonical(c, spec: LayerSpec) -> dict:
 
 
 def forward_result(spec: LayerSpec, output, h_n, c_n) -> dict:
-    return fused.forward_result(spec, output, h_n, c_n)
+    """The final carry (c, h) or h (B, H), and every step's h as ``outputs`` (B, T, H)."""
+    return {**fused.forward_result(spec, output, h_n, c_n), "named": {"outputs": output}}
 
 
 def init_weights(spec: LayerSpec, rng, dtype) -> dict:
@@ -156,7 +157,11 @@ def bias_note(spec: LayerSpec) -> str:
     return f"Flax's SimpleCell has one bias, on the input Dense i (H = {h})."
 
 
-returned_fields = fused.returned_fields
+
+
+def returned_fields(spec: LayerSpec) -> tuple[str, ...]:
+    """``RNN(cell, return_carry=True)`` returns (carry, outputs): the carry (c, h) or h first."""
+    return ("c", "h", "outputs") if spec.cell == "lstm" else ("h", "outputs")
 unknown_options = fused.unknown_options
 
 

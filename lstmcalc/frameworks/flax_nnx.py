@@ -121,7 +121,7 @@ def bias_note(spec: LayerSpec) -> str:
     return _linen.bias_note(spec).replace("Flax's", "Flax nnx's")
 
 
-returned_fields = fused.returned_fields
+returned_fields = _linen.returned_fields
 unknown_options = fused.unknown_options
 
 

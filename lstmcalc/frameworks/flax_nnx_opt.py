@@ -93,7 +93,7 @@ def bias_note(spec: LayerSpec) -> str:
             "PyTorch's bias_ih + bias_hh convert into it as their sum. Its carry is (c, h), not (h, c).")
 
 
-returned_fields = fused.returned_fields
+returned_fields = _linen.returned_fields
 unknown_options = fused.unknown_options
 
 

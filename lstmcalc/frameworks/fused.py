@@ -160,15 +160,25 @@ def from_canonical(names, gate_order, title: str, c: Canonical, spec: LayerSpec)
     return out
 
 
-def forward_result(spec: LayerSpec, output, h_n, c_n) -> dict:
-    """Every step's h (B, T, H), the final h (B, H) and, for the LSTM, the final c (B, H)."""
+def forward_result(spec: LayerSpec, output, h_n, c_n, cells=None) -> dict:
+    """Every step's h (B, T, H), the final h (B, H) and, for the LSTM, the final c (B, H);
+    ``named``: every step's h as ``hidden`` and c as ``cell`` (``cells`` (B, T, H)), under
+    MLX's names (what ``mlx.nn.LSTM.__call__`` returns)."""
+    named = {"hidden": output}
+    if cells is not None:
+        named["cell"] = cells
     return {"output": output, "h": h_n[0].copy(), "c": None if c_n is None else c_n[0].copy(),
-            "h_backward": None, "c_backward": None}
+            "h_backward": None, "c_backward": None, "named": named}
 
 
 def returned_fields(spec: LayerSpec) -> tuple[str, ...]:
-    """Every step's h, the final h and (LSTM) c: the ForwardResult fields returned."""
-    return ("output", "h", "c")
+    """MLX: every step's hidden (and LSTM cell) states, as the layer's call returns them."""
+    return ("hidden", "cell") if spec.cell == "lstm" else ("hidden",)
+
+
+def final_state_fields(spec: LayerSpec) -> tuple[str, ...]:
+    """Equinox: the final (h, c) (LSTM) or h a scan of the cell carries out."""
+    return ("h", "c") if spec.cell == "lstm" else ("h",)
 
 
 def unknown_options(spec: LayerSpec) -> dict[str, tuple]:

@@ -35,6 +35,7 @@ GATE_ORDER = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"), "rnn": ("h",
 LETTERS: dict = {}
 OPTIONS = frozenset()
 WHY_NOT = fused.single_layer_only(TITLE)
+CELL_SEQUENCE = True  # LSTM.__call__ returns (hidden, cell), every step of each
 NAMES = {
     "lstm": {"input": "Wx", "recurrent": "Wh", "bias": "bias", "bias_n": None},
     "gru": {"input": "Wx", "recurrent": "Wh", "bias": "b", "bias_n": "bhn"},

@@ -114,13 +114,18 @@ def outputs(spec: LayerSpec) -> list[Output]:
     """Y, Y_h (and LSTM Y_c) of the (last) node, in the node's layout."""
     b, t, d, h = spec.batch, spec.time, spec.directions, spec.units
     last = " of the last node (one node per layer)" if spec.layers > 1 else ""
+    ld = d * spec.layers  # a stack's Y_h/Y_c: every node's, layer by layer (as the models write_onnx_model writes return them)
     if spec.layout == 0:
-        y, state = (t, d, b, h), (d, b, h)
+        y, state = (t, d, b, h), (ld, b, h)
     else:
-        y, state = (b, t, d, h), (b, d, h)
+        y, state = (b, t, d, h), (b, ld, h)
+    if spec.layers > 1:
+        last_y, last = last, f" of every node, layer by layer ({spec.layers} nodes' Y_h concatenated along D)"
+    else:
+        last_y = last
     if spec.reverse:  # one direction from t = T−1 down to 0: Y in input order, the final states those of t = 0
         out = [
-            Output("Y", y, f"h_t of every step, at its input step t (run from t = T−1 down to 0){last} "
+            Output("Y", y, f"h_t of every step, at its input step t (run from t = T−1 down to 0){last_y} "
                            f"(layout {spec.layout})"),
             Output("Y_h", state, f"final h, after step t = 0{last}"),
         ]
@@ -128,7 +133,7 @@ def outputs(spec: LayerSpec) -> list[Output]:
             out.append(Output("Y_c", state, f"final c, after step t = 0{last}"))
         return out
     out = [
-        Output("Y", y, f"h_t of every step and direction{last} (layout {spec.layout})"),
+        Output("Y", y, f"h_t of every step and direction{last_y} (layout {spec.layout})"),
         Output("Y_h", state, f"final h of each direction{last}"),
     ]
     if spec.cell == "lstm":

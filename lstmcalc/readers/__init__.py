@@ -24,7 +24,7 @@ Formats, chosen by extension and then checked by content:
 - ``.npz``: ``np.load(path, allow_pickle=False)``.
 - ``.msgpack``: a Flax parameter tree (``flax.serialization``), paths joined with ``/``.
 
-Every file is checked by :mod:`lstmcalc.limits` before it is read: a regular file, declared
+Every file is checked by :mod:`lstmcalc.readers.limits` before it is read: a regular file, declared
 sizes (zip members, HDF5 datasets, the safetensors header, ``.npy`` headers) within the file
 and the memory budget, bounded JSON; and after: finite floats of one dtype per layer.
 

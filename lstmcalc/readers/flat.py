@@ -63,7 +63,7 @@ def _safetensors_bfloat16(file: str, tensors: dict) -> dict[str, np.ndarray]:
 
     Layout (huggingface/safetensors): u64 little-endian header size N, N bytes of JSON
     ``{name: {"dtype", "shape", "data_offsets": [begin, end]}}``, then the data. ``tensors``:
-    that header, already checked by :func:`lstmcalc.limits.safetensors_header`.
+    that header, already checked by :func:`lstmcalc.readers.limits.safetensors_header`.
     """
     out = {}
     with open(file, "rb") as fh:
@@ -201,7 +201,7 @@ def flat_layers(file: str, flat: dict[str, np.ndarray], load=None) -> list[Found
     layers of a model whose names carry module prefixes (``lstm.Wx``, ``params/RNN_0/cell/
     ii/kernel``: see :func:`_prefix_groups`), or PyTorch names grouped by prefix.
 
-    With ``load``, ``flat`` holds what the file declares (:func:`lstmcalc.limits.declared_array`
+    With ``load``, ``flat`` holds what the file declares (:func:`lstmcalc.readers.limits.declared_array`
     stand-ins): every layer is found, and every name and shape checked, from those alone;
     then ``load(names)`` reads the arrays of the layers found, and nothing else."""
     flat = {k: plain(np.asarray(v)) for k, v in flat.items()}

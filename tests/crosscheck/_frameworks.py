@@ -12,7 +12,6 @@ The frameworks are imported inside the functions, after the test module's import
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 from dataclasses import dataclass
@@ -61,22 +60,7 @@ def short_id(config: dict) -> str:
     return "-".join(parts)
 
 
-@contextlib.contextmanager
-def one_thread():
-    """Run torch (and Keras on the torch backend) on one intra-op thread, then restore.
-
-    These layers are tiny: with two threads on a two-core machine that is also running
-    something else, OpenMP's spinning made the same 384 PyTorch builds take 28 s instead
-    of 0.6 s. One thread is both faster and steadier here.
-    """
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+from helpers import one_thread  # noqa: E402,F401  (defined once, in tests/helpers.py)
 
 
 # ---------------------------------------------------------------- Keras 3

@@ -9,19 +9,18 @@ import re
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+import helpers
 
 torch = pytest.importorskip("torch")
 os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
 
-from lstmcalc.cli import app  # noqa: E402
 
 OPTIONS_OF_CONVERT = re.compile(r"--[a-z][a-z-]+")
 
 
 def invoke(*args):
-    return CliRunner().invoke(app, list(args), env={"COLUMNS": "80", "NO_COLOR": "1"})
+    return helpers.invoke(*args, env={"COLUMNS": "80", "NO_COLOR": "1"})
 
 
 def keras_file(tmp_path, layer, name):

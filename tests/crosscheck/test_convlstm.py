@@ -26,7 +26,6 @@ keras = pytest.importorskip("keras")
 
 from typer.testing import CliRunner  # noqa: E402
 
-from _frameworks import one_thread  # noqa: E402
 from lstmcalc import breakdown, count  # noqa: E402
 from lstmcalc.cli import app  # noqa: E402
 from lstmcalc.spec import SpecError  # noqa: E402
@@ -35,10 +34,7 @@ runner = CliRunner()
 CLASSES = {1: "ConvLSTM1D", 2: "ConvLSTM2D", 3: "ConvLSTM3D"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    with one_thread():
-        yield
+from helpers import one_thread_per_module  # noqa: E402,F401  (autouse: torch on one thread)
 
 
 # ---------------------------------------------------------------- configurations

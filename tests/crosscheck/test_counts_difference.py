@@ -17,7 +17,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
 
 import lstmcalc  # noqa: E402
-from _frameworks import describe, keras_facts, one_thread, torch_facts  # noqa: E402
+from _frameworks import describe, keras_facts, torch_facts  # noqa: E402
 
 EXTRA = {"lstm": 4, "rnn": 1, "gru": 0}  # PyTorch − Keras per layer and direction, in units of H
 SIZES = st.one_of(st.integers(1, 5), st.sampled_from([17, 64]))
@@ -26,10 +26,7 @@ SETTINGS = settings(
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    with one_thread():
-        yield
+from helpers import one_thread_per_module  # noqa: E402,F401  (autouse: torch on one thread)
 
 
 def twins(cell, units, input_size, **options):

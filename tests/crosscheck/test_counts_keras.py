@@ -19,13 +19,10 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
 
 import lstmcalc  # noqa: E402
-from _frameworks import KERAS_MERGES, keras_configs, keras_facts, mismatches, one_thread, short_id  # noqa: E402
+from _frameworks import KERAS_MERGES, keras_configs, keras_facts, mismatches, short_id  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    with one_thread():
-        yield
+from helpers import one_thread_per_module  # noqa: E402,F401  (autouse: torch on one thread)
 
 CONFIGS = keras_configs()
 

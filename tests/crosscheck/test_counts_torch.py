@@ -13,13 +13,10 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import lstmcalc  # noqa: E402
-from _frameworks import mismatches, one_thread, short_id, torch_configs, torch_facts  # noqa: E402
+from _frameworks import mismatches, short_id, torch_configs, torch_facts  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    with one_thread():
-        yield
+from helpers import one_thread_per_module  # noqa: E402,F401  (autouse: torch on one thread)
 
 CONFIGS = torch_configs(per_class=8)
 

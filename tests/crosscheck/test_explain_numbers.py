@@ -24,17 +24,14 @@ keras = pytest.importorskip("keras")
 
 from typer.testing import CliRunner  # noqa: E402
 
-from _frameworks import one_thread, short_id  # noqa: E402
+from _frameworks import short_id  # noqa: E402
 from _numbers import PLACE, WHOLE, check_number  # noqa: E402
 from lstmcalc.cli import app  # noqa: E402
 
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    with one_thread():
-        yield
+from helpers import one_thread_per_module  # noqa: E402,F401  (autouse: torch on one thread)
 
 
 # ---------------------------------------------------------------- configurations

@@ -133,3 +133,16 @@ def test_msgpack_and_npz_files(tmp_path):
     (tmp_path / "n.msgpack").write_bytes(serialization.msgpack_serialize(
         traverse_util.unflatten_dict({tuple(k.split("/")): np.asarray(v) for k, v in nflat.items()})))
     assert read_layer(tmp_path / "n.msgpack").spec.framework == "flax_nnx"
+
+
+@pytest.mark.parametrize(("cell", "cls"), [(c, k) for c, ks in LINEN.items() for k in ks])
+def test_returned_is_what_linen_rnn_returns(cell, cls):
+    """run's returned list = RNN(cell, return_carry=True)'s (carry, outputs), the carry (c, h)
+    for the LSTM; float32, 1e-5 (issue 21)."""
+    flat, xs, carry, outs = linen_case(cls, 4, 3, seed=2)
+    real = ([np.asarray(carry[0]), np.asarray(carry[1])] if cell == "lstm" else [np.asarray(carry)]) + [outs]
+    ours = forward(xs, flat, cell=cell, framework="flax", backend="numpy")
+    names = [n for n, _ in ours.returned]
+    assert names == (["c", "h", "outputs"] if cell == "lstm" else ["h", "outputs"])
+    for (_, a), want in zip(ours.returned, real, strict=True):
+        np.testing.assert_allclose(a, want, rtol=1e-5, atol=1e-5)

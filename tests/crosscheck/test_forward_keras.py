@@ -78,9 +78,7 @@ def spec_of(c):
     return make_spec(c["units"], c["input_size"], **kw)
 
 
-def random_weights(spec, seed):
-    rng = np.random.default_rng(seed)
-    return {weights_key(spec, t): rng.uniform(-0.8, 0.8, t.shape) for t in all_tensors(spec)}
+from helpers import random_weights  # noqa: E402  (uniform in (-0.8, 0.8), per tensor)
 
 
 def forward_options(c, return_sequences=True, return_state=True):

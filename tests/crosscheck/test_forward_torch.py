@@ -11,12 +11,13 @@ Tolerances (max abs error): float64 1e-12 (output, h_n, c_n); float32 1e-5.
 from __future__ import annotations
 
 import numpy as np
+
+import helpers
 import pytest
 
 torch = pytest.importorskip("torch")
 
 from lstmcalc.cells import forward  # noqa: E402
-from lstmcalc.frameworks import all_tensors, weights_key  # noqa: E402
 from lstmcalc.frameworks import make_spec  # noqa: E402
 
 MODULES = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}
@@ -74,8 +75,7 @@ def random_weights(c, seed):
     """Uniform in (-0.9, 0.9), every tensor drawn separately: gates, biases and directions differ."""
     spec = make_spec(c["units"], c["input_size"], cell=c["cell"], framework="torch", layers=c["layers"],
                      bidirectional=c["bidirectional"], bias=c["bias"], proj_size=c["proj_size"])
-    rng = np.random.default_rng(seed)
-    return {weights_key(spec, t): rng.uniform(-0.9, 0.9, t.shape) for t in all_tensors(spec)}
+    return helpers.random_weights(spec, seed, bound=0.9)
 
 
 def run_torch(c, weights, x, dtype):

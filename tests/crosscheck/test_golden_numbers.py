@@ -31,7 +31,6 @@ torch = pytest.importorskip("torch")
 os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
 
-from _frameworks import one_thread  # noqa: E402
 from _numbers import GATES, check_number, real  # noqa: E402
 
 import lstmcalc  # noqa: E402
@@ -52,10 +51,7 @@ COSTS = _load("test_golden").COST_CASES
 DIAGRAMS = _load("test_explain").DIAGRAMS
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    with one_thread():
-        yield
+from helpers import one_thread_per_module  # noqa: E402,F401  (autouse: torch on one thread)
 
 
 # Digits in the prose that are not numbers about the layer: citation years and volumes, (1 − z),

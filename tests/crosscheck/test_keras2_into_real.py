@@ -1,4 +1,4 @@
-"""Keras 2 CuDNN weights (legacy .h5 built with h5py, see tests/test_keras2_cudnn.py)
+"""Keras 2 CuDNN weights (legacy .h5 built with h5py, see tests/frameworks/test_keras2.py)
 converted by lstmcalc and loaded into the real PyTorch and Keras 3 layers: their outputs
 equal cuDNN's equations in float64 NumPy (1e-5, float32 layers)."""
 
@@ -12,7 +12,7 @@ keras = pytest.importorskip("keras")
 
 from lstmcalc.converting import convert_weights  # noqa: E402
 from lstmcalc.readers import read_layer  # noqa: E402
-from tests.test_keras2_cudnn import cudnn_params, cudnn_run, write_legacy_h5  # noqa: E402
+from tests.frameworks.test_keras2 import cudnn_params, cudnn_run, write_legacy_h5  # noqa: E402
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])

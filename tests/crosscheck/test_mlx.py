@@ -89,3 +89,19 @@ def test_torch_weights_converted_into_mlx_run_the_same(cell):
     layer.update({k: mx.array(v) for k, v in convert_weights(sd, cell=cell, source="torch", target="mlx").items()})
     got = layer(mx.array(x))
     np.testing.assert_allclose(np.array(got[0] if cell == "lstm" else got), want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_returned_is_what_mlx_returns(cell):
+    """run's returned list (and breakdown's outputs) = mlx.nn.LSTM's (hidden, cell), every step
+    of each, (B, T, H); GRU and RNN's hidden. float32, 1e-5 (issue 21)."""
+    layer = build(cell, 4, 3, seed=3)
+    x = np.random.default_rng(4).normal(size=(2, 6, 4)).astype(np.float32)
+    got = layer(mx.array(x))
+    real = [np.array(a) for a in got] if cell == "lstm" else [np.array(got)]
+    ours = forward(x, params(layer), cell=cell, framework="mlx", backend="numpy")
+    spec = lstmcalc.frameworks.make_spec(3, 4, cell=cell, framework="mlx", batch=2, time=6)
+    assert [(n, a.shape) for n, a in ours.returned] == [(o.name, o.shape) for o in lstmcalc.frameworks.outputs(spec)]
+    assert [a.shape for _, a in ours.returned] == [a.shape for a in real]
+    for (_, a), want in zip(ours.returned, real):
+        np.testing.assert_allclose(a, want, rtol=1e-5, atol=1e-5)

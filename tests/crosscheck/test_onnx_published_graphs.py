@@ -23,7 +23,6 @@ import pytest
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
 
 from _onnx import random_tensors, run_ort  # noqa: E402
 
@@ -36,8 +35,7 @@ H, X, T, B = 3, 2, 5, 4
 ATOL = RTOL = 1e-5  # float32 against onnxruntime's float32 kernels
 
 
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
+from helpers import invoke  # noqa: E402  (CliRunner, arguments as strings)
 
 
 def _forward(found, x_tm):

@@ -236,3 +236,10 @@ def test_a_bias_free_layer_converts_with_zero_biases():
 
 def test_registry_lists_it():
     assert "keras2" in frameworks.names()
+
+
+from .conformance import check_convention  # noqa: E402
+
+
+def test_conformance():
+    check_convention("keras2")

@@ -8,21 +8,17 @@ import json
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 import lstmcalc
-from lstmcalc.cli import app
 from lstmcalc.frameworks import all_tensors
 from lstmcalc.converting import convert_weights
 from lstmcalc.writers import save_arrays
 from lstmcalc.frameworks import get, make_spec
 from lstmcalc.spec import SpecError
 
-runner = CliRunner()
 
 
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
+from helpers import invoke  # noqa: E402  (CliRunner, arguments as strings)
 
 
 # per layer and direction, G × (X·H + H·H + 2H) (+ 3H peepholes), written out by hand
@@ -198,3 +194,10 @@ def test_cli_inspect_says_why_weights_are_not_readable(tmp_path):
     assert ("LSTM node 'lstm': W ('W') is not a constant in the file (it is computed by Concat 'cat'; 'Wb' is a "
             "graph input, fed at run time)") in r.stderr
     assert onnx is not None
+
+
+from .conformance import check_convention  # noqa: E402
+
+
+def test_conformance():
+    check_convention("onnx")

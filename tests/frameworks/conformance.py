@@ -1,0 +1,158 @@
+"""The one conformance check every registered convention passes (tests/frameworks/test_<name>.py
+each call :func:`check_convention` with their name).
+
+What it holds a convention to (issue 21, item 6):
+- every option of the union of all conventions' ``OPTIONS`` is in its ``OPTIONS`` or refused by
+  ``make_spec`` with a one-line reason (its ``WHY_NOT`` text where it gives one); likewise the
+  structural refusals (``no_bias``, ``bidirectional``, ``layers``) it declares;
+- each cell's ``GATE_ORDER`` is a permutation of the cell's gates;
+- ``from_canonical(to_canonical(w)) == w`` exactly, for random weights (each tensor drawn
+  separately) of every cell, with and without bias, stacked and bidirectional where it has them;
+- ``count`` == the sum of ``all_tensors`` sizes == ``breakdown``'s total == ``cost``'s parameters;
+- ``outputs(spec)`` (what breakdown lists) == what ``forward(...).returned`` gives: names, shapes, order.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import lstmcalc
+from helpers import random_weights
+from lstmcalc import frameworks
+from lstmcalc.canonical import CELL_GATES
+from lstmcalc.spec import SpecError
+
+B, T = 3, 4  # small batch and time: shapes, not speed
+
+# Where run's (and run --save's) names are not yet the framework's own: PyTorch's h_n, c_n are
+# saved as h, c and ONNX's Y, Y_h, Y_c as output, h, c (a saved-file format other code and tests
+# read; renaming it is left to its own change). Shapes and order agree; the names map one to one.
+RUN_NAMES = {"torch": {"h_n": "h", "c_n": "c"}, "onnx": {"Y": "output", "Y_h": "h", "Y_c": "c"}}
+
+
+def _variant_value(name):
+    from lstmcalc.spec import VARIANTS
+
+    return True if isinstance(VARIANTS[name], bool) else 0.5
+
+
+# option -> (cell it needs, make_spec keywords that use it)
+def option_keywords(option: str) -> tuple[str, dict]:
+    table = {
+        "merge_mode": ("lstm", dict(bidirectional=True, merge_mode="sum")),
+        "proj_size": ("lstm", dict(proj_size=1)),
+        "reset_before": ("gru", dict(reset_after=False)),
+        "return_sequences": ("lstm", dict(return_sequences=True)),
+        "return_state": ("lstm", dict(return_state=True)),
+        "peepholes": ("lstm", dict(peepholes=True)),
+        "layout": ("lstm", dict(layout=1)),
+        "direction": ("lstm", dict(direction="reverse")),
+        "recurrent_activation": ("lstm", dict(recurrent_activation="hard_sigmoid_keras3")),
+    }
+    if option in table:
+        return table[option]
+    needs = dict(proj_size=1) if option in ("proj_bias", "proj_clip") else {}
+    return "lstm", {option: _variant_value(option), **needs}
+
+
+def all_options() -> set[str]:
+    return set().union(*(frameworks.get(n).OPTIONS for n in frameworks.names()))
+
+
+def configurations(fw) -> list[dict]:
+    """make_spec keywords: every cell it runs, bias or not, stacked and bidirectional where it has them."""
+    out = []
+    for cell in fw.CELLS:
+        for bias in (True, False):
+            if not bias and "no_bias" in fw.WHY_NOT:
+                continue
+            shapes = [dict()]
+            if "layers" not in fw.WHY_NOT:
+                shapes.append(dict(layers=2))
+            if "bidirectional" not in fw.WHY_NOT:
+                shapes.append(dict(bidirectional=True))
+                if "layers" not in fw.WHY_NOT:
+                    shapes.append(dict(bidirectional=True, layers=2))
+            for shape in shapes:
+                out.append(dict(units=3, input_size=2, cell=cell, framework=fw.NAME, bias=bias, batch=B, time=T, **shape))
+    return out
+
+
+def check_options(name: str) -> None:
+    fw = frameworks.get(name)
+    for option in sorted(all_options()):
+        cell, kw = option_keywords(option)
+        if cell not in fw.CELLS:
+            continue
+        if option in fw.OPTIONS:
+            frameworks.make_spec(3, 2, cell=cell, framework=name, **kw)  # accepted
+            continue
+        with pytest.raises(SpecError) as info:
+            frameworks.make_spec(3, 2, cell=cell, framework=name, **kw)
+        message = str(info.value)
+        assert message and "\n" not in message, (option, message)
+        if option in fw.WHY_NOT:  # its own reason, or the reason it has no bidirectional layer to merge
+            reasons = [fw.WHY_NOT[option]] + [fw.WHY_NOT[k] for k in ("bidirectional",) if kw.get(k) and k in fw.WHY_NOT]
+            if option == "proj_size":  # make_spec names the conventions that have one (README's example shows it)
+                reasons.append("exists only for " + " or ".join(f"{m.TITLE} LSTM" for m in frameworks.having(option)[:1]))
+            assert any(r in message for r in reasons), (option, message)
+    for option, kw in (("no_bias", dict(bias=False)), ("bidirectional", dict(bidirectional=True)), ("layers", dict(layers=2))):
+        if option in fw.WHY_NOT:
+            with pytest.raises(SpecError) as info:
+                frameworks.make_spec(3, 2, cell=fw.CELLS[0], framework=name, **kw)
+            assert fw.WHY_NOT[option] in str(info.value)
+        else:
+            frameworks.make_spec(3, 2, cell=fw.CELLS[0], framework=name, **kw)
+
+
+def check_gate_orders(name: str) -> None:
+    fw = frameworks.get(name)
+    for cell in fw.CELLS:
+        order = fw.GATE_ORDER[cell]
+        assert sorted(order) == sorted(CELL_GATES[cell]) and len(set(order)) == len(order), (cell, order)
+
+
+def check_round_trip(config: dict, seed: int = 0) -> None:
+    spec = frameworks.make_spec(**config)
+    fw = frameworks.of(spec)
+    w = random_weights(spec, seed)
+    back = fw.from_canonical(fw.to_canonical(w, spec), spec)
+    assert list(back) == list(w), (list(back), list(w))
+    for k in w:
+        assert back[k].shape == w[k].shape and np.array_equal(back[k], w[k]), k
+
+
+def check_counts(config: dict) -> None:
+    spec = frameworks.make_spec(**config)
+    sizes = sum(math.prod(t.shape) for t in frameworks.all_tensors(spec))
+    kw = {k: v for k, v in config.items() if k not in ("batch", "time")}
+    assert lstmcalc.count(**kw) == sizes
+    assert lstmcalc.breakdown(**kw).total == sizes
+    cost = lstmcalc.cost(**kw).to_dict()
+    assert cost["memory_bytes"]["parameters"] == sizes * cost["itemsize"]
+
+
+def check_outputs(config: dict, seed: int = 1) -> None:
+    spec = frameworks.make_spec(**config)
+    w = random_weights(spec, seed)
+    x = np.random.default_rng(seed).uniform(-1, 1, (B, T, spec.input_size))
+    kw = {k: v for k, v in config.items() if k not in ("units", "input_size", "batch", "time")}
+    got = [(n, a.shape) for n, a in lstmcalc.forward(x, w, backend="numpy", **kw).returned]
+    names = RUN_NAMES.get(spec.framework, {})
+    assert got == [(names.get(o.name, o.name), o.shape) for o in frameworks.outputs(spec)]
+
+
+def check_convention(name: str) -> None:
+    """Every check above, over every configuration the convention has."""
+    fw = frameworks.get(name)
+    check_options(name)
+    check_gate_orders(name)
+    configs = configurations(fw)
+    assert configs
+    for config in configs:
+        check_round_trip(config)
+        check_counts(config)
+        check_outputs(config)

@@ -1,0 +1,7 @@
+"""The flax convention (lstmcalc/frameworks/flax.py): the shared conformance check, then its own tests."""
+
+from .conformance import check_convention
+
+
+def test_conformance():
+    check_convention("flax")

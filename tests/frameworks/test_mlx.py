@@ -1,0 +1,7 @@
+"""The mlx convention (lstmcalc/frameworks/mlx.py): the shared conformance check, then its own tests."""
+
+from .conformance import check_convention
+
+
+def test_conformance():
+    check_convention("mlx")

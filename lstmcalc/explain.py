@@ -56,6 +56,13 @@ NUMBER_NAMES = {
     "output_features": "features per step of the layer's output",
     "growth_degree_units": "degree of the count as a polynomial in H (2 quadratic, 1 linear)",
     "growth_degree_inputs": "degree of the count as a polynomial in X",
+    # the numbers a convention's own bias sentence states (Convention.bias_note returning (text, numbers))
+    "bias_vector_params": "parameters of one bias vector of the convention (e.g. bias_ih, or bias_hh)",
+    "input_bias_params": "parameters of the biases on the input side",
+    "keras_bias_params": "bias parameters of the same layer in Keras (reset_after=True GRU: (2, 3H))",
+    "linen_bias_params": "bias parameters of the same layer in Flax linen",
+    "fewer_than_keras": "bias parameters this layer has fewer than the same layer in Keras",
+    "fewer_than_linen": "bias parameters this layer has fewer than the same layer in Flax linen",
 }
 
 
@@ -353,6 +360,11 @@ def _bias_note(f: _Facts) -> Sentence | None:
     if not s.bias:
         return None
     own = frameworks.of(s).bias_note(s)  # a convention that words its own biases
+    if isinstance(own, tuple):  # (text, ((name, value, scope), ...)): the numbers it states, for --json
+        text, stated = own
+        for name, value, scope in stated:
+            w.n(name, value, scope)  # KeyError for a number NUMBER_NAMES does not document
+        return w.sentence(text)
     if own is not None:
         return Sentence(own, ())
     if s.framework not in ("keras", "torch"):

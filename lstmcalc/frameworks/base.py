@@ -106,8 +106,10 @@ class Convention:
         """Whether a legacy Keras ``.h5`` layer's datasets are this convention's."""
         return False
 
-    def bias_note(self, spec) -> str | None:
-        """The sentence ``breakdown`` says about its biases; None: the shared one."""
+    def bias_note(self, spec) -> str | tuple | None:
+        """The sentence ``breakdown`` says about its biases, or (sentence, ((name, value, scope), ...))
+        with the numbers it states (names from explain.NUMBER_NAMES; they reach ``--json``); None:
+        the shared one."""
         return None
 
     def notes(self, spec) -> list[str] | None:

@@ -114,10 +114,13 @@ def init_weights(spec: LayerSpec, rng, dtype) -> dict:
 def bias_note(spec: LayerSpec) -> str:
     h = spec.units
     if spec.cell == "gru":
+        per = "per layer and direction"
         return (f"Flax nnx's GRUCell has one bias per gate on the input side (dense_i, 3H = {3 * h}) and none on "
                 f"dense_h, so no b_hn inside r ⊙ (h W_hn) (google/flax#5594): 3H = {3 * h} biases, 3H = {3 * h} "
                 f"fewer than Keras' reset-after GRU (6H = {6 * h}) and H = {h} fewer than linen's GRUCell "
-                f"(4H = {4 * h}), both of which compute something else whenever b_hn ≠ 0.")
+                f"(4H = {4 * h}), both of which compute something else whenever b_hn ≠ 0.",
+                (("input_bias_params", 3 * h, per), ("fewer_than_keras", 3 * h, per), ("keras_bias_params", 6 * h, per),
+                 ("fewer_than_linen", h, per), ("linen_bias_params", 4 * h, per)))
     return _linen.bias_note(spec).replace("Flax's", "Flax nnx's")
 
 

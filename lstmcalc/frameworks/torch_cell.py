@@ -177,13 +177,14 @@ def init_weights(spec: LayerSpec, rng, dtype) -> dict:
     return {_cell_name(k): v for k, v in _torch.init_weights(_layer_spec(spec), rng, dtype).items()}
 
 
-def bias_note(spec: LayerSpec) -> str:
+def bias_note(spec: LayerSpec) -> tuple:
     g, h = spec.gates, spec.units
+    stated = (("bias_vector_params", g * h, "per layer and direction"),)
     if spec.cell == "gru":
         return (f"PyTorch's GRUCell keeps bias_ih and bias_hh ({g * h} each); b_hn sits inside r ⊙ (W_hn h + b_hn), "
-                "so only b_hr and b_hz could merge into bias_ih.")
+                "so only b_hr and b_hz could merge into bias_ih.", stated)
     return (f"PyTorch's {CELL_TITLES[spec.cell]} keeps bias_ih and bias_hh ({g * h} each); only their sum reaches "
-            f"the {'gates' if g > 1 else 'pre-activation'}, so one of the two is redundant.")
+            f"the {'gates' if g > 1 else 'pre-activation'}, so one of the two is redundant.", stated)
 
 
 # --- initial states ------------------------------------------------------------------------------

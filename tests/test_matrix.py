@@ -95,6 +95,13 @@ def test_grids_text_json_and_plot(fw, tmp_path):
         assert r["parameters"] == int(invoke("count", "-u", r["units"], "-x", r["input_size"], "-f", fw, "--cell", cell).stdout)
     text = invoke("count", *grid)
     assert text.exit_code == 0 and all(f"{r['parameters']:,}" in text.stdout for r in rows)
+
+
+@pytest.mark.parametrize("fw", frameworks.names())
+def test_plot_for_every_convention(fw, tmp_path):
+    """--plot draws every convention's grid (issue 21: a KeyError for 7 of 9 conventions)."""
+    pytest.importorskip("matplotlib", reason="--plot needs matplotlib: pip install '.[plot]'")
+    grid = ["-u", "1,2", "-x", "1,2", "-f", fw, "--cell", frameworks.get(fw).CELLS[0]]
     plot = tmp_path / "p.png"
     r = invoke("count", *grid, "--plot", plot)
     assert r.exit_code == 0, r.stderr

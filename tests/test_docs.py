@@ -230,3 +230,22 @@ def typer_commands():
     import typer
 
     return typer.main.get_command(app).list_commands(None)
+
+
+def test_no_merge_conflict_markers_are_left():
+    """A merge that left its markers in a text file (README.md had one) fails here, not in a reader's eyes."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    files = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True).stdout.split()
+    if not files:
+        pytest.skip("not a git checkout: nothing to list the tracked files with")
+    marked = []
+    for name in files:
+        path = root / name
+        if path.suffix not in (".py", ".md", ".toml", ".yml", ".yaml", ".txt", ".cfg", "") or not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if any(line.startswith(("<<<<<<< ", ">>>>>>> ")) for line in text.splitlines()):
+            marked.append(name)
+    assert marked == []

@@ -131,12 +131,7 @@ def _as_layer(weights) -> dict:
 def infer_options(weights, parsed: dict, cell: str | None) -> dict:
     layer_weights = _as_layer({k: weights[k] for k in parsed.values()})
     layer_parsed = {(0, "forward", name): f"{name}_l0" for (_, _, name) in parsed}
-    found = _torch.infer_options(layer_weights, layer_parsed, cell)
-    if found["proj_size"]:  # no weight_hr among our names; kept for safety
-        from ..errors import FileError
-
-        raise FileError("a PyTorch cell has no projection")
-    return found
+    return _torch.infer_options(layer_weights, layer_parsed, cell)  # no weight_hr among NAMES: proj_size is 0
 
 
 def to_canonical(weights, spec: LayerSpec):

@@ -55,15 +55,9 @@ def parse(names, key: str) -> tuple[int, str, str] | None:
 
 
 def describe_names(names, title: str, hint: str, keys) -> dict:
-    from ..errors import FileError
+    from .shared import parsed_names
 
-    parsed = {}
-    for key in keys:
-        slot = parse(names, key)
-        if slot is None:
-            raise FileError(f"{key!r} is not {title} weights key ({hint})")
-        parsed[slot] = key
-    return parsed
+    return parsed_names(keys, lambda key: parse(names, key), f"{title} weights key ({hint})")
 
 
 def infer_options(names, weights, parsed: dict, cell: str | None, title: str) -> dict:

@@ -12,6 +12,21 @@ CELL_WORDS = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN/RNN"}
 A_CELL = {"lstm": "an LSTM", "gru": "a GRU", "rnn": "a SimpleRNN/RNN"}
 
 
+def parsed_names(keys, parse, what: str, skip=None) -> dict:
+    """{parse(key): key} for every key (the slot a convention's ``parse_name`` gives it), or
+    :class:`FileError` "'key' is not {what}" for the first key it does not parse; keys that
+    ``skip`` says are not tensors (TFLite's scales) are left out."""
+    parsed = {}
+    for key in keys:
+        if skip is not None and skip(key):
+            continue
+        slot = parse(key)
+        if slot is None:
+            raise FileError(f"{key!r} is not {what}")
+        parsed[slot] = key
+    return parsed
+
+
 def shape_of(a) -> tuple[int, ...]:
     import numpy as np
 

@@ -294,17 +294,9 @@ def auxiliary(key: str) -> bool:
 
 
 def describe_names(names) -> dict[tuple[int, str, str], str]:
-    from ..errors import FileError
+    from .shared import parsed_names
 
-    parsed = {}
-    for key in names:
-        if auxiliary(key):
-            continue
-        slot = parse_name(key)
-        if slot is None:
-            raise FileError(f"{key!r} is not a TFLite LSTM/RNN input name ({NAMES_HINT})")
-        parsed[slot] = key
-    return parsed
+    return parsed_names(names, parse_name, f"a TFLite LSTM/RNN input name ({NAMES_HINT})", skip=auxiliary)
 
 
 def infer_options(weights, parsed: dict, cell: str | None) -> dict:

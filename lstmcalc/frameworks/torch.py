@@ -153,15 +153,9 @@ def parse_name(key: str) -> tuple[int, str, str] | None:
 
 def describe_names(names) -> dict[tuple[int, str, str], str]:
     """{(layer, direction, name): key}; :class:`FileError` for a name that is not one."""
-    from ..errors import FileError
+    from .shared import parsed_names
 
-    parsed = {}
-    for key in names:
-        slot = parse_name(key)
-        if slot is None:
-            raise FileError(f"{key!r} is not a PyTorch RNN state_dict name ({NAMES_HINT})")
-        parsed[slot] = key
-    return parsed
+    return parsed_names(names, parse_name, f"a PyTorch RNN state_dict name ({NAMES_HINT})")
 
 
 def infer_options(weights, parsed: dict, cell: str | None) -> dict:

@@ -113,15 +113,9 @@ def parse_name(key: str) -> tuple[int, str, str] | None:
 
 
 def describe_names(names) -> dict[tuple[int, str, str], str]:
-    from ..errors import FileError
+    from .shared import parsed_names
 
-    parsed = {}
-    for key in names:
-        slot = parse_name(key)
-        if slot is None:
-            raise FileError(f"{key!r} is not a PyTorch cell state_dict name ({NAMES_HINT})")
-        parsed[slot] = key
-    return parsed
+    return parsed_names(names, parse_name, f"a PyTorch cell state_dict name ({NAMES_HINT})")
 
 
 def _as_layer(weights) -> dict:

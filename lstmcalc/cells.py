@@ -377,6 +377,12 @@ def _layer(weights, *, cell, framework, backend, bidirectional, layers, proj_siz
     spec = infer_spec(weights, cell=cell, framework=framework, bidirectional=bidirectional, layers=layers,
                       batch=batch, time=time, return_sequences=return_sequences, return_state=return_state,
                       **given)
+    return _checked_layer(spec, weights, backend, copy)
+
+
+def _checked_layer(spec: LayerSpec, weights: Mapping[str, np.ndarray], backend: str, copy: bool = False) -> Layer:
+    """The :class:`Layer` of weights whose names and shapes fit ``spec``: Numba refused where it
+    cannot run the layer, every value checked finite, the arrays copied with ``copy``."""
     if backend == "numba" and numba_refusal(spec):
         what = "peepholes" if spec.peepholes else "them"
         raise SpecError("backend", f"{numba_refusal(spec)}; use numpy, or auto (which runs NumPy for {what})")
@@ -395,12 +401,7 @@ def layer_of(spec: LayerSpec, weights: Mapping[str, np.ndarray], backend: str = 
 
     _choice("backend", backend, BACKENDS)
     check_tensors(weights, spec, SpecError)
-    if backend == "numba" and numba_refusal(spec):
-        what = "peepholes" if spec.peepholes else "them"
-        raise SpecError("backend", f"{numba_refusal(spec)}; use numpy, or auto (which runs NumPy for {what})")
-    for key, value in weights.items():
-        _check_finite(key, np.asarray(value))
-    return Layer(spec, frameworks.of(spec).to_canonical(weights, spec), backend)
+    return _checked_layer(spec, weights, backend)
 
 
 def prepare(

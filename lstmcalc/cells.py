@@ -54,6 +54,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import frameworks, loops
+from .dtypes import COMPUTE_DTYPES
 from .canonical import merge_directions
 from .frameworks import layer_tensors, weights_key
 from .memory import SizeError, check_memory, estimate_bytes  # noqa: F401  (re-exported)
@@ -67,7 +68,7 @@ def has_variants(spec: LayerSpec) -> bool:
     return any(getattr(spec, k) != v for k, v in VARIANTS.items())
 
 BACKENDS = ("numpy", "numba", "auto")
-DTYPES = ("float32", "float64")
+DTYPES = COMPUTE_DTYPES  # the precisions a pass computes in (lstmcalc.dtypes)
 NUMBA_EXTRA = "pip install 'lstmcalc[numba]'"
 
 

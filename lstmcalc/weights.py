@@ -22,7 +22,8 @@ from .tensors import check_tensors, describe_allowed, infer_layer_spec, unknown_
 from .errors import FileError
 from .frameworks import make_spec
 from .frameworks.shared import describe as _describe
-from .readers.limits import (WEIGHT_DTYPES, Budget, check_npz, check_numbers, declared_array, load_npz_members,
+from .dtypes import WEIGHT_DTYPES
+from .readers.limits import (Budget, check_npz, check_numbers, declared_array, load_npz_members,
                              declared_bytes, first_line, npy_header, regular_file)
 from .memory import check_bytes, itemsize, weight_elements
 from .spec import CELLS, MERGE_MODES, VARIANTS, LayerSpec, SpecError, refuse_shaped_only

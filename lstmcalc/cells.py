@@ -354,7 +354,7 @@ class Layer:
         return _run(spec, self._fw, self.params(x.dtype), x, chosen, h0=h0, c0=c0, lens=lens)
 
 
-_FLOATS = (np.dtype("float32"), np.dtype("float64"))
+_FLOATS = tuple(np.dtype(name) for name in COMPUTE_DTYPES)
 _SPECS_KEPT = 64
 
 

@@ -20,6 +20,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from ._version import __version__
+from .dtypes import COMPUTE_DTYPES, COST_DTYPES
 from .errors import FileError, LstmcalcError
 from .frameworks import FRAMEWORKS
 from .spec import CONV_CELLS, SpecError, refuse_shaped_only
@@ -706,12 +707,7 @@ def breakdown(
         _console().print(result)
 
 
-class CostDtype(str, Enum):
-    float32 = "float32"
-    float16 = "float16"
-    bfloat16 = "bfloat16"
-    float64 = "float64"
-    int8 = "int8"
+CostDtype = Enum("CostDtype", {name: name for name in COST_DTYPES}, type=str)  # lstmcalc.dtypes
 
 
 @commands.command(cls=_Command)
@@ -813,9 +809,7 @@ def explain(
         _console().print(questions_view(qa))
 
 
-class RunDtype(str, Enum):
-    float32 = "float32"
-    float64 = "float64"
+RunDtype = Enum("RunDtype", {name: name for name in COMPUTE_DTYPES}, type=str)  # lstmcalc.dtypes
 
 
 class Backend(str, Enum):

@@ -37,12 +37,13 @@ from .frameworks import constructor
 from . import frameworks
 from .counting import total_count
 from .frameworks import make_spec
+from .dtypes import COST_DTYPES
 from .dtypes import ITEMSIZE as BYTES
 from .memory import estimate_elements, overhead_bytes
 from .spec import LayerSpec, SpecError, refuse_shaped_only
 
 # bytes per number of each dtype a cost prices memory in (this order in messages), from the one table
-DTYPES = {name: BYTES[name] for name in ("float32", "float16", "bfloat16", "float64", "int8")}
+DTYPES = {name: BYTES[name] for name in COST_DTYPES}
 
 # The versions whose source the formulas in compare_spec were read from (PyPI, current
 # when this was written). `thop` is the PyPI package "thop"; its maintained fork

@@ -33,6 +33,8 @@ _SAFETENSORS, _ONNX, _TFLITE = 2, 3, 4
 
 # the precisions a forward pass computes in (run --dtype, forward(dtype=...))
 COMPUTE_DTYPES = ("float32", "float64")
+# the dtypes a cost prices memory in (cost --dtype), in messages' order
+COST_DTYPES = ("float32", "float16", "bfloat16", "float64", "int8")
 # the dtypes weights may have once read (narrower floats are widened on reading), in messages' order
 WEIGHT_DTYPES = ("float16", "float32", "float64")
 # bytes per element of every type in the table

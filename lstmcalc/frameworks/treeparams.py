@@ -61,15 +61,12 @@ class FlaxTree(Convention):
             out.append(TensorLayout(leaf.key, layer, direction, shape, role, slices))
         return out
 
-
     def gate_biases(self, spec: LayerSpec, gate: str) -> int:
         return sum(1 for leaf in self.TREE[spec.cell] if leaf.kind == "bias" and gate in leaf.gates)
-
 
     def _biases(self, spec: LayerSpec) -> int:
         """Bias vectors over all gates (for the formula)."""
         return sum(len(leaf.gates) for leaf in self.TREE[spec.cell] if leaf.kind == "bias")
-
 
     def formula(self, spec: LayerSpec, layer: int) -> tuple[str, str]:
         g, h, x = spec.gates, spec.units, spec.layer_input_size(layer)
@@ -78,14 +75,11 @@ class FlaxTree(Convention):
         head_num = f"{g} × {h} × ({x} + {h})" if g > 1 else f"{h} × ({x} + {h})"
         return f"{head_sym} + {nb if nb > 1 else ''}H", f"{head_num} + {nb} × {h}"
 
-
     def recognises(self, key: str) -> bool:
         return any(key == leaf.key for leaves in self.TREE.values() for leaf in leaves)
 
-
     def parse_name(self, key: str) -> tuple[int, str, str] | None:
         return (0, "forward", key) if self.recognises(key) else None
-
 
     def describe_names(self, names) -> dict:
         from ..errors import FileError
@@ -96,7 +90,6 @@ class FlaxTree(Convention):
                 raise FileError(f"{key!r} is not a {self.TITLE} parameter path ({self.NAMES_HINT})")
             parsed[(0, "forward", key)] = key
         return parsed
-
 
     def infer_options(self, weights, parsed: dict, cell: str | None) -> dict:
         """The cell whose every leaf is present (the first in ``tree`` order), its H and X."""
@@ -126,10 +119,10 @@ class FlaxTree(Convention):
             raise FileError(f"{rec.key}: shape {shape_of(r)} is not (H, {len(rec.gates)}·H)")
         h = r.shape[0]
         if r.shape[1] != len(rec.gates) * h:
-            raise FileError(f"{rec.key}: shape {shape_of(r)} is not (H, {len(rec.gates)}·H) = ({h}, {len(rec.gates) * h})")
+            n = len(rec.gates)
+            raise FileError(f"{rec.key}: shape {shape_of(r)} is not (H, {n}·H) = ({h}, {n * h})")
         return {"units": int(h), "input_size": int(i.shape[0]), "cell": found, "bias": True,
                 "bidirectional": False, "layers": 1, "proj_size": 0}
-
 
     def to_canonical(self, weights, spec: LayerSpec) -> Canonical:
         """Each kernel block (X_or_H, H) transposed to (H, X_or_H); biases to their side; a gate
@@ -157,7 +150,6 @@ class FlaxTree(Convention):
             part.b_u = None
         return Canonical(spec.cell, [[part]], reset_after=True, activation=spec.activation)
 
-
     def from_canonical(self, c: Canonical, spec: LayerSpec) -> dict:
         """The tree's tensors: a gate with one bias gets b_w + b_u (exact), a gate with both
         sides gets them apart. The reset-after GRU candidate's b_u has nowhere else to go: a tree
@@ -170,7 +162,8 @@ class FlaxTree(Convention):
             raise SpecError("reset_after", f"a reset-before GRU (Keras reset_after=False) has no {title} equivalent: "
                             f"{title} applies the reset gate after the recurrent product, r ⊙ (W_hn h + b_hn)")
         if c.proj_size:
-            raise SpecError("proj_size", f"an LSTM with a projection (proj_size={c.proj_size}) has no {title} equivalent")
+            raise SpecError("proj_size",
+                            f"an LSTM with a projection (proj_size={c.proj_size}) has no {title} equivalent")
         if c.peepholes:
             raise SpecError("peepholes", f"{title}'s LSTM has no peephole connections: the weights' P would be dropped")
         if c.clip is not None:
@@ -207,14 +200,11 @@ class FlaxTree(Convention):
             out[leaf.key] = np.ascontiguousarray(a)
         return out
 
-
     def weights_key(self, spec: LayerSpec, tensor) -> str:
         return tensor.name
 
-
     def biases_per_gate(self, spec: LayerSpec) -> int:
         return 1
-
 
     def outputs(self, spec: LayerSpec) -> list[Output]:
         """What ``RNN(cell, return_carry=True)`` (linen's or nnx's) returns: the final carry, then
@@ -227,16 +217,13 @@ class FlaxTree(Convention):
             out = [Output("h", (b, h), "carry: final hidden state")]
         return out + [Output("outputs", (b, t, h), "h_t at every step")]
 
-
     def returned_fields(self, spec: LayerSpec) -> tuple[str, ...]:
         """``RNN(cell, return_carry=True)`` returns (carry, outputs): the carry (c, h) or h first."""
         return ("c", "h", "outputs") if spec.cell == "lstm" else ("h", "outputs")
 
-
     def forward_result(self, spec: LayerSpec, output, h_n, c_n) -> dict:
         """The final carry (c, h) or h (B, H), and every step's h as ``outputs`` (B, T, H)."""
         return {**fused.forward_result(spec, output, h_n, c_n), "named": {"outputs": output}}
-
 
     def init_weights(self, spec: LayerSpec, rng, dtype) -> dict:
         """Flax's defaults (linen's and nnx's): input kernels lecun_normal (N(0, 1/X) truncated at

@@ -94,7 +94,7 @@ class Convention:
         family = type(self)
         missing = [n for n in REQUIRED_DATA + REQUIRED_HOOKS if not hasattr(module, n) and not hasattr(family, n)]
         if missing:
-            by = "" if family is Convention else f" and {family.__name__} does not either"
+            by = "" if family is Convention else f", nor does its family class {family.__name__}"
             raise TypeError(f"{module_name} does not define {', '.join(missing)}{by} (see lstmcalc.frameworks.base)")
         for name, value in vars(module).items():  # the contract's names and the module's own constants
             if not name.startswith("_") and not isinstance(value, (type(sys), type)) and name != "CONVENTION":

@@ -58,8 +58,8 @@ def test_a_family_member_without_its_own_hooks_is_told_which_the_family_lacks(mo
     with pytest.raises(TypeError) as fused:
         Fused("synthetic_fused")
     # Fused gives every shared hook; what a layer returns and its constructor line are the member's
-    assert str(fused.value) == ("synthetic_fused does not define outputs, constructor, returned_fields and Fused "
-                                "does not either (see lstmcalc.frameworks.base)")
+    assert str(fused.value) == ("synthetic_fused does not define outputs, constructor, returned_fields, nor does its "
+                                "family class Fused (see lstmcalc.frameworks.base)")
 
 
 def test_a_hook_comes_from_the_module_then_the_family_then_the_default(monkeypatch):

@@ -153,17 +153,8 @@ class Fused(Convention):
         is the separate candidate bias."""
         import numpy as np
 
-        title = self.TITLE
-        if c.cell == "gru" and not c.reset_after:
-            raise SpecError("reset_after", f"a reset-before GRU (Keras reset_after=False) has no {title} equivalent: "
-                            f"{title} applies the reset gate after the recurrent product, r ⊙ (W_hn h + b_hn)")
-        if c.proj_size:
-            raise SpecError("proj_size", f"an LSTM with a projection (weight_hr, proj_size={c.proj_size}) has no "
-                            f"{title} equivalent: its h_t is the H-wide o ⊙ tanh(c_t)")
-        if c.peepholes:
-            raise SpecError("peepholes", f"{title}'s LSTM has no peephole connections: the weights' P would be dropped")
-        if c.clip is not None:
-            raise SpecError("clip", f"{title} has no cell clip; this layer clips every pre-activation to ±{c.clip}")
+        refuse_what_one_cell_lacks(c, self.TITLE, f"an LSTM with a projection (weight_hr, proj_size={c.proj_size}) "
+                                   f"has no {self.TITLE} equivalent: its h_t is the H-wide o ⊙ tanh(c_t)")
         n = self.NAMES[spec.cell]
         order = self.GATE_ORDER[spec.cell]
         part = c.first
@@ -192,6 +183,20 @@ class Fused(Convention):
         bound = 1.0 / np.sqrt(spec.units)
         return {t.name: np.ascontiguousarray(rng.uniform(-bound, bound, size=t.shape), dtype=dtype)
                 for t in self.layer_tensors(spec, 0, "forward")}
+
+
+def refuse_what_one_cell_lacks(c: Canonical, title: str, projection: str) -> None:
+    """:class:`SpecError` for what a reset-after cell without projection, peepholes or clip
+    (Fused, FlaxTree) cannot hold; ``projection``: the sentence for a projected LSTM."""
+    if c.cell == "gru" and not c.reset_after:
+        raise SpecError("reset_after", f"a reset-before GRU (Keras reset_after=False) has no {title} equivalent: "
+                        f"{title} applies the reset gate after the recurrent product, r ⊙ (W_hn h + b_hn)")
+    if c.proj_size:
+        raise SpecError("proj_size", projection)
+    if c.peepholes:
+        raise SpecError("peepholes", f"{title}'s LSTM has no peephole connections: the weights' P would be dropped")
+    if c.clip is not None:
+        raise SpecError("clip", f"{title} has no cell clip; this layer clips every pre-activation to ±{c.clip}")
 
 
 def single_layer_only(title: str) -> dict:

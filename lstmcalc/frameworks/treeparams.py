@@ -157,17 +157,8 @@ class FlaxTree(Convention):
         import numpy as np
 
         title, why_no_bhn = self.TITLE, self.WHY_NO_BHN
-
-        if c.cell == "gru" and not c.reset_after:
-            raise SpecError("reset_after", f"a reset-before GRU (Keras reset_after=False) has no {title} equivalent: "
-                            f"{title} applies the reset gate after the recurrent product, r ⊙ (W_hn h + b_hn)")
-        if c.proj_size:
-            raise SpecError("proj_size",
-                            f"an LSTM with a projection (proj_size={c.proj_size}) has no {title} equivalent")
-        if c.peepholes:
-            raise SpecError("peepholes", f"{title}'s LSTM has no peephole connections: the weights' P would be dropped")
-        if c.clip is not None:
-            raise SpecError("clip", f"{title} has no cell clip; this layer clips every pre-activation to ±{c.clip}")
+        fused.refuse_what_one_cell_lacks(c, title, f"an LSTM with a projection (proj_size={c.proj_size}) has no "
+                                                   f"{title} equivalent")
         part = c.first
         leaves = self.TREE[spec.cell]
         two_sided = {g for leaf in leaves if leaf.kind == "bias" and leaf.side == "b_u" for g in leaf.gates}

@@ -1,5 +1,6 @@
 """The framework registry: one module per convention (stdlib at import), each exporting one
-:class:`~lstmcalc.frameworks.base.Convention` instance as ``CONVENTION``.
+:class:`~lstmcalc.frameworks.base.Convention` instance as ``CONVENTION`` (of its family's class,
+``Fused``, ``FlaxTree`` or ``Keras``, where it has one).
 
 Each module (``keras.py``, ``torch.py``, ...) says, as data where it can, how its framework
 names, shapes and orders a recurrent layer's tensors, what the layer returns, which options

@@ -1,13 +1,29 @@
 """The contract every convention keeps (stdlib only).
 
 A convention is one module in this package (``keras.py``, ``torch.py``, ...) that ends with
-``CONVENTION = Convention(__name__)``: one :class:`Convention` instance holding the module's
-data and hooks, with the defaults below for what the module does not define. The registry
-(:mod:`lstmcalc.frameworks`) hands out these instances; callers ask them (``fw.OPTIONS``,
-``fw.takes_initial_state``, ``fw.bias_note(spec)``) and never test for a name or probe with
-``hasattr``.
+``CONVENTION = Convention(__name__)``, or with its family's class: one instance holding the
+module's data and hooks, with the defaults below for what neither the module nor its family
+defines. The registry (:mod:`lstmcalc.frameworks`) hands out these instances; callers ask them
+(``fw.OPTIONS``, ``fw.takes_initial_state``, ``fw.bias_note(spec)``) and never test for a name
+or probe with ``hasattr``.
 
-Data a module must define:
+A hook is found in this order: the module's own function (a plain function, called
+``fw.hook(spec, ...)`` with no ``self``), then its family class's method, then the default
+here. Family classes hold what their members share, parameterised by each module's data:
+
+- :class:`~lstmcalc.frameworks.fused.Fused` (``fused.py``; MLX, Equinox): one cell with an
+  input and a recurrent matrix of stacked gate blocks, from the module's ``NAMES``,
+  ``GATE_ORDER``, ``TITLE``, ``A_TITLE`` and ``NAMES_HINT``;
+- :class:`~lstmcalc.frameworks.treeparams.FlaxTree` (``treeparams.py``; Flax linen, nnx,
+  nnx OptimizedLSTMCell): a parameter tree of Dense kernels, from the module's ``TREE``,
+  ``TITLE``, ``NAMES_HINT`` and ``WHY_NO_BHN``;
+- :class:`~lstmcalc.frameworks.keras.Keras` (``keras.py``; Keras 3, Keras 2 CuDNN): our Keras
+  weights keys, the layer's outputs and constructor lines, the inference from names and shapes.
+
+A member module keeps its data and what truly differs (its constructor, outputs, bias
+sentence, ...). The import-time check below accepts a required hook from the module or the class.
+
+Data a module (or its family class) must define:
 
 - ``NAME`` (the ``--framework`` value), ``TITLE`` (for headings), ``SHORT`` (in running text),
   ``CELLS``, ``CELL_TITLES`` ({cell: class name}), ``GATE_ORDER`` ({cell: our gate letters in
@@ -17,7 +33,8 @@ Data a module must define:
   ``WHY_NOT`` ({option: why it has no such thing}; also ``no_bias``, ``bidirectional``,
   ``layers`` for a convention without a bias-free, bidirectional or stacked form).
 
-Hooks a module must define (arithmetic and words stdlib; weights NumPy, imported inside):
+Hooks a module or its family class must define (arithmetic and words stdlib; weights NumPy,
+imported inside):
 ``layer_tensors(spec, layer, direction)``, ``weights_key(spec, tensor)``,
 ``biases_per_gate(spec)``, ``formula(spec, layer)``, ``outputs(spec)`` (what the layer
 returns, in its order, under the names ``run`` returns and saves), ``constructor(spec)``,
@@ -74,15 +91,22 @@ class Convention:
 
     def __init__(self, module_name: str):
         module = sys.modules[module_name]
-        missing = [n for n in REQUIRED_DATA + REQUIRED_HOOKS if not hasattr(module, n)]
+        family = type(self)
+        missing = [n for n in REQUIRED_DATA + REQUIRED_HOOKS if not hasattr(module, n) and not hasattr(family, n)]
         if missing:
-            raise TypeError(f"{module_name} does not define {', '.join(missing)} (see lstmcalc.frameworks.base)")
+            by = "" if family is Convention else f", nor does its family class {family.__name__}"
+            raise TypeError(f"{module_name} does not define {', '.join(missing)}{by} (see lstmcalc.frameworks.base)")
         for name, value in vars(module).items():  # the contract's names and the module's own constants
             if not name.startswith("_") and not isinstance(value, (type(sys), type)) and name != "CONVENTION":
-                setattr(self, name, value)  # functions stay plain: fw.hook(spec, ...)
+                setattr(self, name, value)  # functions stay plain: fw.hook(spec, ...), before the class's methods
         self.module = module_name
-        self.takes_initial_state = hasattr(module, "initial_state_from")
-        self.takes_lengths = hasattr(module, "masked_output")
+        self.takes_initial_state = self._defines(module, "initial_state_from")
+        self.takes_lengths = self._defines(module, "masked_output")
+
+    @classmethod
+    def _defines(cls, module, hook: str) -> bool:
+        """Whether ``module`` or the family class gives ``hook`` itself (not the default here)."""
+        return hasattr(module, hook) or getattr(cls, hook) is not getattr(Convention, hook)
 
     def __repr__(self) -> str:
         return f"<Convention {self.NAME}>"

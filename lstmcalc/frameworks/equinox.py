@@ -31,23 +31,9 @@ NAMES = {
     "gru": {"input": "weight_ih", "recurrent": "weight_hh", "bias": "bias", "bias_n": "bias_n"},
 }
 NAMES_HINT = "weight_ih, weight_hh, bias[, bias_n for the GRU]"
-
-
-def layer_tensors(spec: LayerSpec, layer: int, direction: str):
-    """The cell's array fields in declaration order."""
-    return fused.layer_tensors(NAMES, GATE_ORDER, spec, layer, direction)
-
-
-def weights_key(spec: LayerSpec, tensor) -> str:
-    return tensor.name
-
-
-def biases_per_gate(spec: LayerSpec) -> int:
-    return 1 if spec.bias else 0
-
-
-gate_biases = fused.gate_biases
-formula = fused.formula
+A_TITLE = "an Equinox"
+# init_weights (Fused): Equinox's defaults, every array U(−1/√H, 1/√H) (same distribution, not JAX's stream);
+# layer_tensors: the cell's array fields in declaration order
 
 
 def outputs(spec: LayerSpec):
@@ -58,44 +44,17 @@ def outputs(spec: LayerSpec):
     return fused.outputs_of(spec, states, sequence=False)
 
 
+def returned_fields(spec: LayerSpec) -> tuple[str, ...]:
+    """The final (h, c) (LSTM) or h a scan of the cell carries out."""
+    return ("h", "c") if spec.cell == "lstm" else ("h",)
+
+
 def constructor(spec: LayerSpec) -> list[str]:
     args = [str(spec.input_size), str(spec.units)]
     if not spec.bias:
         args.append("use_bias=False")
     args.append("key=jax.random.key(0)")
     return [f"equinox.nn.{CELL_TITLES[spec.cell]}({', '.join(args)})"]
-
-
-def recognises(key: str) -> bool:
-    return fused.parse(NAMES, key) is not None
-
-
-def parse_name(key: str):
-    return fused.parse(NAMES, key)
-
-
-def describe_names(names) -> dict:
-    return fused.describe_names(NAMES, "an Equinox", NAMES_HINT, names)
-
-
-def infer_options(weights, parsed: dict, cell: str | None) -> dict:
-    return fused.infer_options(NAMES, weights, parsed, cell, TITLE)
-
-
-def to_canonical(weights, spec: LayerSpec):
-    return fused.to_canonical(NAMES, GATE_ORDER, weights, spec)
-
-
-def from_canonical(c, spec: LayerSpec) -> dict:
-    return fused.from_canonical(NAMES, GATE_ORDER, TITLE, c, spec)
-
-
-forward_result = fused.forward_result
-
-
-def init_weights(spec: LayerSpec, rng, dtype) -> dict:
-    """Equinox's defaults: every array U(−1/√H, 1/√H) (same distribution, not JAX's stream)."""
-    return fused.init_weights(layer_tensors, spec, rng, dtype)
 
 
 def bias_note(spec: LayerSpec) -> str:
@@ -106,10 +65,4 @@ def bias_note(spec: LayerSpec) -> str:
     return f"Equinox's LSTMCell keeps one bias per gate ({4 * h}); PyTorch's bias_ih + bias_hh convert into it as their sum."
 
 
-returned_fields = fused.final_state_fields
-unknown_options = fused.unknown_options
-
-
-from .base import Convention  # noqa: E402  (last: the instance takes every name above)
-
-CONVENTION = Convention(__name__)
+CONVENTION = fused.Fused(__name__)  # last: the instance takes every name above

@@ -36,6 +36,7 @@ LETTERS: dict = {}
 OPTIONS = frozenset()
 WHY_NOT = {**fused.single_layer_only(TITLE),
            "no_bias": "Flax's LSTMCell, GRUCell and SimpleCell always have their biases (no use_bias option)"}
+# the tree's leaves in creation order (input Dense, then recurrent Dense, per gate)
 TREE = {
     "lstm": tuple(
         leaf for g in "ifgo" for leaf in (Leaf(f"i{g}/kernel", "input", (g,)), Leaf(f"h{g}/kernel", "recurrent", (g,)),
@@ -53,97 +54,9 @@ TREE = {
 NAMES_HINT = "ii/kernel, hi/kernel, hi/bias, ... (LSTM); ir/kernel, ir/bias, ..., hn/bias (GRU); i/kernel, i/bias, h/kernel"
 
 
-def layer_tensors(spec: LayerSpec, layer: int, direction: str):
-    """The tree's leaves in creation order (input Dense, then recurrent Dense, per gate)."""
-    return treeparams.layer_tensors(TREE, spec, layer, direction)
-
-
-def weights_key(spec: LayerSpec, tensor) -> str:
-    return tensor.name
-
-
-def biases_per_gate(spec: LayerSpec) -> int:
-    return 1
-
-
-def gate_biases(spec: LayerSpec, gate: str) -> int:
-    return treeparams.gate_biases(TREE, spec, gate)
-
-
-def formula(spec: LayerSpec, layer: int):
-    return treeparams.formula(TREE, spec, layer)
-
-
-def outputs(spec: LayerSpec):
-    """What ``flax.linen.RNN(cell, return_carry=True)`` returns: the final carry, then every
-    step's output."""
-    b, t, h = spec.batch, spec.time, spec.units
-    from ..canonical import Output
-
-    if spec.cell == "lstm":
-        out = [Output("c", (b, h), "carry[0]: final cell state (Flax's carry is (c, h))"),
-               Output("h", (b, h), "carry[1]: final hidden state")]
-    else:
-        out = [Output("h", (b, h), "carry: final hidden state")]
-    return out + [Output("outputs", (b, t, h), "h_t at every step")]
-
-
 def constructor(spec: LayerSpec) -> list[str]:
     cell = f"flax.linen.{CELL_TITLES[spec.cell]}(features={spec.units})"
     return [f"flax.linen.RNN({cell}, return_carry=True)  # input (B, T, {spec.input_size})"]
-
-
-def recognises(key: str) -> bool:
-    return treeparams.recognises(TREE, key)
-
-
-def parse_name(key: str):
-    return (0, "forward", key) if recognises(key) else None
-
-
-def describe_names(names) -> dict:
-    return treeparams.describe_names(TREE, TITLE, NAMES_HINT, names)
-
-
-def infer_options(weights, parsed: dict, cell: str | None) -> dict:
-    return treeparams.infer_options(TREE, weights, parsed, cell, TITLE)
-
-
-def to_canonical(weights, spec: LayerSpec):
-    return treeparams.to_canonical(TREE, weights, spec)
-
-
-def from_canonical(c, spec: LayerSpec) -> dict:
-    return treeparams.from_canonical(TREE, TITLE, c, spec)
-
-
-def forward_result(spec: LayerSpec, output, h_n, c_n) -> dict:
-    """The final carry (c, h) or h (B, H), and every step's h as ``outputs`` (B, T, H)."""
-    return {**fused.forward_result(spec, output, h_n, c_n), "named": {"outputs": output}}
-
-
-def init_weights(spec: LayerSpec, rng, dtype) -> dict:
-    """linen's defaults: input kernels lecun_normal (N(0, 1/X) truncated at 2 sigma),
-    recurrent kernels orthogonal, biases zero. Same distributions, not JAX's stream."""
-    return initial_tree(layer_tensors(spec, 0, "forward"), rng, dtype)
-
-
-def initial_tree(tensors, rng, dtype) -> dict:
-    """Flax's default initial values for ``tensors`` (TensorLayouts of one cell)."""
-    import numpy as np
-
-    out = {}
-    for t in tensors:
-        if t.role == "input":
-            std = 1.0 / np.sqrt(t.shape[0]) / 0.87962566103423978  # truncated-normal correction
-            a = np.clip(rng.normal(0, std, size=t.shape), -2 * std, 2 * std)
-        elif t.role == "recurrent":  # (H, n·H), n·H >= H: orthonormal rows
-            q, r = np.linalg.qr(rng.standard_normal((t.shape[1], t.shape[0])))  # (n·H, H)
-            a = (q * np.sign(np.diag(r))).T  # (H, n·H)
-        else:
-            a = np.zeros(t.shape)
-        out[t.name] = np.ascontiguousarray(a, dtype=dtype)
-    return out
 
 
 def bias_note(spec: LayerSpec) -> str:
@@ -157,14 +70,4 @@ def bias_note(spec: LayerSpec) -> str:
     return f"Flax's SimpleCell has one bias, on the input Dense i (H = {h})."
 
 
-
-
-def returned_fields(spec: LayerSpec) -> tuple[str, ...]:
-    """``RNN(cell, return_carry=True)`` returns (carry, outputs): the carry (c, h) or h first."""
-    return ("c", "h", "outputs") if spec.cell == "lstm" else ("h", "outputs")
-unknown_options = fused.unknown_options
-
-
-from .base import Convention  # noqa: E402  (last: the instance takes every name above)
-
-CONVENTION = Convention(__name__)
+CONVENTION = treeparams.FlaxTree(__name__)  # last: the instance takes every name above

@@ -37,6 +37,7 @@ OPTIONS = frozenset()
 WHY_NOT = {**fused.single_layer_only(TITLE),
            "no_bias": "Flax nnx's LSTMCell, GRUCell and SimpleCell always have their biases (no use_bias option)"}
 GATE_NAMES = {"i": "ii", "f": "if_", "g": "ig", "o": "io"}
+# the cell's ``nnx.Param`` leaves in attribute order
 TREE = {
     "lstm": tuple(Leaf(f"{GATE_NAMES[g]}/kernel", "input", (g,)) for g in "ifgo")
     + tuple(leaf for g in "ifgo" for leaf in (Leaf(f"h{g}/kernel", "recurrent", (g,)), Leaf(f"h{g}/bias", "bias", (g,)))),
@@ -50,65 +51,9 @@ WHY_NO_BHN = ("Flax nnx's GRUCell has no recurrent candidate bias b_hn (google/f
               "r ⊙ (h W_hn))); this GRU's b_hn is not zero, so no nnx GRUCell computes the same outputs")
 
 
-def layer_tensors(spec: LayerSpec, layer: int, direction: str):
-    """The cell's ``nnx.Param`` leaves in attribute order."""
-    return treeparams.layer_tensors(TREE, spec, layer, direction)
-
-
-def weights_key(spec: LayerSpec, tensor) -> str:
-    return tensor.name
-
-
-def biases_per_gate(spec: LayerSpec) -> int:
-    return 1
-
-
-def gate_biases(spec: LayerSpec, gate: str) -> int:
-    return treeparams.gate_biases(TREE, spec, gate)
-
-
-def formula(spec: LayerSpec, layer: int):
-    return treeparams.formula(TREE, spec, layer)
-
-
-outputs = _linen.outputs
-
-
 def constructor(spec: LayerSpec) -> list[str]:
     cell = f"flax.nnx.{CELL_TITLES[spec.cell]}({spec.input_size}, {spec.units}, rngs=flax.nnx.Rngs(0))"
     return [f"flax.nnx.RNN({cell}, return_carry=True)"]
-
-
-def recognises(key: str) -> bool:
-    return treeparams.recognises(TREE, key)
-
-
-def parse_name(key: str):
-    return (0, "forward", key) if recognises(key) else None
-
-
-def describe_names(names) -> dict:
-    return treeparams.describe_names(TREE, TITLE, NAMES_HINT, names)
-
-
-def infer_options(weights, parsed: dict, cell: str | None) -> dict:
-    return treeparams.infer_options(TREE, weights, parsed, cell, TITLE)
-
-
-def to_canonical(weights, spec: LayerSpec):
-    return treeparams.to_canonical(TREE, weights, spec)
-
-
-def from_canonical(c, spec: LayerSpec) -> dict:
-    return treeparams.from_canonical(TREE, TITLE, c, spec, why_no_bhn=WHY_NO_BHN)
-
-
-forward_result = _linen.forward_result
-
-
-def init_weights(spec: LayerSpec, rng, dtype) -> dict:
-    """Flax's defaults (lecun_normal, orthogonal, zeros), as linen's."""
-    return _linen.initial_tree(layer_tensors(spec, 0, "forward"), rng, dtype)
 
 
 def bias_note(spec: LayerSpec) -> str:
@@ -124,10 +69,4 @@ def bias_note(spec: LayerSpec) -> str:
     return _linen.bias_note(spec).replace("Flax's", "Flax nnx's")
 
 
-returned_fields = _linen.returned_fields
-unknown_options = fused.unknown_options
-
-
-from .base import Convention  # noqa: E402  (last: the instance takes every name above)
-
-CONVENTION = Convention(__name__)
+CONVENTION = treeparams.FlaxTree(__name__)  # last: the instance takes every name above

@@ -22,6 +22,7 @@ import re
 from ..canonical import CELL_GATES, DIRECTIONS, Canonical, Direction, GateSlice, Output, TensorLayout
 from ..spec import CONV_CELLS, LayerSpec, SpecError
 from . import keras_convlstm as conv
+from .base import Convention
 
 NAME = "keras"
 TITLE = "Keras 3"
@@ -523,6 +524,27 @@ def masked_output(spec: LayerSpec) -> str:
     return "zero" if spec.bidirectional else "hold"
 
 
-from .base import Convention  # noqa: E402  (last: the instance takes every name above)
+# --- the Keras family ---------------------------------------------------------------------------
 
-CONVENTION = Convention(__name__)
+
+class Keras(Convention):
+    """What Keras 3 (this module) and Keras 2 CuDNN (``keras2.py``) share, as this module's
+    functions: our weights keys, the inference from their names and shapes, what the layer
+    returns and what its keys cannot show, and the constructor lines (with the member's own
+    ``CELL_TITLES``). A member defines its tensors, formula, conversions and initial weights."""
+
+    weights_key = staticmethod(weights_key)
+    recognises = staticmethod(recognises)
+    parse_name = staticmethod(parse_name)
+    describe_names = staticmethod(describe_names)
+    infer_options = staticmethod(infer_options)
+    outputs = staticmethod(outputs)
+    forward_result = staticmethod(forward_result)
+    returned_fields = staticmethod(returned_fields)
+    unknown_options = staticmethod(unknown_options)
+
+    def constructor(self, spec: LayerSpec) -> list[str]:
+        return constructor(spec, self.CELL_TITLES)
+
+
+CONVENTION = Keras(__name__)  # last: the instance takes every name above

@@ -25,7 +25,7 @@ keys as in :mod:`lstmcalc.frameworks.keras`.
 
 from __future__ import annotations
 
-from ..canonical import DIRECTIONS, Canonical, Direction, GateSlice, Output, TensorLayout
+from ..canonical import DIRECTIONS, Canonical, Direction, GateSlice, TensorLayout
 from ..spec import LayerSpec, SpecError
 from . import keras as _keras
 
@@ -47,9 +47,9 @@ WHY_NOT = {
     "recurrent_activation": "CuDNNLSTM / CuDNNGRU gates are cuDNN's sigmoid (no recurrent_activation option)",
 }
 NAMES_HINT = _keras.NAMES_HINT
-recognises = _keras.recognises
-parse_name = _keras.parse_name
-weights_key = _keras.weights_key
+# keys, outputs and constructor lines as Keras 3's (the Keras family class): the constructor writes the CuDNN
+# classes (the layers need a GPU and TensorFlow 1.x / Keras 2; a CuDNN spec has no activation, use_bias or
+# reset_after to write)
 
 
 def _slices(spec: LayerSpec, axis: int, offset: int = 0) -> tuple[GateSlice, ...]:
@@ -77,21 +77,6 @@ def biases_per_gate(spec: LayerSpec) -> int:
 def formula(spec: LayerSpec, layer: int) -> tuple[str, str]:
     g, h, x = spec.gates, spec.units, spec.layer_input_size(layer)
     return f"{g}H × (X + H) + {2 * g}H", f"{g} × {h} × ({x} + {h}) + {2 * g} × {h}"
-
-
-def outputs(spec: LayerSpec) -> list[Output]:
-    """As Keras' LSTM / GRU: output, then the states with return_state."""
-    return _keras.outputs(spec)
-
-
-def constructor(spec: LayerSpec) -> list[str]:
-    """Keras 2 lines (the layers need a GPU and TensorFlow 1.x / Keras 2): Keras 3's, with the
-    CuDNN classes (a CuDNN spec has no activation, use_bias or reset_after to write)."""
-    return _keras.constructor(spec, CELL_TITLES)
-
-
-def describe_names(names):
-    return _keras.describe_names(names)
 
 
 def infer_options(weights, parsed: dict, cell: str | None) -> dict:
@@ -145,9 +130,9 @@ def to_canonical(weights, spec: LayerSpec) -> Canonical:
         x = spec.layer_input_size(layer)
         for direction in DIRECTIONS[: spec.directions]:
             t = {x_.role: x_ for x_ in layer_tensors(spec, layer, direction)}
-            kernel = np.asarray(weights[weights_key(spec, t["input"])])  # (X, G·H)
-            rec = np.asarray(weights[weights_key(spec, t["recurrent"])])  # (H, G·H)
-            bias = np.asarray(weights[weights_key(spec, t["bias_both"])])  # (2·G·H,)
+            kernel = np.asarray(weights[_keras.weights_key(spec, t["input"])])  # (X, G·H)
+            rec = np.asarray(weights[_keras.weights_key(spec, t["recurrent"])])  # (H, G·H)
+            bias = np.asarray(weights[_keras.weights_key(spec, t["bias_both"])])  # (2·G·H,)
             part = Direction(
                 # block (X, H) in C order is cuDNN's flat W_q: read as (H, X)
                 w={q: np.ascontiguousarray(kernel[:, k * h : (k + 1) * h]).reshape(h, x) for k, q in enumerate(order)},
@@ -187,14 +172,10 @@ def from_canonical(c: Canonical, spec: LayerSpec) -> dict:
         zero = {q: np.zeros(spec.units, dtype=kernel.dtype) for q in order}  # a bias-free source: zero biases
         b_w, b_u = part.b_w or zero, part.b_u or zero
         bias = np.concatenate([np.asarray(b_w[q]) for q in order] + [np.asarray(b_u[q]) for q in order])
-        out[weights_key(spec, t["input"])] = np.ascontiguousarray(kernel)
-        out[weights_key(spec, t["recurrent"])] = np.ascontiguousarray(rec)
-        out[weights_key(spec, t["bias_both"])] = np.ascontiguousarray(bias)
+        out[_keras.weights_key(spec, t["input"])] = np.ascontiguousarray(kernel)
+        out[_keras.weights_key(spec, t["recurrent"])] = np.ascontiguousarray(rec)
+        out[_keras.weights_key(spec, t["bias_both"])] = np.ascontiguousarray(bias)
     return out
-
-
-def forward_result(spec: LayerSpec, output, h_n, c_n) -> dict:
-    return _keras.forward_result(spec, output, h_n, c_n)
 
 
 def init_weights(spec: LayerSpec, rng, dtype) -> dict:
@@ -241,10 +222,4 @@ def _bias_words(spec: LayerSpec) -> str:
     )
 
 
-returned_fields = _keras.returned_fields
-unknown_options = _keras.unknown_options
-
-
-from .base import Convention  # noqa: E402  (last: the instance takes every name above)
-
-CONVENTION = Convention(__name__)
+CONVENTION = _keras.Keras(__name__)  # last: the instance takes every name above; the rest as Keras 3's

@@ -42,23 +42,9 @@ NAMES = {
     "rnn": {"input": "Wxh", "recurrent": "Whh", "bias": "bias", "bias_n": None},
 }
 NAMES_HINT = "Wx, Wh, bias (LSTM); Wx, Wh, b, bhn (GRU); Wxh, Whh, bias (RNN)"
-
-
-def layer_tensors(spec: LayerSpec, layer: int, direction: str):
-    """The module's parameters in ``parameters()`` order."""
-    return fused.layer_tensors(NAMES, GATE_ORDER, spec, layer, direction)
-
-
-def weights_key(spec: LayerSpec, tensor) -> str:
-    return tensor.name
-
-
-def biases_per_gate(spec: LayerSpec) -> int:
-    return 1 if spec.bias else 0
-
-
-gate_biases = fused.gate_biases
-formula = fused.formula
+A_TITLE = "an MLX"
+# init_weights (Fused): MLX's defaults, every tensor U(−1/√H, 1/√H) (same distribution, not MLX's stream);
+# layer_tensors: the module's parameters in ``parameters()`` order
 
 
 def outputs(spec: LayerSpec):
@@ -69,6 +55,11 @@ def outputs(spec: LayerSpec):
     return fused.outputs_of(spec, states, sequence=True)
 
 
+def returned_fields(spec: LayerSpec) -> tuple[str, ...]:
+    """Every step's hidden (and LSTM cell) states, as the layer's call returns them."""
+    return ("hidden", "cell") if spec.cell == "lstm" else ("hidden",)
+
+
 def constructor(spec: LayerSpec) -> list[str]:
     args = [str(spec.input_size), str(spec.units)]
     if not spec.bias:
@@ -76,38 +67,6 @@ def constructor(spec: LayerSpec) -> list[str]:
     if spec.cell == "rnn" and spec.activation == "relu":
         args.append("nonlinearity=nn.relu")
     return [f"mlx.nn.{CELL_TITLES[spec.cell]}({', '.join(args)})"]
-
-
-def recognises(key: str) -> bool:
-    return fused.parse(NAMES, key) is not None
-
-
-def parse_name(key: str):
-    return fused.parse(NAMES, key)
-
-
-def describe_names(names) -> dict:
-    return fused.describe_names(NAMES, "an MLX", NAMES_HINT, names)
-
-
-def infer_options(weights, parsed: dict, cell: str | None) -> dict:
-    return fused.infer_options(NAMES, weights, parsed, cell, TITLE)
-
-
-def to_canonical(weights, spec: LayerSpec):
-    return fused.to_canonical(NAMES, GATE_ORDER, weights, spec)
-
-
-def from_canonical(c, spec: LayerSpec) -> dict:
-    return fused.from_canonical(NAMES, GATE_ORDER, TITLE, c, spec)
-
-
-forward_result = fused.forward_result
-
-
-def init_weights(spec: LayerSpec, rng, dtype) -> dict:
-    """MLX's defaults: every tensor U(−1/√H, 1/√H) (same distribution, not MLX's stream)."""
-    return fused.init_weights(layer_tensors, spec, rng, dtype)
 
 
 def bias_note(spec: LayerSpec) -> str:
@@ -120,10 +79,4 @@ def bias_note(spec: LayerSpec) -> str:
             "bias_ih + bias_hh convert into it exactly as their sum.")
 
 
-returned_fields = fused.returned_fields
-unknown_options = fused.unknown_options
-
-
-from .base import Convention  # noqa: E402  (last: the instance takes every name above)
-
-CONVENTION = Convention(__name__)
+CONVENTION = fused.Fused(__name__)  # last: the instance takes every name above

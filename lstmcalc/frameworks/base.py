@@ -29,7 +29,7 @@ with ``CELL_SEQUENCE``), ``returned_fields(spec)`` (the names ``outputs(spec)`` 
 ``unknown_options(spec)``.
 
 Data and hooks with defaults (:class:`Convention` below): ``LETTERS``, ``SHAPED_CELLS``,
-``NAMES_CARRY_POSITION``, ``PEER``, ``CELL_SEQUENCE``, ``gate_biases``, ``claims_h5``, ``bias_note``, ``notes``,
+``NAMES_CARRY_POSITION``, ``PEER``, ``CELL_SEQUENCE``, ``gate_biases``, ``claims_h5``, ``bias_note``, ``history_note``, ``notes``,
 ``input_shapes``, ``initial_state_shapes`` / ``initial_state_from`` / ``initial_state_to``
 (``takes_initial_state``), ``masked_output`` (``takes_lengths``).
 """
@@ -45,7 +45,7 @@ REQUIRED_HOOKS = (
     "forward_result", "returned_fields", "unknown_options",
 )
 OPTIONAL = ("LETTERS", "SHAPED_CELLS", "NAMES_CARRY_POSITION", "PEER", "GATE_FUNCTIONS", "CONVERT_TO", "DEFAULT_LAYOUT",
-            "CELL_SEQUENCE", "auxiliary", "gate_biases", "claims_h5", "bias_note", "notes", "outputs_caption",
+            "CELL_SEQUENCE", "auxiliary", "gate_biases", "claims_h5", "bias_note", "history_note", "notes", "outputs_caption",
             "lengths_note", "input_shapes", "initial_state_shapes", "initial_state_from", "initial_state_to",
             "masked_output")
 
@@ -60,7 +60,8 @@ class Convention:
     # whether its tensor names already say the layer and direction (PyTorch weight_ih_l1_reverse,
     # ONNX's D axis); else tables add a layer and direction column for stacks and bidirectional layers
     NAMES_CARRY_POSITION = False
-    # the framework a grid sets this one beside: PyTorch for every convention but PyTorch's own
+    # the framework a grid, a cost comparison or a bias sentence sets this one beside: PyTorch for
+    # every convention but PyTorch's own
     PEER = "torch"
     # the gate functions (σ of i, f, o / z, r; spec.RECURRENT_ACTIVATIONS) its layers can compute
     GATE_FUNCTIONS: tuple = ("sigmoid",)
@@ -109,7 +110,12 @@ class Convention:
     def bias_note(self, spec) -> str | tuple | None:
         """The sentence ``breakdown`` says about its biases, or (sentence, ((name, value, scope), ...))
         with the numbers it states (names from explain.NUMBER_NAMES; they reach ``--json``); None:
-        the shared one."""
+        no sentence on its biases. Called with bias only."""
+        return None
+
+    def history_note(self, spec) -> str | tuple | None:
+        """What it adds to the cell's history (explain's first answer, breakdown's history note) on
+        its own defaults (Keras' forget-gate bias of 1), in ``bias_note``'s forms; None: nothing."""
         return None
 
     def notes(self, spec) -> list[str] | None:

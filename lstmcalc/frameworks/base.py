@@ -29,9 +29,9 @@ with ``CELL_SEQUENCE``), ``returned_fields(spec)`` (the names ``outputs(spec)`` 
 ``unknown_options(spec)``.
 
 Data and hooks with defaults (:class:`Convention` below): ``LETTERS``, ``SHAPED_CELLS``,
-``NAMES_CARRY_POSITION``, ``PEER``, ``CELL_SEQUENCE``, ``gate_biases``, ``claims_h5``, ``bias_note``, ``history_note``, ``notes``,
-``input_shapes``, ``initial_state_shapes`` / ``initial_state_from`` / ``initial_state_to``
-(``takes_initial_state``), ``masked_output`` (``takes_lengths``).
+``NAMES_CARRY_POSITION``, ``PEER``, ``TORCH_MODULE``, ``CELL_SEQUENCE``, ``gate_biases``, ``claims_h5``,
+``bias_note``, ``history_note``, ``notes``, ``file_title``, ``why_no_reverse``, ``input_shapes``,
+``initial_state_shapes`` / ``initial_state_from`` / ``initial_state_to`` (``takes_initial_state``), ``masked_output`` (``takes_lengths``).
 """
 
 from __future__ import annotations
@@ -44,10 +44,10 @@ REQUIRED_HOOKS = (
     "parse_name", "describe_names", "infer_options", "to_canonical", "from_canonical", "init_weights",
     "forward_result", "returned_fields", "unknown_options",
 )
-OPTIONAL = ("LETTERS", "SHAPED_CELLS", "NAMES_CARRY_POSITION", "PEER", "GATE_FUNCTIONS", "CONVERT_TO", "DEFAULT_LAYOUT",
-            "CELL_SEQUENCE", "auxiliary", "gate_biases", "claims_h5", "bias_note", "history_note", "notes", "outputs_caption",
-            "lengths_note", "input_shapes", "initial_state_shapes", "initial_state_from", "initial_state_to",
-            "masked_output")
+OPTIONAL = ("LETTERS", "SHAPED_CELLS", "NAMES_CARRY_POSITION", "PEER", "TORCH_MODULE", "GATE_FUNCTIONS", "CONVERT_TO",
+            "DEFAULT_LAYOUT", "CELL_SEQUENCE", "auxiliary", "gate_biases", "claims_h5", "bias_note", "history_note",
+            "notes", "file_title", "why_no_reverse", "outputs_caption", "lengths_note", "input_shapes",
+            "initial_state_shapes", "initial_state_from", "initial_state_to", "masked_output")
 
 
 class Convention:
@@ -65,6 +65,9 @@ class Convention:
     PEER = "torch"
     # the gate functions (σ of i, f, o / z, r; spec.RECURRENT_ACTIVATIONS) its layers can compute
     GATE_FUNCTIONS: tuple = ("sigmoid",)
+    # whether its layer is a torch.nn recurrent module itself (LSTM, GRU, RNN): cost's FLOP counters
+    # (ptflops, thop, torchinfo) run it as it is; every other convention is costed through its twin there
+    TORCH_MODULE = False
     # the convention `convert` writes when no --to is given: Keras for every convention but Keras' own
     CONVERT_TO = "keras"
     # the layout (ONNX layout, TFLite time_major) a spec gets when none is given
@@ -122,6 +125,17 @@ class Convention:
         """The breakdown's notes on its tensors where it words them itself (ONNX: W/R/B, iofc,
         linear_before_reset), replacing the shared bias sentence; None: the shared ones."""
         return None
+
+    def file_title(self, version: str | None) -> str | None:
+        """Its title for a layer read from a file that records the version which saved it (a Keras
+        file's ``keras_version``), where that differs from ``TITLE``; None: ``TITLE``."""
+        return None
+
+    def why_no_reverse(self) -> str:
+        """Why an ONNX ``direction="reverse"`` layer (one direction, run from t = T−1 down to 0, Y in
+        input order) does not convert into this convention (``convert``)."""
+        return (f"an ONNX direction=reverse node has no {self.TITLE} twin: its weights cannot say to run the "
+                "sequence backwards, so whatever reads them runs the layer forward")
 
     def outputs_caption(self, spec) -> str | None:
         """A line under breakdown's in-and-out table (PyTorch: batch_first does not apply to the states)."""

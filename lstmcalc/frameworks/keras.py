@@ -195,6 +195,22 @@ def history_note(spec: LayerSpec) -> tuple | None:
             "Sutskever, 2015), so a new cell keeps its memory by default.", (("forget_bias_init", 1, PER),))
 
 
+def file_title(version: str | None) -> str | None:
+    """'Keras 2.2.4' where a Keras file records a version other than 3 (its weights are laid out as
+    Keras 3's), else None: the title."""
+    if version is None or version.strip().startswith("3."):
+        return None
+    return f"Keras {version}"
+
+
+def why_no_reverse(title: str = TITLE) -> str:
+    """Why an ONNX direction=reverse node has no Keras weights (``title``: Keras 2's CuDNN layers too)."""
+    return (f"an ONNX direction=reverse node has no {title} weights file: its twin is a layer with "
+            "go_backwards=True, which returns its sequence reversed (its output[:, t] is the node's Y at step "
+            "T-1-t; the final states are equal), and kernel/recurrent_kernel/bias cannot say go_backwards, "
+            "so whatever reads them runs the layer forward")
+
+
 def constructor(spec: LayerSpec, titles: dict = CELL_TITLES) -> list[str]:
     """Python lines that build the same layer in Keras 3 (``titles``: the layer classes, so that
     Keras 2's CuDNN layers, which take the same arguments, are written by the same lines)."""

@@ -214,6 +214,11 @@ def _keras_twin(spec: LayerSpec) -> LayerSpec:
     return replace(spec, framework="keras", reset_after=True)
 
 
+def why_no_reverse() -> str:
+    """As Keras 3's: kernel/recurrent_kernel/bias cannot say go_backwards."""
+    return _keras.why_no_reverse(TITLE)
+
+
 def bias_note(spec: LayerSpec) -> str:
     """Why the bias is 2·G·H long, and how the kernel blocks are laid out (for
     ``breakdown`` / ``explain``)."""

@@ -29,6 +29,7 @@ LETTERS: dict = {}
 OPTIONS = frozenset({"proj_size"})
 NAMES_CARRY_POSITION = True  # weight_ih_l1_reverse
 PEER = "keras"  # what a grid sets beside it
+TORCH_MODULE = True  # torch.nn.LSTM / GRU / RNN themselves: what cost's FLOP counters run
 WHY_NOT = {
     "merge_mode": "is a Keras Bidirectional option; PyTorch always concatenates the two directions",
     "reset_before": "PyTorch's GRU is always the reset-after form",
@@ -154,6 +155,12 @@ def bias_note(spec: LayerSpec) -> tuple:
         text += f"; Keras keeps one bias and has {twin:,} for the same layer"
         stated.append(("keras_twin_total", twin, WHOLE))
     return text + ".", tuple(stated)
+
+
+def why_no_reverse() -> str:
+    """Why an ONNX direction=reverse node has no PyTorch twin."""
+    return ("an ONNX direction=reverse node has no PyTorch twin: PyTorch runs a direction backwards only as "
+            "the second half of bidirectional=True, with no reverse-only LSTM, GRU or RNN")
 
 
 def constructor(spec: LayerSpec) -> list[str]:

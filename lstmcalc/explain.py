@@ -50,7 +50,7 @@ NUMBER_NAMES = {
     "torch_extra_params": "parameters PyTorch has beyond Keras for the same layer",
     "keras_twin_total": "parameters of the same layer in Keras",
     "torch_twin_total": "parameters of the same layer in PyTorch",
-    "forget_bias_init": "Keras' initial LSTM forget-gate bias",
+    "forget_bias_init": "Keras' initial LSTM forget-gate bias (Keras 2 CuDNNLSTM: its two f biases' sum)",
     "time_steps": "T, time steps",
     "output_shape": "shape of the first tensor the layer returns",
     "output_features": "features per step of the layer's output",
@@ -58,7 +58,12 @@ NUMBER_NAMES = {
     "growth_degree_inputs": "degree of the count as a polynomial in X",
     # the numbers a convention's own bias sentence states (Convention.bias_note returning (text, numbers))
     "bias_vector_params": "parameters of one bias vector of the convention (e.g. bias_ih, or bias_hh)",
+    "bias_params": "bias parameters of one layer and direction of the convention, every bias vector counted",
     "input_bias_params": "parameters of the biases on the input side",
+    "recurrent_bias_params": "parameters of the biases on the recurrent side (MLX bhn, Equinox bias_n: the "
+                             "candidate's, inside r ⊙ (...); Keras 2 CuDNN: bias's second half)",
+    "loaded_fewer_params": "parameters the LSTM that Keras 2 loads a CuDNNLSTM into has fewer than the CuDNNLSTM "
+                           "(its one (4H,) bias against cuDNN's 8H)",
     "keras_bias_params": "bias parameters of the same layer in Keras (reset_after=True GRU: (2, 3H))",
     "linen_bias_params": "bias parameters of the same layer in Flax linen",
     "fewer_than_keras": "bias parameters this layer has fewer than the same layer in Keras",

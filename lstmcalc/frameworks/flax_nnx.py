@@ -111,7 +111,7 @@ def init_weights(spec: LayerSpec, rng, dtype) -> dict:
     return _linen.initial_tree(layer_tensors(spec, 0, "forward"), rng, dtype)
 
 
-def bias_note(spec: LayerSpec) -> str:
+def bias_note(spec: LayerSpec) -> tuple:
     h = spec.units
     if spec.cell == "gru":
         per = "per layer and direction"
@@ -121,7 +121,8 @@ def bias_note(spec: LayerSpec) -> str:
                 f"(4H = {4 * h}), both of which compute something else whenever b_hn ≠ 0.",
                 (("input_bias_params", 3 * h, per), ("fewer_than_keras", 3 * h, per), ("keras_bias_params", 6 * h, per),
                  ("fewer_than_linen", h, per), ("linen_bias_params", 4 * h, per)))
-    return _linen.bias_note(spec).replace("Flax's", "Flax nnx's")
+    text, stated = _linen.bias_note(spec)  # the same biases as linen's LSTMCell and SimpleCell
+    return text.replace("Flax's", "Flax nnx's"), stated
 
 
 returned_fields = _linen.returned_fields

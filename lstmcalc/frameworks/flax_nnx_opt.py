@@ -88,9 +88,10 @@ def init_weights(spec: LayerSpec, rng, dtype) -> dict:
     return _linen.initial_tree(layer_tensors(spec, 0, "forward"), rng, dtype)
 
 
-def bias_note(spec: LayerSpec) -> str:
-    return (f"Flax nnx's OptimizedLSTMCell keeps one bias per gate, on dense_h (4H = {4 * spec.units}); "
-            "PyTorch's bias_ih + bias_hh convert into it as their sum. Its carry is (c, h), not (h, c).")
+def bias_note(spec: LayerSpec) -> tuple:
+    return (f"Flax nnx's OptimizedLSTMCell keeps one bias per gate, on dense_h (4H = {4 * spec.units:,}); "
+            "PyTorch's bias_ih + bias_hh convert into it as their sum. Its carry is (c, h), not (h, c).",
+            (("bias_params", 4 * spec.units, "per layer and direction"),))
 
 
 returned_fields = _linen.returned_fields

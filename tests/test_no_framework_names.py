@@ -76,3 +76,24 @@ def test_allowed_entries_still_exist():
     for (name, text), why in ALLOWED.items():
         assert why
         assert text in (PACKAGE / name).read_text(encoding="utf-8"), f"{name}: {text!r} is gone; remove it from ALLOWED"
+
+
+def test_the_moved_words_are_the_conventions():
+    """What the name comparisons decided now comes from each convention: convert's refusal of an
+    ONNX reverse node, inspect's Keras-version title, cost's torch.nn twin, the default convention."""
+    from lstmcalc import frameworks
+    from lstmcalc.converting import why_no_reverse
+    from lstmcalc.costing import torch_twin
+
+    assert why_no_reverse("keras2").startswith("an ONNX direction=reverse node has no Keras 2 CuDNN weights file: "
+                                               "its twin is a layer with go_backwards=True")
+    assert why_no_reverse("mlx") == ("an ONNX direction=reverse node has no MLX twin: its weights cannot say to run "
+                                     "the sequence backwards, so whatever reads them runs the layer forward")
+    assert frameworks.get("keras").file_title("2.2.4") == "Keras 2.2.4"
+    assert frameworks.get("keras").file_title("3.5.0") is None
+    assert [frameworks.get(n).file_title("2.2.4") for n in frameworks.FRAMEWORKS if n != "keras"] == [None] * 10
+    assert [n for n in frameworks.FRAMEWORKS if frameworks.get(n).TORCH_MODULE] == ["torch"]
+    spec = frameworks.make_spec(3, 2, framework="torch_cell")
+    twin, _ = torch_twin(spec)
+    assert twin.framework == "torch" and torch_twin(twin) == (twin, None)
+    assert frameworks.DEFAULT == frameworks.FRAMEWORKS[0] == frameworks.make_spec(1, 1).framework

@@ -199,13 +199,17 @@ def forward_result(spec: LayerSpec, output, h_n, c_n) -> dict:
 
 def init_weights(spec: LayerSpec, rng, dtype) -> dict:
     """Keras 2's CuDNN defaults: kernel glorot_uniform, recurrent_kernel orthogonal (both in
-    the CuDNN layout of their draws), bias zeros with the LSTM forget block of the input
-    half at 1 (``unit_forget_bias``). Same distributions, not Keras' random stream."""
-    import numpy as np
-
+    the CuDNN layout of their draws), bias zeros with the LSTM forget block of the recurrent
+    half at 1 (``unit_forget_bias``: CuDNNLSTM.build concatenates 5H zeros, H ones, 2H zeros).
+    Same distributions, not Keras' random stream."""
     base = _keras.init_weights(_keras_twin(spec), rng, dtype)
     canonical = _keras.to_canonical(base, _keras_twin(spec))
-    return {k: v.astype(dtype) for k, v in from_canonical(canonical, spec).items()}
+    out = {k: v.astype(dtype) for k, v in from_canonical(canonical, spec).items()}
+    if spec.cell == "lstm":  # Keras 3's 1 lands in the input half (b_W of f); CuDNNLSTM keeps it in b_R of f
+        h = spec.units
+        for key in [k for k in out if k.split("/")[-1] == "bias"]:
+            out[key][5 * h : 6 * h], out[key][h : 2 * h] = out[key][h : 2 * h].copy(), 0
+    return out
 
 
 def _keras_twin(spec: LayerSpec) -> LayerSpec:

@@ -195,3 +195,17 @@ def test_keras2_forget_bias_sentence_is_cudnn_lstms_initializer(command):
                          command=command)
     assert numbers["forget_bias_init"] == per_gate[1].min() == per_gate[1].max()
     assert not per_gate[[0, 2, 3]].any()
+
+
+@pytest.mark.parametrize("extra", [{}, {"bidirectional": True, "layers": 2}])
+def test_keras2_default_lstm_bias_is_cudnn_lstms_initializer(extra):
+    """lstmcalc's Keras 2 initialisation puts unit_forget_bias's ones where CuDNNLSTM.build does."""
+    from lstmcalc.frameworks import get, make_spec
+
+    h = 3
+    spec = make_spec(h, 2, framework="keras2", **extra)
+    weights = get("keras2").init_weights(spec, np.random.default_rng(0), np.float32)
+    biases = [v for k, v in weights.items() if k.split("/")[-1] == "bias"]
+    assert len(biases) == spec.layers * spec.directions
+    for b in biases:
+        np.testing.assert_array_equal(b, _cudnn_layer("lstm", h, 2)["bias_init"])

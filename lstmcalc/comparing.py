@@ -535,13 +535,14 @@ def find_mistakes(a: Canonical, b: Canonical, dtype, b_framework: str) -> list[t
 def run_canonical(c: Canonical, x: np.ndarray) -> np.ndarray:
     """The output sequence (B, T, ·) of ``c`` on ``x`` (B, T, X), float64: the canonical
     weights run as they are (:class:`lstmcalc.cells.Layer`), never turned back into a
-    framework's tensors and inferred again; the spec is the one Keras (or, with a projection,
-    PyTorch) gives the layer, returning every step."""
+    framework's tensors and inferred again; the spec is the one the first registered convention
+    that can hold the layer gives it (Keras 3; with a projection, PyTorch), returning every step."""
     from dataclasses import replace
 
     from .cells import Layer
 
-    framework = "torch" if c.proj_size else "keras"
+    needs = {"proj_size"} if c.proj_size else set()  # options beyond the common ones the layer has
+    framework = next(name for name in frameworks.FRAMEWORKS if needs <= frameworks.get(name).OPTIONS)
     spec = _spec_for(c, framework)
     if "return_sequences" in frameworks.get(framework).OPTIONS:
         spec = replace(spec, return_sequences=True)  # every step, not the last one

@@ -30,7 +30,7 @@ import numpy as np
 
 from . import frameworks
 from .atomic import check_target
-from .writers import MSGPACK_TARGETS, check_output_path, need_flax  # noqa: F401  (re-exported)
+from .writers import MODEL_TARGET, MSGPACK_TARGETS, check_output_path, need_flax  # noqa: F401  (re-exported)
 from .frameworks import all_tensors, weights_key
 from .errors import FileError
 from .frameworks import make_spec
@@ -208,17 +208,7 @@ def conversion_notes(spec: LayerSpec, target: str, unknown: Mapping = {}) -> lis
 def why_no_reverse(target: str) -> str:
     """Why an ONNX ``direction="reverse"`` layer (one direction, run from t = T−1 down to 0,
     Y in input order) does not convert to ``target``."""
-    fw = frameworks.get(target)
-    if target in ("keras", "keras2"):
-        return (f"an ONNX direction=reverse node has no {fw.TITLE} weights file: its twin is a layer with "
-                "go_backwards=True, which returns its sequence reversed (its output[:, t] is the node's Y at step "
-                "T-1-t; the final states are equal), and kernel/recurrent_kernel/bias cannot say go_backwards, "
-                "so whatever reads them runs the layer forward")
-    if target == "torch":
-        return ("an ONNX direction=reverse node has no PyTorch twin: PyTorch runs a direction backwards only as "
-                "the second half of bidirectional=True, with no reverse-only LSTM, GRU or RNN")
-    return (f"an ONNX direction=reverse node has no {fw.TITLE} twin: its weights cannot say to run the sequence "
-            "backwards, so whatever reads them runs the layer forward")
+    return frameworks.get(target).why_no_reverse()
 
 
 def from_canonical(canonical, target: str) -> dict[str, np.ndarray]:
@@ -328,7 +318,7 @@ def convert_file(
     as_model = output.endswith(".onnx")  # a runnable ONNX model rather than an .npz of tensors
     as_msgpack = output.endswith(".msgpack")  # a Flax parameter tree (flax.serialization)
     if as_model:
-        if target is not None and target != "onnx":
+        if target is not None and target != MODEL_TARGET:
             raise SpecError("output", f"{output!r} is an ONNX model; --to {target} writes an .npz")
         check_target(output, "--output", [path])  # the same checks as for an .npz, before any work
     elif as_msgpack:
@@ -347,7 +337,7 @@ def convert_file(
     spec = found.spec
     if cell is not None and cell != spec.cell:
         raise SpecError("cell", f"is {cell}, but {path} holds {spec.cell} weights")
-    to = "onnx" if as_model else target if target is not None else frameworks.of(spec).CONVERT_TO
+    to = MODEL_TARGET if as_model else target if target is not None else frameworks.of(spec).CONVERT_TO
     if reset_after is not None and spec.cell != "gru":
         raise SpecError("reset_after", f"applies to GRU weights only; {path} holds {spec.cell} weights")
     if reset_after is not None and "reset_after" not in found.unknown and reset_after != spec.reset_after:

@@ -355,8 +355,9 @@ def memory_elements(spec: LayerSpec) -> dict:
 
 
 def torch_twin(spec: LayerSpec) -> tuple[LayerSpec | None, str | None]:
-    """The equivalent ``torch.nn`` layer of a spec (itself for PyTorch), or None and why."""
-    if spec.framework == "torch":
+    """The equivalent ``torch.nn`` layer of a spec (itself where the convention's layer is a
+    ``torch.nn`` module, ``TORCH_MODULE``), or None and why."""
+    if frameworks.of(spec).TORCH_MODULE:
         return spec, None
     if spec.cell == "gru" and not spec.reset_after:
         return None, (
@@ -375,7 +376,7 @@ def torch_twin(spec: LayerSpec) -> tuple[LayerSpec | None, str | None]:
         spec.units,
         spec.input_size,
         cell=spec.cell,
-        framework="torch",
+        framework=next(name for name in frameworks.FRAMEWORKS if frameworks.get(name).TORCH_MODULE),
         bias=spec.bias,
         bidirectional=spec.bidirectional,
         layers=spec.layers,

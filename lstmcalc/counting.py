@@ -20,7 +20,7 @@ from . import frameworks
 from .canonical import DIRECTIONS, GATE_NAMES, PEEPHOLE_GATES, Output, TensorLayout
 from .frameworks import all_tensors, biases_per_gate, constructor, gate_order, layer_formula, outputs
 from .params import layer_count, total_count, weighted_gates
-from .frameworks import make_spec
+from .frameworks import DEFAULT, make_spec
 from .spec import LayerSpec
 
 if TYPE_CHECKING:  # the annotation only
@@ -272,7 +272,7 @@ def other_framework_options(options: dict) -> dict | None:
 
     from . import frameworks as _registry
 
-    twin = {**options, "framework": _registry.get(options.get("framework", "keras")).PEER}
+    twin = {**options, "framework": _registry.get(options.get("framework", DEFAULT)).PEER}
     for option in ("merge_mode", "return_sequences", "return_state", "layout"):
         twin.pop(option, None)  # how a layer is called, not which parameters it has
     if options.get("bidirectional") and options.get("merge_mode") not in (None, "concat"):
@@ -296,7 +296,7 @@ def grid(units: list[int], inputs: list[int], value=None, quantity: str = "param
     for opts in (options, twin):
         if opts is None:
             continue
-        fw = opts.get("framework", "keras")
+        fw = opts.get("framework", DEFAULT)
         table[fw] = {(h, x): value(make_spec(h, x, **opts)) for h in units for x in inputs}
         frameworks.append(fw)
     return Grid(tuple(units), tuple(inputs), quantity, tuple(frameworks), table, options)

@@ -50,7 +50,7 @@ NUMBER_NAMES = {
     "torch_extra_params": "parameters PyTorch has beyond Keras for the same layer",
     "keras_twin_total": "parameters of the same layer in Keras",
     "torch_twin_total": "parameters of the same layer in PyTorch",
-    "forget_bias_init": "Keras' initial LSTM forget-gate bias",
+    "forget_bias_init": "Keras' initial LSTM forget-gate bias (Keras 2 CuDNNLSTM: its two f biases' sum)",
     "time_steps": "T, time steps",
     "output_shape": "shape of the first tensor the layer returns",
     "output_features": "features per step of the layer's output",
@@ -58,7 +58,12 @@ NUMBER_NAMES = {
     "growth_degree_inputs": "degree of the count as a polynomial in X",
     # the numbers a convention's own bias sentence states (Convention.bias_note returning (text, numbers))
     "bias_vector_params": "parameters of one bias vector of the convention (e.g. bias_ih, or bias_hh)",
+    "bias_params": "bias parameters of one layer and direction of the convention, every bias vector counted",
     "input_bias_params": "parameters of the biases on the input side",
+    "recurrent_bias_params": "parameters of the biases on the recurrent side (MLX bhn, Equinox bias_n: the "
+                             "candidate's, inside r ⊙ (...); Keras 2 CuDNN: bias's second half)",
+    "loaded_fewer_params": "parameters the LSTM that Keras 2 loads a CuDNNLSTM into has fewer than the CuDNNLSTM "
+                           "(its one (4H,) bias against cuDNN's 8H)",
     "keras_bias_params": "bias parameters of the same layer in Keras (reset_after=True GRU: (2, 3H))",
     "linen_bias_params": "bias parameters of the same layer in Flax linen",
     "fewer_than_keras": "bias parameters this layer has fewer than the same layer in Keras",
@@ -184,18 +189,6 @@ class _Facts:
     def count(self, **changes) -> int:
         return self._total_count(replace(self.spec, **changes))
 
-    def twin_total(self) -> int | None:
-        """The same layer's count in the other framework, where it exists with the same shape."""
-        s = self.spec
-        if s.framework == "torch":
-            if s.proj_size:
-                return None
-            return self.count(framework="keras", reset_after=True, merge_mode="concat")
-        if s.cell == "gru" and not s.reset_after:
-            return None
-        if s.bidirectional and s.merge_mode != "concat" and s.layers > 1:
-            return None
-        return self.count(framework="torch", merge_mode="concat", return_sequences=False, return_state=False)
 
 
 # ---------------------------------------------------------------- sentences
@@ -237,11 +230,7 @@ def _history(f: _Facts, w: _Words) -> str:
             )
         if s.proj_size:
             text += " With proj_size, h = W_hr (o⊙tanh(c))."
-        if s.framework == "keras" and s.bias:
-            text += (
-                f" Keras starts the forget-gate bias at {w.n('forget_bias_init', 1, PER)} (unit_forget_bias=True, "
-                "after Jozefowicz, Zaremba & Sutskever, 2015), so a new cell keeps its memory by default."
-            )
+        text += _stated(w, frameworks.of(s).history_note(s))  # its own defaults (Keras' forget-gate bias)
         return text + _gate_function(s)
     if s.cell == "gru":
         if s.reset_after and s.bias and frameworks.gate_biases(s, "n") < 2:  # no b_hn (Flax nnx's GRUCell)
@@ -355,67 +344,25 @@ def _time_note(f: _Facts) -> Sentence:
     )
 
 
+def _stated(w: _Words, own) -> str:
+    """The text of what a convention's hook says (``bias_note``, ``history_note``): a sentence, or
+    (sentence, ((name, value, scope), ...)) whose numbers ``w`` records (KeyError for a number
+    NUMBER_NAMES does not document); None: ""."""
+    if isinstance(own, tuple):
+        text, stated = own
+        for name, value, scope in stated:
+            w.n(name, value, scope)
+        return text
+    return own or ""
+
+
 def _bias_note(f: _Facts) -> Sentence | None:
+    """The convention's own sentence on its biases (``bias_note``), with the numbers it states."""
     s, w = f.spec, _Words()
     if not s.bias:
         return None
-    own = frameworks.of(s).bias_note(s)  # a convention that words its own biases
-    if isinstance(own, tuple):  # (text, ((name, value, scope), ...)): the numbers it states, for --json
-        text, stated = own
-        for name, value, scope in stated:
-            w.n(name, value, scope)  # KeyError for a number NUMBER_NAMES does not document
-        return w.sentence(text)
-    if own is not None:
-        return Sentence(own, ())
-    if s.framework not in ("keras", "torch"):
-        return None  # the notes below compare Keras 3 and PyTorch only
-    kind = KIND[s.cell]
-    twin = f.twin_total()
-    gh = f.g * f.h
-    if s.framework == "torch":
-        if s.cell == "gru":
-            text = (
-                "PyTorch keeps two bias vectors per gate, bias_ih and bias_hh (cuDNN's formulation). For r and z "
-                "only the sums b_ir + b_hr and b_iz + b_hz reach the gates, but b_hn sits inside the reset gate, "
-                "n = tanh(W_in x + b_in + r⊙(W_hn h_(t-1) + b_hn)), so it cannot be moved into b_in: the "
-                "candidate's two biases are not redundant. Keras' GRU with reset_after=True (its default) "
-                f"keeps the same two, so the counts agree: {w.n('keras_twin_total', twin, WHOLE)} there too."
-            )
-            return w.sentence(text)
-        text = (
-            f"PyTorch keeps two bias vectors per {'gate' if f.g > 1 else 'block'}, bias_ih and bias_hh (cuDNN's "
-            f"formulation). In the {kind} only their sum b_ih + b_hh reaches the {f.gates_word}, so one of the two "
-            f"is redundant: it costs {w.n('second_bias_params', gh, PER)} {_s(gh, 'parameter')}"
-            + (f" per layer and direction, {w.n('second_bias_params', gh * s.layers * f.d, WHOLE)} in all" if f.multi else "")
-        )
-        if twin is not None:
-            text += f"; Keras keeps one bias and has {w.n('keras_twin_total', twin, WHOLE)} for the same layer"
-        return w.sentence(text + ".")
-    if s.cell == "gru" and s.reset_after:
-        text = (
-            "With reset_after=True (the Keras 3 default, the form PyTorch also uses) the reset gate multiplies "
-            "U_n h_(t-1) + b_hn, so every gate keeps a second, recurrent bias: bias has shape "
-            f"{w.n('bias_shape', (2, gh), PER)}, row 0 for the input, row 1 for the recurrent product. For z and r "
-            "only the sum of the two rows reaches the gate; b_hn cannot be moved into the input row because r "
-            "multiplies it, so those are not redundant."
-        )
-        if twin is not None:
-            text += f" PyTorch's GRU has the same count, {w.n('torch_twin_total', twin, WHOLE)}."
-        return w.sentence(text)
-    if s.cell == "gru":
-        return w.sentence(
-            "With reset_after=False the reset gate multiplies h_(t-1) before the recurrent product, "
-            "n = tanh(W_n x + U_n (r⊙h_(t-1)) + b_n), so there is one bias per gate: bias has shape "
-            f"{w.n('bias_shape', (gh,), PER)}. PyTorch has no such GRU."
-        )
-    text = (
-        f"PyTorch would report {w.n('torch_extra_params', gh, PER)} more"
-        + (" per layer and direction" if f.multi else "")
-        + (f" ({w.n('torch_twin_total', twin, WHOLE)} in all)" if twin is not None else "")
-        + f": it keeps two bias vectors per {'gate' if f.g > 1 else 'block'} (bias_ih and bias_hh, cuDNN's "
-        f"formulation), and in the {kind} only their sum reaches the {f.gates_word}, so one of them is redundant."
-    )
-    return w.sentence(text)
+    text = _stated(w, frameworks.of(s).bias_note(s))
+    return w.sentence(text) if text else None
 
 
 def _history_note(f: _Facts) -> Sentence:

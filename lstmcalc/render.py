@@ -540,12 +540,9 @@ def inspect_view(found) -> Group:
 
 
 def _keras_label(f) -> str | None:
-    """'Keras 2.2.4' where a Keras file records a version other than 3 (its weights are laid
-    out as Keras 3's), else None: the framework's title."""
-    version = getattr(f, "keras_version", None)
-    if version is None or version.strip().startswith("3.") or f.spec.framework != "keras":
-        return None
-    return f"Keras {version}"
+    """The convention's title for the version the file records ('Keras 2.2.4' for a Keras 3 layer
+    from a file saved by Keras 2), else None: the framework's title."""
+    return frameworks.of(f.spec).file_title(f.keras_version)
 
 
 def _node_attributes(a: dict) -> Table:

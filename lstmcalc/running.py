@@ -208,7 +208,7 @@ class RunRequest:
     units: int | None = None
     input_size: int | None = None
     cell: str | None = None  # None: from the weights file, else "lstm"
-    framework: str | None = None  # None: from the weights file's names, else "keras"
+    framework: str | None = None  # None: from the weights file's names, else frameworks.DEFAULT (Keras 3)
     bias: bool | None = None
     bidirectional: bool | None = None
     merge_mode: str | None = None
@@ -350,7 +350,7 @@ def run_request(req: RunRequest) -> RunReport:
         if req.units is None or x_size is None:
             raise SpecError("units" if req.units is None else "input_size",
                             f"is needed without --weights ({'--units' if req.units is None else '--input'} gives the size)")
-        spec = make_spec(req.units, x_size, cell=req.cell or "lstm", framework=req.framework or "keras",
+        spec = make_spec(req.units, x_size, cell=req.cell or "lstm", framework=req.framework or frameworks.DEFAULT,
                          bias=req.bias if req.bias is not None else True, bidirectional=bool(req.bidirectional),
                          merge_mode=req.merge_mode, layers=req.layers or 1, proj_size=req.proj_size or 0,
                          reset_after=req.reset_after, activation=req.activation, peepholes=bool(req.peepholes),

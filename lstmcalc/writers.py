@@ -27,6 +27,7 @@ def check_output_path(path: str, option: str = "--output", inputs: Iterable = ()
 
 
 MSGPACK_TARGETS = ("flax", "flax_nnx", "flax_nnx_opt")  # conventions whose weights are one Flax tree
+MODEL_TARGET = "onnx"  # the convention a runnable .onnx model holds (write_onnx_weights)
 FLAX_EXTRA = "pip install 'lstmcalc[flax]'"
 
 

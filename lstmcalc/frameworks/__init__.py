@@ -39,6 +39,7 @@ MODULES = {
 }
 
 FRAMEWORKS = tuple(MODULES)
+DEFAULT = FRAMEWORKS[0]  # the convention a layer has when none is given (--framework's default): Keras 3
 MAX_LAYERS = 1_000  # stacked layers a spec may have: breakdown draws every one (16 s for 1,000 here)
 
 
@@ -124,7 +125,7 @@ def make_spec(
     input_size,
     *,
     cell="lstm",
-    framework="keras",
+    framework=DEFAULT,
     bias=True,
     bidirectional=False,
     merge_mode=None,

@@ -46,9 +46,9 @@ with ``CELL_SEQUENCE``), ``returned_fields(spec)`` (the names ``outputs(spec)`` 
 ``unknown_options(spec)``.
 
 Data and hooks with defaults (:class:`Convention` below): ``LETTERS``, ``SHAPED_CELLS``,
-``NAMES_CARRY_POSITION``, ``PEER``, ``CELL_SEQUENCE``, ``gate_biases``, ``claims_h5``, ``bias_note``, ``notes``,
-``input_shapes``, ``initial_state_shapes`` / ``initial_state_from`` / ``initial_state_to``
-(``takes_initial_state``), ``masked_output`` (``takes_lengths``).
+``NAMES_CARRY_POSITION``, ``PEER``, ``TORCH_MODULE``, ``CELL_SEQUENCE``, ``gate_biases``, ``claims_h5``,
+``bias_note``, ``history_note``, ``notes``, ``file_title``, ``why_no_reverse``, ``input_shapes``,
+``initial_state_shapes`` / ``initial_state_from`` / ``initial_state_to`` (``takes_initial_state``), ``masked_output`` (``takes_lengths``).
 """
 
 from __future__ import annotations
@@ -61,10 +61,10 @@ REQUIRED_HOOKS = (
     "parse_name", "describe_names", "infer_options", "to_canonical", "from_canonical", "init_weights",
     "forward_result", "returned_fields", "unknown_options",
 )
-OPTIONAL = ("LETTERS", "SHAPED_CELLS", "NAMES_CARRY_POSITION", "PEER", "GATE_FUNCTIONS", "CONVERT_TO", "DEFAULT_LAYOUT",
-            "CELL_SEQUENCE", "auxiliary", "gate_biases", "claims_h5", "bias_note", "notes", "outputs_caption",
-            "lengths_note", "input_shapes", "initial_state_shapes", "initial_state_from", "initial_state_to",
-            "masked_output")
+OPTIONAL = ("LETTERS", "SHAPED_CELLS", "NAMES_CARRY_POSITION", "PEER", "TORCH_MODULE", "GATE_FUNCTIONS", "CONVERT_TO",
+            "DEFAULT_LAYOUT", "CELL_SEQUENCE", "auxiliary", "gate_biases", "claims_h5", "bias_note", "history_note",
+            "notes", "file_title", "why_no_reverse", "outputs_caption", "lengths_note", "input_shapes",
+            "initial_state_shapes", "initial_state_from", "initial_state_to", "masked_output")
 
 
 class Convention:
@@ -77,10 +77,14 @@ class Convention:
     # whether its tensor names already say the layer and direction (PyTorch weight_ih_l1_reverse,
     # ONNX's D axis); else tables add a layer and direction column for stacks and bidirectional layers
     NAMES_CARRY_POSITION = False
-    # the framework a grid sets this one beside: PyTorch for every convention but PyTorch's own
+    # the framework a grid, a cost comparison or a bias sentence sets this one beside: PyTorch for
+    # every convention but PyTorch's own
     PEER = "torch"
     # the gate functions (σ of i, f, o / z, r; spec.RECURRENT_ACTIVATIONS) its layers can compute
     GATE_FUNCTIONS: tuple = ("sigmoid",)
+    # whether its layer is a torch.nn recurrent module itself (LSTM, GRU, RNN): cost's FLOP counters
+    # (ptflops, thop, torchinfo) run it as it is; every other convention is costed through its twin there
+    TORCH_MODULE = False
     # the convention `convert` writes when no --to is given: Keras for every convention but Keras' own
     CONVERT_TO = "keras"
     # the layout (ONNX layout, TFLite time_major) a spec gets when none is given
@@ -133,13 +137,29 @@ class Convention:
     def bias_note(self, spec) -> str | tuple | None:
         """The sentence ``breakdown`` says about its biases, or (sentence, ((name, value, scope), ...))
         with the numbers it states (names from explain.NUMBER_NAMES; they reach ``--json``); None:
-        the shared one."""
+        no sentence on its biases. Called with bias only."""
+        return None
+
+    def history_note(self, spec) -> str | tuple | None:
+        """What it adds to the cell's history (explain's first answer, breakdown's history note) on
+        its own defaults (Keras' forget-gate bias of 1), in ``bias_note``'s forms; None: nothing."""
         return None
 
     def notes(self, spec) -> list[str] | None:
         """The breakdown's notes on its tensors where it words them itself (ONNX: W/R/B, iofc,
         linear_before_reset), replacing the shared bias sentence; None: the shared ones."""
         return None
+
+    def file_title(self, version: str | None) -> str | None:
+        """Its title for a layer read from a file that records the version which saved it (a Keras
+        file's ``keras_version``), where that differs from ``TITLE``; None: ``TITLE``."""
+        return None
+
+    def why_no_reverse(self) -> str:
+        """Why an ONNX ``direction="reverse"`` layer (one direction, run from t = T−1 down to 0, Y in
+        input order) does not convert into this convention (``convert``)."""
+        return (f"an ONNX direction=reverse node has no {self.TITLE} twin: its weights cannot say to run the "
+                "sequence backwards, so whatever reads them runs the layer forward")
 
     def outputs_caption(self, spec) -> str | None:
         """A line under breakdown's in-and-out table (PyTorch: batch_first does not apply to the states)."""

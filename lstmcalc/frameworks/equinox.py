@@ -57,12 +57,15 @@ def constructor(spec: LayerSpec) -> list[str]:
     return [f"equinox.nn.{CELL_TITLES[spec.cell]}({', '.join(args)})"]
 
 
-def bias_note(spec: LayerSpec) -> str:
-    h = spec.units
+def bias_note(spec: LayerSpec) -> tuple:
+    """(sentence, the numbers it states): measured on equinox.nn in tests/crosscheck/test_bias_note_numbers.py."""
+    h, per = spec.units, "per layer and direction"
     if spec.cell == "gru":
-        return (f"Equinox's GRUCell adds bias (3H = {3 * h}) to the input projection and keeps bias_n (H = {h}) "
-                "inside r ⊙ (W_hn h + bias_n): 4H biases, PyTorch's 6H less the 2H that only ever add up.")
-    return f"Equinox's LSTMCell keeps one bias per gate ({4 * h}); PyTorch's bias_ih + bias_hh convert into it as their sum."
+        return (f"Equinox's GRUCell adds bias (3H = {3 * h:,}) to the input projection and keeps bias_n (H = {h:,}) "
+                "inside r ⊙ (W_hn h + bias_n): 4H biases, PyTorch's 6H less the 2H that only ever add up.",
+                (("input_bias_params", 3 * h, per), ("recurrent_bias_params", h, per)))
+    return (f"Equinox's LSTMCell keeps one bias per gate ({4 * h:,}); PyTorch's bias_ih + bias_hh convert into it "
+            "as their sum.", (("bias_params", 4 * h, per),))
 
 
 CONVENTION = fused.Fused(__name__)  # last: the instance takes every name above

@@ -59,15 +59,17 @@ def constructor(spec: LayerSpec) -> list[str]:
     return [f"flax.linen.RNN({cell}, return_carry=True)  # input (B, T, {spec.input_size})"]
 
 
-def bias_note(spec: LayerSpec) -> str:
-    h = spec.units
+def bias_note(spec: LayerSpec) -> tuple:
+    """(sentence, the numbers it states): measured on flax.linen in tests/crosscheck/test_bias_note_numbers.py."""
+    h, per = spec.units, "per layer and direction"
     if spec.cell == "gru":
         return (f"Flax's GRUCell gives ir, iz, in a bias and hr, hz none; hn has one, inside r ⊙ (W_hn h + b_hn): "
-                f"4H = {4 * h} biases, PyTorch's 6H less the 2H that only ever add up.")
+                f"4H = {4 * h:,} biases, PyTorch's 6H less the 2H that only ever add up.", (("bias_params", 4 * h, per),))
     if spec.cell == "lstm":
-        return (f"Flax's LSTMCell puts the one bias per gate on the recurrent Dense (hi, hf, hg, ho): 4H = {4 * h}; "
-                "PyTorch's bias_ih + bias_hh convert into it as their sum. Its carry is (c, h), not (h, c).")
-    return f"Flax's SimpleCell has one bias, on the input Dense i (H = {h})."
+        return (f"Flax's LSTMCell puts the one bias per gate on the recurrent Dense (hi, hf, hg, ho): 4H = {4 * h:,}; "
+                "PyTorch's bias_ih + bias_hh convert into it as their sum. Its carry is (c, h), not (h, c).",
+                (("bias_params", 4 * h, per),))
+    return f"Flax's SimpleCell has one bias, on the input Dense i (H = {h:,}).", (("bias_params", h, per),)
 
 
 CONVENTION = treeparams.FlaxTree(__name__)  # last: the instance takes every name above

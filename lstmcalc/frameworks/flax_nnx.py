@@ -56,7 +56,7 @@ def constructor(spec: LayerSpec) -> list[str]:
     return [f"flax.nnx.RNN({cell}, return_carry=True)"]
 
 
-def bias_note(spec: LayerSpec) -> str:
+def bias_note(spec: LayerSpec) -> tuple:
     h = spec.units
     if spec.cell == "gru":
         per = "per layer and direction"
@@ -66,7 +66,8 @@ def bias_note(spec: LayerSpec) -> str:
                 f"(4H = {4 * h}), both of which compute something else whenever b_hn ≠ 0.",
                 (("input_bias_params", 3 * h, per), ("fewer_than_keras", 3 * h, per), ("keras_bias_params", 6 * h, per),
                  ("fewer_than_linen", h, per), ("linen_bias_params", 4 * h, per)))
-    return _linen.bias_note(spec).replace("Flax's", "Flax nnx's")
+    text, stated = _linen.bias_note(spec)  # the same biases as linen's LSTMCell and SimpleCell
+    return text.replace("Flax's", "Flax nnx's"), stated
 
 
 CONVENTION = treeparams.FlaxTree(__name__)  # last: the instance takes every name above

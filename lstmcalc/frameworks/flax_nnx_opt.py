@@ -34,9 +34,10 @@ def constructor(spec: LayerSpec) -> list[str]:
     return [f"flax.nnx.RNN({cell}, return_carry=True)"]
 
 
-def bias_note(spec: LayerSpec) -> str:
-    return (f"Flax nnx's OptimizedLSTMCell keeps one bias per gate, on dense_h (4H = {4 * spec.units}); "
-            "PyTorch's bias_ih + bias_hh convert into it as their sum. Its carry is (c, h), not (h, c).")
+def bias_note(spec: LayerSpec) -> tuple:
+    return (f"Flax nnx's OptimizedLSTMCell keeps one bias per gate, on dense_h (4H = {4 * spec.units:,}); "
+            "PyTorch's bias_ih + bias_hh convert into it as their sum. Its carry is (c, h), not (h, c).",
+            (("bias_params", 4 * spec.units, "per layer and direction"),))
 
 
 CONVENTION = treeparams.FlaxTree(__name__)  # last: the instance takes every name above

@@ -23,6 +23,7 @@ from ..canonical import CELL_GATES, DIRECTIONS, Canonical, Direction, GateSlice,
 from ..spec import CONV_CELLS, LayerSpec, SpecError
 from . import keras_convlstm as conv
 from .base import Convention
+from .shared import PER, WHOLE, count_in, shape_text
 
 NAME = "keras"
 TITLE = "Keras 3"
@@ -38,6 +39,7 @@ LETTERS = {("lstm", "g"): "c", ("gru", "n"): "h", **{(cell, "g"): "c" for cell i
 OPTIONS = frozenset({"merge_mode", "reset_before", "return_sequences", "return_state", "recurrent_activation"})
 GATE_FUNCTIONS = ("sigmoid", "hard_sigmoid_keras3")  # what keras.layers.LSTM(recurrent_activation=...) names
 CONVERT_TO = "torch"  # what `convert` writes from a Keras file without --to
+PEER = "torch"  # what a grid sets beside it, and the bias sentence compares with
 WHY_NOT = {
     "proj_size": "Keras LSTM has no projection (proj_size is PyTorch's weight_hr)",
     "peepholes": "Keras 3 LSTM has no peephole connections",
@@ -139,6 +141,75 @@ def lengths_note(spec: LayerSpec, steps: int) -> str:
     return (f"Keras masking does not skip work: its loop computes every step of every row and keeps the "
             f"previous states where the mask is off (keras/src/backend/torch/rnn.py), so Keras runs "
             f"B·T = {b * t:,} sample-steps' arithmetic for these {steps:,}.")
+
+
+def _peer_total(spec: LayerSpec) -> int | None:
+    """The same layer's count in ``PEER`` (PyTorch), where it has that layer: None for a reset-before
+    GRU (torch.nn.GRU is reset-after only) and for a merged stacked Bidirectional (its upper layers
+    read H features, PyTorch's 2H)."""
+    if spec.cell == "gru" and not spec.reset_after:
+        return None
+    if spec.bidirectional and spec.merge_mode != "concat" and spec.layers > 1:
+        return None
+    return count_in(spec, PEER, merge_mode="concat", return_sequences=False, return_state=False)
+
+
+def bias_note(spec: LayerSpec) -> tuple:
+    """Keras' bias against PyTorch's two: (sentence, the numbers it states)."""
+    g, h = spec.gates, spec.units
+    gh, multi = g * h, spec.layers * spec.directions > 1
+    twin = _peer_total(spec)
+    if spec.cell == "gru" and spec.reset_after:
+        text = (
+            "With reset_after=True (the Keras 3 default, the form PyTorch also uses) the reset gate multiplies "
+            "U_n h_(t-1) + b_hn, so every gate keeps a second, recurrent bias: bias has shape "
+            f"{shape_text((2, gh))}, row 0 for the input, row 1 for the recurrent product. For z and r "
+            "only the sum of the two rows reaches the gate; b_hn cannot be moved into the input row because r "
+            "multiplies it, so those are not redundant."
+        )
+        stated = [("bias_shape", (2, gh), PER)]
+        if twin is not None:
+            text += f" PyTorch's GRU has the same count, {twin:,}."
+            stated.append(("torch_twin_total", twin, WHOLE))
+        return text, tuple(stated)
+    if spec.cell == "gru":
+        return ("With reset_after=False the reset gate multiplies h_(t-1) before the recurrent product, "
+                "n = tanh(W_n x + U_n (r⊙h_(t-1)) + b_n), so there is one bias per gate: bias has shape "
+                f"{shape_text((gh,))}. PyTorch has no such GRU.", (("bias_shape", (gh,), PER),))
+    text = (
+        f"PyTorch would report {gh:,} more"
+        + (" per layer and direction" if multi else "")
+        + (f" ({twin:,} in all)" if twin is not None else "")
+        + f": it keeps two bias vectors per {'gate' if g > 1 else 'block'} (bias_ih and bias_hh, cuDNN's "
+        f"formulation), and in the {CELL_TITLES[spec.cell]} only their sum reaches the {'gates' if g > 1 else 'block'}, "
+        "so one of them is redundant."
+    )
+    return text, (("torch_extra_params", gh, PER),) + ((("torch_twin_total", twin, WHOLE),) if twin is not None else ())
+
+
+def history_note(spec: LayerSpec) -> tuple | None:
+    """Keras' initial forget-gate bias (unit_forget_bias=True: the f block of ``bias`` starts at 1,
+    keras/src/layers/rnn/lstm.py), said after the LSTM's history."""
+    if spec.cell != "lstm" or not spec.bias:
+        return None
+    return (" Keras starts the forget-gate bias at 1 (unit_forget_bias=True, after Jozefowicz, Zaremba & "
+            "Sutskever, 2015), so a new cell keeps its memory by default.", (("forget_bias_init", 1, PER),))
+
+
+def file_title(version: str | None) -> str | None:
+    """'Keras 2.2.4' where a Keras file records a version other than 3 (its weights are laid out as
+    Keras 3's), else None: the title."""
+    if version is None or version.strip().startswith("3."):
+        return None
+    return f"Keras {version}"
+
+
+def why_no_reverse(title: str = TITLE) -> str:
+    """Why an ONNX direction=reverse node has no Keras weights (``title``: Keras 2's CuDNN layers too)."""
+    return (f"an ONNX direction=reverse node has no {title} weights file: its twin is a layer with "
+            "go_backwards=True, which returns its sequence reversed (its output[:, t] is the node's Y at step "
+            "T-1-t; the final states are equal), and kernel/recurrent_kernel/bias cannot say go_backwards, "
+            "so whatever reads them runs the layer forward")
 
 
 def constructor(spec: LayerSpec, titles: dict = CELL_TITLES) -> list[str]:

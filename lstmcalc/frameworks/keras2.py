@@ -180,13 +180,17 @@ def from_canonical(c: Canonical, spec: LayerSpec) -> dict:
 
 def init_weights(spec: LayerSpec, rng, dtype) -> dict:
     """Keras 2's CuDNN defaults: kernel glorot_uniform, recurrent_kernel orthogonal (both in
-    the CuDNN layout of their draws), bias zeros with the LSTM forget block of the input
-    half at 1 (``unit_forget_bias``). Same distributions, not Keras' random stream."""
-    import numpy as np
-
+    the CuDNN layout of their draws), bias zeros with the LSTM forget block of the recurrent
+    half at 1 (``unit_forget_bias``: CuDNNLSTM.build concatenates 5H zeros, H ones, 2H zeros).
+    Same distributions, not Keras' random stream."""
     base = _keras.init_weights(_keras_twin(spec), rng, dtype)
     canonical = _keras.to_canonical(base, _keras_twin(spec))
-    return {k: v.astype(dtype) for k, v in from_canonical(canonical, spec).items()}
+    out = {k: v.astype(dtype) for k, v in from_canonical(canonical, spec).items()}
+    if spec.cell == "lstm":  # Keras 3's 1 lands in the input half (b_W of f); CuDNNLSTM keeps it in b_R of f
+        h = spec.units
+        for key in [k for k in out if k.split("/")[-1] == "bias"]:
+            out[key][5 * h : 6 * h], out[key][h : 2 * h] = out[key][h : 2 * h].copy(), 0
+    return out
 
 
 def _keras_twin(spec: LayerSpec) -> LayerSpec:
@@ -195,31 +199,53 @@ def _keras_twin(spec: LayerSpec) -> LayerSpec:
     return replace(spec, framework="keras", reset_after=True)
 
 
-def bias_note(spec: LayerSpec) -> str:
-    """Why the bias is 2·G·H long, and how the kernel blocks are laid out (for
-    ``breakdown`` / ``explain``)."""
-    return _bias_words(spec) + (
-        f" Each ({spec.input_size}, {spec.units}) block of kernel holds cuDNN's W ({spec.units}, {spec.input_size}) "
+def why_no_reverse() -> str:
+    """As Keras 3's: kernel/recurrent_kernel/bias cannot say go_backwards."""
+    return _keras.why_no_reverse(TITLE)
+
+
+def bias_note(spec: LayerSpec) -> tuple:
+    """Why the bias is 2·G·H long, and how the kernel blocks are laid out (for ``breakdown`` /
+    ``explain``): (sentence, the numbers it states), each measured against cudnn_recurrent.py's
+    shapes in tests/crosscheck/test_bias_note_numbers.py."""
+    text, stated = _bias_words(spec)
+    x, h = spec.input_size, spec.units
+    first = "layer 0" + (", each direction" if spec.directions == 2 else "")  # X is layer 0's input
+    kernel = "layer 0's kernel (the layers above likewise)" if spec.layers > 1 else "kernel"
+    text += (
+        f" Each ({x:,}, {h:,}) block of {kernel} holds cuDNN's W ({h:,}, {x:,}) "
         "in memory order, not its transpose; each recurrent block is cuDNN's R itself: read as a Keras kernel "
         "they give other outputs and no error (keras#9463)."
     )
+    return text, stated + (("input_features", x, first), ("units", h, "per layer and direction"))
 
 
-def _bias_words(spec: LayerSpec) -> str:
-    g, h = spec.gates, spec.units
+def history_note(spec: LayerSpec) -> tuple | None:
+    """CuDNNLSTM's unit_forget_bias=True (keras/layers/cudnn_recurrent.py, CuDNNLSTM.build: bias
+    starts as 5H zeros, H ones, 2H zeros), said after the LSTM's history."""
+    if spec.cell != "lstm":
+        return None
+    return (" Keras 2's CuDNNLSTM starts the forget-gate bias at 1 (unit_forget_bias=True, after Jozefowicz, "
+            "Zaremba & Sutskever, 2015): the recurrent-side f block of bias is ones, the rest zeros, so a new cell "
+            "keeps its memory by default.", (("forget_bias_init", 1, "per layer and direction"),))
+
+
+def _bias_words(spec: LayerSpec) -> tuple:
+    g, h, per = spec.gates, spec.units, "per layer and direction"
+    stated = (("bias_params", 2 * g * h, per), ("input_bias_params", g * h, per), ("recurrent_bias_params", g * h, per))
     if spec.cell == "lstm":
         return (
-            f"{CELL_TITLES['lstm']} keeps cuDNN's two bias vectors per gate: bias has {2 * g * h} = 8H entries, the "
-            f"{g * h} input-side ones (i, f, c, o), then the {g * h} recurrent-side ones. Only their sum reaches a "
-            f"gate, so Keras 2 loads them into an LSTM as one (4H,) bias (_convert_rnn_weights): {g * h} fewer "
+            f"{CELL_TITLES['lstm']} keeps cuDNN's two bias vectors per gate: bias has {2 * g * h:,} = 8H entries, the "
+            f"{g * h:,} input-side ones (i, f, c, o), then the {g * h:,} recurrent-side ones. Only their sum reaches a "
+            f"gate, so Keras 2 loads them into an LSTM as one (4H,) bias (_convert_rnn_weights): {g * h:,} fewer "
             "parameters per layer and direction than the file holds, same outputs."
-        )
+        ), stated + (("loaded_fewer_params", g * h, per),)
     return (
-        f"{CELL_TITLES['gru']} keeps cuDNN's two bias vectors per gate: bias has {2 * g * h} = 6H entries, the "
-        f"{g * h} input-side ones (z, r, h), then the {g * h} recurrent-side ones; the candidate's recurrent bias "
+        f"{CELL_TITLES['gru']} keeps cuDNN's two bias vectors per gate: bias has {2 * g * h:,} = 6H entries, the "
+        f"{g * h:,} input-side ones (z, r, h), then the {g * h:,} recurrent-side ones; the candidate's recurrent bias "
         "stays inside r ⊙ (R_h h + b_Rh), so both halves matter. Keras 2 loads them into GRU(reset_after=True) "
         "as a (2, 3H) bias: the same count."
-    )
+    ), stated
 
 
 CONVENTION = _keras.Keras(__name__)  # last: the instance takes every name above; the rest as Keras 3's

@@ -69,14 +69,16 @@ def constructor(spec: LayerSpec) -> list[str]:
     return [f"mlx.nn.{CELL_TITLES[spec.cell]}({', '.join(args)})"]
 
 
-def bias_note(spec: LayerSpec) -> str:
-    h = spec.units
+def bias_note(spec: LayerSpec) -> tuple:
+    """(sentence, the numbers it states): measured on mlx.nn in tests/crosscheck/test_bias_note_numbers.py."""
+    h, per = spec.units, "per layer and direction"
     if spec.cell == "gru":
-        return (f"MLX's GRU adds b (3H = {3 * h}) to the input projection and keeps bhn (H = {h}) inside "
+        return (f"MLX's GRU adds b (3H = {3 * h:,}) to the input projection and keeps bhn (H = {h:,}) inside "
                 "r ⊙ (W_hn h + bhn): 4H biases, PyTorch's 6H less the 2H (b_hr, b_hz) that only ever add to "
-                "b_ir, b_iz. mlx#3249: versions that skip bhn at t = 0 differ at the first step.")
-    return (f"MLX keeps one bias per {'gate' if spec.gates > 1 else 'block'} ({spec.gates * h}); PyTorch's "
-            "bias_ih + bias_hh convert into it exactly as their sum.")
+                "b_ir, b_iz. mlx#3249: versions that skip bhn at t = 0 differ at the first step.",
+                (("input_bias_params", 3 * h, per), ("recurrent_bias_params", h, per)))
+    return (f"MLX keeps one bias per {'gate' if spec.gates > 1 else 'block'} ({spec.gates * h:,}); PyTorch's "
+            "bias_ih + bias_hh convert into it exactly as their sum.", (("bias_params", spec.gates * h, per),))
 
 
 CONVENTION = fused.Fused(__name__)  # last: the instance takes every name above

@@ -135,3 +135,31 @@ def states_given(given, names: list[str], what: str) -> list:
         count = len(given) if isinstance(given, (list, tuple)) else "1 array"
         raise SpecError("initial_state", f"got {count} state(s); {what} takes {len(names)}: [{', '.join(names)}]")
     return list(given)
+
+
+# --- what a convention's sentences need (stdlib) --------------------------------------------------
+
+# the scopes a stated number may have (lstmcalc.explain's grammar)
+PER = "per layer and direction"
+WHOLE = "whole configuration"
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    """'(2, 12)', '(12,)': a shape as a sentence states it (lstmcalc.explain writes the same)."""
+    return "(" + ", ".join(f"{v:,}" for v in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def count_in(spec: LayerSpec, framework: str, **changes) -> int:
+    """Parameters of ``spec``'s layer as convention ``framework`` holds it (with ``changes``):
+    the sizes of every tensor that convention lists for it (the registry imported here: a
+    module asks for its ``PEER`` by name, never imports another convention's module)."""
+    from dataclasses import replace
+    from math import prod
+
+    from ..canonical import DIRECTIONS
+    from . import get
+
+    twin = replace(spec, framework=framework, **changes)
+    fw = get(framework)
+    return sum(prod(t.shape) for layer in range(twin.layers) for direction in DIRECTIONS[: twin.directions]
+               for t in fw.layer_tensors(twin, layer, direction))

@@ -17,6 +17,7 @@ import re
 
 from ..canonical import DIRECTIONS, Canonical, Direction, GateSlice, Output, TensorLayout
 from ..spec import LayerSpec, SpecError
+from .shared import PER, WHOLE, count_in
 
 NAME = "torch"
 TITLE = "PyTorch"
@@ -28,6 +29,7 @@ LETTERS: dict = {}
 OPTIONS = frozenset({"proj_size"})
 NAMES_CARRY_POSITION = True  # weight_ih_l1_reverse
 PEER = "keras"  # what a grid sets beside it
+TORCH_MODULE = True  # torch.nn.LSTM / GRU / RNN themselves: what cost's FLOP counters run
 WHY_NOT = {
     "merge_mode": "is a Keras Bidirectional option; PyTorch always concatenates the two directions",
     "reset_before": "PyTorch's GRU is always the reset-after form",
@@ -116,6 +118,49 @@ def outputs(spec: LayerSpec) -> list[Output]:
 def outputs_caption(spec: LayerSpec) -> str:
     """batch_first applies to input and output only (torch/nn/modules/rnn.py)."""
     return "batch_first does not apply to h0/c0 and h_n/c_n: they stay (D·L, B, ·)."
+
+
+_KIND = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}  # the bias sentence's words (Keras' class names)
+
+
+def _peer_total(spec: LayerSpec) -> int | None:
+    """The same layer's count in ``PEER`` (Keras 3, reset-after GRU), where it has that layer:
+    None with a projection (Keras has none)."""
+    if spec.proj_size:
+        return None
+    return count_in(spec, PEER, reset_after=True, merge_mode="concat")
+
+
+def bias_note(spec: LayerSpec) -> tuple:
+    """PyTorch's two bias vectors per gate against Keras' one: (sentence, the numbers it states)."""
+    g, h = spec.gates, spec.units
+    gh, multi = g * h, spec.layers * spec.directions > 1
+    twin = _peer_total(spec)
+    if spec.cell == "gru":
+        return (
+            "PyTorch keeps two bias vectors per gate, bias_ih and bias_hh (cuDNN's formulation). For r and z "
+            "only the sums b_ir + b_hr and b_iz + b_hz reach the gates, but b_hn sits inside the reset gate, "
+            "n = tanh(W_in x + b_in + r⊙(W_hn h_(t-1) + b_hn)), so it cannot be moved into b_in: the "
+            "candidate's two biases are not redundant. Keras' GRU with reset_after=True (its default) "
+            f"keeps the same two, so the counts agree: {twin:,} there too.", (("keras_twin_total", twin, WHOLE),))
+    whole = gh * spec.layers * spec.directions
+    text = (
+        f"PyTorch keeps two bias vectors per {'gate' if g > 1 else 'block'}, bias_ih and bias_hh (cuDNN's "
+        f"formulation). In the {_KIND[spec.cell]} only their sum b_ih + b_hh reaches the "
+        f"{'gates' if g > 1 else 'block'}, so one of the two is redundant: it costs {gh:,} "
+        f"{'parameter' if gh == 1 else 'parameters'}" + (f" per layer and direction, {whole:,} in all" if multi else "")
+    )
+    stated = [("second_bias_params", gh, PER)] + ([("second_bias_params", whole, WHOLE)] if multi else [])
+    if twin is not None:
+        text += f"; Keras keeps one bias and has {twin:,} for the same layer"
+        stated.append(("keras_twin_total", twin, WHOLE))
+    return text + ".", tuple(stated)
+
+
+def why_no_reverse() -> str:
+    """Why an ONNX direction=reverse node has no PyTorch twin."""
+    return ("an ONNX direction=reverse node has no PyTorch twin: PyTorch runs a direction backwards only as "
+            "the second half of bidirectional=True, with no reverse-only LSTM, GRU or RNN")
 
 
 def constructor(spec: LayerSpec) -> list[str]:

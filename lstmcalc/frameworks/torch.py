@@ -268,13 +268,15 @@ def from_canonical(c: Canonical, spec: LayerSpec) -> dict:
 
 
 def forward_result(spec: LayerSpec, output, h_n, c_n) -> dict:
-    """ForwardResult fields: ``output`` (B, T, D·H_out), ``h_n`` (D·L, B, H_out), ``c_n``."""
-    return {"output": output, "h": h_n, "c": c_n}
+    """ForwardResult fields: ``output`` (B, T, D·H_out), ``h`` = h_n (D·L, B, H_out), ``c`` = c_n;
+    ``named``: h_n and c_n under PyTorch's names (``output, (h_n, c_n) = lstm(x)``)."""
+    return {"output": output, "h": h_n, "c": c_n, "named": {"h_n": h_n, "c_n": c_n}}
 
 
 def returned_fields(spec: LayerSpec) -> tuple[str, ...]:
-    """``output, h_n`` (and ``c_n``): the module always returns all of them."""
-    return ("output", "h", "c")
+    """``output, h_n`` (and ``c_n``): the module always returns all of them, under these names
+    (torch.nn.LSTM's documented outputs)."""
+    return ("output", "h_n", "c_n")
 
 
 def unknown_options(spec: LayerSpec) -> dict[str, tuple]:

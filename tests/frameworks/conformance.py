@@ -27,12 +27,6 @@ from lstmcalc.spec import SpecError
 
 B, T = 3, 4  # small batch and time: shapes, not speed
 
-# Where run's (and run --save's) names are not yet the framework's own: PyTorch's h_n, c_n are
-# saved as h, c and ONNX's Y, Y_h, Y_c as output, h, c (a saved-file format other code and tests
-# read; renaming it is left to its own change). Shapes and order agree; the names map one to one.
-RUN_NAMES = {"torch": {"h_n": "h", "c_n": "c"}, "onnx": {"Y": "output", "Y_h": "h", "Y_c": "c"}}
-
-
 def _variant_value(name):
     from lstmcalc.spec import VARIANTS
 
@@ -78,6 +72,12 @@ def configurations(fw) -> list[dict]:
                     shapes.append(dict(bidirectional=True, layers=2))
             for shape in shapes:
                 out.append(dict(units=3, input_size=2, cell=cell, framework=fw.NAME, bias=bias, batch=B, time=T, **shape))
+    for option in ("return_state", "return_sequences"):  # what it returns changes with these (Keras)
+        if option in fw.OPTIONS:
+            for shape in ([dict()] + ([dict(bidirectional=True)] if "bidirectional" not in fw.WHY_NOT else [])):
+                for cell in fw.CELLS:
+                    out.append(dict(units=3, input_size=2, cell=cell, framework=fw.NAME, batch=B, time=T,
+                                    **{option: True}, **shape))
     return out
 
 
@@ -141,8 +141,7 @@ def check_outputs(config: dict, seed: int = 1) -> None:
     x = np.random.default_rng(seed).uniform(-1, 1, (B, T, spec.input_size))
     kw = {k: v for k, v in config.items() if k not in ("units", "input_size", "batch", "time")}
     got = [(n, a.shape) for n, a in lstmcalc.forward(x, w, backend="numpy", **kw).returned]
-    names = RUN_NAMES.get(spec.framework, {})
-    assert got == [(names.get(o.name, o.name), o.shape) for o in frameworks.outputs(spec)]
+    assert got == [(o.name, o.shape) for o in frameworks.outputs(spec)]  # the same names: no mapping
 
 
 def check_convention(name: str) -> None:

@@ -444,6 +444,16 @@ def initial_state_shapes(spec: LayerSpec) -> list[Output]:
     return out
 
 
+def initial_state_aliases(spec: LayerSpec) -> dict[str, tuple[str, ...]]:
+    """Other names of a one-layer Bidirectional layer's states in a states file: h, c,
+    h_backward, c_backward (earlier versions' ``run --save``; it now writes h_fw, ... as Keras
+    returns them)."""
+    if not spec.bidirectional or spec.layers > 1:
+        return {}
+    old = {"h_fw": "h", "c_fw": "c", "h_bw": "h_backward", "c_bw": "c_backward"}
+    return {n: (old[n],) for n in _layer_state_names(spec)}
+
+
 def input_shapes(spec: LayerSpec) -> list[Output]:
     """The input's shape where ``breakdown`` shows it (ConvLSTM, with its spatial size)."""
     return conv.input_shapes(spec) if spec.conv is not None else []

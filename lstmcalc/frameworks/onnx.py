@@ -424,6 +424,12 @@ def initial_state_to(spec: LayerSpec, h_n, c_n):
     return (h_n, c_n) if spec.cell == "lstm" else h_n
 
 
+def initial_state_aliases(spec: LayerSpec) -> dict[str, tuple[str, ...]]:
+    """Other names of initial_h and initial_c in a states file: the node's outputs Y_h, Y_c
+    (what ``run --save`` writes, in the same layout), and h, c (earlier versions' ``run --save``)."""
+    return {"initial_h": ("Y_h", "h"), "initial_c": ("Y_c", "c")}
+
+
 def masked_output(spec: LayerSpec) -> str:
     """What Y holds past a sequence's ``sequence_lens``: zeros (onnxruntime; the spec leaves
     it to the runtime, measured in tests/crosscheck/test_onnx_states.py)."""

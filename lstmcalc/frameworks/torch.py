@@ -328,6 +328,13 @@ def initial_state_to(spec: LayerSpec, h_n, c_n):
     return (h_n, c_n) if spec.cell == "lstm" else h_n
 
 
+def initial_state_aliases(spec: LayerSpec) -> dict[str, tuple[str, ...]]:
+    """Other names of h0 and c0 in a states file: PyTorch's documented h_0, c_0; h_n, c_n (what
+    ``run --save`` writes, so a run continues from the last one's file); h, c (earlier versions'
+    ``run --save``)."""
+    return {"h0": ("h_0", "h_n", "h"), "c0": ("c_0", "c_n", "c")}
+
+
 def masked_output(spec: LayerSpec) -> str:
     """What ``pad_packed_sequence`` puts at the steps past a sequence's length: zeros
     (``padding_value=0.0``), in both directions."""

@@ -64,18 +64,23 @@ def load_initial_state(path, spec: LayerSpec, dtype) -> dict[str, np.ndarray]:
     for name, a in out.items():
         if a.dtype.kind != "f":
             raise FileError(f"{file}: {name} has dtype {a.dtype}; allowed: float16, float32, float64")
-    out = _state_names(file, out, aliases)
+    rename = _state_names(file, out, aliases)
+    out = {rename.get(k, k): a for k, a in out.items()}
     try:
         fw.initial_state_from(spec, out, dtype)  # names, count, shapes, finiteness
     except SpecError as e:
-        raise FileError(f"{file}: {e.problem}") from None
+        problem = e.problem
+        for key, state in rename.items():  # name the file's key, and the state it was read as
+            if key != state and problem.startswith(f"{state} "):
+                problem = f"{key} (read as {state}){problem[len(state):]}"
+        raise FileError(f"{file}: {problem}") from None
     return out
 
 
 def _state_names(file: str, arrays: dict, aliases: dict) -> dict:
-    """``arrays`` with each state found under another name (``aliases``: {state name: its other
-    names}) renamed to the state's name, in the file's order; a :class:`FileError` naming the
-    keys when the file holds one state under two names (h0 and h_n, say)."""
+    """{key in ``arrays``: the state it holds} for each state found under another name
+    (``aliases``: {state name: its other names}); a :class:`FileError` naming the keys when
+    the file holds one state under two names (h0 and h_n, say)."""
     rename = {}
     for state, others in aliases.items():
         found = [k for k in (state, *others) if k in arrays]
@@ -84,7 +89,7 @@ def _state_names(file: str, arrays: dict, aliases: dict) -> dict:
                             f"keep one of them")
         if found:
             rename[found[0]] = state
-    return {rename.get(k, k): a for k, a in arrays.items()}
+    return rename
 
 
 def parse_lengths(text: str, batch: int | None = None) -> np.ndarray:

@@ -18,6 +18,7 @@ measurement honest: it fails if Keras becomes float64-accurate there).
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -27,7 +28,7 @@ keras = pytest.importorskip("keras")
 
 from lstmcalc.cells import forward  # noqa: E402
 from lstmcalc.frameworks import all_tensors, weights_key  # noqa: E402
-from lstmcalc.frameworks import make_spec  # noqa: E402
+from lstmcalc.frameworks import make_spec, outputs  # noqa: E402
 
 LAYERS = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 B, T = 3, 6
@@ -216,9 +217,12 @@ def test_returned_is_what_keras_returns(c, return_sequences, return_state):
     got = forward(x.astype(dtype), weights, **forward_options(c, return_sequences, return_state))
     names = [name for name, _ in got.returned]
     states = ["h", "c"] if c["cell"] == "lstm" else ["h"]
-    expected = ["output"] + (states + ([s + "_backward" for s in states] if c["bidirectional"] else [])
-                             if return_state else [])
+    if c["bidirectional"]:  # Keras' Bidirectional returns [output, *forward states, *backward states]
+        states = [f"{s}_{side}" for side in ("fw", "bw") for s in states]
+    expected = ["output"] + (states if return_state else [])
     assert names == expected
+    listed = outputs(replace(spec, return_sequences=return_sequences, return_state=return_state, batch=B, time=T))
+    assert [(o.name, o.shape) for o in listed] == [(n, a.shape) for n, a in got.returned]  # as breakdown lists them
     assert len(got.returned) == len(want)
     for (name, mine), theirs in zip(got.returned, want):
         assert mine.shape == theirs.shape, name

@@ -27,6 +27,11 @@ from lstmcalc.spec import SpecError
 
 B, T = 3, 4  # small batch and time: shapes, not speed
 
+# the options every convention that lacks them refuses with its own WHY_NOT reason (the LSTM
+# variants and recurrent_activation may still fall back to make_spec's shared sentence)
+STATED = ("merge_mode", "proj_size", "reset_before", "return_sequences", "return_state", "peepholes", "layout")
+
+
 def _variant_value(name):
     from lstmcalc.spec import VARIANTS
 
@@ -94,10 +99,10 @@ def check_options(name: str) -> None:
             frameworks.make_spec(3, 2, cell=cell, framework=name, **kw)
         message = str(info.value)
         assert message and "\n" not in message, (option, message)
+        if option in STATED:  # these every convention without them refuses with its own WHY_NOT reason
+            assert option in fw.WHY_NOT, f"{name} has no {option} and no WHY_NOT[{option!r}] saying why"
         if option in fw.WHY_NOT:  # its own reason, or the reason it has no bidirectional layer to merge
             reasons = [fw.WHY_NOT[option]] + [fw.WHY_NOT[k] for k in ("bidirectional",) if kw.get(k) and k in fw.WHY_NOT]
-            if option == "proj_size":  # make_spec names the conventions that have one (README's example shows it)
-                reasons.append("exists only for " + " or ".join(f"{m.TITLE} LSTM" for m in frameworks.having(option)[:1]))
             assert any(r in message for r in reasons), (option, message)
     for option, kw in (("no_bias", dict(bias=False)), ("bidirectional", dict(bidirectional=True)), ("layers", dict(layers=2))):
         if option in fw.WHY_NOT:

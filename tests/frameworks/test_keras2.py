@@ -207,7 +207,7 @@ def test_npz_with_cudnn_shapes_is_keras2_and_plain_keras_stays_keras(tmp_path):
         ({"bias": False}, "bias", "always have both bias vectors"),
         ({"cell": "rnn"}, "cell", "no rnn layer"),
         ({"cell": "gru", "reset_after": False}, "reset_after", "reset-after"),
-        ({"proj_size": 1}, "proj_size", "exists only for PyTorch"),
+        ({"proj_size": 1}, "proj_size", "CuDNNLSTM has no projection"),
     ],
 )
 def test_refusals(options, param, words):

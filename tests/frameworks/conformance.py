@@ -26,6 +26,8 @@ from lstmcalc.canonical import CELL_GATES
 from lstmcalc.spec import SpecError
 
 B, T = 3, 4  # small batch and time: shapes, not speed
+# the conventions issue 16 added (tests/frameworks/test_pairs.py and test_registry.py loop over them)
+ISSUE16 = ("keras2", "mlx", "equinox", "flax", "flax_nnx", "flax_nnx_opt")
 
 # the options every convention that lacks them refuses with its own WHY_NOT reason (the LSTM
 # variants and recurrent_activation may still fall back to make_spec's shared sentence)

@@ -49,11 +49,12 @@ from __future__ import annotations
 import sys
 from time import perf_counter
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from . import frameworks, loops
+from .dtypes import COMPUTE_DTYPES
 from .canonical import merge_directions
 from .frameworks import layer_tensors, weights_key
 from .memory import SizeError, check_memory, estimate_bytes  # noqa: F401  (re-exported)
@@ -67,7 +68,7 @@ def has_variants(spec: LayerSpec) -> bool:
     return any(getattr(spec, k) != v for k, v in VARIANTS.items())
 
 BACKENDS = ("numpy", "numba", "auto")
-DTYPES = ("float32", "float64")
+DTYPES = COMPUTE_DTYPES  # the precisions a pass computes in (lstmcalc.dtypes)
 NUMBA_EXTRA = "pip install 'lstmcalc[numba]'"
 
 
@@ -104,6 +105,9 @@ class ForwardResult:
     # what the framework returns under its own names where they are not the fields above
     # (MLX hidden, cell (B, T, H); Flax outputs): name -> array
     named: dict | None = None
+    # every layer and direction's final (h_n (D·L, B, H_out), c_n (D·L, B, H) or None) as the pass
+    # keeps them, whatever the convention returns or takes: what stream() carries to the next chunk
+    final: tuple | None = field(default=None, repr=False)
 
     @property
     def returned(self) -> tuple[tuple[str, np.ndarray], ...]:
@@ -328,6 +332,11 @@ class Layer:
     def __call__(self, x, initial_state=None, lengths=None) -> ForwardResult:
         """The layer on ``x`` (B, T, X); ``initial_state`` and ``lengths`` as
         :func:`forward` takes them. Returns a :class:`ForwardResult`."""
+        return self._call(x, initial_state, lengths)
+
+    def _call(self, x, initial_state=None, lengths=None, final=None) -> ForwardResult:
+        """``__call__``, or with ``final`` (a previous result's :attr:`ForwardResult.final`)
+        from those states, in any convention: how :func:`stream` continues."""
         if not (type(x) is np.ndarray and x.dtype in _FLOATS and x.ndim == 3 and 0 not in x.shape):
             x = _check_input(x)  # the slow path: converts or says what is wrong
         else:
@@ -339,7 +348,9 @@ class Layer:
         b, t_len = x.shape[0], x.shape[1]
         spec = self._spec_for(b, t_len, x.dtype)
         h0 = c0 = lens = None
-        if initial_state is not None or lengths is not None:
+        if final is not None:
+            h0, c0 = (None if a is None else a.astype(x.dtype, copy=False) for a in final)
+        elif initial_state is not None or lengths is not None:
             fw = self._fw
             for param, value, takes in (("initial_state", initial_state, fw.takes_initial_state),
                                         ("lengths", lengths, fw.takes_lengths)):
@@ -355,7 +366,7 @@ class Layer:
         return _run(spec, self._fw, self.params(x.dtype), x, chosen, h0=h0, c0=c0, lens=lens)
 
 
-_FLOATS = (np.dtype("float32"), np.dtype("float64"))
+_FLOATS = tuple(np.dtype(name) for name in COMPUTE_DTYPES)
 _SPECS_KEPT = 64
 
 
@@ -566,21 +577,27 @@ def stream(chunks, weights: Mapping[str, np.ndarray], *, initial_state=None, **o
     """Run chunks of one sequence batch, (B, T_k, X) each, one after another, each from
     the previous chunk's final states (``initial_state`` for the first): yields one
     :class:`ForwardResult` per chunk. Their outputs, joined along time, and the last
-    chunk's states equal one :func:`forward` over the whole sequence (tests/test_cells.py).
-    Refuses a bidirectional layer (:data:`WHY_NO_STREAM`) and ``lengths`` (a stream has
-    no padding) before running anything."""
+    chunk's states equal one :func:`forward` over the whole sequence, in every convention
+    (tests/test_states.py): the states travel in the pass's own form (``result.final``).
+    Refuses a bidirectional layer (:data:`WHY_NO_STREAM`), ``lengths`` (a stream has no
+    padding) and an LSTM with peepholes or variants before running anything."""
     if options.get("bidirectional"):
         raise SpecError("bidirectional", WHY_NO_STREAM)
     if options.get("lengths") is not None:
         raise SpecError("lengths", "a stream has no padding: each chunk runs every row for all of its steps")
 
     layer = prepare(weights, **options)  # checked and prepared once, before any chunk runs
+    if layer.spec.peepholes or has_variants(layer.spec):
+        raise SpecError("peepholes" if layer.spec.peepholes else "variant",
+                        "a stream starts each chunk from the previous one's states, which is not implemented for "
+                        "LSTM layers with peepholes or variants yet")
 
     def steps():
-        state = initial_state
+        # the states travel in the pass's own form (result.final), so every convention streams,
+        # including those whose initial_state= lstmcalc does not take yet (MLX, Flax, Keras 2, ...)
+        result = None
         for x in chunks:
-            result = layer(x, initial_state=state)
-            state = result.state
+            result = layer(x, initial_state=initial_state) if result is None else layer._call(x, final=result.final)
             yield result
 
     return steps()
@@ -642,7 +659,7 @@ def _run(spec: LayerSpec, fw, params: list[list[Prepared]], x: np.ndarray, backe
     output = seq  # (B, T, D·H_out) or (B, T, H)
     extra = {} if cells is None else {"cells": cells}
     returned = fw.forward_result(spec, output, h_n, c_n, **extra)  # the framework's own shapes
-    return ForwardResult(backend=backend, compile_ms=compile_ms, spec=spec, lengths=given_lens,
+    return ForwardResult(backend=backend, compile_ms=compile_ms, spec=spec, lengths=given_lens, final=(h_n, c_n),
                          state=fw.initial_state_to(spec, h_n, c_n), **returned)
 
 

@@ -20,6 +20,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from ._version import __version__
+from .dtypes import COMPUTE_DTYPES, COST_DTYPES
 from .errors import FileError, LstmcalcError
 from .frameworks import FRAMEWORKS
 from .spec import CONV_CELLS, SpecError, refuse_shaped_only
@@ -461,15 +462,57 @@ DataFormatOpt = Annotated[Optional[DataFormat], typer.Option("--data-format", he
 Spatial = Annotated[Optional[str], typer.Option("--spatial", help="Input size S for shapes: 32,32.", metavar="INTS", show_default="none", rich_help_panel=CONV)]
 Units = Annotated[str, typer.Option("--units", "-u", help="H: units (Keras units, PyTorch hidden_size); a list 1,2,4 or a range 32:256:32 makes a grid.", show_default=False, rich_help_panel=SIZES)]
 Input = Annotated[str, typer.Option("--input", "-x", help="X: input features per time step; a list or a range makes a grid.", show_default=False, rich_help_panel=SIZES)]
-CellOpt = Annotated[Cell, typer.Option("--cell", help="rnn is Keras SimpleRNN / torch.nn.RNN.", rich_help_panel=LAYER)]
-FrameworkOpt = Annotated[Framework, typer.Option("--framework", "-f", help=f"Whose convention: {', '.join(FRAMEWORKS)}.", metavar="NAME", rich_help_panel=LAYER)]
-NoBias = Annotated[bool, typer.Option("--no-bias", help="No bias (Keras use_bias=False, PyTorch bias=False).", rich_help_panel=LAYER)]
-Bidirectional = Annotated[bool, typer.Option("--bidirectional", help="Keras Bidirectional, PyTorch bidirectional=True.", rich_help_panel=LAYER)]
-Merge = Annotated[Optional[MergeMode], typer.Option("--merge-mode", help="Keras Bidirectional merge_mode.", show_default="concat", rich_help_panel=LAYER)]
-Layers = Annotated[int, typer.Option("--layers", "-l", help="L: stacked layers (PyTorch num_layers).", rich_help_panel=SIZES)]
-Proj = Annotated[int, typer.Option("--proj-size", help="P: PyTorch LSTM proj_size, 0 < P < H; 0 = none.", rich_help_panel=SIZES)]
-ResetAfter = Annotated[Optional[bool], typer.Option("--reset-after/--no-reset-after", help="Keras GRU reset_after.", show_default="--reset-after, as Keras 3", rich_help_panel=LAYER)]
-Peepholes = Annotated[bool, typer.Option("--peepholes", help="ONNX LSTM peepholes P [D, 3H]: i, o, f read the cell state.", rich_help_panel=LAYER)]
+# The layer options of count, breakdown, cost, explain and run, declared once:
+# param: (flags, help, panel, type, default, shown default (None: the default), run's shown
+# default: run takes the option as None when not given, since the weights file, the inputs or
+# the framework decide; None: run takes it as the describing commands do, or (variant) not at all).
+SHARED_OPTIONS = {
+    "cell": (("--cell",), "rnn is Keras SimpleRNN / torch.nn.RNN.", LAYER, Cell, Cell.lstm, None,
+             "lstm, or from the weights"),
+    "framework": (("--framework", "-f"), f"Whose convention: {', '.join(FRAMEWORKS)}.", LAYER, Framework,
+                  Framework.keras, None, "keras, or from the weights' names"),
+    "no_bias": (("--no-bias",), "No bias (Keras use_bias=False, PyTorch bias=False).", LAYER, bool, False, None, None),
+    "bidirectional": (("--bidirectional",), "Keras Bidirectional, PyTorch bidirectional=True.", LAYER, bool, False,
+                      None, None),
+    "merge_mode": (("--merge-mode",), "Keras Bidirectional merge_mode.", LAYER, Optional[MergeMode], None, "concat",
+                   "concat; needed with Keras Bidirectional weights"),
+    "layers": (("--layers", "-l"), "L: stacked layers (PyTorch num_layers).", SIZES, int, 1, None,
+               "1, or from the weights"),
+    "proj_size": (("--proj-size",), "P: PyTorch LSTM proj_size, 0 < P < H; 0 = none.", SIZES, int, 0, None,
+                  "0, or from the weights"),
+    "reset_after": (("--reset-after/--no-reset-after",), "Keras GRU reset_after.", LAYER, Optional[bool], None,
+                    "--reset-after, as Keras 3", "--reset-after; needed with bias-free GRU weights"),
+    "peepholes": (("--peepholes/--no-peepholes",), "ONNX LSTM peepholes P [D, 3H]: i, o, f read the cell state.",
+                  LAYER, bool, False, "off", "off, or from the weights"),
+    "layout": (("--layout",), "ONNX layout: 0 X [T, B, X] and Y [T, D, B, H], 1 X [B, T, X] and Y [B, T, D, H].",
+               LAYER, Optional[int], None, "0", "0, or the .onnx node's"),
+    "variant": (("--variant",), "LSTM variants, comma-separated: cifg, layer_norm, proj_bias, diagonal, cell_clip=C, "
+                "proj_clip=C (where the framework has them).", LAYER, Optional[str], None, "none", None),
+    "direction": (("--direction",), "ONNX direction: reverse runs one direction from t = T-1 down to 0; "
+                  "bidirectional is --bidirectional.", LAYER, Optional[Direction], None, "forward",
+                  "forward, or the .onnx node's"),
+    "batch": (("--batch", "-b"), "B: batch size.", SIZES, int, 32, None, "32, or from the inputs"),
+    "time": (("--time", "-t"), "T: time steps.", SIZES, int, 1, None, "1, or from the inputs"),
+    "return_sequences": (("--return-sequences",), "Keras: output every step of the last layer.", LAYER, bool, False,
+                         None, None),
+    "return_state": (("--return-state",), "Keras: also return the last layer's final states.", LAYER, bool, False,
+                     None, None),
+}
+RUN_OMITS = ("variant",)  # run reads variants from a weights file only
+
+
+def _declared(param: str, run: bool = False) -> tuple:
+    """(param, its annotation, its default) for a describing command, or with ``run`` for run."""
+    flags, text, panel, kind, default, shown, run_shown = SHARED_OPTIONS[param]
+    extra = {"metavar": {"framework": "NAME", "variant": "LIST"}[param]} if param in ("framework", "variant") else {}
+    if run and run_shown is not None:
+        return param, Annotated[Optional[kind], typer.Option(*flags, help=text, show_default=run_shown,
+                                                             rich_help_panel=panel, **extra)], None
+    if shown is not None:
+        extra["show_default"] = shown
+    return param, Annotated[kind, typer.Option(*flags, help=text, rich_help_panel=panel, **extra)], default
+
+
 class GateFunction(str, Enum):
     sigmoid = "sigmoid"
     hard_sigmoid_keras2 = "hard_sigmoid_keras2"
@@ -477,13 +520,6 @@ class GateFunction(str, Enum):
 
 
 RecurrentActivation = Annotated[Optional[GateFunction], typer.Option("--recurrent-activation", help="Keras LSTM/GRU gate function: hard_sigmoid_keras2 clip(0.2a+0.5, 0, 1) (Keras 2 before 2.3), hard_sigmoid_keras3 relu6(a+3)/6.", show_default="sigmoid", rich_help_panel=LAYER)]
-LayoutOpt = Annotated[Optional[int], typer.Option("--layout", help="ONNX layout: 0 X [T, B, X], 1 X [B, T, X].", show_default="0", rich_help_panel=LAYER)]
-VariantOpt = Annotated[Optional[str], typer.Option("--variant", help="LSTM variants, comma-separated: cifg, layer_norm, proj_bias, diagonal, cell_clip=C, proj_clip=C (where the framework has them).", metavar="LIST", show_default="none", rich_help_panel=LAYER)]
-DirectionOpt = Annotated[Optional[Direction], typer.Option("--direction", help="ONNX direction: reverse runs one direction from t = T-1 down to 0; bidirectional is --bidirectional.", show_default="forward", rich_help_panel=LAYER)]
-Batch = Annotated[int, typer.Option("--batch", "-b", help="B: batch size, for shapes.", rich_help_panel=SIZES)]
-Time = Annotated[int, typer.Option("--time", "-t", help="T: time steps, for shapes.", rich_help_panel=SIZES)]
-ReturnSeq = Annotated[bool, typer.Option("--return-sequences", help="Keras: output every step of the last layer.", rich_help_panel=LAYER)]
-ReturnState = Annotated[bool, typer.Option("--return-state", help="Keras: also return the last layer's final states.", rich_help_panel=LAYER)]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.", rich_help_panel=OUTPUT)]
 Diagram = Annotated[bool, typer.Option("--diagram", help="Draw layer 1's weight matrices as gate-coloured blocks.", rich_help_panel=OUTPUT)]
 Plot = Annotated[Optional[str], typer.Option("--plot", help="Also draw the totals against H to FILE.png or .svg (needs lstmcalc[plot]).", metavar="FILE", show_default="none", rich_help_panel=OUTPUT)]
@@ -515,31 +551,26 @@ def _conv_options(kernel_size, strides, padding, dilation_rate, data_format, spa
     )
 
 
-# The layer options of the describing commands (count, breakdown, cost, explain), declared
-# once: (parameter, its option, default). A command decorated with @layer_options receives
-# them as one ``layer`` dict of make_spec keywords.
-LAYER_OPTIONS = (
-    ("cell", CellOpt, Cell.lstm), ("framework", FrameworkOpt, Framework.keras), ("no_bias", NoBias, False),
-    ("bidirectional", Bidirectional, False), ("merge_mode", Merge, None), ("layers", Layers, 1),
-    ("proj_size", Proj, 0), ("reset_after", ResetAfter, None), ("peepholes", Peepholes, False),
-    ("layout", LayoutOpt, None), ("variant", VariantOpt, None), ("direction", DirectionOpt, None),
-    ("batch", Batch, 32), ("time", Time, 1), ("return_sequences", ReturnSeq, False),
-    ("return_state", ReturnState, False),
-)
+# (parameter, its option, default) of each shared option, as the describing commands (count,
+# breakdown, cost, explain) and as run take them. A command decorated with @layer_options
+# receives them as one ``layer`` dict.
+LAYER_OPTIONS = tuple(_declared(name) for name in SHARED_OPTIONS)
+RUN_OPTIONS = tuple(_declared(name, run=True) for name in SHARED_OPTIONS if name not in RUN_OMITS)
 CONV_OPTIONS = (
     ("kernel_size", KernelSize, None), ("strides", Strides, None), ("padding", PaddingOpt, None),
     ("dilation_rate", Dilation, None), ("data_format", DataFormatOpt, None), ("spatial", Spatial, None),
 )
 
 
-def layer_options(conv: bool = False):
+def layer_options(conv: bool = False, run: bool = False):
     """Give a command the shared layer options (and with ``conv`` the ConvLSTM ones) after its
     sizes; it receives them as ``layer``, the keywords :func:`lstmcalc.frameworks.make_spec`
-    takes (as sqlite-utils declares its output options once)."""
+    takes (as sqlite-utils declares its output options once). With ``run``: run's forms of
+    them, received as given (choices as their values, None where not given)."""
     import functools
     import inspect
 
-    declared = LAYER_OPTIONS + (CONV_OPTIONS if conv else ())
+    declared = RUN_OPTIONS if run else LAYER_OPTIONS + (CONV_OPTIONS if conv else ())
 
     def wrap(fn):
         sig = inspect.signature(fn, eval_str=True)
@@ -554,6 +585,8 @@ def layer_options(conv: bool = False):
         @functools.wraps(fn)
         def command(**kwargs):
             given = {n: kwargs.pop(n) for n, _, _ in declared}
+            if run:
+                return fn(layer={n: v.value if isinstance(v, Enum) else v for n, v in given.items()}, **kwargs)
             layer = _options(**{n: given[n] for n, _, _ in LAYER_OPTIONS})
             if conv:
                 layer.update(_conv_options(**{n: given[n] for n, _, _ in CONV_OPTIONS}))
@@ -706,12 +739,7 @@ def breakdown(
         _console().print(result)
 
 
-class CostDtype(str, Enum):
-    float32 = "float32"
-    float16 = "float16"
-    bfloat16 = "bfloat16"
-    float64 = "float64"
-    int8 = "int8"
+CostDtype = Enum("CostDtype", {name: name for name in COST_DTYPES}, type=str)  # lstmcalc.dtypes
 
 
 @commands.command(cls=_Command)
@@ -813,9 +841,7 @@ def explain(
         _console().print(questions_view(qa))
 
 
-class RunDtype(str, Enum):
-    float32 = "float32"
-    float64 = "float64"
+RunDtype = Enum("RunDtype", {name: name for name in COMPUTE_DTYPES}, type=str)  # lstmcalc.dtypes
 
 
 class Backend(str, Enum):
@@ -830,31 +856,18 @@ class Activation(str, Enum):
 
 
 @commands.command(cls=_Command)
+@layer_options(run=True)
 def run(
+    layer: dict,
     units: Annotated[Optional[str], typer.Option("--units", "-u", help="H: units.", show_default="from the weights", rich_help_panel=SIZES)] = None,
     input_size: Annotated[Optional[str], typer.Option("--input", "-x", help="X: input features.", show_default="from the weights or the inputs", rich_help_panel=SIZES)] = None,
-    cell: Annotated[Optional[Cell], typer.Option("--cell", help="rnn is Keras SimpleRNN / torch.nn.RNN.", show_default="lstm, or from the weights", rich_help_panel=LAYER)] = None,
-    framework: Annotated[Optional[Framework], typer.Option("--framework", "-f", help=f"Whose convention: {', '.join(FRAMEWORKS)}.", metavar="NAME", show_default="keras, or from the weights' names", rich_help_panel=LAYER)] = None,
-    no_bias: NoBias = False,
-    bidirectional: Bidirectional = False,
-    merge_mode: Annotated[Optional[MergeMode], typer.Option("--merge-mode", help="Keras Bidirectional merge_mode.", show_default="concat; needed with Keras Bidirectional weights", rich_help_panel=LAYER)] = None,
-    layers: Annotated[Optional[int], typer.Option("--layers", "-l", help="L: stacked layers.", show_default="1, or from the weights", rich_help_panel=SIZES)] = None,
-    proj_size: Annotated[Optional[int], typer.Option("--proj-size", help="P: PyTorch LSTM proj_size.", show_default="0, or from the weights", rich_help_panel=SIZES)] = None,
-    reset_after: Annotated[Optional[bool], typer.Option("--reset-after/--no-reset-after", help="Keras GRU reset_after.", show_default="--reset-after; needed with bias-free GRU weights", rich_help_panel=LAYER)] = None,
-    peepholes: Annotated[Optional[bool], typer.Option("--peepholes/--no-peepholes", help="ONNX LSTM peepholes P; a weights file shows them.", show_default="off, or from the weights", rich_help_panel=LAYER)] = None,
-    layout: Annotated[Optional[int], typer.Option("--layout", help="ONNX layout of the outputs: 0 Y [T, D, B, H], 1 Y [B, T, D, H].", show_default="0, or the .onnx node's", rich_help_panel=LAYER)] = None,
-    direction: Annotated[Optional[Direction], typer.Option("--direction", help="ONNX direction: reverse runs one direction from t = T-1 down to 0.", show_default="forward, or the .onnx node's", rich_help_panel=LAYER)] = None,
-    batch: Annotated[Optional[int], typer.Option("--batch", "-b", help="B: batch size.", show_default="32, or from the inputs", rich_help_panel=SIZES)] = None,
-    time: Annotated[Optional[int], typer.Option("--time", "-t", help="T: time steps.", show_default="1, or from the inputs", rich_help_panel=SIZES)] = None,
-    return_sequences: ReturnSeq = False,
-    return_state: ReturnState = False,
     activation: Annotated[Optional[Activation], typer.Option("--activation", help="SimpleRNN / torch.nn.RNN nonlinearity.", show_default="tanh; needed with weights", rich_help_panel=LAYER)] = None,
     recurrent_activation: RecurrentActivation = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for the weights and the random batch.", rich_help_panel=RUN)] = 0,
     dtype: Annotated[RunDtype, typer.Option("--dtype", help="Precision of the pass.", rich_help_panel=RUN)] = RunDtype.float32,
     backend: Annotated[Backend, typer.Option("--backend", help="numba needs lstmcalc[numba] (its first call compiles); auto never waits for a compile NumPy would beat: Numba only when its kernels are already compiled in this process or NumPy's pass would take longer than compiling them, else NumPy.", rich_help_panel=RUN)] = Backend.numpy,
     weights: Annotated[Optional[str], typer.Option("--weights", help="Any file inspect reads: .npz, .pt, .safetensors, .keras, .h5, .onnx, .msgpack.", metavar="FILE", show_default="initialised", rich_help_panel=FILES)] = None,
-    layer: Annotated[Optional[str], typer.Option("--layer", help="Which recurrent layer of the --weights file.", show_default="the only one", rich_help_panel=FILES)] = None,
+    which: Annotated[Optional[str], typer.Option("--layer", help="Which recurrent layer of the --weights file.", show_default="the only one", rich_help_panel=FILES)] = None,
     inputs: Annotated[Optional[str], typer.Option("--inputs", help="An .npy of shape (B, T, X).", metavar="FILE", show_default="N(0, 1)", rich_help_panel=FILES)] = None,
     save: Annotated[Optional[str], typer.Option("--save", help="Write what the layer returns to this .npz.", metavar="FILE", show_default="none", rich_help_panel=FILES)] = None,
     initial_state: Annotated[Optional[str], typer.Option("--initial-state", help="An .npz of the states to start from, under the framework's names (torch h0, c0; onnx initial_h, initial_c; keras h, c or h_fw, c_fw, h_bw, c_bw) or as run --save wrote them (torch h_n, c_n; onnx Y_h, Y_c).", metavar="FILE", show_default="zeros", rich_help_panel=FILES)] = None,
@@ -881,18 +894,14 @@ def run(
     """
     from .running import RunRequest, process_elapsed_ms, run_request
 
+    no_bias, bidirectional = layer.pop("no_bias"), layer.pop("bidirectional")
     request = RunRequest(
-        units=_single("units", units), input_size=_single("input_size", input_size),
-        cell=cell.value if cell is not None else None, framework=framework.value if framework is not None else None,
+        units=_single("units", units), input_size=_single("input_size", input_size), **layer,
         bias=False if no_bias else None, bidirectional=True if bidirectional else None,
-        merge_mode=merge_mode.value if merge_mode is not None else None, layers=layers, proj_size=proj_size,
-        reset_after=reset_after, activation=activation.value if activation is not None else None,
-        peepholes=peepholes, layout=layout,
+        activation=activation.value if activation is not None else None,
         recurrent_activation=recurrent_activation.value if recurrent_activation is not None else None,
-        direction=direction.value if direction is not None else None, batch=batch, time=time,
-        return_sequences=return_sequences, return_state=return_state, seed=seed, dtype=dtype.value,
-        backend=backend.value, weights=weights, layer=layer, inputs=inputs, initial_state=initial_state,
-        lengths=lengths, save=save,
+        seed=seed, dtype=dtype.value, backend=backend.value, weights=weights, layer=which, inputs=inputs,
+        initial_state=initial_state, lengths=lengths, save=save,
     )
     report = replace(run_request(request), wall_ms=process_elapsed_ms())
     if json:

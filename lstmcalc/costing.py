@@ -37,13 +37,13 @@ from .frameworks import constructor
 from . import frameworks
 from .counting import total_count
 from .frameworks import make_spec
-from .memory import ITEMSIZE, estimate_elements, overhead_bytes
+from .dtypes import COST_DTYPES
+from .dtypes import ITEMSIZE as BYTES
+from .memory import estimate_elements, overhead_bytes
 from .spec import LayerSpec, SpecError, refuse_shaped_only
 
-# Bytes per element of each dtype we price memory in.
-# bytes per number: memory.ITEMSIZE's floats and the narrow types a cost compares (this order in messages)
-DTYPES = {"float32": ITEMSIZE["float32"], "float16": ITEMSIZE["float16"], "bfloat16": 2,
-          "float64": ITEMSIZE["float64"], "int8": 1}
+# bytes per number of each dtype a cost prices memory in (this order in messages), from the one table
+DTYPES = {name: BYTES[name] for name in COST_DTYPES}
 
 # The versions whose source the formulas in compare_spec were read from (PyPI, current
 # when this was written). `thop` is the PyPI package "thop"; its maintained fork

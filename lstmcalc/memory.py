@@ -12,12 +12,14 @@ from __future__ import annotations
 from functools import lru_cache
 
 from .frameworks import all_tensors
+from .dtypes import ITEMSIZE as BYTES
+from .dtypes import WEIGHT_DTYPES
 from .errors import LstmcalcError
 from .spec import LayerSpec, SpecError
 
 GIB = 1024**3
 FALLBACK_AVAILABLE = 8 * GIB  # when the platform tells nothing (no /proc, no sysconf, no Windows API)
-ITEMSIZE = {"float16": 2, "float32": 4, "float64": 8}
+ITEMSIZE = {name: BYTES[name] for name in WEIGHT_DTYPES}  # the floats a forward pass or its weights are in
 
 # Where Linux tells the limits; tests point these at fake trees.
 PROC_SELF = "/proc/self"

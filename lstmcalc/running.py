@@ -17,10 +17,11 @@ import numpy as np
 from . import frameworks
 from .cells import layer_of, numba_refusal
 from .frameworks import all_tensors, weights_key
+from .dtypes import COMPUTE_DTYPES
 from .memory import check_memory
 from .spec import LayerSpec, SpecError, refuse_shaped_only
 
-RUN_DTYPES = ("float32", "float64")
+RUN_DTYPES = COMPUTE_DTYPES  # lstmcalc.dtypes
 
 
 @dataclass(frozen=True, eq=False)

@@ -22,7 +22,8 @@ from .tensors import check_tensors, describe_allowed, infer_layer_spec, unknown_
 from .errors import FileError
 from .frameworks import make_spec
 from .frameworks.shared import describe as _describe
-from .readers.limits import (WEIGHT_DTYPES, Budget, check_npz, check_numbers, declared_array, load_npz_members,
+from .dtypes import COMPUTE_DTYPES, WEIGHT_DTYPES
+from .readers.limits import (Budget, check_npz, check_numbers, declared_array, load_npz_members,
                              declared_bytes, first_line, npy_header, regular_file)
 from .memory import check_bytes, itemsize, weight_elements
 from .spec import CELLS, MERGE_MODES, VARIANTS, LayerSpec, SpecError, refuse_shaped_only
@@ -138,8 +139,8 @@ def init_weights(spec: LayerSpec, seed: int = 0, dtype="float32") -> dict[str, n
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise SpecError("seed", f"must be a whole number >= 0, got {seed!r}")
     dt = np.dtype(dtype) if not isinstance(dtype, str) or dtype in FLOAT_DTYPES else None
-    if dt is None or dt.name not in ("float32", "float64"):
-        raise SpecError("dtype", f"must be float32 or float64, got {dtype!r}")
+    if dt is None or dt.name not in COMPUTE_DTYPES:
+        raise SpecError("dtype", f"must be {' or '.join(COMPUTE_DTYPES)}, got {dtype!r}")
     check_bytes(2 * weight_elements(spec) * itemsize(dt), f"the weights of this layer ({weight_elements(spec):,} numbers)")
     rng = np.random.default_rng(seed)
     return frameworks.of(spec).init_weights(spec, rng, dt)
@@ -237,7 +238,7 @@ def load_inputs(path, input_size: int | None = None) -> np.ndarray:
         raise FileError(f"{file}: shape {a.shape}; inputs must be (batch, time, features), each >= 1")
     if input_size is not None and a.shape[2] != input_size:
         raise FileError(f"{file}: {a.shape[2]} features per step (shape {a.shape}), but the layer takes {input_size}")
-    _check_float(file, "the input", a, allowed=("float32", "float64"))
+    _check_float(file, "the input", a, allowed=COMPUTE_DTYPES)
     return a
 
 

@@ -66,7 +66,7 @@ def test_every_option_shows_its_default_or_required(command):
 
 def test_known_defaults_read_as_they_should():
     count = " ".join(help_text("count").split())
-    assert "B: batch size, for shapes. [default: 32]" in count
+    assert "B: batch size. [default: 32]" in count
     assert "H: units (Keras units, PyTorch hidden_size)" in count and "[required]" in count
     assert "Keras Bidirectional merge_mode. [default: concat]" in count
     assert "(needs lstmcalc[plot])" in count
@@ -99,3 +99,26 @@ def test_a_mistyped_command_gets_did_you_mean():
     far = runner.invoke(app, ["zzzz"])
     assert far.exit_code == 2
     assert "commands: count, breakdown, cost, explain, run, convert, inspect" in far.stderr
+
+
+def test_the_shared_layer_options_are_declared_once_for_every_command():
+    """count, breakdown, cost, explain and run take the same layer options from one table
+    (cli.SHARED_OPTIONS): the same flags and help text; run's defaults say "or from the weights"."""
+    import typer.main
+
+    from lstmcalc.cli import RUN_OMITS, SHARED_OPTIONS
+
+    group = typer.main.get_command(app)
+    ctx = group.make_context("lstmcalc", ["count", "--help"], resilient_parsing=True)
+    params = {name: {p.name: p for p in group.get_command(ctx, name).params}
+              for name in ("count", "breakdown", "cost", "explain", "run")}
+    for option, (flags, text, *_rest) in SHARED_OPTIONS.items():
+        for command, own in params.items():
+            if command == "run" and option in RUN_OMITS:
+                assert option not in own
+                continue
+            p = own[option]
+            assert p.help == text, (command, option)
+            assert [f for f in flags[0].split("/")][0] in p.opts, (command, option, p.opts)
+    run_layers = params["run"]["layers"]
+    assert run_layers.default is None and "or from the weights" in run_layers.show_default

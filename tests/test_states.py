@@ -61,6 +61,57 @@ def test_a_stream_of_chunks_equals_one_run(fw_cell, layers, backend, use_backend
     close(np.concatenate([p.output for p in steps], axis=1), whole.output)
 
 
+def _time_tail(whole: np.ndarray, part: np.ndarray) -> np.ndarray:
+    """The steps of ``whole`` that the last chunk ``part`` covers: the axis where they differ
+    in length is time (axis 0 for ONNX layout 0, 1 elsewhere); arrays of equal shape (final
+    states) are compared whole."""
+    if whole.shape == part.shape:
+        return whole
+    (axis,) = [k for k, (a, b) in enumerate(zip(whole.shape, part.shape)) if a != b]
+    return np.take(whole, range(whole.shape[axis] - part.shape[axis], whole.shape[axis]), axis=axis)
+
+
+STREAMED = [(name, cell) for name in __import__("lstmcalc.frameworks", fromlist=["FRAMEWORKS"]).FRAMEWORKS
+            for cell in get(name).CELLS]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba-kernel"])
+@pytest.mark.parametrize("fw_cell", STREAMED, ids=lambda v: "-".join(v))
+def test_every_convention_streams_from_the_previous_chunks_states(fw_cell, backend, use_backend):
+    """Every convention and cell, including those whose initial_state= lstmcalc does not take
+    (MLX, Equinox, Flax, Keras 2, TFLite): the last chunk returns what one run over the whole
+    sequence returns for those steps (every returned array, under the convention's names).
+    Before the states travelled in the pass's own form, those conventions restarted each
+    chunk from zeros (h differed by 0.01 to 0.17 at H = 4)."""
+    backend = use_backend(backend)
+    framework, cell = fw_cell
+    spec = make_spec(H, X, cell=cell, framework=framework)
+    rng = np.random.default_rng(7)
+    weights = {weights_key(spec, t): rng.uniform(-0.8, 0.8, t.shape) for t in all_tensors(spec)}
+    x = rng.uniform(-2, 2, (B, T, X))
+    opts = {"return_sequences": True} if "return_sequences" in get(framework).OPTIONS else {}
+    if backend == "numba" and get(framework).CELL_SEQUENCE and cell == "lstm":  # refused, with its reason
+        with pytest.raises(SpecError, match="numba keeps the final cell state only"):
+            stream([x], weights, cell=cell, framework=framework, backend=backend)
+        return
+    whole = forward(x, weights, cell=cell, framework=framework, backend=backend, **opts)
+    parts = list(stream([x[:, :3], x[:, 3:5], x[:, 5:]], weights, cell=cell, framework=framework, backend=backend,
+                        **opts))
+    got, expected = dict(parts[-1].returned), dict(whole.returned)
+    assert list(got) == list(expected) and got
+    for name, array in got.items():
+        close(array, _time_tail(expected[name], array))
+
+
+def test_a_layer_with_peepholes_cannot_stream_yet():
+    spec = make_spec(H, X, framework="onnx", peepholes=True)
+    rng = np.random.default_rng(0)
+    weights = {weights_key(spec, t): rng.uniform(-0.8, 0.8, t.shape) for t in all_tensors(spec)}
+    with pytest.raises(SpecError, match="not implemented for LSTM layers with peepholes") as e:
+        stream([rng.uniform(-1, 1, (B, T, X))], weights, framework="onnx", peepholes=True)
+    assert e.value.param == "peepholes"
+
+
 def test_a_bidirectional_layer_cannot_stream():
     _, weights, x, opts = setup("torch", "lstm", {}, bidirectional=True)
     with pytest.raises(SpecError, match="cannot stream") as e:

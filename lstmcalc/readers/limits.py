@@ -23,6 +23,7 @@ import zlib
 
 import numpy as np
 
+from ..dtypes import WEIGHT_DTYPES, safetensors_types
 from ..errors import FileError
 from ..memory import GIB, memory_budget
 
@@ -30,7 +31,6 @@ MAX_JSON_BYTES = 64 * 1024**2  # a Keras config.json, a legacy .h5 model_config,
 MAX_JSON_DEPTH = 256  # nested lists and objects; a Keras config of nested models needs a few dozen
 MAX_PICKLE_BYTES = 64 * 1024**2  # a torch.save archive's data.pkl: names and shapes, not the numbers
 NPY_MAX_HEADER = 10_000  # numpy's own default limit for .npy headers
-WEIGHT_DTYPES = ("float16", "float32", "float64")
 
 
 # what zipfile raises for a damaged archive: bad structures, names that are not UTF-8, bad
@@ -333,14 +333,9 @@ def check_h5_dataset(file: str, ds, file_size: int, budget: Budget | None) -> No
 
 # --- safetensors --------------------------------------------------------------------------------
 
-# the one dtype table of the flat formats: safetensors code -> (bytes per element in the file,
-# the NumPy dtype lstmcalc reads it as; None: none, the element only counted). BF16 is read as
-# float32 (bfloat16 is float32's top 16 bits).
-SAFETENSORS_TYPES = {
-    "F64": (8, "<f8"), "F32": (4, "<f4"), "F16": (2, "<f2"), "BF16": (2, "<f4"), "I64": (8, "<i8"),
-    "I32": (4, "<i4"), "I16": (2, "<i2"), "I8": (1, "i1"), "U8": (1, "u1"), "BOOL": (1, "?"), "U16": (2, "<u2"),
-    "U32": (4, "<u4"), "U64": (8, "<u8"), "F8_E4M3": (1, None), "F8_E5M2": (1, None),
-}
+# safetensors code -> (bytes per element in the file, the NumPy dtype lstmcalc reads it as; None:
+# none, the element only counted): lstmcalc.dtypes' view for this format
+SAFETENSORS_TYPES = safetensors_types()
 SAFETENSORS_DTYPES = {code: size for code, (size, _) in SAFETENSORS_TYPES.items()}  # bytes per element
 SAFETENSORS_MAX_HEADER = 100_000_000  # safetensors' own limit
 NOT_ST = "not a readable safetensors file: "

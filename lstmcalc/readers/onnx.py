@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..atomic import write_atomic
+from ..dtypes import NARROW_FLOATS as NARROW_DTYPES
+from ..dtypes import onnx_name, onnx_readable
 from ..errors import FileError
 from .limits import first_line
 
@@ -72,8 +74,9 @@ _FOLD_NODES = 10_000  # bound on the nodes evaluated to compute one weight from 
 # Operators whose output is not a function of their inputs: never evaluated as constants.
 _NOT_CONSTANT_OPS = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
                                "Multinomial", "Bernoulli"})
-# Element types stored below float32 (the forward pass widens them, exactly, to float32).
-NARROW_FLOATS = ("FLOAT16", "BFLOAT16")
+# Element types stored below float32 (the forward pass widens them, exactly, to float32), by
+# their ONNX names: lstmcalc.dtypes' view
+NARROW_FLOATS = tuple(onnx_name(name) for name in NARROW_DTYPES if onnx_name(name))
 
 
 # An ONNX file that cannot be read, or that does not say what an RNN node needs: the project's
@@ -605,11 +608,11 @@ class _Reader:
             dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type))
         except Exception:
             raise OnnxFileError(f"{self.file}: {where}: unknown tensor data type {tensor.data_type}") from None
-        readable = (TP.FLOAT, TP.DOUBLE, TP.FLOAT16, TP.BFLOAT16, TP.INT32, TP.INT64, TP.INT8, TP.UINT8)
-        if tensor.data_type not in readable:
-            type_name = _enum_name(TP.DataType, tensor.data_type)
+        readable = onnx_readable()  # {TensorProto name: our name}, from lstmcalc.dtypes
+        type_name = _enum_name(TP.DataType, tensor.data_type)
+        if type_name not in readable:
             raise OnnxFileError(f"{self.file}: {where}: data type {type_name}; lstmcalc reads "
-                                "float, double, float16, bfloat16, int8, uint8, int32 and int64 tensors")
+                                f"{', '.join(readable.values())} tensors")
         count = math.prod(dims)
         nbytes = count * dtype.itemsize
         if tensor.data_location == TP.EXTERNAL:

@@ -13,6 +13,7 @@ import zipfile
 import numpy as np
 
 from .. import frameworks
+from ..dtypes import WEIGHT_DTYPES
 from ..errors import FileError
 from .limits import check_npz, first_line, load_npz_members, regular_file
 from ..spec import LayerSpec, SpecError
@@ -63,7 +64,7 @@ def load_initial_state(path, spec: LayerSpec, dtype) -> dict[str, np.ndarray]:
         raise FileError(f"{file}: holds no arrays; this layer takes {names}")
     for name, a in out.items():
         if a.dtype.kind != "f":
-            raise FileError(f"{file}: {name} has dtype {a.dtype}; allowed: float16, float32, float64")
+            raise FileError(f"{file}: {name} has dtype {a.dtype}; allowed: {', '.join(WEIGHT_DTYPES)}")
     rename = _state_names(file, out, aliases)
     out = {rename.get(k, k): a for k, a in out.items()}
     try:

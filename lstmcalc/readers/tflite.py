@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import math
 
+from ..dtypes import tflite_types
 from ..errors import FileError
 
 TFLITE_EXTRA = "pip install 'lstmcalc[tflite]'"
 FUSED = {"UNIDIRECTIONAL_SEQUENCE_LSTM": 24, "BIDIRECTIONAL_SEQUENCE_LSTM": 48, "LSTM": 24,
          "UNIDIRECTIONAL_SEQUENCE_RNN": 5}
-DTYPES = {"FLOAT32": "float32", "FLOAT16": "float16", "INT8": "int8", "INT16": "int16", "INT32": "int32",
-          "UINT8": "uint8", "INT64": "int64"}
+DTYPES = tflite_types()  # {TensorType name: the NumPy dtype its buffer is read as}: lstmcalc.dtypes' view
 STATE_POSITIONS = {"UNIDIRECTIONAL_SEQUENCE_LSTM": (18, 19), "LSTM": (18, 19),
                    "BIDIRECTIONAL_SEQUENCE_LSTM": (35, 36, 37, 38), "UNIDIRECTIONAL_SEQUENCE_RNN": (4,)}
 _MALFORMED = (IndexError, ValueError, TypeError, AttributeError, KeyError, OverflowError, __import__("struct").error)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..dtypes import WEIGHT_DTYPES
 from ..errors import FileError
 from .flat import flat_layers
 from .found import FoundLayer, need
@@ -127,7 +128,7 @@ def _torch_tensors(file: str, obj) -> dict:
 
 def _not_plain(file: str, name: str, t) -> FileError:
     return FileError(f"{file}: {name}: a {t.dtype} tensor ({t.layout}), not plain numbers; "
-                     "allowed: float16, float32, float64")
+                     f"allowed: {', '.join(WEIGHT_DTYPES)}")
 
 
 def _torch_numpy_dtype(file: str, name: str, t) -> np.dtype:

@@ -111,10 +111,12 @@ class ForwardResult:
 
     @property
     def returned(self) -> tuple[tuple[str, np.ndarray], ...]:
-        """(name, array) of what the real layer returns, in its order. PyTorch: output,
-        h_n (and c_n for LSTM), as ``output, (h_n, c_n)`` / ``output, h_n``. Keras: output
-        alone, or with ``return_state`` output, h, c (LSTM) and for a Bidirectional layer
-        output, h_fw, c_fw, h_bw, c_bw, here named h, c, h_backward, c_backward."""
+        """(name, array) of what the real layer returns, in its order and under its names
+        (the convention's ``returned_fields``, as ``breakdown`` lists them). PyTorch: output,
+        h_n (and c_n for LSTM), as ``output, (h_n, c_n)`` / ``output, h_n``. ONNX: Y, Y_h
+        (and Y_c). Keras: output alone, or with ``return_state`` output, h, c (LSTM) and for
+        a Bidirectional layer output, h_fw, c_fw, h_bw, c_bw, here named h, c, h_backward,
+        c_backward."""
         names = frameworks.of(self.spec).returned_fields(self.spec)
         named = self.named or {}
         values = ((n, named[n] if n in named else getattr(self, n)) for n in names)

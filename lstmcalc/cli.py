@@ -870,7 +870,7 @@ def run(
     which: Annotated[Optional[str], typer.Option("--layer", help="Which recurrent layer of the --weights file.", show_default="the only one", rich_help_panel=FILES)] = None,
     inputs: Annotated[Optional[str], typer.Option("--inputs", help="An .npy of shape (B, T, X).", metavar="FILE", show_default="N(0, 1)", rich_help_panel=FILES)] = None,
     save: Annotated[Optional[str], typer.Option("--save", help="Write what the layer returns to this .npz.", metavar="FILE", show_default="none", rich_help_panel=FILES)] = None,
-    initial_state: Annotated[Optional[str], typer.Option("--initial-state", help="An .npz of the states to start from, under the framework's names: torch h0, c0; keras h, c or h_fw, c_fw, h_bw, c_bw.", metavar="FILE", show_default="zeros", rich_help_panel=FILES)] = None,
+    initial_state: Annotated[Optional[str], typer.Option("--initial-state", help="An .npz of the states to start from, under the framework's names (torch h0, c0; onnx initial_h, initial_c; keras h, c or h_fw, c_fw, h_bw, c_bw) or as run --save wrote them (torch h_n, c_n; onnx Y_h, Y_c).", metavar="FILE", show_default="zeros", rich_help_panel=FILES)] = None,
     lengths: Annotated[Optional[str], typer.Option("--lengths", help="Each row's real length in a padded batch: 5,3,7 or an .npy (B,); B and T default to their count and the longest.", metavar="LIST|FILE", show_default="all T", rich_help_panel=SIZES)] = None,
     json: Json = False,
 ) -> None:

@@ -244,9 +244,10 @@ def load_inputs(path, input_size: int | None = None) -> np.ndarray:
 
 def result_arrays(result, spec: LayerSpec | None = None) -> dict[str, np.ndarray]:
     """The arrays :func:`save_npz` writes: what the layer returns, in its order
-    (:attr:`~lstmcalc.cells.ForwardResult.returned`): ``output``, and PyTorch's ``h``
-    (h_n) and LSTM ``c`` (c_n), or Keras' states with ``return_state`` (``h``, ``c``, and
-    for a Bidirectional layer ``h_backward``, ``c_backward``)."""
+    (:attr:`~lstmcalc.cells.ForwardResult.returned`) under its own names: PyTorch's
+    ``output``, ``h_n`` and LSTM ``c_n``; ONNX's ``Y``, ``Y_h``, ``Y_c``; Keras' ``output``
+    and with ``return_state`` ``h``, ``c`` (a Bidirectional layer: ``h_backward``,
+    ``c_backward``)."""
     return dict(result.returned)
 
 

@@ -68,9 +68,10 @@ def test_commands_agree(fw, cell, shape, tmp_path):
     returned = [(o["name"], o["shape"]) for o in run["returned"]]
     with np.load(saved) as z:
         written = [(k, list(z[k].shape)) for k in z.files]
-    assert returned == written
-    names = RUN_NAMES.get(fw, {})
-    assert [(names.get(n, n), s) for n, s in listed] == returned
+    assert listed == returned == written  # names, shapes and order: breakdown = run = run --save
+    text = invoke("run", *args, "--backend", "numpy", env={"COLUMNS": "200"}).stdout
+    rows = [line.split() for line in text.splitlines() if line.split()[:1] in (["output"], ["state"])]
+    assert [(r[1], [int(n) for n in re.findall(r"\d+", " ".join(r[2:]))]) for r in rows] == listed  # the text table
     twins = counts_of_twins(cell, shape)
     for command in ("breakdown", "explain", "cost"):
         r = invoke(command, *args, env={"COLUMNS": "200"})
@@ -81,8 +82,23 @@ def test_commands_agree(fw, cell, shape, tmp_path):
             assert n in {abs(count - t) for t in twins} - {0}, (command, n, count, twins)
 
 
-# PyTorch's h_n, c_n and ONNX's Y, Y_h, Y_c are saved as h, c / output, h, c (see tests/frameworks/conformance.py)
-from frameworks.conformance import RUN_NAMES  # noqa: E402
+STATEFUL = [(fw, extra) for fw in frameworks.names() if "return_state" in frameworks.get(fw).OPTIONS
+            for extra in ([], ["--bidirectional"], ["--return-sequences"], ["--bidirectional", "--merge-mode", "sum"])]
+
+
+@pytest.mark.parametrize("fw,extra", STATEFUL, ids=[f"{f}-{'-'.join(e) or 'plain'}" for f, e in STATEFUL])
+def test_return_state_names_agree(fw, extra, tmp_path):
+    """With --return-state (Keras: a Bidirectional layer returns output, h_fw, c_fw, h_bw, c_bw):
+    breakdown's list = run --json's = the arrays run --save writes."""
+    args = ["-u", "3", "-x", "2", "-f", fw, "-b", "2", "-t", "3", "--return-state", *extra]
+    listed = [(o["name"], o["shape"]) for o in json.loads(invoke("breakdown", *args, "--json").stdout)["outputs"]]
+    r = invoke("run", *args, "--json", "--backend", "numpy", "--save", tmp_path / "o.npz")
+    assert r.exit_code == 0, r.stderr
+    returned = [(o["name"], o["shape"]) for o in json.loads(r.stdout)["returned"]]
+    with np.load(tmp_path / "o.npz") as z:
+        written = [(k, list(z[k].shape)) for k in z.files]
+    assert listed == returned == written
+    assert len(listed) == (5 if "--bidirectional" in extra else 3)  # output and LSTM (h, c) per direction
 
 
 @pytest.mark.parametrize("fw", frameworks.names())

@@ -37,10 +37,13 @@ def test_run_returns_what_keras_returns_for_its_options():
     assert _returned("--return-sequences") == [("output", (4, 5, 3))]
     assert _returned("--return-state") == [("output", (4, 3)), ("h", (4, 3)), ("c", (4, 3))]
     assert _returned("--bidirectional", "--return-sequences", "--return-state") == [
-        ("output", (4, 5, 6)), ("h", (4, 3)), ("c", (4, 3)), ("h_backward", (4, 3)), ("c_backward", (4, 3))]
+        ("output", (4, 5, 6)), ("h_fw", (4, 3)), ("c_fw", (4, 3)), ("h_bw", (4, 3)), ("c_bw", (4, 3))]
     assert _returned("--bidirectional", "--merge-mode", "sum", "--cell", "gru", "--return-state") == [
-        ("output", (4, 3)), ("h", (4, 3)), ("h_backward", (4, 3))]
-    assert _returned("-f", "torch", "--cell", "gru") == [("output", (4, 5, 3)), ("h", (1, 4, 3))]
+        ("output", (4, 3)), ("h_fw", (4, 3)), ("h_bw", (4, 3))]
+    assert _returned("-f", "torch", "--cell", "gru") == [("output", (4, 5, 3)), ("h_n", (1, 4, 3))]
+    assert _returned("-f", "torch") == [("output", (4, 5, 3)), ("h_n", (1, 4, 3)), ("c_n", (1, 4, 3))]
+    assert _returned("-f", "onnx") == [("Y", (5, 1, 4, 3)), ("Y_h", (1, 4, 3)), ("Y_c", (1, 4, 3))]
+    assert _returned("-f", "onnx", "--cell", "gru", "--layout", "1") == [("Y", (4, 5, 1, 3)), ("Y_h", (4, 1, 3))]
 
 
 def test_run_shows_and_saves_exactly_what_is_returned(tmp_path):
@@ -52,11 +55,11 @@ def test_run_shows_and_saves_exactly_what_is_returned(tmp_path):
                     "--return-state", "--save", out)
     assert result.exit_code == 0, result.stderr
     rows = [line.split()[:2] for line in result.stdout.splitlines() if line.strip().startswith(("output ", "state "))]
-    assert rows == [["output", "output"], ["state", "h"], ["state", "c"], ["state", "h_backward"],
-                    ["state", "c_backward"]]
+    assert rows == [["output", "output"], ["state", "h_fw"], ["state", "c_fw"], ["state", "h_bw"],
+                    ["state", "c_bw"]]
     report = run_layer(make_spec(3, 2, bidirectional=True, return_state=True, batch=4, time=5), backend="numpy")
     with np.load(out) as saved:
-        assert saved.files == ["output", "h", "c", "h_backward", "c_backward"]
+        assert saved.files == ["output", "h_fw", "c_fw", "h_bw", "c_bw"]
         for name, array in report.result.returned:
             np.testing.assert_array_equal(saved[name], array)
     # no return_state: Keras returns the output alone, and that is all that is saved
@@ -88,7 +91,7 @@ def test_run_json_shapes_agree_with_breakdown(args):
         assert shapes[("weight", key)] == t.shape
     assert shapes[("output", "output")] == b.outputs[0].shape
     if cfg["framework"] == "torch":
-        assert shapes[("state", "h")] == b.outputs[1].shape
+        assert shapes[("state", "h_n")] == b.outputs[1].shape and b.outputs[1].name == "h_n"
     assert data["backend"] == "numpy"
     assert data["run_ms"] >= 0 and data["gflops_per_s"] > 0
 
@@ -106,7 +109,8 @@ def test_run_save_layouts(tmp_path):
                     "--save", out, "--backend", "numpy")
     assert result.exit_code == 0, result.stderr
     saved = np.load(out)
-    assert saved["output"].shape == (4, 5, 6) and saved["h"].shape == (4, 4, 3) and saved["c"].shape == (4, 4, 3)
+    assert saved.files == ["output", "h_n", "c_n"]
+    assert saved["output"].shape == (4, 5, 6) and saved["h_n"].shape == (4, 4, 3) and saved["c_n"].shape == (4, 4, 3)
     keras_out = tmp_path / "k.npz"
     assert invoke("run", "-u", "3", "-x", "2", "--cell", "gru", "--bidirectional", "-b", "4", "-t", "5",
                   "--save", keras_out, "--backend", "numpy").exit_code == 0
@@ -115,8 +119,8 @@ def test_run_save_layouts(tmp_path):
     assert invoke("run", "-u", "3", "-x", "2", "--cell", "gru", "--bidirectional", "-b", "4", "-t", "5",
                   "--return-sequences", "--return-state", "--save", keras_out, "--backend", "numpy").exit_code == 0
     saved = np.load(keras_out)
-    assert saved["output"].shape == (4, 5, 6) and saved["h"].shape == (4, 3) and saved["h_backward"].shape == (4, 3)
-    assert "c" not in saved.files
+    assert saved.files == ["output", "h_fw", "h_bw"]
+    assert saved["output"].shape == (4, 5, 6) and saved["h_fw"].shape == (4, 3) and saved["h_bw"].shape == (4, 3)
 
 
 def test_run_with_weights_and_inputs_files(tmp_path):

@@ -129,10 +129,11 @@ def test_run_starts_from_the_states_file_and_honours_lengths(files, lengths):
     want = lstmcalc.forward(x, weights, framework="torch", layers=2, initial_state=state, lengths=[6, 2, 1, 4])
     with np.load(tmp / "out.npz") as saved:
         np.testing.assert_array_equal(saved["output"], want.output)
-        np.testing.assert_array_equal(saved["h"], want.h)
-        np.testing.assert_array_equal(saved["c"], want.c)
+        assert saved.files == ["output", "h_n", "c_n"]
+        np.testing.assert_array_equal(saved["h_n"], want.h)
+        np.testing.assert_array_equal(saved["c_n"], want.c)
     for row in ("input           lengths        (4,)", "initial state   h0             (2, 4, 3)",
-                "initial state   c0             (2, 4, 3)", "state           h              (2, 4, 3)"):
+                "initial state   c0             (2, 4, 3)", "state           h_n            (2, 4, 3)"):
         assert row in r.stdout, row
     assert "lengths         6, 2, 1, 4 of T = 6" in r.stdout
     d = json.loads(invoke("run", "-f", "torch", "--weights", tmp / "w.npz", "--inputs", tmp / "x.npy",
@@ -151,9 +152,12 @@ def test_run_without_states_says_zeros():
 def test_run_refuses_bad_state_files_and_lengths(files):
     tmp, _, _, (h0, c0) = files
     base = ["run", "-f", "torch", "--weights", tmp / "w.npz", "--inputs", tmp / "x.npy"]
-    np.savez(tmp / "keras.npz", h=h0[0], c=c0[0])
+    np.savez(tmp / "keras.npz", h=h0[0], c=c0[0])  # h, c: earlier versions' names, read as h0, c0
     refused(invoke(*base, "--initial-state", tmp / "keras.npz"), 1,
-            f"{tmp / 'keras.npz'}: 'c' is not a state name; torch.nn.LSTM's hx takes h0, c0")
+            f"{tmp / 'keras.npz'}: h (read as h0) has shape (4, 3); expected (2, 4, 3)")
+    np.savez(tmp / "bi.npz", h_fw=h0[0], c_fw=c0[0])
+    refused(invoke(*base, "--initial-state", tmp / "bi.npz"), 1,
+            f"{tmp / 'bi.npz'}: 'c_fw' is not a state name; torch.nn.LSTM's hx takes h0, c0")
     np.savez(tmp / "short.npz", h0=h0[:1], c0=c0)
     refused(invoke(*base, "--initial-state", tmp / "short.npz"), 1,
             f"{tmp / 'short.npz'}: h0 has shape (1, 4, 3); expected (2, 4, 3)")
@@ -181,3 +185,157 @@ def test_run_takes_batch_and_time_from_lengths(tmp_path):
     np.save(tmp_path / "many.npy", np.ones(600, dtype=np.int64))
     refused(invoke("run", "--units", 2, "--input", 1, "--batch", 3, "--lengths", tmp_path / "many.npy"), 1,
             f"{tmp_path / 'many.npy'}: 4,928 bytes; lengths for B = 3 rows take at most 4,120")
+
+
+# --- the names a states file may use (issue 21: run --save writes the framework's names) --------
+
+
+def _torch_run(tmp, *extra):
+    return invoke("run", "-f", "torch", "--weights", tmp / "w.npz", "--inputs", tmp / "x.npy", "--dtype", "float64",
+                  "--backend", "numpy", *extra)
+
+
+@pytest.mark.parametrize("names", [("h0", "c0"), ("h_0", "c_0"), ("h_n", "c_n"), ("h", "c")])
+def test_torch_states_under_every_accepted_name(files, names):
+    """h0/c0 (lstmcalc's), h_0/c_0 (PyTorch's documented inputs), h_n/c_n (run --save now), h/c
+    (run --save before): each starts the layer from the same states; an output beside them is skipped."""
+    tmp, weights, x, state = files
+    np.savez(tmp / "named.npz", output=np.zeros((4, 6, 3)), **dict(zip(names, state)))
+    r = _torch_run(tmp, "--initial-state", tmp / "named.npz", "--save", tmp / "out.npz")
+    assert r.exit_code == 0, r.stderr
+    want = lstmcalc.forward(x, weights, framework="torch", layers=2, initial_state=state)
+    zeros = lstmcalc.forward(x, weights, framework="torch", layers=2)
+    assert np.abs(want.output - zeros.output).max() > 1e-3  # the states matter for this check
+    with np.load(tmp / "out.npz") as saved:
+        np.testing.assert_array_equal(saved["output"], want.output)
+        np.testing.assert_array_equal(saved["h_n"], want.h)
+        np.testing.assert_array_equal(saved["c_n"], want.c)
+
+
+@pytest.mark.parametrize("names,message", [
+    (dict(h0=0, h_n=0, c_n=1), "holds h0 and h_n, 2 arrays for the one state h0; keep one of them"),
+    (dict(h_0=0, c0=1, c=1), "holds c0 and c, 2 arrays for the one state c0; keep one of them"),
+    (dict(h0=0, h_0=0, h=0, c0=1), "holds h0 and h_0 and h, 3 arrays for the one state h0; keep one of them"),
+])
+def test_torch_states_under_two_names_refused(files, names, message):
+    tmp, _, _, state = files
+    np.savez(tmp / "two.npz", **{k: state[v] for k, v in names.items()})
+    refused(_torch_run(tmp, "--initial-state", tmp / "two.npz", "--save", tmp / "out.npz"), 1,
+            f"{tmp / 'two.npz'}: {message}")
+    assert not (tmp / "out.npz").exists()  # nothing written
+
+
+def test_torch_save_then_initial_state_continues_the_sequence(files):
+    """run --save's file (output, h_n, c_n) started from as it is: the two runs over x[:, :2] and
+    x[:, 2:] give the one run over x (the last steps' output, the final h_n and c_n)."""
+    tmp, weights, x, _ = files
+    np.save(tmp / "x1.npy", x[:, :2])
+    np.save(tmp / "x2.npy", x[:, 2:])
+    common = ["run", "-f", "torch", "--weights", tmp / "w.npz", "--dtype", "float64", "--backend", "numpy"]
+    assert invoke(*common, "--inputs", tmp / "x1.npy", "--save", tmp / "a.npz").exit_code == 0
+    r = invoke(*common, "--inputs", tmp / "x2.npy", "--initial-state", tmp / "a.npz", "--save", tmp / "b.npz")
+    assert r.exit_code == 0, r.stderr
+    assert invoke(*common, "--inputs", tmp / "x.npy", "--save", tmp / "whole.npz").exit_code == 0
+    with np.load(tmp / "b.npz") as b, np.load(tmp / "whole.npz") as whole:
+        assert b.files == whole.files == ["output", "h_n", "c_n"]
+        np.testing.assert_allclose(b["output"], whole["output"][:, 2:], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(b["h_n"], whole["h_n"], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(b["c_n"], whole["c_n"], rtol=0, atol=1e-12)
+
+
+@pytest.fixture
+def onnx_files(tmp_path):
+    spec = make_spec(3, 2, cell="lstm", framework="onnx")
+    rng = np.random.default_rng(1)
+    np.savez(tmp_path / "w.npz", **{weights_key(spec, t): rng.uniform(-0.8, 0.8, t.shape) for t in all_tensors(spec)})
+    x = rng.uniform(-2, 2, (4, 6, 2))
+    np.save(tmp_path / "x.npy", x)
+    return tmp_path, x, (rng.uniform(-1, 1, (1, 4, 3)), rng.uniform(-1, 1, (1, 4, 3)))
+
+
+def _onnx_run(tmp, *extra):
+    return invoke("run", "-f", "onnx", "--weights", tmp / "w.npz", "--dtype", "float64", "--backend", "numpy", *extra)
+
+
+@pytest.mark.parametrize("names", [("initial_h", "initial_c"), ("Y_h", "Y_c"), ("h", "c")])
+def test_onnx_states_under_every_accepted_name(onnx_files, names):
+    """initial_h/initial_c (the node's inputs), Y_h/Y_c (run --save now, beside a Y it skips),
+    h/c (run --save before, beside its output): the same states."""
+    tmp, x, state = onnx_files
+    sequence = {"Y": np.zeros((6, 1, 4, 3))} if names[0] == "Y_h" else {"output": np.zeros((6, 1, 4, 3))}
+    np.savez(tmp / "named.npz", **sequence, **dict(zip(names, state)))
+    np.savez(tmp / "given.npz", initial_h=state[0], initial_c=state[1])
+    runs = {}
+    for f in ("named", "given", None):
+        extra = ["--initial-state", tmp / f"{f}.npz"] if f else []
+        r = _onnx_run(tmp, "--inputs", tmp / "x.npy", *extra, "--save", tmp / f"out-{f}.npz")
+        assert r.exit_code == 0, r.stderr
+        with np.load(tmp / f"out-{f}.npz") as z:
+            assert z.files == ["Y", "Y_h", "Y_c"]
+            runs[f] = {k: z[k] for k in z.files}
+    for k in ("Y", "Y_h", "Y_c"):
+        np.testing.assert_array_equal(runs["named"][k], runs["given"][k])
+    assert np.abs(runs["named"]["Y"] - runs[None]["Y"]).max() > 1e-3  # the states were used, not zeros
+
+
+def test_onnx_states_under_two_names_refused(onnx_files):
+    tmp, _, (h, c) = onnx_files
+    np.savez(tmp / "two.npz", initial_h=h, Y_h=h, Y_c=c)
+    refused(_onnx_run(tmp, "--inputs", tmp / "x.npy", "--initial-state", tmp / "two.npz"), 1,
+            f"{tmp / 'two.npz'}: holds initial_h and Y_h, 2 arrays for the one state initial_h; keep one of them")
+
+
+def test_onnx_save_then_initial_state_continues_the_sequence(onnx_files):
+    """run --save's file (Y, Y_h, Y_c) started from as it is: two runs over the halves = one run."""
+    tmp, x, _ = onnx_files
+    np.save(tmp / "x1.npy", x[:, :4])
+    np.save(tmp / "x2.npy", x[:, 4:])
+    assert _onnx_run(tmp, "--inputs", tmp / "x1.npy", "--save", tmp / "a.npz").exit_code == 0
+    r = _onnx_run(tmp, "--inputs", tmp / "x2.npy", "--initial-state", tmp / "a.npz", "--save", tmp / "b.npz")
+    assert r.exit_code == 0, r.stderr
+    assert _onnx_run(tmp, "--inputs", tmp / "x.npy", "--save", tmp / "whole.npz").exit_code == 0
+    with np.load(tmp / "b.npz") as b, np.load(tmp / "whole.npz") as whole:
+        np.testing.assert_allclose(b["Y"], whole["Y"][4:], rtol=0, atol=1e-12)  # Y is (T, D, B, H)
+        np.testing.assert_allclose(b["Y_h"], whole["Y_h"], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(b["Y_c"], whole["Y_c"], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("names", [("h_fw", "c_fw", "h_bw", "c_bw"), ("h", "c", "h_backward", "c_backward")])
+def test_keras_bidirectional_states_new_and_old_names(tmp_path, names):
+    """A Keras Bidirectional layer's states as run --save writes them now (h_fw, c_fw, h_bw, c_bw,
+    Keras' order) and as it wrote them before (h, c, h_backward, c_backward): the same run."""
+    rng = np.random.default_rng(2)
+    states = [rng.uniform(-1, 1, (2, 3)) for _ in range(4)]
+    np.savez(tmp_path / "s.npz", output=np.zeros((2, 6)), **dict(zip(names, states)))
+    args = ["run", "-u", "3", "-x", "2", "-b", "2", "-t", "4", "--bidirectional", "--return-state", "--dtype", "float64",
+            "--backend", "numpy"]
+    r = invoke(*args, "--initial-state", tmp_path / "s.npz", "--save", tmp_path / "o.npz")
+    assert r.exit_code == 0, r.stderr
+    from lstmcalc.running import run_layer
+
+    want = run_layer(make_spec(3, 2, bidirectional=True, return_state=True, batch=2, time=4), backend="numpy",
+                     dtype="float64", initial_state=states).result
+    with np.load(tmp_path / "o.npz") as z:
+        assert z.files == ["output", "h_fw", "c_fw", "h_bw", "c_bw"]
+        for name, a in want.returned:
+            np.testing.assert_array_equal(z[name], a)
+
+
+def test_torch_cell_states_saved_by_run(tmp_path):
+    """torch_cell: run --save writes output, h, c (the last call's h_1, c_1), which the next run
+    takes as its h_0, c_0."""
+    from lstmcalc.running import run_layer
+
+    args = ["run", "-u", "3", "-x", "2", "-b", "2", "-t", "4", "-f", "torch_cell", "--dtype", "float64",
+            "--backend", "numpy"]
+    assert invoke(*args, "--save", tmp_path / "a.npz").exit_code == 0
+    r = invoke(*args, "--seed", "1", "--initial-state", tmp_path / "a.npz", "--save", tmp_path / "b.npz")
+    assert r.exit_code == 0, r.stderr
+    with np.load(tmp_path / "a.npz") as a, np.load(tmp_path / "b.npz") as b:
+        assert a.files == b.files == ["output", "h", "c"]
+        spec = make_spec(3, 2, framework="torch_cell", batch=2, time=4)
+        want = run_layer(spec, seed=1, dtype="float64", initial_state=(a["h"], a["c"])).result
+        zeros = run_layer(spec, seed=1, dtype="float64").result
+        for name, array in want.returned:
+            np.testing.assert_array_equal(b[name], array)
+        assert np.abs(b["h"] - zeros.h).max() > 1e-3  # the states were used, not zeros

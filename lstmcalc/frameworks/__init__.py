@@ -208,7 +208,11 @@ def make_spec(
     if isinstance(proj_size, bool) or not isinstance(proj_size, int):
         raise SpecError("proj_size", f"must be a whole number 0 < P < units, got {proj_size!r}")
     if proj_size != 0:
-        if "proj_size" not in fw.OPTIONS or cell != "lstm":
+        if "proj_size" not in fw.OPTIONS:  # the convention's own reason, then where a projection exists
+            owners = " or ".join(m.NAME for m in having("proj_size"))
+            raise SpecError("proj_size", f"{fw.WHY_NOT['proj_size']}; a projection exists for --framework {owners} "
+                                         "--cell lstm")
+        if cell != "lstm":
             owners = having("proj_size")
             where = " or ".join(f"{m.TITLE} LSTM (--framework {m.NAME} --cell lstm)" for m in owners)
             raise SpecError("proj_size", f"exists only for {where}, not {framework} {cell}")

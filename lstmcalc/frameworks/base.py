@@ -48,7 +48,8 @@ with ``CELL_SEQUENCE``), ``returned_fields(spec)`` (the names ``outputs(spec)`` 
 Data and hooks with defaults (:class:`Convention` below): ``LETTERS``, ``SHAPED_CELLS``,
 ``NAMES_CARRY_POSITION``, ``PEER``, ``TORCH_MODULE``, ``CELL_SEQUENCE``, ``gate_biases``, ``claims_h5``,
 ``bias_note``, ``history_note``, ``notes``, ``file_title``, ``why_no_reverse``, ``input_shapes``,
-``initial_state_shapes`` / ``initial_state_from`` / ``initial_state_to`` (``takes_initial_state``), ``masked_output`` (``takes_lengths``).
+``initial_state_shapes`` / ``initial_state_from`` / ``initial_state_to`` / ``initial_state_aliases``
+(``takes_initial_state``), ``masked_output`` (``takes_lengths``).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ REQUIRED_HOOKS = (
 OPTIONAL = ("LETTERS", "SHAPED_CELLS", "NAMES_CARRY_POSITION", "PEER", "TORCH_MODULE", "GATE_FUNCTIONS", "CONVERT_TO",
             "DEFAULT_LAYOUT", "CELL_SEQUENCE", "auxiliary", "gate_biases", "claims_h5", "bias_note", "history_note",
             "notes", "file_title", "why_no_reverse", "outputs_caption", "lengths_note", "input_shapes",
-            "initial_state_shapes", "initial_state_from", "initial_state_to", "masked_output")
+            "initial_state_shapes", "initial_state_from", "initial_state_to", "initial_state_aliases", "masked_output")
 
 
 class Convention:
@@ -189,6 +190,12 @@ class Convention:
 
     def initial_state_to(self, spec, h_n, c_n):
         return None
+
+    def initial_state_aliases(self, spec) -> dict:
+        """{state name: other names a states file may hold it under} (what ``run --save``
+        writes for the final states, the framework's documented input names, names earlier
+        lstmcalc versions saved); none by default."""
+        return {}
 
     def masked_output(self, spec) -> str:
         from ..spec import SpecError

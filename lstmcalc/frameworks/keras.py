@@ -405,19 +405,24 @@ def forward_result(spec: LayerSpec, output, h_n, c_n) -> dict:
             merge_directions(spec.merge_mode, h_n[last], h_n[last + 1], output)
         else:
             output = np.concatenate([h_n[last], h_n[last + 1]], axis=-1)  # (B, 2H)
-    return {
+    out = {
         "output": output,
         "h": pick(h_n, last),
         "c": pick(c_n, last),
         "h_backward": pick(h_n, last + 1) if spec.bidirectional else None,
         "c_backward": pick(c_n, last + 1) if spec.bidirectional else None,
     }
+    if spec.bidirectional:  # Bidirectional(...) returns [output, h_fw, c_fw, h_bw, c_bw]
+        out["named"] = {"h_fw": out["h"], "c_fw": out["c"], "h_bw": out["h_backward"], "c_bw": out["c_backward"]}
+    return out
 
 
 def returned_fields(spec: LayerSpec) -> tuple[str, ...]:
-    """The ForwardResult fields Keras returns, in its order: output, and with return_state
-    h, c (LSTM), then the backward layer's for a Bidirectional one."""
-    return ("output", "h", "c", "h_backward", "c_backward") if spec.return_state else ("output",)
+    """What Keras returns, in its order, under the names ``outputs(spec)`` gives: output, and
+    with return_state h, c (LSTM), for a Bidirectional layer h_fw, c_fw, h_bw, c_bw."""
+    if not spec.return_state:
+        return ("output",)
+    return ("output", "h_fw", "c_fw", "h_bw", "c_bw") if spec.bidirectional else ("output", "h", "c")
 
 
 def unknown_options(spec: LayerSpec) -> dict[str, tuple]:
@@ -509,6 +514,16 @@ def initial_state_shapes(spec: LayerSpec) -> list[Output]:
             side = {"fw": ", forward layer", "bw": ", backward layer"}.get(side, "")
             out.append(Output(prefix + name, (b, h), f"{words[state]}{where}{side}"))
     return out
+
+
+def initial_state_aliases(spec: LayerSpec) -> dict[str, tuple[str, ...]]:
+    """Other names of a one-layer Bidirectional layer's states in a states file: h, c,
+    h_backward, c_backward (earlier versions' ``run --save``; it now writes h_fw, ... as Keras
+    returns them)."""
+    if not spec.bidirectional or spec.layers > 1:
+        return {}
+    old = {"h_fw": "h", "c_fw": "c", "h_bw": "h_backward", "c_bw": "c_backward"}
+    return {n: (old[n],) for n in _layer_state_names(spec)}
 
 
 def input_shapes(spec: LayerSpec) -> list[Output]:

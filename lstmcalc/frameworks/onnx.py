@@ -373,7 +373,8 @@ def from_canonical(c: Canonical, spec: LayerSpec) -> dict:
 def forward_result(spec: LayerSpec, output, h_n, c_n) -> dict:
     """ForwardResult fields in the node's shapes: ``output`` is Y [T, D, B, H] (layout 0)
     or [B, T, D, H] (layout 1) from the core's (B, T, D·H); ``h``/``c`` are Y_h/Y_c
-    [D, B, H] (layout 1: [B, D, H]). For a stack, ``h``/``c`` hold every layer's final
+    [D, B, H] (layout 1: [B, D, H]); ``named``: the same arrays under the node's output
+    names Y, Y_h, Y_c (what ``run`` returns and saves). For a stack, ``h``/``c`` hold every layer's final
     states, layer by layer ([L·D, B, H]: what the nodes' Y_h concatenated give, as the
     models :func:`lstmcalc.readers.onnx.write_onnx_model` writes return them)."""
     import numpy as np
@@ -386,7 +387,7 @@ def forward_result(spec: LayerSpec, output, h_n, c_n) -> dict:
     else:
         h = np.ascontiguousarray(h_n.swapaxes(0, 1))  # (B, L·D, H)
         c = None if c_n is None else np.ascontiguousarray(c_n.swapaxes(0, 1))
-    return {"output": y, "h": h, "c": c}
+    return {"output": y, "h": h, "c": c, "named": {"Y": y, "Y_h": h, "Y_c": c}}
 
 
 def initial_state_shapes(spec: LayerSpec) -> list[Output]:
@@ -423,6 +424,12 @@ def initial_state_to(spec: LayerSpec, h_n, c_n):
     return (h_n, c_n) if spec.cell == "lstm" else h_n
 
 
+def initial_state_aliases(spec: LayerSpec) -> dict[str, tuple[str, ...]]:
+    """Other names of initial_h and initial_c in a states file: the node's outputs Y_h, Y_c
+    (what ``run --save`` writes, in the same layout), and h, c (earlier versions' ``run --save``)."""
+    return {"initial_h": ("Y_h", "h"), "initial_c": ("Y_c", "c")}
+
+
 def masked_output(spec: LayerSpec) -> str:
     """What Y holds past a sequence's ``sequence_lens``: zeros (onnxruntime; the spec leaves
     it to the runtime, measured in tests/crosscheck/test_onnx_states.py)."""
@@ -430,8 +437,8 @@ def masked_output(spec: LayerSpec) -> str:
 
 
 def returned_fields(spec: LayerSpec) -> tuple[str, ...]:
-    """Y, Y_h and (LSTM) Y_c: a node returns all of them."""
-    return ("output", "h", "c")
+    """Y, Y_h and (LSTM) Y_c: a node returns all of them, under the operator's output names."""
+    return ("Y", "Y_h", "Y_c")
 
 
 def unknown_options(spec: LayerSpec) -> dict[str, tuple]:

@@ -313,13 +313,15 @@ def from_canonical(c: Canonical, spec: LayerSpec) -> dict:
 
 
 def forward_result(spec: LayerSpec, output, h_n, c_n) -> dict:
-    """ForwardResult fields: ``output`` (B, T, D·H_out), ``h_n`` (D·L, B, H_out), ``c_n``."""
-    return {"output": output, "h": h_n, "c": c_n}
+    """ForwardResult fields: ``output`` (B, T, D·H_out), ``h`` = h_n (D·L, B, H_out), ``c`` = c_n;
+    ``named``: h_n and c_n under PyTorch's names (``output, (h_n, c_n) = lstm(x)``)."""
+    return {"output": output, "h": h_n, "c": c_n, "named": {"h_n": h_n, "c_n": c_n}}
 
 
 def returned_fields(spec: LayerSpec) -> tuple[str, ...]:
-    """``output, h_n`` (and ``c_n``): the module always returns all of them."""
-    return ("output", "h", "c")
+    """``output, h_n`` (and ``c_n``): the module always returns all of them, under these names
+    (torch.nn.LSTM's documented outputs)."""
+    return ("output", "h_n", "c_n")
 
 
 def unknown_options(spec: LayerSpec) -> dict[str, tuple]:
@@ -369,6 +371,13 @@ def initial_state_from(spec: LayerSpec, given, dtype):
 def initial_state_to(spec: LayerSpec, h_n, c_n):
     """The final states in the form ``initial_state_from`` takes: ``(h_n, c_n)`` or ``h_n``."""
     return (h_n, c_n) if spec.cell == "lstm" else h_n
+
+
+def initial_state_aliases(spec: LayerSpec) -> dict[str, tuple[str, ...]]:
+    """Other names of h0 and c0 in a states file: PyTorch's documented h_0, c_0; h_n, c_n (what
+    ``run --save`` writes, so a run continues from the last one's file); h, c (earlier versions'
+    ``run --save``)."""
+    return {"h0": ("h_0", "h_n", "h"), "c0": ("c_0", "c_n", "c")}
 
 
 def masked_output(spec: LayerSpec) -> str:

@@ -200,6 +200,12 @@ def initial_state_from(spec: LayerSpec, given, dtype):
     return arrays[0], (arrays[1] if spec.cell == "lstm" else None)
 
 
+def initial_state_aliases(spec: LayerSpec) -> dict[str, tuple[str, ...]]:
+    """Other names of h_0 and c_0 in a states file: h, c (what ``run --save`` writes for the
+    last call's state)."""
+    return {"h_0": ("h",), "c_0": ("c",)}
+
+
 def initial_state_to(spec: LayerSpec, h_n, c_n):
     """The final states as the next call takes them: ``(h_1, c_1)`` or ``h_1``, each (B, H)."""
     return (h_n[0], c_n[0]) if spec.cell == "lstm" else h_n[0]

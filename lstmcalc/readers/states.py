@@ -26,12 +26,15 @@ MAX_ROWS = 2**20  # a lengths file's rows when the batch is not known yet
 
 def load_initial_state(path, spec: LayerSpec, dtype) -> dict[str, np.ndarray]:
     """{name: array} from an .npz holding the states ``spec``'s framework takes, under its
-    names (PyTorch ``h0``, ``c0``; Keras ``h``, ``c`` or ``h_fw``, ``c_fw``, ``h_bw``,
-    ``c_bw``, ``layer{k}/`` before them in a stack), checked against the layer. An
-    ``output`` array is skipped unread, so a Keras encoder's ``run --save`` file (output,
-    h, c) hands its states over as it is. A
-    :class:`FileError` (one line, naming the file) for a missing, damaged, oversized or
-    wrong file, a name the layer does not take, a wrong shape, dtype or a NaN."""
+    names (PyTorch ``h0``, ``c0``; ONNX ``initial_h``, ``initial_c``; Keras ``h``, ``c`` or
+    ``h_fw``, ``c_fw``, ``h_bw``, ``c_bw``, ``layer{k}/`` before them in a stack) or the other
+    names the convention gives them (``initial_state_aliases``: PyTorch ``h_0``/``h_n``/``h``,
+    ONNX ``Y_h``/``h``, ...), returned under the state names, checked against the layer. The
+    returned arrays that are not states (``output``, ONNX ``Y``) are skipped unread, so a
+    ``run --save`` file (PyTorch output, h_n, c_n; ONNX Y, Y_h, Y_c; Keras output, h, c) hands
+    its states over as it is. A :class:`FileError` (one line, naming the file) for a missing,
+    damaged, oversized or wrong file, two names for one state, a name the layer does not take,
+    a wrong shape, dtype or a NaN."""
     fw = frameworks.of(spec)
     if not fw.takes_initial_state:
         raise SpecError("initial_state", f"is not implemented for {fw.TITLE} layers yet")
@@ -40,7 +43,11 @@ def load_initial_state(path, spec: LayerSpec, dtype) -> dict[str, np.ndarray]:
     limit = max(int(np.prod(o.shape)) for o in shapes) * 8 + NPY_HEADER_MAX
     file, _ = regular_file(path)  # a directory, FIFO or device: one line, never a blocking read
     members = check_npz(file)  # every member's declared size against the file and the memory budget
-    skip = {"output", "output.npy"}  # a `run --save` file's sequence: not a state, never read
+    aliases = fw.initial_state_aliases(spec)  # {state name: its other names}
+    accepted = {o.name for o in shapes} | {a for names_ in aliases.values() for a in names_}
+    # a `run --save` file's sequence output(s): not states, never read
+    sequences = ({"output"} | {o.name for o in fw.outputs(spec)}) - accepted
+    skip = sequences | {f"{n}.npy" for n in sequences}
     if not zipfile.is_zipfile(file):
         raise FileError(f"{file}: not an .npz archive (an .npz is a zip of .npy arrays), or a truncated one")
     out: dict[str, np.ndarray] = {}
@@ -58,11 +65,32 @@ def load_initial_state(path, spec: LayerSpec, dtype) -> dict[str, np.ndarray]:
     for name, a in out.items():
         if a.dtype.kind != "f":
             raise FileError(f"{file}: {name} has dtype {a.dtype}; allowed: {', '.join(WEIGHT_DTYPES)}")
+    rename = _state_names(file, out, aliases)
+    out = {rename.get(k, k): a for k, a in out.items()}
     try:
         fw.initial_state_from(spec, out, dtype)  # names, count, shapes, finiteness
     except SpecError as e:
-        raise FileError(f"{file}: {e.problem}") from None
+        problem = e.problem
+        for key, state in rename.items():  # name the file's key, and the state it was read as
+            if key != state and problem.startswith(f"{state} "):
+                problem = f"{key} (read as {state}){problem[len(state):]}"
+        raise FileError(f"{file}: {problem}") from None
     return out
+
+
+def _state_names(file: str, arrays: dict, aliases: dict) -> dict:
+    """{key in ``arrays``: the state it holds} for each state found under another name
+    (``aliases``: {state name: its other names}); a :class:`FileError` naming the keys when
+    the file holds one state under two names (h0 and h_n, say)."""
+    rename = {}
+    for state, others in aliases.items():
+        found = [k for k in (state, *others) if k in arrays]
+        if len(found) > 1:
+            raise FileError(f"{file}: holds {' and '.join(found)}, {len(found)} arrays for the one state {state}; "
+                            f"keep one of them")
+        if found:
+            rename[found[0]] = state
+    return rename
 
 
 def parse_lengths(text: str, batch: int | None = None) -> np.ndarray:

@@ -35,8 +35,10 @@ def test_run_matches_torch_lstm(tmp_path, backend):
     assert result.exit_code == 0, result.stderr
     got = np.load(tmp_path / "out.npz")
     with torch.no_grad():
-        out, (h, c) = lstm(torch.from_numpy(x))
-    for name, want in (("output", out), ("h", h), ("c", c)):
+        out, (h_n, c_n) = lstm(torch.from_numpy(x))  # PyTorch's documented names: output, (h_n, c_n)
+    assert "Outputs: output, (h_n, c_n)" in torch.nn.LSTM.__doc__  # the names, as torch documents them
+    assert got.files == ["output", "h_n", "c_n"]
+    for name, want in (("output", out), ("h_n", h_n), ("c_n", c_n)):
         np.testing.assert_allclose(got[name], want.numpy(), rtol=0, atol=1e-12, err_msg=name)
 
 

@@ -15,6 +15,8 @@ torch = pytest.importorskip("torch")
 os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
 
+from realfw import run_keras_layers, run_torch_module  # noqa: E402
+
 from lstmcalc.converting import convert_weights  # noqa: E402
 from lstmcalc.spec import SpecError  # noqa: E402
 
@@ -62,32 +64,29 @@ def keras_key(k, direction, name, layers, bidirectional):
     return f"layer{k}/{direction}/{name}"
 
 
-def run_keras(stack, x, cell, bidirectional):
-    """(last layer's sequence (B, T, D·H), {(layer, direction, state): (B, H)})."""
+def keras_result(stack, x, cell, bidirectional):
+    """(last layer's sequence (B, T, D·H), {(layer, direction, state): (B, H)}) of the Keras stack."""
     states = {}
-    h = x
-    for k, layer in enumerate(stack):
-        seq, *finals = layer(h)
-        per_direction = 2 if cell == "lstm" else 1  # (h, c) or (h,)
+    per_direction = 2 if cell == "lstm" else 1  # (h, c) or (h,)
+    results = run_keras_layers(stack, x)
+    for k, (_, *finals) in enumerate(results):
         for d, direction in enumerate(("forward", "backward")[: 2 if bidirectional else 1]):
             for s, name in enumerate(("h", "c")[:per_direction]):
-                states[(k, direction, name)] = keras.ops.convert_to_numpy(finals[d * per_direction + s])
-        h = seq
-    return keras.ops.convert_to_numpy(h), states
+                states[(k, direction, name)] = finals[d * per_direction + s]
+    return results[-1][0], states
 
 
-def run_torch(module, x, cell, layers, bidirectional):
-    with torch.no_grad():
-        seq, finals = module(torch.from_numpy(x))
-    h_n, c_n = finals if cell == "lstm" else (finals, None)
+def torch_result(module, x, cell, layers, bidirectional):
+    """The same form for the torch module: h_n, c_n (L·D, B, H) split by layer and direction."""
+    seq, h_n, c_n = run_torch_module(module, x)
     states = {}
     dirs = ("forward", "backward")[: 2 if bidirectional else 1]
     for k in range(layers):
         for d, direction in enumerate(dirs):
-            states[(k, direction, "h")] = h_n[k * len(dirs) + d].numpy()  # h_n: (L·D, B, H)
+            states[(k, direction, "h")] = h_n[k * len(dirs) + d]  # h_n: (L·D, B, H)
             if c_n is not None:
-                states[(k, direction, "c")] = c_n[k * len(dirs) + d].numpy()
-    return seq.numpy(), states
+                states[(k, direction, "c")] = c_n[k * len(dirs) + d]
+    return seq, states
 
 
 def torch_module(cell, layers, bidirectional, bias, dtype):
@@ -126,7 +125,7 @@ def test_keras_to_torch(cell, layers, bidirectional, bias):
     module.load_state_dict({k: torch.from_numpy(v) for k, v in converted.items()}, strict=True)
 
     x = rng.standard_normal((BATCH, TIME, INPUT)).astype(dtype)
-    assert_same(run_keras(stack, x, cell, bidirectional), run_torch(module, x, cell, layers, bidirectional), atol)
+    assert_same(keras_result(stack, x, cell, bidirectional), torch_result(module, x, cell, layers, bidirectional), atol)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
@@ -152,7 +151,7 @@ def test_torch_to_keras(cell, layers, bidirectional, bias):
     assert len(converted) == sum(len(layer.weights) for layer in stack)
 
     x = rng.standard_normal((BATCH, TIME, INPUT)).astype(dtype)
-    assert_same(run_keras(stack, x, cell, bidirectional), run_torch(module, x, cell, layers, bidirectional), atol)
+    assert_same(keras_result(stack, x, cell, bidirectional), torch_result(module, x, cell, layers, bidirectional), atol)
 
 
 def test_real_keras_gru_without_reset_after_is_refused():

@@ -18,6 +18,7 @@ measurement honest: it fails if Keras becomes float64-accurate there).
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -25,11 +26,12 @@ import pytest
 os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
 
+from realfw import run_keras  # noqa: E402
+
 from lstmcalc.cells import forward  # noqa: E402
 from lstmcalc.frameworks import all_tensors, weights_key  # noqa: E402
-from lstmcalc.frameworks import make_spec  # noqa: E402
+from lstmcalc.frameworks import make_spec, outputs  # noqa: E402
 
-LAYERS = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 B, T = 3, 6
 
 
@@ -86,48 +88,6 @@ def forward_options(c, return_sequences=True, return_state=True):
                if k in ("cell", "framework", "layers", "bidirectional", "bias", "merge_mode", "reset_after", "activation")
                and not (k == "reset_after" and c["cell"] != "gru") and not (k == "activation" and c["cell"] != "rnn")}
     return {**options, "return_sequences": return_sequences, "return_state": return_state}
-
-
-def run_keras(c, weights, x, dtype, last=None):
-    """The stack in Keras; returns (output, h_fw, c_fw, h_bw, c_bw) of the last layer as NumPy.
-    ``last``: the last layer's return_sequences/return_state, when given: then the list the
-    stack returns, as it returns it."""
-    spec = spec_of(c)
-    seq = x.astype(dtype)
-    width = c["input_size"]
-    for layer in range(c["layers"]):
-        kw = dict(use_bias=c["bias"], return_sequences=True, return_state=True, dtype=dtype)
-        if last is not None and layer == c["layers"] - 1:
-            kw.update(last)
-        if c["cell"] == "gru":
-            kw["reset_after"] = c["reset_after"]
-        if c["cell"] == "rnn":
-            kw["activation"] = c["activation"]
-        base = getattr(keras.layers, LAYERS[c["cell"]])(c["units"], **kw)
-        if c["bidirectional"]:
-            rnn = keras.layers.Bidirectional(base, merge_mode=c["merge_mode"], dtype=dtype)
-            rnn.build((B, T, width))
-            halves = [(rnn.forward_layer, "forward"), (rnn.backward_layer, "backward")]
-        else:
-            rnn = base
-            rnn.build((B, T, width))
-            halves = [(rnn, "forward")]
-        for part, direction in halves:
-            part.set_weights([weights[weights_key(spec, t)].astype(dtype)
-                              for t in all_tensors(spec) if t.layer == layer and t.direction == direction])
-        result = rnn(seq)
-        result = [keras.ops.convert_to_numpy(r) for r in (result if isinstance(result, (list, tuple)) else [result])]
-        seq = result[0]
-        width = seq.shape[-1]
-    if last is not None:
-        return result
-    n_states = 2 if c["cell"] == "lstm" else 1
-    out = {"output": result[0], "h": result[1], "c": result[2] if n_states == 2 else None,
-           "h_backward": None, "c_backward": None}
-    if c["bidirectional"]:
-        out["h_backward"] = result[1 + n_states]
-        out["c_backward"] = result[2 + n_states] if n_states == 2 else None
-    return out
 
 
 def check(c, dtype, atol, backend="numpy"):
@@ -216,9 +176,12 @@ def test_returned_is_what_keras_returns(c, return_sequences, return_state):
     got = forward(x.astype(dtype), weights, **forward_options(c, return_sequences, return_state))
     names = [name for name, _ in got.returned]
     states = ["h", "c"] if c["cell"] == "lstm" else ["h"]
-    expected = ["output"] + (states + ([s + "_backward" for s in states] if c["bidirectional"] else [])
-                             if return_state else [])
+    if c["bidirectional"]:  # Keras' Bidirectional returns [output, *forward states, *backward states]
+        states = [f"{s}_{side}" for side in ("fw", "bw") for s in states]
+    expected = ["output"] + (states if return_state else [])
     assert names == expected
+    listed = outputs(replace(spec, return_sequences=return_sequences, return_state=return_state, batch=B, time=T))
+    assert [(o.name, o.shape) for o in listed] == [(n, a.shape) for n, a in got.returned]  # as breakdown lists them
     assert len(got.returned) == len(want)
     for (name, mine), theirs in zip(got.returned, want):
         assert mine.shape == theirs.shape, name

@@ -17,10 +17,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from realfw import run_torch  # noqa: E402
+
 from lstmcalc.cells import forward  # noqa: E402
 from lstmcalc.frameworks import make_spec  # noqa: E402
 
-MODULES = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}
 
 
 def draw_configs(n=40, seed=2024):
@@ -54,15 +55,6 @@ def config_id(c):
             f"{'-relu' if c['activation'] == 'relu' else ''}-B{c['batch']}-T{c['time']}")
 
 
-def torch_module(c):
-    kw = dict(num_layers=c["layers"], bias=c["bias"], batch_first=True, bidirectional=c["bidirectional"])
-    if c["proj_size"]:
-        kw["proj_size"] = c["proj_size"]
-    if c["cell"] == "rnn":
-        kw["nonlinearity"] = c["activation"]
-    return MODULES[c["cell"]](c["input_size"], c["units"], **kw)
-
-
 def layer_options(c):
     opts = dict(cell=c["cell"], framework="torch", layers=c["layers"], bidirectional=c["bidirectional"],
                 bias=c["bias"], proj_size=c["proj_size"])
@@ -76,18 +68,6 @@ def random_weights(c, seed):
     spec = make_spec(c["units"], c["input_size"], cell=c["cell"], framework="torch", layers=c["layers"],
                      bidirectional=c["bidirectional"], bias=c["bias"], proj_size=c["proj_size"])
     return helpers.random_weights(spec, seed, bound=0.9)
-
-
-def run_torch(c, weights, x, dtype):
-    module = torch_module(c).to(getattr(torch, dtype))
-    state = {k: torch.from_numpy(v.astype(dtype)) for k, v in weights.items()}
-    module.load_state_dict(state, strict=True)  # strict: our names are exactly torch's
-    with torch.no_grad():
-        output, states = module(torch.from_numpy(x.astype(dtype)))
-    if c["cell"] == "lstm":
-        h_n, c_n = states
-        return output.numpy(), h_n.numpy(), c_n.numpy()
-    return output.numpy(), states.numpy(), None
 
 
 def backends():

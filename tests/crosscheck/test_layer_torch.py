@@ -13,9 +13,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from test_forward_torch import (  # noqa: E402
-    CONFIGS, backends, config_id, layer_options, random_weights, run_torch, torch_module,
-)
+from realfw import run_torch, torch_module  # noqa: E402
+from test_forward_torch import CONFIGS, backends, config_id, layer_options, random_weights  # noqa: E402
 
 import lstmcalc  # noqa: E402
 

@@ -187,7 +187,7 @@ def test_cli_run_weights_onnx_layer_equals_onnxruntime(layer, pick, tmp_path):
                "--save", tmp_path / "out.npz", "--json")
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["config"]["framework"] == "onnx"
-    np.testing.assert_allclose(np.load(tmp_path / "out.npz")["output"], want, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(np.load(tmp_path / "out.npz")["Y"], want, rtol=RTOL, atol=ATOL)
     r = invoke("run", "--weights", path, "--inputs", tmp_path / "x.npy")  # several nodes: --layer is asked for
     assert r.exit_code == 1 and r.stdout == "" and "choose one with --layer" in r.stderr
 

@@ -23,7 +23,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 
 from typer.testing import CliRunner  # noqa: E402
 
-from _onnx import onnx_reference, random_tensors, run_ort, single_node_model, stacked_reference  # noqa: E402
+from _onnx import onnx_reference, ort_session, random_tensors, run_ort, single_node_model, stacked_reference  # noqa: E402
 
 import lstmcalc  # noqa: E402
 from lstmcalc.cells import layer_of  # noqa: E402
@@ -275,8 +275,9 @@ def test_cli_run_reverse_weights_equal_onnxruntime(capsys, tmp_path):
                         str(tmp_path / "w.npz"), "--inputs", str(tmp_path / "x.npy"), "--save", str(tmp_path / "o.npz"))
     assert code == 0, err
     saved = np.load(tmp_path / "o.npz")
-    np.testing.assert_allclose(saved["output"], ort[0], **F32)
-    np.testing.assert_allclose(saved["h"], ort[1], **F32)
+    assert saved.files == ["Y", "Y_h"]  # the model's output names (single_node_model: Y, Y_h)
+    np.testing.assert_allclose(saved["Y"], ort[0], **F32)
+    np.testing.assert_allclose(saved["Y_h"], ort[1], **F32)
 
     import onnx
 
@@ -291,7 +292,7 @@ def test_cli_run_reverse_weights_equal_onnxruntime(capsys, tmp_path):
     code, _, err = _cli(capsys, "run", "--weights", str(tmp_path / "rev.onnx"), "--inputs", str(tmp_path / "x.npy"),
                         "--save", str(tmp_path / "o2.npz"))
     assert code == 0, err
-    np.testing.assert_allclose(np.load(tmp_path / "o2.npz")["output"], ort[0], **F32)
+    np.testing.assert_allclose(np.load(tmp_path / "o2.npz")["Y"], ort[0], **F32)
     code, out, err = _cli(capsys, "run", "--weights", str(tmp_path / "rev.onnx"), "--direction", "forward")
     assert code == 2 and out == "" and "--direction: is forward, but" in err and "node says direction = reverse" in err
     code, out, _ = _cli(capsys, "inspect", str(tmp_path / "rev.onnx"))
@@ -354,13 +355,15 @@ def test_run_weights_from_convert_to_onnx_equal_onnxruntime(capsys, tmp_path):
                             "--layout", str(layout), "--save", str(out))
         assert code == 0, err
         saved = np.load(out)
+        assert saved.files == ["Y", "Y_h", "Y_c"]
         if layout == 0:
-            np.testing.assert_allclose(saved["output"], ort[0], **F32)  # Y [T, D, B, H]
-            np.testing.assert_allclose(saved["h"], ort[1], **F32)
+            np.testing.assert_allclose(saved["Y"], ort[0], **F32)  # Y [T, D, B, H]
+            np.testing.assert_allclose(saved["Y_h"], ort[1], **F32)
+            np.testing.assert_allclose(saved["Y_c"], ort[2], **F32)
         else:  # Y [B, T, D, H], Y_h [B, D, H]: onnxruntime's layout-0 outputs transposed
-            np.testing.assert_allclose(saved["output"], ort[0].transpose(2, 0, 1, 3), **F32)
-            np.testing.assert_allclose(saved["h"], ort[1].swapaxes(0, 1), **F32)
-            np.testing.assert_allclose(saved["c"], ort[2].swapaxes(0, 1), **F32)
+            np.testing.assert_allclose(saved["Y"], ort[0].transpose(2, 0, 1, 3), **F32)
+            np.testing.assert_allclose(saved["Y_h"], ort[1].swapaxes(0, 1), **F32)
+            np.testing.assert_allclose(saved["Y_c"], ort[2].swapaxes(0, 1), **F32)
     found = read_layer(k)
     for got in (layer_of(found.spec, found.weights)(x), lstmcalc.forward(x, found.weights, framework="onnx")):
         np.testing.assert_allclose(got.output, ort[0], **F32)
@@ -396,9 +399,11 @@ def test_read_layer_stack_with_peepholes_runs_as_onnxruntime(direction, capsys, 
                         str(tmp_path / "x.npy"), "--save", str(tmp_path / "o.npz"))
     assert code == 0, err
     saved = np.load(tmp_path / "o.npz")
-    np.testing.assert_allclose(saved["output"], ort[0], **F32)
-    np.testing.assert_allclose(saved["h"], ort[1], **F32)
-    np.testing.assert_allclose(saved["c"], ort[2], **F32)
+    session = ort_session(tmp_path / "s.onnx")  # the graph's own output names, and onnxruntime's arrays by name
+    names = [o.name for o in session.get_outputs()]
+    assert saved.files == names == ["Y", "Y_h", "Y_c"]
+    for name, theirs in zip(names, session.run(names, {"X": x.swapaxes(0, 1)})):
+        np.testing.assert_allclose(saved[name], theirs, **F32, err_msg=name)
 
 
 def test_read_layer_of_weights_that_are_not_a_layer_is_refused(tmp_path):

@@ -30,8 +30,10 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
 
 from test_forward_keras import (  # noqa: E402
-    CONFIGS, LAYERS, config_id, forward_options, keras_float64_accurate, random_weights, spec_of,
+    CONFIGS, config_id, forward_options, keras_float64_accurate, random_weights, spec_of,
 )
+
+from realfw import run_keras  # noqa: E402
 
 from lstmcalc.cells import forward  # noqa: E402
 from lstmcalc.frameworks import all_tensors, weights_key  # noqa: E402
@@ -49,39 +51,6 @@ def draw(c, seed):
     return x, states
 
 
-def run_keras(c, weights, x, states, lengths, dtype):
-    """The stack in Keras, each layer from its states and with the mask; (output, h, c, h_bw, c_bw)."""
-    spec = spec_of(c)
-    seq = x.astype(dtype)
-    mask = None if lengths is None else np.arange(T)[None, :] < lengths[:, None]  # (B, T)
-    width = c["input_size"]
-    for layer in range(c["layers"]):
-        kw = dict(use_bias=c["bias"], return_sequences=True, return_state=True, dtype=dtype)
-        if c["cell"] == "gru":
-            kw["reset_after"] = c["reset_after"]
-        if c["cell"] == "rnn":
-            kw["activation"] = c["activation"]
-        rnn = getattr(keras.layers, LAYERS[c["cell"]])(c["units"], **kw)
-        halves = [(rnn, "forward")]
-        if c["bidirectional"]:
-            rnn = keras.layers.Bidirectional(rnn, merge_mode=c["merge_mode"], dtype=dtype)
-            halves = [(rnn.forward_layer, "forward"), (rnn.backward_layer, "backward")]
-        rnn.build((B, T, width))
-        for part, direction in halves:
-            part.set_weights([weights[weights_key(spec, t)].astype(dtype)
-                              for t in all_tensors(spec) if t.layer == layer and t.direction == direction])
-        given = None if states is None else [s.astype(dtype) for s in states[layer]]
-        result = [keras.ops.convert_to_numpy(r) for r in rnn(seq, mask=mask, initial_state=given)]
-        seq = result[0]
-        width = seq.shape[-1]
-    n = 2 if c["cell"] == "lstm" else 1
-    out = {"output": result[0], "h": result[1], "c": result[2] if n == 2 else None}
-    if c["bidirectional"]:
-        out["h_backward"] = result[1 + n]
-        out["c_backward"] = result[2 + n] if n == 2 else None
-    return out
-
-
 def ours(states, c, dtype):
     if states is None:
         return None
@@ -94,7 +63,7 @@ def check(c, dtype, atol, backend="numpy", lengths=LENGTHS, with_states=True):
     weights = random_weights(spec_of(c), seed)
     x, states = draw(c, seed)
     states = states if with_states else None
-    want = run_keras(c, weights, x, states, lengths, dtype)
+    want = run_keras(c, weights, x, dtype, states=states, lengths=lengths)
     got = forward(x.astype(dtype), weights, backend=backend, initial_state=ours(states, c, dtype), lengths=lengths,
                   **forward_options(c))
     for field, value in want.items():

@@ -15,7 +15,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from test_forward_torch import CONFIGS, backends, config_id, layer_options, random_weights, torch_module  # noqa: E402
+from realfw import run_torch  # noqa: E402
+from test_forward_torch import CONFIGS, backends, config_id, layer_options, random_weights  # noqa: E402
 
 from lstmcalc.cells import forward  # noqa: E402
 
@@ -33,23 +34,6 @@ def draw(c, seed):
     if b > 1:
         lengths[-1] = 1
     return x, h0, c0, lengths
-
-
-def run_torch(c, weights, x, hx, lengths, dtype):
-    module = torch_module(c).to(getattr(torch, dtype))
-    module.load_state_dict({k: torch.from_numpy(v.astype(dtype)) for k, v in weights.items()}, strict=True)
-    tensor = torch.from_numpy(x.astype(dtype))
-    with torch.no_grad():
-        if lengths is not None:
-            packed = torch.nn.utils.rnn.pack_padded_sequence(tensor, torch.from_numpy(lengths), batch_first=True,
-                                                             enforce_sorted=False)
-            out, states = module(packed, hx)
-            out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
-        else:
-            out, states = module(tensor, hx)
-    if c["cell"] == "lstm":
-        return out.numpy(), states[0].numpy(), states[1].numpy()
-    return out.numpy(), states.numpy(), None
 
 
 def hx_of(c, h0, c0, dtype):
@@ -77,7 +61,7 @@ def test_packed_sequences_with_h0_match_torch(c, dtype, atol, backend, use_backe
     seed = CONFIGS.index(c)
     weights = random_weights(c, seed)
     x, h0, c0, lengths = draw(c, seed)
-    want = run_torch(c, weights, x, hx_of(c, h0, c0, dtype), lengths, dtype)
+    want = run_torch(c, weights, x, dtype, hx=hx_of(c, h0, c0, dtype), lengths=lengths)
     got = forward(x.astype(dtype), weights, backend=backend, initial_state=ours_of(c, h0, c0, dtype),
                   lengths=lengths, **layer_options(c))
     compare(got, want, atol)
@@ -94,7 +78,7 @@ def test_packed_sequences_from_zero_states_match_torch(c, backend, use_backend):
     seed = CONFIGS.index(c)
     weights = random_weights(c, seed)
     x, _, _, lengths = draw(c, seed)
-    want = run_torch(c, weights, x, None, lengths, "float64")
+    want = run_torch(c, weights, x, "float64", lengths=lengths)
     got = forward(x, weights, backend=backend, lengths=lengths, **layer_options(c))
     compare(got, want, 1e-12)
 
@@ -106,6 +90,6 @@ def test_h0_without_lengths_matches_torch(c, backend, use_backend):
     seed = CONFIGS.index(c)
     weights = random_weights(c, seed)
     x, h0, c0, _ = draw(c, seed)
-    want = run_torch(c, weights, x, hx_of(c, h0, c0, "float64"), None, "float64")
+    want = run_torch(c, weights, x, "float64", hx=hx_of(c, h0, c0, "float64"))
     got = forward(x, weights, backend=backend, initial_state=ours_of(c, h0, c0, "float64"), **layer_options(c))
     compare(got, want, 1e-12)

@@ -26,11 +26,12 @@ from lstmcalc.canonical import CELL_GATES
 from lstmcalc.spec import SpecError
 
 B, T = 3, 4  # small batch and time: shapes, not speed
+# the conventions issue 16 added (tests/frameworks/test_pairs.py and test_registry.py loop over them)
+ISSUE16 = ("keras2", "mlx", "equinox", "flax", "flax_nnx", "flax_nnx_opt")
 
-# Where run's (and run --save's) names are not yet the framework's own: PyTorch's h_n, c_n are
-# saved as h, c and ONNX's Y, Y_h, Y_c as output, h, c (a saved-file format other code and tests
-# read; renaming it is left to its own change). Shapes and order agree; the names map one to one.
-RUN_NAMES = {"torch": {"h_n": "h", "c_n": "c"}, "onnx": {"Y": "output", "Y_h": "h", "Y_c": "c"}}
+# the options every convention that lacks them refuses with its own WHY_NOT reason (the LSTM
+# variants and recurrent_activation may still fall back to make_spec's shared sentence)
+STATED = ("merge_mode", "proj_size", "reset_before", "return_sequences", "return_state", "peepholes", "layout")
 
 
 def _variant_value(name):
@@ -78,6 +79,12 @@ def configurations(fw) -> list[dict]:
                     shapes.append(dict(bidirectional=True, layers=2))
             for shape in shapes:
                 out.append(dict(units=3, input_size=2, cell=cell, framework=fw.NAME, bias=bias, batch=B, time=T, **shape))
+    for option in ("return_state", "return_sequences"):  # what it returns changes with these (Keras)
+        if option in fw.OPTIONS:
+            for shape in ([dict()] + ([dict(bidirectional=True)] if "bidirectional" not in fw.WHY_NOT else [])):
+                for cell in fw.CELLS:
+                    out.append(dict(units=3, input_size=2, cell=cell, framework=fw.NAME, batch=B, time=T,
+                                    **{option: True}, **shape))
     return out
 
 
@@ -94,10 +101,10 @@ def check_options(name: str) -> None:
             frameworks.make_spec(3, 2, cell=cell, framework=name, **kw)
         message = str(info.value)
         assert message and "\n" not in message, (option, message)
+        if option in STATED:  # these every convention without them refuses with its own WHY_NOT reason
+            assert option in fw.WHY_NOT, f"{name} has no {option} and no WHY_NOT[{option!r}] saying why"
         if option in fw.WHY_NOT:  # its own reason, or the reason it has no bidirectional layer to merge
             reasons = [fw.WHY_NOT[option]] + [fw.WHY_NOT[k] for k in ("bidirectional",) if kw.get(k) and k in fw.WHY_NOT]
-            if option == "proj_size":  # make_spec names the conventions that have one (README's example shows it)
-                reasons.append("exists only for " + " or ".join(f"{m.TITLE} LSTM" for m in frameworks.having(option)[:1]))
             assert any(r in message for r in reasons), (option, message)
     for option, kw in (("no_bias", dict(bias=False)), ("bidirectional", dict(bidirectional=True)), ("layers", dict(layers=2))):
         if option in fw.WHY_NOT:
@@ -141,8 +148,7 @@ def check_outputs(config: dict, seed: int = 1) -> None:
     x = np.random.default_rng(seed).uniform(-1, 1, (B, T, spec.input_size))
     kw = {k: v for k, v in config.items() if k not in ("units", "input_size", "batch", "time")}
     got = [(n, a.shape) for n, a in lstmcalc.forward(x, w, backend="numpy", **kw).returned]
-    names = RUN_NAMES.get(spec.framework, {})
-    assert got == [(names.get(o.name, o.name), o.shape) for o in frameworks.outputs(spec)]
+    assert got == [(o.name, o.shape) for o in frameworks.outputs(spec)]  # the same names: no mapping
 
 
 def check_convention(name: str) -> None:

@@ -20,17 +20,9 @@ import numpy as np
 import pytest
 
 import lstmcalc
+from helpers import forward_sequence as forward
+from helpers import invoke
 from lstmcalc import frameworks
-from lstmcalc import frameworks
-from lstmcalc.cells import forward as forward_returning
-
-
-def forward(x, weights, **options):
-    """The whole output sequence in every convention (Keras-like ones return the last step
-    unless asked), so that conventions can be compared step by step."""
-    if "return_sequences" in frameworks.get(options.get("framework", "keras")).OPTIONS:
-        options.setdefault("return_sequences", True)
-    return forward_returning(x, weights, **options)
 from lstmcalc.converting import convert_weights
 from lstmcalc.readers import read_layer, read_layers
 from lstmcalc.spec import SpecError
@@ -207,7 +199,7 @@ def test_npz_with_cudnn_shapes_is_keras2_and_plain_keras_stays_keras(tmp_path):
         ({"bias": False}, "bias", "always have both bias vectors"),
         ({"cell": "rnn"}, "cell", "no rnn layer"),
         ({"cell": "gru", "reset_after": False}, "reset_after", "reset-after"),
-        ({"proj_size": 1}, "proj_size", "exists only for PyTorch"),
+        ({"proj_size": 1}, "proj_size", "CuDNNLSTM has no projection"),
     ],
 )
 def test_refusals(options, param, words):
@@ -243,3 +235,16 @@ from .conformance import check_convention  # noqa: E402
 
 def test_conformance():
     check_convention("keras2")
+
+
+@pytest.mark.parametrize(("cell", "expected"), [("lstm", 4 * 3 * (4 + 3) + 8 * 3), ("gru", 3 * 3 * (4 + 3) + 6 * 3)])
+def test_counts(cell, expected):
+    """H = 3, X = 4: G·H·(X + H) + 2·G·H (cuDNN's b_W and b_R for every gate)."""
+    assert lstmcalc.count(3, 4, framework="keras2", cell=cell) == expected
+    b = lstmcalc.breakdown(3, 4, framework="keras2", cell=cell)
+    assert sum(t.count for t in b.tensors) == expected == b.total
+
+
+def test_cli_count_of_a_bidirectional_layer():
+    r = invoke("count", "--units", "300", "--input", "300", "--framework", "keras2", "--bidirectional")
+    assert r.exit_code == 0 and r.stdout.strip() == "1444800"

@@ -503,7 +503,7 @@ def _reset_form(a: Canonical, b: Canonical):
            "the weights are the same, the outputs are not"), t
 
 
-def _generators(b_framework: str, dtype=np.float64):
+def _generators(b_framework: str | None = None, dtype=np.float64):
     return {
         "gate_permutation": _gate_permutations,
         "transpose": _transposes,
@@ -516,7 +516,7 @@ def _generators(b_framework: str, dtype=np.float64):
     }
 
 
-MISTAKES = tuple(_generators("torch"))
+MISTAKES = tuple(_generators())  # the kinds of mistake, in the order they are tried
 
 
 def find_mistakes(a: Canonical, b: Canonical, dtype, b_framework: str) -> list[tuple[str, str, Canonical]]:

@@ -30,7 +30,7 @@ import numpy as np
 
 from . import frameworks
 from .atomic import check_target
-from .writers import MODEL_TARGET, MSGPACK_TARGETS, check_output_path, need_flax  # noqa: F401  (re-exported)
+from .writers import check_output_path, model_target, msgpack_targets, need_flax  # noqa: F401  (re-exported)
 from .frameworks import all_tensors, weights_key
 from .errors import FileError
 from .frameworks import make_spec
@@ -318,14 +318,14 @@ def convert_file(
     as_model = output.endswith(".onnx")  # a runnable ONNX model rather than an .npz of tensors
     as_msgpack = output.endswith(".msgpack")  # a Flax parameter tree (flax.serialization)
     if as_model:
-        if target is not None and target != MODEL_TARGET:
+        if target is not None and target != model_target():
             raise SpecError("output", f"{output!r} is an ONNX model; --to {target} writes an .npz")
         check_target(output, "--output", [path])  # the same checks as for an .npz, before any work
     elif as_msgpack:
-        if target not in MSGPACK_TARGETS:
+        if target not in msgpack_targets():
             said = f"--to {target} writes an .npz" if target is not None else "give --to"
             raise SpecError("output", f"{output!r} is a Flax .msgpack, written for --to "
-                                      f"{', '.join(MSGPACK_TARGETS)}; {said}")
+                                      f"{', '.join(msgpack_targets())}; {said}")
         check_target(output, "--output", [path])
         need_flax()  # before any work: without flax, one line naming the extra
     else:
@@ -337,7 +337,7 @@ def convert_file(
     spec = found.spec
     if cell is not None and cell != spec.cell:
         raise SpecError("cell", f"is {cell}, but {path} holds {spec.cell} weights")
-    to = MODEL_TARGET if as_model else target if target is not None else frameworks.of(spec).CONVERT_TO
+    to = model_target() if as_model else target if target is not None else frameworks.of(spec).CONVERT_TO
     if reset_after is not None and spec.cell != "gru":
         raise SpecError("reset_after", f"applies to GRU weights only; {path} holds {spec.cell} weights")
     if reset_after is not None and "reset_after" not in found.unknown and reset_after != spec.reset_after:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from . import frameworks
 from .atomic import check_target, write_atomic
 from .errors import FileError
 from .spec import LayerSpec, SpecError
@@ -26,8 +27,15 @@ def check_output_path(path: str, option: str = "--output", inputs: Iterable = ()
         raise SpecError("save" if option == "--save" else "output", f"{path!r} must end in .npz")
 
 
-MSGPACK_TARGETS = ("flax", "flax_nnx", "flax_nnx_opt")  # conventions whose weights are one Flax tree
-MODEL_TARGET = "onnx"  # the convention a runnable .onnx model holds (write_onnx_weights)
+def msgpack_targets() -> tuple[str, ...]:
+    """The conventions whose weights are one Flax tree (``WRITES`` .msgpack)."""
+    return frameworks.writing(".msgpack")
+
+
+def model_target() -> str:
+    """The convention a runnable .onnx model holds (``WRITES`` .onnx; write_onnx_weights)."""
+    (name,) = frameworks.writing(".onnx")
+    return name
 FLAX_EXTRA = "pip install 'lstmcalc[flax]'"
 
 
@@ -65,8 +73,8 @@ def save_msgpack(path: str, arrays: Mapping[str, np.ndarray], target: str, optio
     parameter tree ``flax.serialization.msgpack_serialize`` writes (the cell's tree, as
     ``flatten_dict(params, sep='/')`` names it; ``msgpack_restore`` gives it back), atomically.
     :class:`SpecError` for a target whose weights are not a Flax tree."""
-    if target not in MSGPACK_TARGETS:
-        raise SpecError("output", f"{path!r} is a Flax .msgpack, written for --to {', '.join(MSGPACK_TARGETS)}; "
+    if target not in msgpack_targets():
+        raise SpecError("output", f"{path!r} is a Flax .msgpack, written for --to {', '.join(msgpack_targets())}; "
                                   f"--to {target} writes an .npz")
     serialization = need_flax(option)
     tree: dict = {}

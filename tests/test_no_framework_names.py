@@ -97,3 +97,36 @@ def test_the_moved_words_are_the_conventions():
     twin, _ = torch_twin(spec)
     assert twin.framework == "torch" and torch_twin(twin) == (twin, None)
     assert frameworks.DEFAULT == frameworks.FRAMEWORKS[0] == frameworks.make_spec(1, 1).framework
+
+
+# (file, source line text stripped) -> why a convention's name may be written there at all
+NAMED: dict[tuple[str, str], str] = {
+    ("spec.py", 'framework: str = "keras"  # a registered convention: lstmcalc.frameworks.MODULES'):
+        "LayerSpec's default sits below the registry (spec.py imports nothing of frameworks/); "
+        "test_the_moved_words_are_the_conventions checks it equals frameworks.DEFAULT",
+}
+
+
+def test_no_module_outside_frameworks_writes_a_convention_name():
+    """Stricter than comparisons: a name kept in a constant and compared later (writers'
+    MSGPACK_TARGETS = ("flax", "flax_nnx", "flax_nnx_opt") was one) is caught too. Docstrings
+    and messages say a framework's title, never its --framework value as a literal string."""
+    found = []
+    for path in sorted(PACKAGE.glob("*.py")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for node in ast.walk(ast.parse("\n".join(lines))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in FRAMEWORKS:
+                if (path.name, lines[node.lineno - 1].strip()) not in NAMED:
+                    found.append(f"lstmcalc/{path.name}:{node.lineno}: {lines[node.lineno - 1].strip()}")
+    assert not found, "a convention's name written outside frameworks/ (ask the registry):\n" + "\n".join(found)
+    for (name, text), why in NAMED.items():
+        assert why and text in (PACKAGE / name).read_text(encoding="utf-8"), f"{name}: {text!r} is gone"
+
+
+def test_the_files_convert_writes_come_from_the_conventions():
+    from lstmcalc import frameworks
+    from lstmcalc.writers import model_target, msgpack_targets
+
+    assert msgpack_targets() == ("flax", "flax_nnx", "flax_nnx_opt")
+    assert model_target() == "onnx"
+    assert all(".npz" in frameworks.get(n).WRITES for n in frameworks.FRAMEWORKS)

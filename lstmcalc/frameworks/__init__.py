@@ -88,6 +88,12 @@ def having(option: str) -> list[Convention]:
     return [m for m in map(get, FRAMEWORKS) if option in m.OPTIONS]
 
 
+def writing(extension: str) -> tuple[str, ...]:
+    """The conventions ``convert`` writes an ``extension`` file for (".onnx": a runnable model,
+    ".msgpack": a Flax tree; :attr:`Convention.WRITES`)."""
+    return tuple(name for name in FRAMEWORKS if extension in get(name).WRITES)
+
+
 # --- validation -------------------------------------------------------------------------------
 
 
@@ -116,8 +122,16 @@ def _only(option: str) -> str:
     return " and ".join(m.SHORT for m in having(option)) or "no framework"
 
 
+def _not_an_option(fw: Convention, option: str) -> str:
+    """'is not an option of MLX layers; only TFLite has it': the sentence where a convention
+    gives no reason of its own."""
+    owners = [m.SHORT for m in having(option)]
+    who = f"only {' and '.join(owners)} {'has' if len(owners) == 1 else 'have'} it" if owners else "no framework has it"
+    return f"is not an option of {fw.TITLE} layers; {who}"
+
+
 def _refuse(fw: Convention, option: str, param: str | None = None, default: str = "") -> None:
-    raise SpecError(param or option, fw.WHY_NOT.get(option) or default or f"is not a {fw.TITLE} option; it is {_only(option)} only")
+    raise SpecError(param or option, fw.WHY_NOT.get(option) or default or _not_an_option(fw, option))
 
 
 def make_spec(
@@ -317,8 +331,8 @@ def _variants(fw: Convention, cell: str, proj_size: int, peepholes: bool, given:
         if value == default:
             continue
         if name not in fw.OPTIONS:
-            raise SpecError("variant", f"{name}: " + (fw.WHY_NOT.get(name) or f"{VARIANT_WORDS[name]} is not a "
-                                                      f"{fw.TITLE} option; it is {_only(name)} only"))
+            raise SpecError("variant", f"{name}: " + (fw.WHY_NOT.get(name) or f"{VARIANT_WORDS[name]} "
+                                                      + _not_an_option(fw, name)))
         if cell != "lstm":
             raise SpecError("variant", f"{name} is an LSTM option ({VARIANT_WORDS[name]}); a {cell} has none")
         out[name] = value

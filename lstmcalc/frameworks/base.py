@@ -63,7 +63,7 @@ REQUIRED_HOOKS = (
     "forward_result", "returned_fields", "unknown_options",
 )
 OPTIONAL = ("LETTERS", "SHAPED_CELLS", "NAMES_CARRY_POSITION", "PEER", "TORCH_MODULE", "GATE_FUNCTIONS", "CONVERT_TO",
-            "DEFAULT_LAYOUT", "CELL_SEQUENCE", "auxiliary", "gate_biases", "claims_h5", "bias_note", "history_note",
+            "DEFAULT_LAYOUT", "WRITES", "CELL_SEQUENCE", "auxiliary", "gate_biases", "claims_h5", "bias_note", "history_note",
             "notes", "file_title", "why_no_reverse", "outputs_caption", "lengths_note", "input_shapes",
             "initial_state_shapes", "initial_state_from", "initial_state_to", "initial_state_aliases", "masked_output")
 
@@ -90,6 +90,9 @@ class Convention:
     CONVERT_TO = "keras"
     # the layout (ONNX layout, TFLite time_major) a spec gets when none is given
     DEFAULT_LAYOUT = 0
+    # the files `convert` writes for it, by extension: an .npz of its tensors always; .onnx a
+    # runnable model (ONNX), .msgpack a Flax parameter tree (the Flax forms)
+    WRITES: tuple = (".npz",)
     # whether its LSTM returns every step's cell state (MLX: hidden and cell, (B, T, H) each):
     # the forward pass then keeps c_t for every step, which the Numba kernels do not
     CELL_SEQUENCE = False

@@ -38,6 +38,7 @@ GATE_ORDER = {"lstm": ("i", "o", "f", "g"), "gru": ("z", "r", "n"), "rnn": ("h",
 LETTERS = {("lstm", "g"): "c", ("gru", "n"): "h"}  # the spec's W[iofc], W[zrh]
 PEEPHOLE_ORDER = ("i", "o", "f")  # P[iof]
 OPTIONS = frozenset({"reset_before", "peepholes", "layout", "direction"})
+WRITES = (".npz", ".onnx")  # W, R, B (P) as an .npz, or a runnable .onnx model (writers.write_onnx_weights)
 NAMES_CARRY_POSITION = True  # the D axis of W, R, B; layer{k}/ in a stack
 # the activations a node has when its attribute is absent (onnx docs/Operators.md: LSTM f=Sigmoid, g=Tanh,
 # h=Tanh; GRU f=Sigmoid, g=Tanh; RNN Tanh)

@@ -38,6 +38,7 @@ class FlaxTree(Convention):
     """The Flax cells' shared hooks (see the module docstring for the data they read)."""
 
     WHY_NO_BHN: str | None = None  # why a GRU's nonzero b_hn has no slot, where the tree lacks one
+    WRITES = (".npz", ".msgpack")  # flax.serialization.msgpack_serialize of the cell's tree, too
     unknown_options = staticmethod(fused.unknown_options)
 
     def layer_tensors(self, spec: LayerSpec, layer: int, direction: str) -> list[TensorLayout]:

@@ -253,7 +253,7 @@ def test_cli_direction_reverse_counts_one_direction(capsys, tmp_path):
     _, out, _ = _cli(capsys, "cost", "-u", "4", "-x", "3", "-f", "onnx", "--json")
     assert rev["macs"] == json.loads(out)["macs"]  # one direction either way
     for framework, why in (("keras", "go_backwards=True"), ("torch", "second half of bidirectional=True"),
-                           ("flax", "is not a Flax linen option; it is ONNX only")):
+                           ("flax", "is not an option of Flax linen layers; only ONNX has it")):
         for command in ("count", "breakdown", "explain", "cost", "run"):
             code, out, err = _cli(capsys, command, "-u", "4", "-x", "3", "-f", framework, "--direction", "reverse")
             assert code == 2 and out == "" and err.startswith("lstmcalc: error: --direction: ") and why in err, (

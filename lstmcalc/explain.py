@@ -45,6 +45,7 @@ NUMBER_NAMES = {
     "cross_unit_weights": "recurrent weights from one unit's h_(t-1) into another unit's gates",
     "independent_units_total": "parameters of that many independent one-unit copies",
     "biases_per_gate": "bias vectors of length H per gate",
+    "bias_vectors": "bias vectors of length H in one layer and direction, G·nb (Keras 2 CuDNNLSTM's 8H: 8)",
     "bias_shape": "shape of Keras' bias tensor",
     "second_bias_params": "parameters of PyTorch's second bias vector (bias_hh)",
     "torch_extra_params": "parameters PyTorch has beyond Keras for the same layer",
@@ -68,6 +69,25 @@ NUMBER_NAMES = {
     "linen_bias_params": "bias parameters of the same layer in Flax linen",
     "fewer_than_keras": "bias parameters this layer has fewer than the same layer in Keras",
     "fewer_than_linen": "bias parameters this layer has fewer than the same layer in Flax linen",
+    # the numbers a convention's own notes state (Convention.notes returning (text, numbers) entries)
+    "directions": "D, directions (2 bidirectional, else 1): the first axis of ONNX's W, R, B",
+    "peephole_weights": "peephole weights of one layer and direction (ONNX P[d]: 3H)",
+    "linear_before_reset": "the ONNX GRU node's linear_before_reset attribute (1: r multiplies R_h h + Rb_h)",
+    "linear_before_reset_default": "linear_before_reset when the attribute is absent (the ONNX GRU operator's default)",
+    "torch_linear_before_reset": "linear_before_reset of the node torch.onnx.export writes for a PyTorch GRU",
+    "layout": "the ONNX node's layout attribute (0: X [T, B, X]; 1: X [B, T, X])",
+    "runtime_layout": "the one layout onnxruntime runs (it refuses the other)",
+    "last_step": "T − 1, the index of the last time step (where direction = reverse starts)",
+    "weighted_gates": "gates that carry weights and a bias tensor (TFLite: 4, or 3 without the input gate under CIFG)",
+    "op_inputs": "inputs a fused TFLite op takes by position (UNIDIRECTIONAL_SEQUENCE_LSTM 24, BIDIRECTIONAL 48)",
+    "absent_input_index": "the tensor index a TFLite op lists at the position of an absent optional input",
+    "input_gate_positions": "the op's input positions of the input gate's tensors (absent under CIFG)",
+    "layer_norm_positions": "the op's input positions of the layer-norm coefficients",
+    "recurrent_positions": "the op's input positions of the recurrent weights",
+    "batch": "B, batch size (fixed in a TFLite file)",
+    "cell_clip": "TFLite's cell_clip option: c_t is clipped to ±cell_clip after every step (0: no clip)",
+    "proj_clip": "TFLite's proj_clip option: the projection's output is clipped to ±proj_clip (0: no clip)",
+    "converter_cell_clip": "the cell_clip the TFLite converter writes into the op of a Keras LSTM",
 }
 
 
@@ -96,7 +116,7 @@ class Number:
     """One number a sentence states, and what it is about."""
 
     name: str  # what it counts: "input_feature_adds", "total", "units", ...
-    value: int | tuple[int, ...]  # an integer, or a shape
+    value: int | float | tuple[int, ...]  # an integer, a shape, or an option's value (a TFLite clip)
     scope: str  # see the module docstring
 
     def to_dict(self) -> dict:
@@ -143,6 +163,8 @@ class _Words:
             self.numbers.append(number)
         if isinstance(value, tuple):
             return "(" + ", ".join(f"{v:,}" for v in value) + ("," if len(value) == 1 else "") + ")"
+        if isinstance(value, float):  # an option's value: 10.0 reads 10, 2.5 reads 2.5
+            return f"{value:g}"
         return f"{value:,}"
 
     def sentence(self, text: str) -> Sentence:
@@ -365,6 +387,12 @@ def _bias_note(f: _Facts) -> Sentence | None:
     return w.sentence(text) if text else None
 
 
+def _own_note(entry) -> Sentence:
+    """One of a convention's ``notes(spec)``: a sentence, or (sentence, ((name, value, scope), ...))."""
+    w = _Words()
+    return w.sentence(_stated(w, entry))
+
+
 def _history_note(f: _Facts) -> Sentence:
     w = _Words()
     return w.sentence(_history(f, w))
@@ -490,7 +518,7 @@ def note_sentences(spec: LayerSpec) -> list[Sentence]:
         return _conv_notes(spec)
     f = _Facts(spec)
     own = frameworks.of(spec).notes(spec)
-    bias = [Sentence(text, ()) for text in own] if own is not None else [_bias_note(f)]
+    bias = [_own_note(entry) for entry in own] if own is not None else [_bias_note(f)]
     parts = [
         _input_note(f), _recurrent_note(f), _time_note(f), *bias, _history_note(f),
         _projection_note(f), _bidirectional_note(f), _stack_note(f),
@@ -656,6 +684,8 @@ def _units_answer(f: _Facts) -> Answer:
             w.n("proj_size", f.p, PER)
         if f.nb:
             w.n("biases_per_gate", f.nb, PER_GATE)
+            if f.uniform_bias:  # a formula may write them all as one coefficient (Keras 2 CuDNN: 8H)
+                w.n("bias_vectors", f.nb * f.g, PER)
         who = (("layer 0" if s.layers > 1 else "the layer") if k == 0 else
                f"each of the {w.n('upper_layers', s.layers - 1, WHOLE)} layers above" if s.layers > 2 else "layer 1")
         parts.append(
@@ -724,7 +754,7 @@ def _direction_answer(f: _Facts) -> Answer | None:
         return None
     states = "Y_h and Y_c hold the states" if s.cell == "lstm" else "Y_h holds the state"
     text = (
-        f"Backwards, in one direction: direction = reverse has D = 1 (L·D = "
+        f"Backwards, in one direction: direction = reverse has D = {w.n('directions', s.directions, WHOLE)} (L·D = "
         f"{w.n('recurrent_layers', s.layers * s.directions, WHOLE)}), and reads x_t from the last of its "
         f"T = {w.n('time_steps', s.time, WHOLE)} steps down to t = 0, with the "
         f"{w.n('total', f.total, WHOLE)} parameters a forward node of these sizes has. Y at step t is the h computed at "

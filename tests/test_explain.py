@@ -41,9 +41,21 @@ def test_explain_one_unit_talks_about_two():
     assert "Why would 2 units give 32, not 2 × 12 = 24?" in questions
 
 
-# Literal digits the prose may carry that are not numbers about the layer: citation years and
-# volumes, GRU's (1 − z), h_(t-1), the rows of Keras' GRU bias, layer indices, the Keras version.
-LITERALS = re.compile(r"\b(?:19|20)\d\d\b|\d+\(\d+\)|\(1 − z\)|h_\(t-1\)|row [01]\b|forget-gate bias of 1\)|\b[Ll]ayers? \d+\b|Keras 3\b")
+# Literal digits the prose may carry that are not numbers about the layer, each with its reason:
+# - citation years and volumes, "Hochreiter & Schmidhuber (1997)", "9(8)": bibliography, not the layer;
+# - formula constants, the same for every configuration: GRU's "(1 − z)", CIFG's "i = 1 − f", h_(t-1),
+#   "b_hn ≠ 0", the first step's index "t = 0" / "step 0";
+# - coefficients of H written as symbols, "4H", "3H", "8H", "2·G·H": a formula's shape, whose value
+#   beside it ("4H = 12") is a stated number;
+# - names that carry digits: the rows of Keras' GRU bias (row 0/1), layer indices ("layers 1 and
+#   above", "layer k ≥ 1"), the Keras versions (Keras 2, Keras 3), issue references (keras#9463,
+#   mlx#3249, google/flax#5594), the initial forget-gate bias's paper "forget-gate bias of 1)".
+# Everything that depends on the configuration (a count, a shape, a batch size, an attribute value
+# such as layout or linear_before_reset, a TFLite op's input positions or input count, a clip) is
+# a stated number, not listed here.
+LITERALS = re.compile(r"\b(?:19|20)\d\d\b|\d+\(\d+\)|\(1 − z\)|\b1 − f\b|h_\(t-1\)|≠ 0\b|\bt = 0\b|\bstep 0\b"
+                      r"|\b\d+H\b|\b2·G·H\b|row [01]\b|forget-gate bias of 1\)|\b[Ll]ayers? \d+\b|\bk ≥ 1\b"
+                      r"|Keras [23]\b|\b[\w/-]+#\d+\b")
 CONFIGS = [
     dict(units=1, input_size=1), dict(units=1, input_size=2), dict(units=2, input_size=1), dict(units=2, input_size=2),
     dict(units=1, input_size=1, framework="torch"), dict(units=2, input_size=1, bidirectional=True),
@@ -58,8 +70,11 @@ CONFIGS = [
 ]
 
 
-def _integers(text: str) -> list[int]:
-    return [int(t.replace(",", "")) for t in re.findall(r"\d[\d,]*\d|\d", LITERALS.sub(" ", text))]
+def _integers(text: str) -> list[int | float]:
+    """Every number in ``text`` but the LITERALS: 1,024 -> 1024, 2.5 -> 2.5, a lone -1 -> -1 (not
+    the 1 of "20-23")."""
+    found = re.findall(r"(?<![\w)])-?\d(?:[\d,]*\d)?(?:\.\d+)?", LITERALS.sub(" ", text))
+    return [float(t) if "." in t else int(t.replace(",", "")) for t in found]
 
 
 def _allowed(numbers) -> set[int]:
@@ -92,8 +107,93 @@ def test_every_number_in_a_sentence_is_a_stated_number(options):
         assert not stray, (stray, text)
 
 
+def _every_convention() -> list[dict]:
+    """Every registered convention × each of its cells × plain, bidirectional, no bias and stacked
+    where it has them (WHY_NOT lists what it lacks), its own options (ONNX reverse, peepholes,
+    layout 1, reset-before GRU), and TFLite's variants. Sizes chosen apart (H 3, X 5, B 7, T 4) so
+    that a stray digit rarely equals a stated number by chance."""
+    from lstmcalc import frameworks
+
+    out = []
+    for name in frameworks.FRAMEWORKS:
+        fw = frameworks.get(name)
+        for cell in fw.CELLS:
+            base = dict(units=3, input_size=5, batch=7, time=4, framework=name, cell=cell)
+            variants = [{}]
+            variants += [] if "bidirectional" in fw.WHY_NOT else [dict(bidirectional=True)]
+            variants += [] if "no_bias" in fw.WHY_NOT else [dict(bias=False)]
+            variants += [] if "layers" in fw.WHY_NOT else [dict(layers=2)]
+            if "bidirectional" not in fw.WHY_NOT and "layers" not in fw.WHY_NOT:
+                variants.append(dict(layers=2, bidirectional=True))
+            if cell == "gru" and fw.has("reset_before"):
+                variants.append(dict(reset_after=False))
+            if fw.has("direction"):
+                variants.append(dict(direction="reverse", layers=2))
+            if fw.has("layout"):
+                variants.append(dict(layout=1 - fw.DEFAULT_LAYOUT))
+            if cell == "lstm" and fw.has("peepholes"):
+                variants.append(dict(peepholes=True))
+            if cell == "lstm" and fw.has("cifg"):
+                variants += [dict(cifg=True), dict(layer_norm=True), dict(diagonal=True), dict(cell_clip=3.0),
+                             dict(cell_clip=2.5), dict(proj_size=2, proj_clip=2.0), dict(proj_size=2, proj_bias=True),
+                             dict(cifg=True, peepholes=True, layer_norm=True), dict(cifg=True, bidirectional=True),
+                             dict(cifg=True, diagonal=True)]
+            out += [{**base, **v} for v in variants if _accepted({**base, **v})]
+    return out
+
+
+def _accepted(options) -> bool:
+    """Whether the convention has this combination (TFLite's bidirectional op has no layer norm, ...)."""
+    from lstmcalc.frameworks import make_spec
+    from lstmcalc.spec import SpecError
+
+    try:
+        make_spec(**options)
+    except SpecError:
+        return False
+    return True
+
+
+def test_every_convention_and_variant_is_covered():
+    from lstmcalc import frameworks
+
+    configs = _every_convention()
+    assert {c["framework"] for c in configs} == set(frameworks.FRAMEWORKS)
+    assert {(c["framework"], c["cell"]) for c in configs} == {
+        (n, cell) for n in frameworks.FRAMEWORKS for cell in frameworks.get(n).CELLS}
+    tflite = [c for c in configs if c["framework"] == "tflite"]
+    for key in ("cifg", "layer_norm", "diagonal", "cell_clip", "proj_clip", "bidirectional", "layers"):
+        assert any(c.get(key) for c in tflite), key
+    assert any(c.get("layers") == 2 for c in configs if c["framework"] == "keras2")
+    assert any(c.get("bias") is False for c in configs if c["framework"] == "onnx")
+
+
+@pytest.mark.parametrize("options", _every_convention(),
+                         ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items() if k not in ("units", "input_size",
+                                                                                               "batch", "time")))
+def test_every_conventions_numbers_are_stated_numbers(options):
+    """The check above over every convention: its own notes (ONNX's, TFLite's, each bias sentence)
+    state their numbers through ``note_numbers`` too."""
+    from lstmcalc.explain import answers
+    from lstmcalc.frameworks import make_spec
+
+    for a in answers(make_spec(**options)):
+        d = a.to_dict()
+        allowed = _allowed(d["numbers"])
+        for text in (d["question"], d["answer"]):
+            stray = [k for k in _integers(text) if k not in allowed]
+            assert not stray, (stray, text)
+    b = breakdown(**options).to_dict()
+    assert len(b["notes"]) == len(b["note_numbers"])
+    for text, numbers in zip(b["notes"], b["note_numbers"]):
+        stray = [k for k in _integers(text) if k not in _allowed(numbers)]
+        assert not stray, (stray, text)
+
+
 def test_the_integer_check_sees_digits():
     assert _integers("adds 4 × 1,024 = 4,096 weights; Hochreiter (1997) 9(8); h_(t-1), row 0") == [4, 1024, 4096]
+    assert _integers("inputs are -1; positions 20-23; cell_clip = 2.5; 4H = 12; keras#9463; i = 1 − f.") == [
+        -1, 20, 23, 2.5, 12]
 
 
 def test_one_unit_one_input_reads_naturally():

@@ -149,9 +149,11 @@ class Convention:
         its own defaults (Keras' forget-gate bias of 1), in ``bias_note``'s forms; None: nothing."""
         return None
 
-    def notes(self, spec) -> list[str] | None:
+    def notes(self, spec) -> list | None:
         """The breakdown's notes on its tensors where it words them itself (ONNX: W/R/B, iofc,
-        linear_before_reset), replacing the shared bias sentence; None: the shared ones."""
+        linear_before_reset), replacing the shared bias sentence; None: the shared ones. Each
+        entry is a sentence or, as in ``bias_note``, (sentence, ((name, value, scope), ...)) with
+        the numbers it states (names from explain.NUMBER_NAMES; they reach ``--json``)."""
         return None
 
     def file_title(self, version: str | None) -> str | None:

@@ -245,7 +245,7 @@ def _bias_words(spec: LayerSpec) -> tuple:
         f"{g * h:,} input-side ones (z, r, h), then the {g * h:,} recurrent-side ones; the candidate's recurrent bias "
         "stays inside r ⊙ (R_h h + b_Rh), so both halves matter. Keras 2 loads them into GRU(reset_after=True) "
         "as a (2, 3H) bias: the same count."
-    ), stated
+    ), stated + (("biases_per_gate", 2, "per gate, per layer and direction"),)  # the 2 rows of (2, 3H)
 
 
 CONVENTION = _keras.Keras(__name__)  # last: the instance takes every name above; the rest as Keras 3's

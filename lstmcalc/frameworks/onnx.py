@@ -172,22 +172,28 @@ def constructor(spec: LayerSpec) -> list[str]:
     return lines
 
 
-def notes(spec: LayerSpec) -> list[str]:
+def notes(spec: LayerSpec) -> list[tuple]:
     """What is particular to the ONNX operator, for breakdown's notes: the bias split, the
     gate order against Keras' and PyTorch's, linear_before_reset, peepholes, layout and
-    stacking. Every number is computed for ``spec``."""
+    stacking. Each note is (sentence, the numbers it states), every number computed for ``spec``
+    (measured in tests/crosscheck/test_note_numbers.py)."""
     g, h, d = spec.gates, spec.units, spec.directions
+    per, whole = "per layer and direction", "whole configuration"
+    lbr = 1 if spec.reset_after else 0
     out = []
     if spec.bias:
         one_bias = g * h if spec.cell != "gru" or not spec.reset_after else 0
         keras = (f"Keras keeps one bias per gate here, {one_bias} fewer per layer and direction"
                  if one_bias else "Keras' GRU with reset_after=True keeps two as well")
-        out.append(
+        stated = (("directions", d, whole), ("bias_params", 2 * g * h, per))
+        stated += (("torch_extra_params", one_bias, per),) if one_bias else ()
+        candidate = spec.cell == "gru" and spec.reset_after
+        stated += (("linear_before_reset", lbr, whole),) if candidate else ()
+        out.append((
             f"B holds two bias vectors per gate, Wb then Rb: [D, 2·G·H] = [{d}, {2 * g * h}] per layer. Only their "
-            "sum reaches a gate" + (" (except the GRU candidate's Rbh with linear_before_reset = 1, which sits "
-                                     "inside the reset product)" if spec.cell == "gru" and spec.reset_after else "")
-            + f"; PyTorch's bias_ih/bias_hh give the same count, {keras}."
-        )
+            "sum reaches a gate" + (f" (except the GRU candidate's Rbh with linear_before_reset = {lbr}, which sits "
+                                    "inside the reset product)" if candidate else "")
+            + f"; PyTorch's bias_ih/bias_hh give the same count, {keras}.", stated))
     if spec.cell == "lstm":
         out.append(
             "W, R and B hold the gates in the order i, o, f, c (the spec's W[iofc]; c is the candidate, our g). "
@@ -195,40 +201,40 @@ def notes(spec: LayerSpec) -> list[str]:
             "and output gates and the candidate and raises no error, only wrong outputs."
         )
     elif spec.cell == "gru":
-        lbr = 1 if spec.reset_after else 0
+        default, torch_lbr = 0, 1  # the operator's default; what torch.onnx.export writes for nn.GRU
         form = ("the candidate is h = tanh(Wh x + r ⊙ (Rh h_(t-1) + Rbh) + Wbh): PyTorch's GRU and Keras' "
                 "reset_after=True" if lbr else
                 "the candidate is h = tanh(Wh x + Rh (r ⊙ h_(t-1)) + Rbh + Wbh): Keras' reset_after=False; "
                 "PyTorch has no such GRU")
-        out.append(
+        out.append((
             f"The gate order is z, r, h (Keras z, r, h; PyTorch r, z, n). linear_before_reset = {lbr} here: {form}. "
-            "The attribute is not in the tensors, and the operator's default is 0: a PyTorch GRU exported "
-            "without linear_before_reset = 1 runs with no error and different outputs."
-        )
+            f"The attribute is not in the tensors, and the operator's default is {default}: a PyTorch GRU exported "
+            f"without linear_before_reset = {torch_lbr} runs with no error and different outputs.",
+            (("linear_before_reset", lbr, whole), ("linear_before_reset_default", default, whole),
+             ("torch_linear_before_reset", torch_lbr, whole))))
     if spec.peepholes:
-        out.append(
+        out.append((
             f"P [D, 3H] = [{d}, {3 * h}] adds {3 * h} peephole weights per layer and direction: i and f also "
             "read p ⊙ c_(t-1), o reads p ⊙ c_t (order i, o, f). Keras and PyTorch have no peepholes, so this "
-            "layer converts to neither."
-        )
+            "layer converts to neither.", (("directions", d, whole), ("peephole_weights", 3 * h, per))))
     if spec.reverse:
-        out.append(
-            f"direction = reverse: one direction (D = 1) that reads X from its last step, t = T−1 = {spec.time - 1}, "
+        out.append((
+            f"direction = reverse: one direction (D = {d}) that reads X from its last step, t = T−1 = {spec.time - 1}, "
             "down to t = 0; Y at step t is "
             "h at input step t (in input order, not reversed), and Y_h is h after step 0. PyTorch has no such "
             "layer (only the second half of bidirectional=True); Keras' go_backwards=True returns the sequence "
-            "reversed."
-        )
+            "reversed.", (("directions", d, whole), ("last_step", spec.time - 1, whole))))
+    runtime = 0  # the layout onnxruntime runs, and so the one lstmcalc writes
     order = "[T, B, X], Y [T, D, B, H]" if spec.layout == 0 else "[B, T, X], Y [B, T, D, H]"
-    out.append(
-        f"layout = {spec.layout}: X is {order}. onnxruntime runs only layout 0 (lstmcalc writes that); "
-        "the weights do not depend on it."
-    )
+    out.append((
+        f"layout = {spec.layout}: X is {order}. onnxruntime runs only layout {runtime} (lstmcalc writes that); "
+        "the weights do not depend on it.", (("layout", spec.layout, whole), ("runtime_layout", runtime, whole))))
     if spec.layers > 1:
-        out.append(
+        upper = "layers 1 and above" + (", each direction" if d == 2 else "")
+        out.append((
             f"The operator has no stacking: these are {spec.layers} nodes, and layer k ≥ 1 reads the previous "
-            f"node's Y transposed and reshaped to [T, B, D·H] = {d * h} features."
-        )
+            f"node's Y transposed and reshaped to [T, B, D·H] = {d * h} features.",
+            (("layers", spec.layers, whole), ("input_features", d * h, upper))))
     return out
 
 

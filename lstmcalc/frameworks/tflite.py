@@ -228,46 +228,94 @@ def constructor(spec: LayerSpec) -> list[str]:
     return lines
 
 
-def bias_note(spec: LayerSpec) -> str:
+ABSENT = -1  # the tensor index an op lists for an absent optional input (schema.fbs)
+CONVERTER_CELL_CLIP = 10  # what the converter writes as cell_clip for a Keras LSTM (tests/fixtures/tflite)
+
+
+def bias_note(spec: LayerSpec) -> tuple:
+    """(sentence, the numbers it states), measured in tests/crosscheck/test_note_numbers.py."""
     h = spec.units
     n = len(weighted_gates(spec)) if spec.cell == "lstm" else 1
+    keras = "LSTM" if spec.cell == "lstm" else "SimpleRNN"
+    per = "per layer and direction"
     return (f"One bias vector per gate ({n} × {h} = {n * h} per op and direction), a required input: a Keras "
-            "LSTM converts with its own bias, so the file holds exactly Keras' count_params().")
+            f"{keras} converts with its own bias, so the file holds exactly Keras' count_params().",
+            (("weighted_gates", n, per), ("units", h, per), ("bias_params", n * h, per)))
 
 
-def notes(spec: LayerSpec) -> list[str]:
-    """What is particular to the fused ops: positions, variants, and the three surprises."""
+def _positions(spec: LayerSpec, keep) -> tuple[int, ...]:
+    """The input positions of the tensors ``keep(tensor)`` selects, every direction of one op."""
+    return tuple(sorted(position(spec, t) for d in DIRECTIONS[: spec.directions]
+                        for t in layer_tensors(spec, 0, d) if keep(t)))
+
+
+def _span(positions: tuple[int, ...]) -> str:
+    """20-23 for a run of positions, else 1, 5, 12."""
+    if len(positions) > 1 and list(positions) == list(range(positions[0], positions[-1] + 1)):
+        return f"{positions[0]}-{positions[-1]}"
+    return ", ".join(map(str, positions))
+
+
+def notes(spec: LayerSpec) -> list[tuple]:
+    """What is particular to the fused ops: positions, variants, and the three surprises. Each
+    note is (sentence, the numbers it states), measured in tests/crosscheck/test_note_numbers.py
+    on the converter's fixtures and on ops the interpreter runs."""
+    from dataclasses import replace
+
     h, b = spec.units, spec.batch
+    per, whole = "per layer and direction", "whole configuration"
+    first = "layer 0" + (", each direction" if spec.directions == 2 else "")
     out = [bias_note(spec)]
     if spec.cell == "lstm":
         n = 48 if spec.bidirectional else 24
-        out.append(
+        out.append((
             f"{_op(spec)} takes {n} inputs by position, one tensor per gate, matrices stored out × in "
             f"({h} × {spec.input_size} for input_to_*_weights): the role is the position, not the name, which a "
-            "converter leaves as arith.constantN. Absent optional inputs are -1."
-        )
+            f"converter leaves as arith.constantN. Absent optional inputs are {ABSENT}.",
+            (("op_inputs", n, per), ("units", h, per), ("input_features", spec.input_size, first),
+             ("absent_input_index", ABSENT, per))))
         if spec.cifg:
-            out.append(f"CIFG: no input gate (positions 1, 5, 12 are -1); i = 1 − f, so 3 gates carry weights, "
-                       f"{len(weighted_gates(spec))} × {h} rows instead of 4 × {h}.")
+            gates = len(weighted_gates(spec))
+            where = _positions(replace(spec, cifg=False), lambda t: t.slices and t.slices[0].gate == "i")
+            out.append((
+                f"CIFG: no input gate (positions {_span(where)} are {ABSENT}); i = 1 − f, so {gates} gates carry "
+                f"weights, {gates} × {h} rows instead of {spec.gates} × {h}.",
+                (("input_gate_positions", where, per), ("absent_input_index", ABSENT, per),
+                 ("weighted_gates", gates, per), ("units", h, per), ("gates", spec.gates, per))))
         if spec.layer_norm:
-            out.append(f"Layer norm: each gate's pre-activation (without bias) is normalised over its {h} units, "
-                       "times its coefficients (20-23), then the bias is added.")
+            where = _positions(spec, lambda t: t.role == "layer_norm")
+            out.append((
+                f"Layer norm: each gate's pre-activation (without bias) is normalised over its {h} units, "
+                f"times its coefficients ({_span(where)}), then the bias is added.",
+                (("units", h, per), ("layer_norm_positions", where, per))))
         if spec.diagonal:
-            out.append(f"Diagonal recurrent weights: 5-8 are vectors ({h},) multiplying h elementwise.")
+            where = _positions(spec, lambda t: t.role == "recurrent")
+            out.append((f"Diagonal recurrent weights: {_span(where)} are vectors ({h},) multiplying h elementwise.",
+                        (("recurrent_positions", where, per), ("units", h, per))))
         if spec.cell_clip:
-            out.append(f"cell_clip = {spec.cell_clip:g}: c_t is clipped to ±{spec.cell_clip:g} after every step. "
-                       "The converter writes cell_clip = 10 into every Keras LSTM, so a converted model departs "
-                       "from Keras once |c| passes 10.")
+            clip, conv = spec.cell_clip, CONVERTER_CELL_CLIP
+            out.append((
+                f"cell_clip = {clip:g}: c_t is clipped to ±{clip:g} after every step. "
+                f"The converter writes cell_clip = {conv} into every Keras LSTM, so a converted model departs "
+                f"from Keras once |c| passes {conv}.",
+                (("cell_clip", clip, per), ("converter_cell_clip", conv, whole))))
         if spec.proj_clip:
-            out.append(f"proj_clip = {spec.proj_clip:g}: the projection's output is clipped to ±{spec.proj_clip:g}.")
+            out.append((f"proj_clip = {spec.proj_clip:g}: the projection's output is clipped to ±{spec.proj_clip:g}.",
+                        (("proj_clip", spec.proj_clip, per),)))
     states = "h and c" if spec.cell == "lstm" else "h"
-    out.append(
-        f"The states ({states}, ({b}, {spec.hidden_out}) each) are variable tensors: the interpreter keeps them between "
+    if spec.cell == "lstm" and spec.hidden_out != h:  # with a projection h is (B, P), c (B, H)
+        shapes = f"h ({b}, {spec.hidden_out}) and c ({b}, {h})"
+        stated = (("batch", b, whole), ("state_size", spec.hidden_out, per), ("cell_state_size", h, per))
+    else:
+        shapes = f"{states}, ({b}, {spec.hidden_out}) each"
+        stated = (("batch", b, whole), ("state_size", spec.hidden_out, per))
+    out.append((
+        f"The states ({shapes}) are variable tensors: the interpreter keeps them between "
         "invoke() calls, so a second call continues from the first unless reset_all_variables() is called; the "
-        f"batch size {b} is fixed in the file."
-    )
+        f"batch size {b} is fixed in the file.", stated))
     if spec.layers > 1:
-        out.append(f"The op has no stacking: these are {spec.layers} ops, each reading the previous one's output.")
+        out.append((f"The op has no stacking: these are {spec.layers} ops, each reading the previous one's output.",
+                    (("layers", spec.layers, whole),)))
     return out
 
 

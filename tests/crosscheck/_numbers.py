@@ -194,6 +194,7 @@ PLACE = {
     "projection_weights": lambda c, r, p: r.tensors[p]["projection"].size,
     "cross_unit_weights": lambda c, r, p: r.tensors[p]["recurrent"].size - _gates(r, p) * r.units,
     "biases_per_gate": lambda c, r, p: _bias_numel(r, p) // (_gates(r, p) * r.units),
+    "bias_vectors": lambda c, r, p: _bias_numel(r, p) // r.units,
     "bias_shape": lambda c, r, p: tuple(r.tensors[p]["bias"].shape),
     "second_bias_params": lambda c, r, p: r.tensors[p]["bias_recurrent"].size,
     "torch_extra_params": lambda c, r, p: _torch_extra(c, r, p),

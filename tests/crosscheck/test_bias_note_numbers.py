@@ -179,8 +179,26 @@ def test_keras2_bias_sentence_numbers_are_the_cudnn_layers(cell, h, x, extra):
         plain = keras.layers.LSTM(h)
         plain.build((None, None, x))
         want["loaded_fewer_params"] = bias - _size(keras.ops.convert_to_numpy(plain.cell.bias))
+    else:  # the GRU(reset_after=True) Keras 2 loads it into: its (2, 3H) bias has 2 rows, one per bias vector
+        loaded = keras.layers.GRU(h, reset_after=True)
+        loaded.build((None, None, x))
+        want["biases_per_gate"] = int(np.shape(keras.ops.convert_to_numpy(loaded.cell.bias))[0])
     assert numbers == want
-    assert set(numbers) - {"input_features", "units"} <= MEASURED_THERE
+    assert set(numbers) - {"input_features", "units", "biases_per_gate"} <= MEASURED_THERE
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_keras2_stacked_formula_bias_coefficient_is_the_cudnn_bias(cell):
+    """explain's per-layer formula for a Keras 2 stack writes the bias as one coefficient of H
+    (4 × 3 × (5 + 3) + 8 × 3): that 8 is stated as bias_vectors and is bias's length over H in the source."""
+    h, x = 3, 5
+    layer = _cudnn_layer(cell, h, x)
+    r = invoke("explain", "-u", str(h), "-x", str(x), "-f", "keras2", "--cell", cell, "--layers", "2", "--json")
+    assert r.exit_code == 0, r.stderr
+    (answer,) = [q for q in json.loads(r.stdout)["questions"] if "reads 5 features" in q["answer"]]
+    (stated,) = [n["value"] for n in answer["numbers"] if n["name"] == "bias_vectors"]
+    assert f" + {stated} × {h} = " in answer["answer"]
+    assert stated == layer["bias"][0] // layer["recurrent_kernel"][0]
 
 
 @pytest.mark.parametrize("command", ["breakdown", "explain"])

@@ -167,7 +167,7 @@ def test_cli_run_inspect_and_refusals(tmp_path):
     r = runner.invoke(app, ["count", "-u", "4", "-x", "3", "-f", "tflite", "--cell", "gru"])
     assert r.exit_code == 2 and "no fused GRU" in r.stderr
     r = runner.invoke(app, ["count", "-u", "4", "-x", "3", "-f", "torch", "--variant", "cifg"])
-    assert r.exit_code == 2 and "TFLite only" in r.stderr
+    assert r.exit_code == 2 and "only TFLite has it" in r.stderr
 
 
 # --- the other fused ops, assembled: BIDIRECTIONAL_SEQUENCE_LSTM, LSTM (one step), RNN --------

@@ -246,8 +246,8 @@ def test_cli_direction_reverse_counts_one_direction(capsys, tmp_path):
     code, out, _ = _cli(capsys, "explain", "-u", "4", "-x", "3", "-f", "onnx", "--direction", "reverse", "-t", "6",
                         "--json")
     answer = next(q for q in json.loads(out)["questions"] if q["question"] == "Which way does it run?")
-    assert {n["name"]: n["value"] for n in answer["numbers"]} == {"recurrent_layers": 1, "time_steps": 6,
-                                                                  "total": 144}
+    assert {n["name"]: n["value"] for n in answer["numbers"]} == {"recurrent_layers": 1, "directions": 1,
+                                                                  "time_steps": 6, "total": 144}
     code, out, _ = _cli(capsys, "cost", "-u", "4", "-x", "3", "-f", "onnx", "--direction", "reverse", "--json")
     rev = json.loads(out)
     _, out, _ = _cli(capsys, "cost", "-u", "4", "-x", "3", "-f", "onnx", "--json")

@@ -16,15 +16,19 @@ from lstmcalc.readers import tflite as tflite_reader
 
 def test_item_sizes_are_numpys():
     for name, (size, read_as, *_codes) in dtypes.TABLE.items():
-        if name.startswith(("bfloat", "float8")):
-            import ml_dtypes  # installed with jax/onnx; NumPy has no bfloat16 or float8
-
-            own = {"bfloat16": ml_dtypes.bfloat16, "float8_e4m3": ml_dtypes.float8_e4m3fn,
-                   "float8_e5m2": ml_dtypes.float8_e5m2}[name]
-            assert np.dtype(own).itemsize == size, name
-        else:
+        if not name.startswith(("bfloat", "float8")):
             assert np.dtype(name).itemsize == size, name
             assert np.dtype(read_as) == np.dtype(name), name
+        else:  # read as float32, or only counted
+            assert read_as in ("<f4", None), name
+
+
+def test_narrow_float_sizes_are_ml_dtypes():
+    ml_dtypes = pytest.importorskip("ml_dtypes")  # installed with jax/onnx; NumPy has no bfloat16 or float8
+    own = {"bfloat16": ml_dtypes.bfloat16, "float8_e4m3": ml_dtypes.float8_e4m3fn, "float8_e5m2": ml_dtypes.float8_e5m2}
+    assert set(own) == {n for n in dtypes.TABLE if n.startswith(("bfloat", "float8"))}
+    for name, kind in own.items():
+        assert np.dtype(kind).itemsize == dtypes.TABLE[name][0], name
 
 
 def test_safetensors_codes_round_trip_through_safetensors():

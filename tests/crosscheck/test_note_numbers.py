@@ -308,6 +308,7 @@ def _tflite_measures(path, spec) -> dict:
 def test_tflite_note_numbers_are_the_converted_files(name):
     """The converter's own files (a Keras LSTM each): op inputs, -1, the gate tensors' shapes, the
     states' and input's shapes, cell_clip."""
+    _tflite()  # reading .tflite needs the tflite package (lstmcalc[tflite]); CI installs it
     from lstmcalc.readers import read_layers
 
     path = FIXTURES / f"{name}.tflite"

@@ -21,7 +21,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from ._version import __version__
 from .dtypes import COMPUTE_DTYPES, COST_DTYPES
-from .errors import FileError, LstmcalcError
+from .errors import LstmcalcError
 from .frameworks import FRAMEWORKS
 from .spec import CONV_CELLS, SpecError, refuse_shaped_only
 

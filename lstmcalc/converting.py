@@ -23,7 +23,7 @@ Tensors whose names or shapes contradict each other raise :class:`FileError`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,10 +31,8 @@ import numpy as np
 from . import frameworks
 from .atomic import check_target
 from .writers import check_output_path, model_target, msgpack_targets, need_flax  # noqa: F401  (re-exported)
-from .frameworks import all_tensors, weights_key
 from .errors import FileError
 from .frameworks import make_spec
-from .frameworks.shared import as_array, describe, shape_of
 from .tensors import (  # noqa: F401  (re-exported: what a layer is, from its tensors)
     TORCH_NAME, candidate_frameworks, check_tensors, describe_allowed, infer_framework, infer_layer_spec,
     unknown_options,

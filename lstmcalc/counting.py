@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from . import frameworks
 from .canonical import DIRECTIONS, GATE_NAMES, PEEPHOLE_GATES, Output, TensorLayout
-from .frameworks import all_tensors, biases_per_gate, constructor, gate_order, layer_formula, outputs
+from .frameworks import all_tensors, constructor, layer_formula, outputs
 from .params import layer_count, total_count, weighted_gates
 from .frameworks import DEFAULT, make_spec
 from .spec import LayerSpec

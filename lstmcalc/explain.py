@@ -257,8 +257,8 @@ def _history(f: _Facts, w: _Words) -> str:
     if s.cell == "gru":
         if s.reset_after and s.bias and frameworks.gate_biases(s, "n") < 2:  # no b_hn (Flax nnx's GRUCell)
             n = "n = tanh(W_n x + b_in + r⊙(U_n h_prev))"
-            form = (f"the reset-after form without the recurrent candidate bias b_hn that Keras (reset_after=True) "
-                    f"and PyTorch keep")
+            form = ("the reset-after form without the recurrent candidate bias b_hn that Keras (reset_after=True) "
+                    "and PyTorch keep")
         elif s.reset_after:
             n = "n = tanh(W_n x + b_in + r⊙(U_n h_prev + b_hn))" if s.bias else "n = tanh(W_n x + r⊙(U_n h_prev))"
             form = "the reset-after form (Keras reset_after=True, PyTorch's only form)"
@@ -305,7 +305,7 @@ def _input_note(f: _Facts) -> Sentence:
 
 
 def _recurrent_note(f: _Facts) -> Sentence:
-    s, w = f.spec, _Words()
+    w = _Words()
     gw = f.gates_word
     per_gate = "per gate" if f.g > 1 else ""
     scope = f" {per_gate}" if per_gate else ""

@@ -49,7 +49,6 @@ class RunReport:
 
     def to_dict(self) -> dict:
         h = np.asarray(self.result.h)
-        out = np.asarray(self.result.output)  # (B, ·) or (B, T, ·)
         return {
             "config": self.spec.to_dict(),
             "dtype": self.dtype,

@@ -88,7 +88,7 @@ def outputs(spec: LayerSpec) -> list[Output]:
     b, h, t = spec.batch, spec.units, spec.time
     out = [Output("output", (b, t, h), f"h_1 of each of the {t} calls, collected by the loop")]
     if spec.cell == "lstm":
-        out += [Output("h", (b, h), f"h_1 of the last call (LSTMCell returns the tuple (h_1, c_1))"),
+        out += [Output("h", (b, h), "h_1 of the last call (LSTMCell returns the tuple (h_1, c_1))"),
                 Output("c", (b, h), "c_1 of the last call")]
     else:
         out.append(Output("h", (b, h), f"h_1 of the last call ({CELL_TITLES[spec.cell]} returns h_1)"))

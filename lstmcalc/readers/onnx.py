@@ -24,7 +24,6 @@ stays inside the model's folder and inside the data file). Every failure is one 
 from __future__ import annotations
 
 import math
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path

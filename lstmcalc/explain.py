@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from . import frameworks
+from .frameworks.shared import shape_text
 from .spec import LayerSpec
 
 WHOLE = "whole configuration"
@@ -162,7 +163,7 @@ class _Words:
         if number not in self.numbers:
             self.numbers.append(number)
         if isinstance(value, tuple):
-            return "(" + ", ".join(f"{v:,}" for v in value) + ("," if len(value) == 1 else "") + ")"
+            return shape_text(value)
         if isinstance(value, float):  # an option's value: 10.0 reads 10, 2.5 reads 2.5
             return f"{value:g}"
         return f"{value:,}"

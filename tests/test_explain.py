@@ -86,11 +86,9 @@ def _allowed(numbers) -> set[int]:
     return allowed
 
 
-@pytest.mark.parametrize("options", CONFIGS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
-def test_every_number_in_a_sentence_is_a_stated_number(options):
-    """Each integer in a question, answer or note is the value of a number it lists (or in that
-    number's scope): nothing reaches the prose except through the numbers the JSON exposes,
-    which tests/crosscheck/test_explain_numbers.py checks against the real frameworks."""
+def _assert_numbers_are_stated(options: dict) -> None:
+    """Every integer in explain's questions and answers and in breakdown's notes for ``options``
+    is the value (or in the scope) of a number that sentence lists."""
     from lstmcalc.explain import answers
     from lstmcalc.frameworks import make_spec
 
@@ -105,6 +103,14 @@ def test_every_number_in_a_sentence_is_a_stated_number(options):
     for text, numbers in zip(b["notes"], b["note_numbers"]):
         stray = [k for k in _integers(text) if k not in _allowed(numbers)]
         assert not stray, (stray, text)
+
+
+@pytest.mark.parametrize("options", CONFIGS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
+def test_every_number_in_a_sentence_is_a_stated_number(options):
+    """Each integer in a question, answer or note is the value of a number it lists (or in that
+    number's scope): nothing reaches the prose except through the numbers the JSON exposes,
+    which tests/crosscheck/test_explain_numbers.py checks against the real frameworks."""
+    _assert_numbers_are_stated(options)
 
 
 def _every_convention() -> list[dict]:
@@ -174,20 +180,7 @@ def test_every_convention_and_variant_is_covered():
 def test_every_conventions_numbers_are_stated_numbers(options):
     """The check above over every convention: its own notes (ONNX's, TFLite's, each bias sentence)
     state their numbers through ``note_numbers`` too."""
-    from lstmcalc.explain import answers
-    from lstmcalc.frameworks import make_spec
-
-    for a in answers(make_spec(**options)):
-        d = a.to_dict()
-        allowed = _allowed(d["numbers"])
-        for text in (d["question"], d["answer"]):
-            stray = [k for k in _integers(text) if k not in allowed]
-            assert not stray, (stray, text)
-    b = breakdown(**options).to_dict()
-    assert len(b["notes"]) == len(b["note_numbers"])
-    for text, numbers in zip(b["notes"], b["note_numbers"]):
-        stray = [k for k in _integers(text) if k not in _allowed(numbers)]
-        assert not stray, (stray, text)
+    _assert_numbers_are_stated(options)
 
 
 def test_the_integer_check_sees_digits():

@@ -154,12 +154,7 @@ def count_in(spec: LayerSpec, framework: str, **changes) -> int:
     the sizes of every tensor that convention lists for it (the registry imported here: a
     module asks for its ``PEER`` by name, never imports another convention's module)."""
     from dataclasses import replace
-    from math import prod
 
-    from ..canonical import DIRECTIONS
-    from . import get
+    from . import all_tensors
 
-    twin = replace(spec, framework=framework, **changes)
-    fw = get(framework)
-    return sum(prod(t.shape) for layer in range(twin.layers) for direction in DIRECTIONS[: twin.directions]
-               for t in fw.layer_tensors(twin, layer, direction))
+    return sum(t.count for t in all_tensors(replace(spec, framework=framework, **changes)))

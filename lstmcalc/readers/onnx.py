@@ -76,6 +76,7 @@ _NOT_CONSTANT_OPS = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLik
 # Element types stored below float32 (the forward pass widens them, exactly, to float32), by
 # their ONNX names: lstmcalc.dtypes' view
 NARROW_FLOATS = tuple(onnx_name(name) for name in NARROW_DTYPES if onnx_name(name))
+READABLE = onnx_readable()  # {TensorProto name: our name} of the types a tensor may be read in
 
 
 # An ONNX file that cannot be read, or that does not say what an RNN node needs: the project's
@@ -607,11 +608,10 @@ class _Reader:
             dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type))
         except Exception:
             raise OnnxFileError(f"{self.file}: {where}: unknown tensor data type {tensor.data_type}") from None
-        readable = onnx_readable()  # {TensorProto name: our name}, from lstmcalc.dtypes
         type_name = _enum_name(TP.DataType, tensor.data_type)
-        if type_name not in readable:
+        if type_name not in READABLE:
             raise OnnxFileError(f"{self.file}: {where}: data type {type_name}; lstmcalc reads "
-                                f"{', '.join(readable.values())} tensors")
+                                f"{', '.join(READABLE.values())} tensors")
         count = math.prod(dims)
         nbytes = count * dtype.itemsize
         if tensor.data_location == TP.EXTERNAL:
